@@ -1,0 +1,410 @@
+"""Conversion passes: pure functions ``Graph -> Graph``, listed in order in :func:`pipeline`.
+
+The pipeline takes a frontend graph (an ANN with ReLUs) to a spiking graph whose activations are
+integrate-and-fire populations with threshold 1, following Rueckauer et al. (2016, 2017):
+
+1. clean-up: drop Identity/Dropout and a final Softmax, fold BatchNorm into the Conv/Linear
+   before it;
+2. canonical form: move a ReLU in front of a MaxPool (they commute), drop ReLUs of values that
+   are already non-negative, give every AvgPool its own ReLU (average pooling is a spiking layer);
+3. a structural check (:func:`check_convertible`) that names the node a spiking version cannot
+   represent;
+4. data-based weight normalisation (:func:`normalize`);
+5. ReLU -> IF, plus an IF readout population on the output (:func:`to_spiking`).
+
+A graph value is either *spikes* (a source of events: the input, a ReLU/IF, pooling or reshaping
+of spikes) or a *current* (the output of a linear op or a sum). Every current must end in exactly
+one IF population; every linear op reads spikes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from snngen.ann import bn_scale_shift, forward
+from snngen.ir import (
+    IF,
+    LINEAR_OPS,
+    Add,
+    AvgPool2d,
+    BatchNorm,
+    Concat,
+    Conv2d,
+    Flatten,
+    Graph,
+    Identity,
+    Input,
+    Linear,
+    MaxPool2d,
+    ReLU,
+    Softmax,
+    build,
+)
+
+Pass = Callable[[Graph], Graph]
+
+
+class ConversionError(ValueError):
+    """The graph cannot be converted to a spiking network; the message names the node."""
+
+
+@dataclass(frozen=True)
+class ConversionConfig:
+    """Every conversion setting, with the defaults the CLI uses.
+
+    percentile: normalisation scale = this percentile of a layer's positive ANN activations
+        over the calibration set (100 = the maximum, as Diehl et al. 2015; 99.9 = the robust
+        choice of Rueckauer et al. 2016).
+    channelwise: one scale per output channel of convolutional layers (Rueckauer et al. 2017,
+        Sec. 2.3 discusses layer-wise vs channel-wise); vectors and the readout stay layer-wise.
+    v_init: initial membrane as a fraction of the threshold (0.5 default, 0 = the papers).
+    readout: "count" (spike counts; ties by membrane, then lowest index) or "membrane"
+        (non-spiking output integrators, argmax of the membrane).
+    """
+
+    percentile: float = 99.9
+    channelwise: bool = False
+    v_init: float = 0.5
+    readout: str = "count"
+
+    def __post_init__(self) -> None:
+        if not 0 < self.percentile <= 100:
+            raise ValueError(f"percentile must be in (0, 100], got {self.percentile}")
+        if self.readout not in ("count", "membrane"):
+            raise ValueError(f"readout must be 'count' or 'membrane', got {self.readout!r}")
+        if not 0 <= self.v_init < 1:
+            raise ValueError(f"v_init must be in [0, 1), got {self.v_init}")
+
+
+# --------------------------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------------------------
+
+
+def kinds(graph: Graph) -> dict[str, str]:
+    """Classify every node's value as "spikes", "current" or "mixed" (see module docstring)."""
+    k: dict[str, str] = {}
+    for n in graph:
+        op = n.op
+        if isinstance(op, (Input, ReLU)) or (isinstance(op, IF) and op.spiking):
+            k[n.name] = "spikes"
+        elif isinstance(op, (*LINEAR_OPS, Add, BatchNorm)) or isinstance(op, IF):
+            k[n.name] = "current"
+        else:
+            ins = {k[i] for i in n.inputs}
+            k[n.name] = ins.pop() if len(ins) == 1 else "mixed"
+    return k
+
+
+def bypass(graph: Graph, name: str) -> Graph:
+    """Remove a single-input node, connecting its consumers (and the output) to its input."""
+    (src,) = graph[name].inputs
+    specs = [(n, o, tuple(src if i == name else i for i in ins))
+             for n, o, ins in graph.specs() if n != name]
+    return build(specs, src if graph.output == name else graph.output)
+
+
+def _single_consumer(graph: Graph, name: str) -> str | None:
+    cons = graph.consumers(name)
+    return cons[0].name if len(cons) == 1 and name != graph.output else None
+
+
+# --------------------------------------------------------------------------------------------
+# 1. clean-up
+# --------------------------------------------------------------------------------------------
+
+
+def remove_identity(graph: Graph) -> Graph:
+    for n in graph:
+        if isinstance(n.op, Identity):
+            return remove_identity(bypass(graph, n.name))
+    return graph
+
+
+def drop_final_softmax(graph: Graph) -> Graph:
+    # argmax is unchanged by a softmax; the spiking readout takes its place
+    if isinstance(graph[graph.output].op, Softmax):
+        return bypass(graph, graph.output)
+    return graph
+
+
+def fold_batchnorm(graph: Graph) -> Graph:
+    """Fold every BatchNorm into the Conv2d/Linear that feeds it: ``W' = s W``, ``b' = s b + t``."""
+    for n in graph:
+        if not isinstance(n.op, BatchNorm):
+            continue
+        (src,) = n.inputs
+        prev = graph[src]
+        if not isinstance(prev.op, (Conv2d, Linear)) or _single_consumer(graph, src) != n.name:
+            raise ConversionError(
+                f"{n.name}: BatchNorm can only be folded into a Conv2d/Linear that feeds nothing "
+                f"else; it follows {prev.name} ({type(prev.op).__name__})")
+        s, t = bn_scale_shift(n.op)
+        w = prev.op.weight * s.reshape((-1,) + (1,) * (prev.op.weight.ndim - 1))
+        b = prev.op.bias if prev.op.bias is not None else np.zeros(w.shape[0])
+        folded = replace(prev.op, weight=w, bias=s * b + t)
+        return fold_batchnorm(bypass(graph.with_op(src, folded), n.name))
+    return graph
+
+
+# --------------------------------------------------------------------------------------------
+# 2. canonical form
+# --------------------------------------------------------------------------------------------
+
+
+def commute_maxpool_relu(graph: Graph) -> Graph:
+    """``current -> MaxPool -> ReLU`` becomes ``current -> ReLU -> MaxPool`` (max and ReLU
+    commute), so max-pooling acts on spikes."""
+    k = kinds(graph)
+    for m in graph:
+        if not isinstance(m.op, MaxPool2d) or k[m.inputs[0]] != "current":
+            continue
+        r = _single_consumer(graph, m.name)
+        if r is None or not isinstance(graph[r].op, ReLU):
+            continue
+        specs = []
+        for name, op, ins in graph.specs():
+            if name == m.name:
+                ins = (r,)
+            elif name == r:
+                ins = m.inputs
+            else:
+                ins = tuple(m.name if i == r else i for i in ins)
+            specs.append((name, op, ins))
+        return commute_maxpool_relu(build(specs, m.name if graph.output == r else graph.output))
+    return graph
+
+
+def remove_redundant_relu(graph: Graph) -> Graph:
+    """A ReLU of spikes (already non-negative, e.g. ReLU -> MaxPool -> ReLU) is the identity."""
+    k = kinds(graph)
+    for n in graph:
+        if isinstance(n.op, ReLU) and k[n.inputs[0]] == "spikes" \
+                and not isinstance(graph[n.inputs[0]].op, Input):
+            return remove_redundant_relu(bypass(graph, n.name))
+    return graph
+
+
+def spiking_avgpool(graph: Graph) -> Graph:
+    """Give each AvgPool a ReLU of its own (an identity on its non-negative input): average
+    pooling then becomes a layer of IF neurons, as in the papers."""
+    for n in graph:
+        if not isinstance(n.op, AvgPool2d) or n.name == graph.output:
+            continue
+        c = _single_consumer(graph, n.name)
+        if c is not None and isinstance(graph[c].op, ReLU):
+            continue
+        new = f"{n.name}_relu"
+        specs = [(name, op, tuple(new if i == n.name else i for i in ins))
+                 for name, op, ins in graph.specs()]
+        specs.append((new, ReLU(), (n.name,)))
+        return spiking_avgpool(build(specs, graph.output))
+    return graph
+
+
+# --------------------------------------------------------------------------------------------
+# 3. structural check
+# --------------------------------------------------------------------------------------------
+
+
+def check_convertible(graph: Graph) -> Graph:
+    """Raise :class:`ConversionError` naming the first node a spiking network cannot express."""
+    k = kinds(graph)
+    for n in graph:
+        op, name = n.op, n.name
+        what = type(op).__name__
+        ins = [k[i] for i in n.inputs]
+        if isinstance(op, (BatchNorm, Identity)):
+            raise ConversionError(f"{name}: {what} should have been removed by an earlier pass")
+        if isinstance(op, Softmax):
+            raise ConversionError(f"{name}: Softmax is only supported as the last layer")
+        if isinstance(op, LINEAR_OPS) and ins != ["spikes"]:
+            raise ConversionError(
+                f"{name}: {what} reads {n.inputs[0]}, which is a pre-activation (no ReLU between "
+                f"two linear layers); a spiking layer needs spikes as input")
+        if isinstance(op, ReLU) and ins != ["current"]:
+            raise ConversionError(f"{name}: ReLU of the network input is not supported")
+        if isinstance(op, MaxPool2d) and ins != ["spikes"]:
+            raise ConversionError(
+                f"{name}: MaxPool2d of a pre-activation that is not followed by a ReLU")
+        if isinstance(op, (Flatten, Concat)) and set(ins) != {"spikes"}:
+            raise ConversionError(
+                f"{name}: {what} of a pre-activation; place the ReLU before the {what}")
+        if k[name] == "current" and name != graph.output:
+            cons = graph.consumers(name)
+            if len(cons) != 1 or not isinstance(cons[0].op, (ReLU, Add)):
+                raise ConversionError(
+                    f"{name}: the pre-activation of {what} must feed exactly one ReLU or Add, "
+                    f"it feeds {[c.name for c in cons]}")
+    out = graph[graph.output]
+    if k[out.name] != "current" and not isinstance(out.op, ReLU):
+        raise ConversionError(f"{out.name}: the network must end in a Linear/Conv layer "
+                              f"(optionally with ReLU or Softmax), not {type(out.op).__name__}")
+    return graph
+
+
+# --------------------------------------------------------------------------------------------
+# 4. data-based weight normalisation
+# --------------------------------------------------------------------------------------------
+
+
+def _scale(acts: np.ndarray, percentile: float, channelwise: bool) -> np.ndarray:
+    """The normalisation scale of one layer: ``percentile`` of its positive activations,
+    per channel when ``channelwise`` and the layer is a feature map. 1 where none is positive."""
+
+    def pct(a: np.ndarray) -> float:
+        pos = a[a > 0]
+        return float(np.percentile(pos, percentile)) if pos.size else 1.0
+
+    if channelwise and acts.ndim == 4:
+        per_c = np.array([pct(acts[:, c]) for c in range(acts.shape[1])])
+        return np.broadcast_to(per_c[:, None, None], acts.shape[1:]).copy()
+    return np.full(acts.shape[1:], pct(acts))
+
+
+def layer_scales(graph: Graph, calib_x: np.ndarray, percentile: float = 99.9,
+                 channelwise: bool = False, batch_size: int = 500) -> dict[str, np.ndarray]:
+    """The scale lambda (an array of the node's shape) of every activation node: ReLUs and the
+    output. Computed from the ANN activations on ``calib_x``."""
+    k = kinds(graph)
+    targets = [n.name for n in graph if isinstance(n.op, ReLU)]
+    if k[graph.output] == "current":
+        targets.append(graph.output)
+    chunks: dict[str, list[np.ndarray]] = {t: [] for t in targets}
+    for i in range(0, len(calib_x), batch_size):
+        vals = forward(graph, calib_x[i:i + batch_size], keep=targets)
+        for t in targets:
+            chunks[t].append(vals[t])
+    scales = {}
+    for t in targets:
+        acts = np.concatenate(chunks[t])
+        # the readout keeps one scale: per-class scales would change which class wins
+        scales[t] = _scale(acts, percentile, channelwise and t != graph.output)
+    return scales
+
+
+def normalize(calib_x: np.ndarray, percentile: float = 99.9, channelwise: bool = False) -> Pass:
+    """Data-based weight normalisation (Rueckauer et al. 2016, Sec. 2.2; 2017, Sec. 2.3).
+
+    Every activation node ``l`` gets a scale ``lam_l`` (see :func:`layer_scales`); the input's
+    scale is 1. A linear op feeding ``l`` from spikes of scale ``lam_s`` is rescaled
+    ``W[o, i] *= lam_s[i] / lam_l[o]``, ``b[o] /= lam_l[o]``; a spike tensor added directly
+    (residual) gets the gain ``lam_s / lam_l``. Afterwards every activation is the original one
+    divided by its scale, so a threshold of 1 corresponds to the (robust) maximum activation.
+    """
+
+    def run(graph: Graph) -> Graph:
+        check_convertible(graph)
+        k = kinds(graph)
+        lam = layer_scales(graph, calib_x, percentile, channelwise)
+        # scales of spike-valued nodes, propagated through pooling and reshaping
+        for n in graph:
+            if isinstance(n.op, Input):
+                lam[n.name] = np.ones(n.shape)
+            elif isinstance(n.op, MaxPool2d):
+                src = lam[n.inputs[0]]
+                lam[n.name] = np.broadcast_to(src[:, :1, :1], n.shape).copy()
+            elif isinstance(n.op, Flatten) and k[n.name] == "spikes":
+                lam[n.name] = lam[n.inputs[0]].reshape(-1)
+            elif isinstance(n.op, Concat):
+                lam[n.name] = np.concatenate([lam[i] for i in n.inputs], axis=0)
+
+        def dest(name: str) -> str:
+            # the activation node a current flows into (through Adds)
+            while not (name == graph.output or isinstance(graph[name].op, ReLU)):
+                name = graph.consumers(name)[0].name
+            return name
+
+        specs = []
+        for n in graph:
+            op = n.op
+            if isinstance(op, LINEAR_OPS) or (isinstance(op, Add)):
+                d = lam[dest(n.name)]
+                d_ch = d.reshape(d.shape[0], -1)[:, 0]  # per output channel / feature
+            if isinstance(op, Conv2d):
+                s_ch = lam[n.inputs[0]].reshape(op.weight.shape[1], -1)[:, 0]
+                w = op.weight * s_ch[None, :, None, None] / d_ch[:, None, None, None]
+                op = replace(op, weight=w, bias=None if op.bias is None else op.bias / d_ch)
+            elif isinstance(op, Linear):
+                s_in = lam[n.inputs[0]]
+                w = op.weight * s_in[None, :] / d_ch[:, None]
+                op = replace(op, weight=w, bias=None if op.bias is None else op.bias / d_ch)
+            elif isinstance(op, AvgPool2d):
+                s_ch = lam[n.inputs[0]][:, 0, 0]
+                op = replace(op, gain=op.gain * s_ch / d_ch)
+            elif isinstance(op, Add):
+                old = op.gains or (1.0,) * len(n.inputs)
+                op = Add(tuple(np.asarray(g) * (lam[i] / d if k[i] == "spikes" else 1.0)
+                               for g, i in zip(old, n.inputs, strict=True)))
+            specs.append((n.name, op, n.inputs))
+        return build(specs, graph.output)
+
+    return run
+
+
+# --------------------------------------------------------------------------------------------
+# 5. ReLU -> IF
+# --------------------------------------------------------------------------------------------
+
+
+def to_spiking(v_init: float = 0.5, readout: str = "count") -> Pass:
+    """Replace every ReLU by an IF population (threshold 1) and put an IF readout population
+    on the output (``spiking=False`` for the membrane readout)."""
+
+    def run(graph: Graph) -> Graph:
+        specs = []
+        for name, op, ins in graph.specs():
+            if isinstance(op, ReLU):
+                is_out = name == graph.output
+                op = IF(1.0, v_init, output=is_out, spiking=not is_out or readout == "count")
+            specs.append((name, op, ins))
+        out = graph.output
+        if not isinstance(graph[out].op, ReLU):
+            new = f"{out}_if"
+            specs.append((new, IF(1.0, v_init, output=True, spiking=readout == "count"), (out,)))
+            out = new
+        return build(specs, out)
+
+    return run
+
+
+# --------------------------------------------------------------------------------------------
+# the pipeline
+# --------------------------------------------------------------------------------------------
+
+
+CANONICAL_PASSES: list[Pass] = [
+    remove_identity,
+    drop_final_softmax,
+    fold_batchnorm,
+    commute_maxpool_relu,
+    remove_redundant_relu,
+    spiking_avgpool,
+    check_convertible,
+]
+
+
+def pipeline(config: ConversionConfig, calib_x: np.ndarray) -> list[Pass]:
+    """All conversion passes, in order."""
+    return [
+        *CANONICAL_PASSES,
+        normalize(calib_x, config.percentile, config.channelwise),
+        to_spiking(config.v_init, config.readout),
+    ]
+
+
+def canonicalize(graph: Graph) -> Graph:
+    """The ANN in canonical form (passes 1-3): still an ANN, same function as the input."""
+    for p in CANONICAL_PASSES:
+        graph = p(graph)
+    return graph
+
+
+def convert(graph: Graph, calib_x: np.ndarray, config: ConversionConfig | None = None) -> Graph:
+    """Run the whole pipeline: frontend graph + calibration batch -> spiking graph."""
+    for p in pipeline(config or ConversionConfig(), calib_x):
+        graph = p(graph)
+    return graph
