@@ -233,6 +233,8 @@ def check_convertible(graph: Graph) -> Graph:
         if isinstance(op, (Flatten, Concat)) and set(ins) != {"spikes"}:
             raise ConversionError(
                 f"{name}: {what} of a pre-activation; place the ReLU before the {what}")
+    for n in graph:  # after the per-op checks, which give the more specific messages
+        name, what = n.name, type(n.op).__name__
         if k[name] == "current" and name != graph.output:
             cons = graph.consumers(name)
             if len(cons) != 1 or not isinstance(cons[0].op, (ReLU, Add)):

@@ -1,7 +1,8 @@
 """The digits example network: a two-convolution CNN for the 8x8 scikit-learn digits.
 
-Small on purpose -- 1,864 weights, 1,914 parameters with biases and BatchNorm -- so that the spiking version fits a small FPGA and the full
-conversion, simulation and hardware flow runs in seconds.
+Small on purpose (1,864 weights; 1,914 parameters counting biases and BatchNorm) so that the
+spiking version fits a small FPGA and the whole conversion, simulation and hardware flow runs in
+seconds.
 """
 
 from __future__ import annotations

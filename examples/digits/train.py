@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from snngen.data import Dataset, Split, load_digits, split
+from snngen.data import Dataset, load_digits, split
 
 HERE = Path(__file__).resolve().parent
 SEED = 0
@@ -58,7 +58,7 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
 
 
 def random_shift(x: torch.Tensor, max_shift: int, generator: torch.Generator) -> torch.Tensor:
-    """Shift each image by up to ``max_shift`` pixels in x and y, filling with zeros (background)."""
+    """Shift each image by up to ``max_shift`` pixels in x and y, filling with zeros."""
     if max_shift == 0:
         return x
     n, _, h, w = x.shape
@@ -103,16 +103,21 @@ def train(train_set: Dataset, epochs: int, batch_size: int, lr: float, shift: in
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=40)
-    parser.add_argument("--batch-size", type=int, default=32)
+    # Defaults chosen on a validation split carved from the training images (train on 0-1,149,
+    # validate on 1,150-1,436, three seeds), never on the test images.
+    parser.add_argument("--epochs", type=int, default=60)
+    parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=1e-2)
+    parser.add_argument(
+        "--shift", type=int, default=1, help="random shift augmentation, in pixels (0 = off)"
+    )
     parser.add_argument("--out", type=Path, default=HERE / "weights.pt")
     args = parser.parse_args()
 
     make_deterministic(SEED)
     started = time.perf_counter()
     data = split(load_digits())
-    model = train(data, args.epochs, args.batch_size, args.lr)
+    model = train(data.train, args.epochs, args.batch_size, args.lr, args.shift)
     elapsed = time.perf_counter() - started
 
     x_test, y_test = tensors(data.test)

@@ -1,0 +1,46 @@
+# snngen: every target installs what is missing first (idempotent), then runs.
+#   make demo   convert the bundled digits CNN and print ANN vs SNN accuracy and operations per T
+#   make test   lint + the whole test suite
+#   make quick  the fast inner loop (no slow tests, stop at the first failure)
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.snngen-installed
+# torch is pinned: 2.13.0 is a CPU build on local disk; an unpinned torch pulls a CUDA build
+TORCH := torch==2.13.0
+
+.PHONY: venv demo test quick lint bench bench-peers clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q $(TORCH)
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $@
+
+DIGITS := examples/digits/model.py:make_model --weights examples/digits/weights.pt --dataset digits
+
+demo: venv
+	$(BIN)/snngen simulate $(DIGITS) --json out/demo/digits.json
+	$(BIN)/snngen plot $(DIGITS) --out out/demo
+
+lint: venv
+	$(BIN)/ruff check .
+
+test: lint
+	$(BIN)/python -m pytest -q -n 2
+
+quick: venv
+	$(BIN)/python -m pytest -q -x -m "not slow"
+
+bench: venv
+	$(BIN)/python benchmarks/accuracy.py
+
+bench-peers: venv
+	$(BIN)/python benchmarks/peers.py
+
+clean:
+	rm -rf out build dist .pytest_cache .ruff_cache

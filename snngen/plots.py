@@ -1,0 +1,86 @@
+"""PNG figures: accuracy vs T, accuracy vs operations (as the 2017 paper's Fig. 4), spike raster.
+
+matplotlib with the Agg backend and fixed metadata, so the same results give the same bytes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from snngen.ir import IF, Graph  # noqa: E402
+
+# no timestamps or software versions in the files: byte-identical output for identical input
+_META = {"Software": None}
+
+
+def _save(fig, path: Path) -> Path:
+    fig.savefig(path, dpi=110, metadata=_META)
+    plt.close(fig)
+    return path
+
+
+def accuracy_vs_time(rep, path: Path) -> Path:
+    ts = [r.timesteps for r in rep.rows]
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    ax.plot(ts, [100 * r.snn_accuracy for r in rep.rows], "o-", label="SNN")
+    ax.axhline(100 * rep.ann_accuracy, color="k", ls="--", label="ANN")
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(ts, [str(t) for t in ts])
+    ax.set_xlabel("timesteps T")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_title(f"{rep.dataset}: accuracy vs simulation time", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def accuracy_vs_ops(rep, path: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    ops = [r.snn_ops / 1e6 for r in rep.rows]
+    ax.plot(ops, [100 * r.snn_accuracy for r in rep.rows], "o-", label="SNN")
+    for r, o in zip(rep.rows, ops, strict=True):
+        ax.annotate(f"T={r.timesteps}", (o, 100 * r.snn_accuracy), fontsize=7,
+                    textcoords="offset points", xytext=(3, -9))
+    ax.plot([rep.ann_macs / 1e6], [100 * rep.ann_accuracy], "ks", label="ANN (MACs)")
+    ax.set_xscale("log")
+    ax.set_xlabel("operations per image (millions)")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_title(f"{rep.dataset}: accuracy vs operations", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def raster(graph: Graph, trace, label: int, path: Path) -> Path:
+    """Every spike of one image: one panel per IF layer, neuron index vs timestep."""
+    layers = [n for n in graph if isinstance(n.op, IF) and n.op.spiking]
+    fig, axes = plt.subplots(len(layers), 1, figsize=(6.5, 1.4 + 1.3 * len(layers)),
+                             sharex=True, squeeze=False)
+    for ax, n in zip(axes[:, 0], layers, strict=True):
+        r = trace.raster[n.name][:, 0].reshape(trace.raster[n.name].shape[0], -1)
+        t, i = np.nonzero(r)
+        ax.scatter(t + 1, i, s=1.5, marker="|", color="k", linewidths=0.6)
+        ax.set_ylabel(f"{n.name}\n({r.shape[1]})", fontsize=7)
+        ax.set_ylim(-0.5, r.shape[1] - 0.5)
+        ax.tick_params(labelsize=7)
+    pred = int(trace.predictions[trace.timesteps[-1]][0])
+    axes[0, 0].set_title(f"spike raster (label {label}, predicted {pred})", fontsize=10)
+    axes[-1, 0].set_xlabel("timestep")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def write_all(rep, graph: Graph, trace, label: int, out: str | Path) -> list[Path]:
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    return [accuracy_vs_time(rep, out / "accuracy_vs_time.png"),
+            accuracy_vs_ops(rep, out / "accuracy_vs_ops.png"),
+            raster(graph, trace, label, out / "raster.png")]

@@ -1,0 +1,91 @@
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from snngen import ann, ir, passes
+from tests.randnet import random_graph, random_input
+
+
+def _relu_values(g, x):
+    names = [n.name for n in g if isinstance(n.op, (ir.ReLU, ir.IF))]
+    return names, ann.forward(g, x, keep=names)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), pct=st.sampled_from([100.0, 99.9, 99.0]),
+       channelwise=st.booleans())
+def test_normalization_preserves_function(seed, pct, channelwise):
+    g = passes.canonicalize(random_graph(seed))
+    x = random_input(seed, g, 32)
+    norm = passes.normalize(x, pct, channelwise)(g)
+    lam = passes.layer_scales(g, x, pct, channelwise)
+    # each activation is the original divided by its scale: the same predictions, and the
+    # normalised activations' percentile is 1
+    before = ann.forward(g, x, keep=list(lam))
+    after = ann.forward(norm, x, keep=list(lam))
+    for name, scale in lam.items():
+        np.testing.assert_allclose(after[name] * scale, before[name], rtol=1e-9, atol=1e-9)
+    np.testing.assert_array_equal(before[g.output].argmax(1), after[g.output].argmax(1))
+    if pct == 100.0 and not channelwise:
+        for name in lam:
+            if before[name].max() > 0:
+                assert after[name].max() == pytest.approx(1.0)
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 10_000))
+def test_spiking_graph_is_still_the_ann(seed):
+    g = random_graph(seed)
+    x = random_input(seed, g)
+    norm = passes.normalize(x)(passes.canonicalize(g))
+    snn = passes.convert(g, x)
+    ifs = [n for n in snn if isinstance(n.op, ir.IF)]
+    assert ifs[-1].name == snn.output and ifs[-1].op.output
+    assert not any(isinstance(n.op, ir.ReLU) for n in snn)
+    np.testing.assert_allclose(ann.forward(snn, x)[snn.output], ann.forward(norm, x)[norm.output])
+
+
+def test_avgpool_gets_its_own_neurons():
+    w = np.ones((2, 1, 3, 3))
+    g = ir.build([("input", ir.Input((1, 6, 6)), ()),
+                  ("c", ir.conv(w), ("input",)), ("r", ir.ReLU(), ("c",)),
+                  ("p", ir.avgpool(2, 2), ("r",)), ("f", ir.Flatten(), ("p",)),
+                  ("o", ir.linear(np.ones((3, 8))), ("f",))], "o")
+    c = passes.canonicalize(g)
+    assert [type(n.op).__name__ for n in c] == ["Input", "Conv2d", "ReLU", "AvgPool2d", "ReLU",
+                                                "Flatten", "Linear"]
+
+
+def test_residual_gain_is_scale_ratio():
+    # the first seed whose random DAG has a residual block
+    for seed in range(50):
+        g = passes.canonicalize(random_graph(seed, dag=True))
+        if "res_add" in g:
+            break
+    x = random_input(seed, g, 16)
+    lam = passes.layer_scales(g, x)
+    norm = passes.normalize(x)(g)
+    gains = norm["res_add"].op.gains
+    np.testing.assert_allclose(gains[0], 1.0)
+    np.testing.assert_allclose(gains[1], lam["relu0"] / lam["res_relu"])
+
+
+def test_config_validation():
+    with pytest.raises(ValueError, match="percentile"):
+        passes.ConversionConfig(percentile=0)
+    with pytest.raises(ValueError, match="readout"):
+        passes.ConversionConfig(readout="rate")
+    with pytest.raises(ValueError, match="v_init"):
+        passes.ConversionConfig(v_init=1.5)
+
+
+def test_graph_errors():
+    with pytest.raises(ir.GraphError, match="unknown node"):
+        ir.build([("input", ir.Input((1, 4, 4)), ()), ("f", ir.Flatten(), ("nope",))], "f")
+    with pytest.raises(ir.GraphError, match="cycle"):
+        ir.build([("input", ir.Input((4,)), ()), ("a", ir.Add(), ("input", "b")),
+                  ("b", ir.ReLU(), ("a",))], "b")
+    with pytest.raises(ir.GraphError, match="c: Conv2d expects 2 input channels"):
+        ir.build([("input", ir.Input((1, 4, 4)), ()),
+                  ("c", ir.conv(np.ones((1, 2, 3, 3))), ("input",))], "c")
