@@ -179,7 +179,8 @@ def cmd_graph(a: argparse.Namespace, console: Console) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
-    console = Console()
+    # a pipe or CI log gets a fixed width, so tables are not truncated at 80 columns
+    console = Console() if sys.stdout.isatty() else Console(width=120)
     cmds = {"simulate": cmd_simulate, "plot": cmd_plot, "graph": cmd_graph}
     try:
         return cmds[a.cmd](a, console)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F  # noqa: N812
+import torch.nn.functional as F
 from torch import fx, nn
 
 from snngen import ir
@@ -131,7 +131,8 @@ def _function_op(node: fx.Node):
         return ir.ReLU()
     if f in (operator.add, torch.add):
         a, b = node.args[0], node.args[1]
-        if not (isinstance(a, fx.Node) and isinstance(b, fx.Node)) or node.kwargs.get("alpha", 1) != 1:
+        two_tensors = isinstance(a, fx.Node) and isinstance(b, fx.Node)
+        if not two_tensors or node.kwargs.get("alpha", 1) != 1:
             raise UnsupportedLayerError(node.name, f"function {fname}",
                                         "only the sum of two tensors is supported")
         return ir.Add()

@@ -14,7 +14,9 @@ from snngen.ir import AvgPool2d, Conv2d, Linear, MaxPool2d, Node
 
 def windows(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
             padding: tuple[int, int], pad_value: float = 0) -> np.ndarray:
-    """Sliding windows of ``x`` ``(N, C, H, W)`` -> ``(N, C, OH, OW, KH, KW)`` (a view when unpadded)."""
+    """Sliding windows of ``x`` ``(N, C, H, W)`` -> ``(N, C, OH, OW, KH, KW)``.
+
+    A view of ``x`` when there is no padding."""
     ph, pw = padding
     if ph or pw:
         x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=pad_value)

@@ -91,7 +91,7 @@ def kinds(graph: Graph) -> dict[str, str]:
         op = n.op
         if isinstance(op, (Input, ReLU)) or (isinstance(op, IF) and op.spiking):
             k[n.name] = "spikes"
-        elif isinstance(op, (*LINEAR_OPS, Add, BatchNorm)) or isinstance(op, IF):
+        elif isinstance(op, (*LINEAR_OPS, Add, BatchNorm, IF)):
             k[n.name] = "current"
         else:
             ins = {k[i] for i in n.inputs}
@@ -323,7 +323,7 @@ def normalize(calib_x: np.ndarray, percentile: float = 99.9, channelwise: bool =
         specs = []
         for n in graph:
             op = n.op
-            if isinstance(op, LINEAR_OPS) or (isinstance(op, Add)):
+            if isinstance(op, (*LINEAR_OPS, Add)):
                 d = lam[dest(n.name)]
                 d_ch = d.reshape(d.shape[0], -1)[:, 0]  # per output channel / feature
             if isinstance(op, Conv2d):

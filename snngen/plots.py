@@ -10,10 +10,10 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from snngen.ir import IF, Graph  # noqa: E402
+from snngen.ir import IF, Graph
 
 # no timestamps or software versions in the files: byte-identical output for identical input
 _META = {"Software": None}

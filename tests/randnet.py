@@ -28,7 +28,7 @@ def random_graph(seed: int, dag: bool | None = None) -> ir.Graph:
         add(name, ir.conv(w, b, s, p), [src])
 
     for li in range(int(rng.integers(1, 3))):
-        k = int(rng.integers(1, 4))
+        k = int(rng.integers(1, min(4, shape[1] + 1)))  # the kernel must fit unpadded
         s = int(rng.integers(1, 3)) if shape[1] >= 6 else 1
         p = int(rng.integers(0, k))
         cout = int(rng.integers(2, 6))

@@ -36,7 +36,7 @@ def test_torch_and_ir_agree(factory):
 
 
 def test_sequential_names_and_layers():
-    g, c = _check_same(digits_like())
+    g, _ = _check_same(digits_like())
     kinds = [type(n.op).__name__ for n in g]
     assert kinds == ["Input", "Conv2d", "BatchNorm", "ReLU", "MaxPool2d", "Conv2d", "ReLU",
                      "AvgPool2d", "Flatten", "Identity", "Linear"]
@@ -45,10 +45,10 @@ def test_sequential_names_and_layers():
 
 
 def test_dag_structure_kept():
-    g, c = _check_same(Inception())
+    _, c = _check_same(Inception())
     cat = [n for n in c if isinstance(n.op, ir.Concat)]
     assert len(cat) == 1 and len(cat[0].inputs) == 3
-    g, c = _check_same(Residual())
+    _, c = _check_same(Residual())
     add = [n for n in c if isinstance(n.op, ir.Add)]
     assert len(add) == 1 and not c.is_sequential()
 

@@ -1,0 +1,97 @@
+"""Accuracy and operations per T for both bundled examples (the README's tables).
+
+    python benchmarks/accuracy.py [--data-dir ../shared/data/mnist] [--only digits|mnist]
+
+For each example and each configuration below, runs `snngen.workflow.evaluate` (the code behind
+`snngen simulate`) on the example's test split and writes `benchmarks/results/accuracy_<ex>.json`
+plus a Markdown table on stdout. MNIST follows the project protocol: the official MNIST test set
+only, trained on its first 8,000 images, evaluated on its last 2,000. MNIST is skipped (with a
+message) when the IDX files are not there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from snngen.passes import ConversionConfig  # noqa: E402
+from snngen.workflow import evaluate, load_experiment  # noqa: E402
+
+EXAMPLES = {
+    "digits": ("examples/digits/model.py:make_model", "examples/digits/weights.pt", "digits"),
+    "mnist": ("examples/mnist_lenet/model.py:make_model", "examples/mnist_lenet/weights.pt",
+              "mnist"),
+}
+CONFIGS = {
+    "layer-wise, v_init 0.5": (ConversionConfig(), "analog"),
+    "channel-wise, v_init 0.5": (ConversionConfig(channelwise=True), "analog"),
+    "layer-wise, v_init 0 (papers)": (ConversionConfig(v_init=0.0), "analog"),
+    "channel-wise, spike input": (ConversionConfig(channelwise=True), "spikes"),
+}
+TIMESTEPS = (4, 8, 16, 32, 64, 128)
+
+
+def run(example: str, data_dir: str | None) -> dict:
+    model, weights, dataset = EXAMPLES[example]
+    out: dict = {"example": example, "timesteps": list(TIMESTEPS), "configs": {}}
+    for name, (cfg, mode) in CONFIGS.items():
+        exp = load_experiment(str(ROOT / model), str(ROOT / weights), dataset, data_dir, cfg)
+        rep = evaluate(exp, TIMESTEPS, input_mode=mode)
+        out["protocol"] = rep.protocol
+        out["ann_accuracy"] = rep.ann_accuracy
+        out["ann_macs"] = rep.ann_macs
+        out["images"] = rep.images
+        out["configs"][name] = {
+            "input": mode, "config": rep.config, "sim_seconds": rep.sim_seconds,
+            "accuracy": {str(r.timesteps): r.snn_accuracy for r in rep.rows},
+            "ops": {str(r.timesteps): r.snn_ops for r in rep.rows},
+        }
+        print(f"  {example}: {name} done in {rep.sim_seconds:.1f} s", file=sys.stderr)
+    return out
+
+
+def markdown(res: dict) -> str:
+    head = "| configuration | " + " | ".join(f"T={t}" for t in res["timesteps"]) + " |"
+    lines = [f"**{res['example']}**: ANN {100 * res['ann_accuracy']:.2f}% on {res['images']} "
+             f"images, {res['ann_macs']:,} MACs/image. {res['protocol']}.", "", head,
+             "|" + " --- |" * (len(res["timesteps"]) + 1)]
+    for name, c in res["configs"].items():
+        cells = [f"{100 * c['accuracy'][str(t)]:.2f}" for t in res["timesteps"]]
+        lines.append(f"| {name} ({c['input']} input) | " + " | ".join(cells) + " |")
+    ops = res["configs"]["layer-wise, v_init 0.5"]["ops"]
+    lines.append("| SNN ops/image, layer-wise (×ANN MACs) | " + " | ".join(
+        f"{ops[str(t)]:,.0f} ({ops[str(t)] / res['ann_macs']:.1f}×)" for t in res["timesteps"])
+        + " |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data" / "mnist"))
+    ap.add_argument("--only", choices=sorted(EXAMPLES))
+    a = ap.parse_args()
+    results = ROOT / "benchmarks" / "results"
+    results.mkdir(parents=True, exist_ok=True)
+    for ex in [a.only] if a.only else list(EXAMPLES):
+        if ex == "mnist" and not Path(a.data_dir).is_dir():
+            print(f"skipping mnist: {a.data_dir} not found", file=sys.stderr)
+            continue
+        res = run(ex, a.data_dir)
+        res["machine"] = {"python": platform.python_version(), "numpy": np.__version__}
+        (results / f"accuracy_{ex}.json").write_text(json.dumps(res, indent=2, sort_keys=True)
+                                                     + "\n")
+        print(markdown(res))
+        print()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from snngen.cli import main
+from snngen.passes import ConversionConfig
+from snngen.workflow import evaluate, load_experiment
+
+ROOT = Path(__file__).resolve().parent.parent
+DIGITS = [str(ROOT / "examples/digits/model.py") + ":make_model",
+          "--weights", str(ROOT / "examples/digits/weights.pt")]
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_experiment(DIGITS[0], DIGITS[2], "digits")
+
+
+def test_digits_snn_within_one_point_of_ann_at_t64(digits):
+    rep = evaluate(digits, [64])
+    assert rep.images == 360
+    assert rep.ann_accuracy > 0.9
+    assert abs(rep.rows[0].snn_accuracy - rep.ann_accuracy) <= 0.01
+
+
+def test_simulate_prints_table_and_json(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    assert main(["simulate", *DIGITS, "--timesteps", "4,8", "--limit", "50",
+                 "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "ANN acc %" in text and "SNN acc %" in text and "trained on images 0-1,436" in text
+    d = json.loads(out.read_text())
+    assert [r["timesteps"] for r in d["rows"]] == [4, 8]
+    assert d["images"] == 50 and d["config"]["percentile"] == 99.9
+    assert 0 <= d["rows"][1]["snn_accuracy"] <= 1 and d["rows"][1]["snn_ops"] > 0
+
+
+def test_plot_writes_pngs(tmp_path):
+    assert main(["plot", *DIGITS, "--timesteps", "4,8,16", "--limit", "20",
+                 "--out", str(tmp_path)]) == 0
+    for f in ("accuracy_vs_time.png", "accuracy_vs_ops.png", "raster.png"):
+        assert (tmp_path / f).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_is_deterministic(tmp_path):
+    for d in ("a", "b"):
+        assert main(["plot", *DIGITS, "--timesteps", "4", "--limit", "10",
+                     "--out", str(tmp_path / d)]) == 0
+    for f in ("accuracy_vs_ops.png", "raster.png"):
+        assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes()
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["simulate", "nope.py:make"], "nope.py"),
+    (["simulate", *DIGITS[:1], "--weights", "missing.pt"], "missing.pt"),
+    (["simulate", *DIGITS, "--dataset", "mnist"], "--data-dir"),
+    (["simulate", *DIGITS, "--dataset", "nothere.npz"], "nothere.npz"),
+    (["simulate", *DIGITS, "--percentile", "0"], "percentile"),
+])
+def test_bad_input_is_one_clear_line(argv, needle, capsys):
+    assert main(argv) == 2
+    out = capsys.readouterr().out
+    assert "error:" in out and needle in out and "Traceback" not in out
+
+
+def test_spike_input_runs(digits):
+    rep = evaluate(digits, [32], input_mode="spikes", limit=40)
+    assert rep.rows[0].snn_accuracy > 0.5
+
+
+def test_membrane_readout_and_papers_init():
+    exp = load_experiment(DIGITS[0], DIGITS[2], "digits",
+                          config=ConversionConfig(v_init=0.0, readout="membrane"))
+    rep = evaluate(exp, [16], limit=100)
+    assert not exp.snn[exp.snn.output].op.spiking
+    assert np.isfinite(rep.rows[0].snn_accuracy)
