@@ -40,6 +40,13 @@ bench: venv
 	$(BIN)/python benchmarks/accuracy.py
 
 bench-peers: venv
+	@# spikingjelly 2.0.0 and the pure-Python packages its ann2snn module imports, all with
+	@# --no-deps so pip never replaces the pinned torch; skipped once it imports (make test
+	@# does not need any of this)
+	@$(BIN)/python -c "import importlib.metadata as m, spikingjelly.activation_based.ann2snn; \
+		assert m.version('spikingjelly') == '2.0.0'" 2>/dev/null || \
+		$(BIN)/python -m pip install -q --no-deps spikingjelly==2.0.0 tqdm loguru \
+			requests charset-normalizer idna urllib3 certifi
 	$(BIN)/python benchmarks/peers.py
 
 clean:

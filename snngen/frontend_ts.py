@@ -184,6 +184,9 @@ _IDENTITY_OPS = {"aten::dropout", "aten::dropout_", "aten::feature_dropout",
                  "aten::feature_dropout_", "aten::alpha_dropout", "aten::alpha_dropout_",
                  "aten::feature_alpha_dropout", "aten::feature_alpha_dropout_",
                  "aten::contiguous", "aten::detach", "aten::clone"}
+# ops whose second argument is the weight of a torch.nn layer
+_WEIGHTED = ("aten::conv2d", "aten::_convolution", "aten::convolution", "aten::linear",
+             "aten::batch_norm")
 _HIERARCHY = re.compile(r"([^.()]+)\(([^()]*)\)")
 
 
@@ -212,10 +215,13 @@ class _Converter:
         self.shapes: dict[str, tuple[int, ...]] = {}
         self.specs: list[tuple[str, ir.Op, tuple[str, ...]]] = []
         self.used: set[str] = set()
-        self.consts: dict[int, object] = {}
+        self.consts: dict[int, object] = {}  # Value.unique() -> constant value
+        self.not_consts: dict[int, str] = {}  # Value.unique() -> why it is not a constant
         self.consumers: dict[int, list[torch._C.Node]] = {}  # data value -> converted users
         self.emitted: list[torch._C.Node] = []
-        self.labels: dict[str, str] = {}  # module path -> label cache for hierarchy lookups
+        self.labels: dict[str, str] = {}  # module path -> qualified type name
+        self.paths: dict[tuple[tuple[str, str], ...], str] = {}  # call-stack names -> module path
+        self.param_paths: dict[int, str] = {}  # Value.unique() of a parameter -> module path
 
     # ---------------------------------------------------------------------------------------
     # driver
@@ -308,21 +314,60 @@ class _Converter:
             hier = node.getModuleHierarchy()
         except (AttributeError, RuntimeError):
             hier = ""
-        parts, kind = [], ""
+        parts: list[tuple[str, str]] = []  # (attribute name, type name)
         for inst, typ in _HIERARCHY.findall(hier or ""):
             if inst in ("SELF", "UNKNOWN_INSTANCE", "TOP"):
                 if inst == "TOP":
                     continue
                 break
-            parts.append(inst)
-            kind = typ
-        if not parts:
-            scope = node.scopeName() or ""
-            parts = [p for p in scope.split("/")[-1].split(".") if p and p != "__module"]
-        return ".".join(parts), kind
+            parts.append((inst, typ))
+        if parts:
+            key = tuple(parts)
+            if key not in self.paths:
+                self.paths[key] = self._find_path(parts) or ".".join(n for n, _ in parts)
+            return self.paths[key], parts[-1][1]
+        scope = node.scopeName() or ""  # set on traced modules that were not saved and loaded
+        names = [p for p in scope.split("/")[-1].split(".") if p and p != "__module"]
+        return ".".join(names), ""
 
-    def _is_torch_layer(self, path: str) -> bool:
-        """True when ``path`` names a ``torch.nn`` layer (not a user's container module)."""
+    def _find_path(self, names: list[tuple[str, str]]) -> str | None:
+        """The call stack names each called module by its attribute name only: ``cs.0`` appears
+        as ``0`` when the ModuleList ``cs`` is indexed rather than called. Rebuild the full path
+        by looking through uncalled containers (if several hold that name: those of the recorded
+        type, then the shallowest); None when it stays ambiguous or is not found."""
+
+        def find(obj, name: str) -> list[tuple[list[str], object]]:
+            children = dict(obj.named_children())
+            if name in children:
+                return [([name], children[name])]
+            found = []
+            for cname, child in children.items():
+                if getattr(child, "original_name", "") in ("ModuleList", "ModuleDict",
+                                                           "Sequential"):
+                    found += [([cname, *rel], c) for rel, c in find(child, name)]
+            return found
+
+        obj, path = self.module, []
+        try:
+            for name, typ in names:
+                found = find(obj, name)
+                if len(found) > 1:
+                    found = [f for f in found if getattr(f[1], "original_name", "") == typ]
+                if len(found) > 1:  # the shallowest, if just one is
+                    depth = min(len(rel) for rel, _ in found)
+                    found = [f for f in found if len(f[0]) == depth]
+                if len(found) != 1:
+                    return None
+                rel, obj = found[0]
+                path += rel
+        except (AttributeError, RuntimeError):
+            return None
+        return ".".join(path)
+
+    def _is_torch_layer(self, path: str, typ: str) -> bool:
+        """True when ``path`` names a ``torch.nn`` layer (not a user's or a container module).
+        Judged from the module's TorchScript type, or, when the module is gone (a frozen
+        model), from the type name the call stack records."""
         if path not in self.labels:
             obj = self.module
             try:
@@ -330,20 +375,28 @@ class _Converter:
                     obj = getattr(obj, p)
                 qual = obj._c._type().qualified_name()
             except (AttributeError, RuntimeError):
-                qual = ""
+                cls = getattr(torch.nn, typ, None)
+                ok = isinstance(cls, type) and issubclass(cls, torch.nn.Module)
+                qual = f"__torch__.torch.nn.modules.{typ}" if ok else ""
             self.labels[path] = qual
-        return self.labels[path].startswith("__torch__.torch.nn.modules.") and not re.search(
-            r"\.(Sequential|ModuleList|ModuleDict)$", self.labels[path])
+        qual = self.labels[path]
+        return qual.startswith("__torch__.torch.nn.modules.") and not re.search(
+            r"\.(Sequential|ModuleList|ModuleDict)$", qual)
 
     def _label(self, node: torch._C.Node, v: torch._C.Value | None = None) -> str:
         if v is None:
             outs = list(node.outputs())
             v = outs[0] if outs else None
         debug = v.debugName() if v is not None else node.kind().split("::")[-1]
-        path, _ = self._module_path(node)
+        if node.kind() in _WEIGHTED and node.inputsSize() > 1:
+            # the weight's attribute path names its layer exactly
+            owner = self.param_paths.get(node.inputsAt(1).unique())
+            if owner and self._is_torch_layer(owner, ""):
+                return owner
+        path, typ = self._module_path(node)
         if not path:
             return debug
-        return path if self._is_torch_layer(path) else f"{path}.{debug}"
+        return path if self._is_torch_layer(path, typ) else f"{path}.{debug}"
 
     def _unsupported(self, node: torch._C.Node, detail: str = "") -> UnsupportedLayerError:
         path, typ = self._module_path(node)
@@ -359,6 +412,18 @@ class _Converter:
         u = v.unique()
         if u in self.consts:
             return self.consts[u]
+        if u in self.not_consts:
+            raise _Unresolved(self.not_consts[u])
+        try:
+            r = self._evaluate(v)
+        except _Unresolved as e:
+            self.not_consts[u] = e.kind  # stays so: a value never becomes a constant later
+            raise
+        self.consts[u] = r
+        return r
+
+    def _evaluate(self, v: torch._C.Value):
+        u = v.unique()
         node = v.node()
         kind = node.kind()
         if u == self.self_u:
@@ -366,7 +431,10 @@ class _Converter:
         elif u in self.names:
             raise _Unresolved("input-dependent tensor")
         elif kind == "prim::Constant":
-            r = v.toIValue()
+            try:
+                r = v.toIValue()
+            except RuntimeError:
+                raise _Unresolved(kind) from None
         elif kind == "prim::GetAttr":
             parent = self._value(node.inputsAt(0))
             if not isinstance(parent, _Mod):
@@ -375,9 +443,14 @@ class _Converter:
             if attr == "training":
                 r = False  # convert in inference mode
             else:
-                obj = getattr(parent.obj, attr)
+                try:
+                    obj = getattr(parent.obj, attr)
+                except (AttributeError, RuntimeError):
+                    raise _Unresolved(kind) from None
                 path = f"{parent.path}.{attr}" if parent.path else attr
                 r = _Mod(obj, path) if isinstance(obj, torch.jit.ScriptModule) else obj
+                if isinstance(obj, torch.Tensor):
+                    self.param_paths[u] = parent.path
         elif kind == "prim::ListConstruct":
             r = [self._value(i) for i in node.inputs()]
         elif kind == "prim::TupleConstruct":
@@ -402,11 +475,10 @@ class _Converter:
             if not isinstance(args[0], torch.Tensor):
                 raise _Unresolved(kind)
             r = args[0].transpose(args[1], args[2]) if kind == "aten::transpose" else args[0].t()
-        elif kind in _SCALAR_OPS:
+        elif kind in _SCALAR_OPS and not isinstance(v.type(), torch._C.TensorType):
             r = _SCALAR_OPS[kind](*[self._value(i) for i in node.inputs()])
         else:
             raise _Unresolved(kind)
-        self.consts[u] = r
         return r
 
     def _shape_of(self, t: torch._C.Value) -> tuple:

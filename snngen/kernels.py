@@ -41,13 +41,29 @@ def linear(x: np.ndarray, op: Linear) -> np.ndarray:
     return y
 
 
+def window_slices(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
+                  padding: tuple[int, int], pad_value: float = 0) -> list[np.ndarray]:
+    """One strided view per kernel offset, each ``(N, C, OH, OW)``: element ``[.., oh, ow]`` of
+    slice ``(i, j)`` is input ``(oh*sh + i - ph, ow*sw + j - pw)``. Reducing over this short list
+    with elementwise ufuncs is much faster than reducing the tiny trailing axes of
+    :func:`windows`."""
+    ph, pw = padding
+    if ph or pw:
+        x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=pad_value)
+    (kh, kw), (sh, sw) = kernel, stride
+    oh = (x.shape[2] - kh) // sh + 1
+    ow = (x.shape[3] - kw) // sw + 1
+    return [x[:, :, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw]
+            for i in range(kh) for j in range(kw)]
+
+
 def avgpool2d(x: np.ndarray, op: AvgPool2d) -> np.ndarray:
-    s = windows(x, op.kernel, op.stride, op.padding).sum(axis=(4, 5))
+    s = sum(window_slices(x, op.kernel, op.stride, op.padding))
     return s * op.gain[None, :, None, None]
 
 
 def maxpool2d(x: np.ndarray, op: MaxPool2d) -> np.ndarray:
-    return windows(x, op.kernel, op.stride, op.padding, pad_value=-np.inf).max(axis=(4, 5))
+    return np.maximum.reduce(window_slices(x, op.kernel, op.stride, op.padding, -np.inf))
 
 
 def maxpool_gate(spikes: np.ndarray, counts: np.ndarray, op: MaxPool2d) -> np.ndarray:
@@ -57,10 +73,13 @@ def maxpool_gate(spikes: np.ndarray, counts: np.ndarray, op: MaxPool2d) -> np.nd
     output neuron spikes (once) when at least one input neuron of its window spikes now and its
     count equals the largest count in the window. Padding never wins (count -1).
     """
-    c = windows(counts, op.kernel, op.stride, op.padding, pad_value=-1)
-    s = windows(spikes, op.kernel, op.stride, op.padding, pad_value=0)
-    best = c.max(axis=(4, 5), keepdims=True)
-    return ((s > 0) & (c == best)).any(axis=(4, 5)).astype(spikes.dtype)
+    c = window_slices(counts, op.kernel, op.stride, op.padding, pad_value=-1)
+    s = window_slices(spikes, op.kernel, op.stride, op.padding, pad_value=0)
+    best = np.maximum.reduce(c)
+    out = np.zeros(best.shape, dtype=bool)
+    for ci, si in zip(c, s, strict=True):
+        out |= (si > 0) & (ci == best)
+    return out.astype(spikes.dtype)
 
 
 def fanout(node: Node, in_shape: tuple[int, ...]) -> np.ndarray:

@@ -143,7 +143,7 @@ def _simulate_batch(graph: Graph, x: np.ndarray, checkpoints: tuple[int, ...],
     ops = np.zeros(n_img)
     for n in graph:
         if isinstance(n.op, LINEAR_OPS):
-            f = kernels.fanout(n, graph[n.inputs[0]].shape)
+            f = kernels.fanout(n, graph[n.inputs[0]].shape).astype(np.float64)
             if n.inputs[0] in static:
                 ops += f.sum()  # analog first layer: its MACs once per image
             else:
@@ -189,7 +189,7 @@ def _simulate_batch(graph: Graph, x: np.ndarray, checkpoints: tuple[int, ...],
                 args = [val[i] for i in n.inputs]
                 val[n.name] = eval_node(n, args)
             if n.name in fan:
-                ops += (val[n.inputs[0]] * fan[n.name]).reshape(n_img, -1).sum(axis=1)
+                ops += val[n.inputs[0]].reshape(n_img, -1) @ fan[n.name].reshape(-1)
             elif isinstance(op, Add):
                 for i in n.inputs:
                     if i in spiking:
