@@ -31,10 +31,11 @@ EXAMPLES = {
               "mnist"),
 }
 CONFIGS = {
-    "layer-wise, v_init 0.5": (ConversionConfig(), "analog"),
-    "channel-wise, v_init 0.5": (ConversionConfig(channelwise=True), "analog"),
-    "layer-wise, v_init 0 (papers)": (ConversionConfig(v_init=0.0), "analog"),
-    "channel-wise, spike input": (ConversionConfig(channelwise=True), "spikes"),
+    "layer-wise, v_init 0.5 (default)": ConversionConfig(),
+    "channel-wise, v_init 0.5": ConversionConfig(channelwise=True),
+    "layer-wise, v_init 0 (the papers)": ConversionConfig(v_init=0.0),
+    "layer-wise, max normalisation, v_init 0": ConversionConfig(percentile=100, v_init=0.0),
+    "channel-wise, spike input": ConversionConfig(channelwise=True, input="spikes"),
 }
 TIMESTEPS = (4, 8, 16, 32, 64, 128)
 
@@ -42,15 +43,15 @@ TIMESTEPS = (4, 8, 16, 32, 64, 128)
 def run(example: str, data_dir: str | None) -> dict:
     model, weights, dataset = EXAMPLES[example]
     out: dict = {"example": example, "timesteps": list(TIMESTEPS), "configs": {}}
-    for name, (cfg, mode) in CONFIGS.items():
+    for name, cfg in CONFIGS.items():
         exp = load_experiment(str(ROOT / model), str(ROOT / weights), dataset, data_dir, cfg)
-        rep = evaluate(exp, TIMESTEPS, input_mode=mode)
+        rep = evaluate(exp, TIMESTEPS)
         out["protocol"] = rep.protocol
         out["ann_accuracy"] = rep.ann_accuracy
         out["ann_macs"] = rep.ann_macs
         out["images"] = rep.images
         out["configs"][name] = {
-            "input": mode, "config": rep.config, "sim_seconds": rep.sim_seconds,
+            "input": cfg.input, "config": rep.config, "sim_seconds": rep.sim_seconds,
             "accuracy": {str(r.timesteps): r.snn_accuracy for r in rep.rows},
             "ops": {str(r.timesteps): r.snn_ops for r in rep.rows},
         }
@@ -66,7 +67,7 @@ def markdown(res: dict) -> str:
     for name, c in res["configs"].items():
         cells = [f"{100 * c['accuracy'][str(t)]:.2f}" for t in res["timesteps"]]
         lines.append(f"| {name} ({c['input']} input) | " + " | ".join(cells) + " |")
-    ops = res["configs"]["layer-wise, v_init 0.5"]["ops"]
+    ops = res["configs"]["layer-wise, v_init 0.5 (default)"]["ops"]
     lines.append("| SNN ops/image, layer-wise (×ANN MACs) | " + " | ".join(
         f"{ops[str(t)]:,.0f} ({ops[str(t)] / res['ann_macs']:.1f}×)" for t in res["timesteps"])
         + " |")

@@ -169,7 +169,7 @@ def run_snngen(timesteps: Sequence[int], calib: int, batch_size: int) -> tuple[d
         exp = load_experiment(str(ROOT / MODEL), str(ROOT / WEIGHTS), "digits", None, cfg,
                               calib=calib)
         convert_s = time.perf_counter() - t0
-        rep = evaluate(exp, timesteps, input_mode="analog", seed=1, batch_size=batch_size)
+        rep = evaluate(exp, timesteps, seed=1, batch_size=batch_size)
         ann_acc = rep.ann_accuracy
         out[name] = {
             "config": {**asdict(cfg), "calib_images": exp.calib_images},

@@ -77,7 +77,11 @@ def forward(graph: Graph, x: np.ndarray, keep: Collection[str] = ()) -> dict[str
     if tuple(x.shape[1:]) != graph.input.shape:
         raise ValueError(f"input batch has per-sample shape {tuple(x.shape[1:])}, "
                          f"the network expects {graph.input.shape}")
-    remaining = {n.name: len(graph.consumers(n.name)) for n in graph}
+    # input slots still to read per value (a node may read the same value twice: x + x)
+    remaining = {n.name: 0 for n in graph}
+    for n in graph:
+        for i in n.inputs:
+            remaining[i] += 1
     values: dict[str, np.ndarray] = {}
     out: dict[str, np.ndarray] = {}
     for node in graph:

@@ -54,6 +54,9 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--readout", choices=("count", "membrane"), default="count",
                    help="class by output spike count (ties: membrane, then lowest index) or by "
                         "output membrane")
+    p.add_argument("--input", dest="input_mode", choices=("analog", "spikes"), default="analog",
+                   help="analog: pixels as constant current (default); spikes: rate-coded "
+                        "by the seeded LFSR")
     p.add_argument("--calib", type=int, default=1000,
                    help="calibration images for normalisation (first N training images)")
 
@@ -61,9 +64,6 @@ def _model_args(p: argparse.ArgumentParser) -> None:
 def _sim_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timesteps", type=_int_list, default=[8, 16, 32, 64, 128],
                    help="comma-separated T values (default 8,16,32,64,128)")
-    p.add_argument("--input", dest="input_mode", choices=("analog", "spikes"), default="analog",
-                   help="analog: pixels as constant current (default); spikes: rate-coded "
-                        "by the seeded LFSR")
     p.add_argument("--seed", type=int, default=1, help="LFSR seed for spike input (1..2^32-1)")
     p.add_argument("--limit", type=int, help="evaluate on the first N test images only")
     p.add_argument("--batch-size", type=int, default=256)
@@ -88,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _config(a: argparse.Namespace) -> ConversionConfig:
     return ConversionConfig(percentile=a.percentile, channelwise=a.channelwise, v_init=a.v_init,
-                            readout=a.readout)
+                            readout=a.readout, input=a.input_mode)
 
 
 def _progress(console: Console) -> Progress:
@@ -104,7 +104,7 @@ def _run_eval(a: argparse.Namespace, console: Console):
     n = len(exp.data.test) if a.limit is None else min(a.limit, len(exp.data.test))
     with _progress(console) as prog:
         task = prog.add_task(f"simulating T={max(a.timesteps)}", total=n)
-        rep = evaluate(exp, a.timesteps, a.input_mode, a.seed, a.limit, a.batch_size,
+        rep = evaluate(exp, a.timesteps, a.seed, a.limit, a.batch_size,
                        progress=lambda k: prog.advance(task, k))
     return exp, rep
 

@@ -219,7 +219,7 @@ class _Converter:
         self.not_consts: dict[int, str] = {}  # Value.unique() -> why it is not a constant
         self.consumers: dict[int, list[torch._C.Node]] = {}  # data value -> converted users
         self.emitted: list[torch._C.Node] = []
-        self.labels: dict[str, str] = {}  # module path -> qualified type name
+        self.labels: dict[tuple[str, str], str] = {}  # (path, type) -> qualified type name
         self.paths: dict[tuple[tuple[str, str], ...], str] = {}  # call-stack names -> module path
         self.param_paths: dict[int, str] = {}  # Value.unique() of a parameter -> module path
 
@@ -368,7 +368,7 @@ class _Converter:
         """True when ``path`` names a ``torch.nn`` layer (not a user's or a container module).
         Judged from the module's TorchScript type, or, when the module is gone (a frozen
         model), from the type name the call stack records."""
-        if path not in self.labels:
+        if (path, typ) not in self.labels:
             obj = self.module
             try:
                 for p in path.split("."):
@@ -378,8 +378,8 @@ class _Converter:
                 cls = getattr(torch.nn, typ, None)
                 ok = isinstance(cls, type) and issubclass(cls, torch.nn.Module)
                 qual = f"__torch__.torch.nn.modules.{typ}" if ok else ""
-            self.labels[path] = qual
-        qual = self.labels[path]
+            self.labels[path, typ] = qual
+        qual = self.labels[path, typ]
         return qual.startswith("__torch__.torch.nn.modules.") and not re.search(
             r"\.(Sequential|ModuleList|ModuleDict)$", qual)
 

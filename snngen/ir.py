@@ -17,6 +17,7 @@ This module imports neither torch nor any backend. Arrays are numpy ``float64``.
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field, replace
 from typing import TypeAlias
 
@@ -329,17 +330,23 @@ def build(specs: list[tuple[str, Op, tuple[str, ...]]], output: str) -> Graph:
         raise GraphError(f"a graph needs exactly one Input node feeding the output, got {inputs_}")
     # stable topological sort (Kahn, always taking the earliest-listed ready node)
     pos = {n: i for i, n in enumerate(order)}
-    done: set[str] = set()
+    waiting = {n: len(set(by_name[n][1])) for n in order if n in live}
+    users: dict[str, list[str]] = {n: [] for n in waiting}
+    for n in waiting:
+        for i in set(by_name[n][1]):
+            users[i].append(n)
+    ready = [pos[n] for n, w in waiting.items() if w == 0]
+    heapq.heapify(ready)
     topo: list[str] = []
-    pending = [n for n in order if n in live]
-    while pending:
-        ready = [n for n in pending if all(i in done for i in by_name[n][1])]
-        if not ready:
-            raise GraphError(f"the graph has a cycle through {sorted(pending)}")
-        nxt = min(ready, key=pos.__getitem__)
+    while ready:
+        nxt = order[heapq.heappop(ready)]
         topo.append(nxt)
-        done.add(nxt)
-        pending.remove(nxt)
+        for u in users[nxt]:
+            waiting[u] -= 1
+            if waiting[u] == 0:
+                heapq.heappush(ready, pos[u])
+    if len(topo) != len(waiting):
+        raise GraphError(f"the graph has a cycle through {sorted(set(waiting) - set(topo))}")
     if not isinstance(by_name[topo[0]][0], Input):
         raise GraphError("the Input node must come first")
     shapes: dict[str, tuple[int, ...]] = {}

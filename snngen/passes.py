@@ -9,8 +9,10 @@ integrate-and-fire populations with threshold 1, following Rueckauer et al. (201
    are already non-negative, give every AvgPool its own ReLU (average pooling is a spiking layer);
 3. a structural check (:func:`check_convertible`) that names the node a spiking version cannot
    represent;
-4. data-based weight normalisation (:func:`normalize`);
-5. ReLU -> IF, plus an IF readout population on the output (:func:`to_spiking`).
+4. analog input only: max-pool the constant first-layer current before its neurons
+   (:func:`pool_static_currents`);
+5. data-based weight normalisation (:func:`normalize`);
+6. ReLU -> IF, plus an IF readout population on the output (:func:`to_spiking`).
 
 A graph value is either *spikes* (a source of events: the input, a ReLU/IF, pooling or reshaping
 of spikes) or a *current* (the output of a linear op or a sum). Every current must end in exactly
@@ -63,18 +65,24 @@ class ConversionConfig:
     v_init: initial membrane as a fraction of the threshold (0.5 default, 0 = the papers).
     readout: "count" (spike counts; ties by membrane, then lowest index) or "membrane"
         (non-spiking output integrators, argmax of the membrane).
+    input: "analog" (pixels as a constant current) or "spikes" (rate-coded input). With analog
+        input, max-pooling of a time-invariant current is done on the current, before the IF
+        neurons (:func:`pool_static_currents`), so the network depends on this choice.
     """
 
     percentile: float = 99.9
     channelwise: bool = False
     v_init: float = 0.5
     readout: str = "count"
+    input: str = "analog"
 
     def __post_init__(self) -> None:
         if not 0 < self.percentile <= 100:
             raise ValueError(f"percentile must be in (0, 100], got {self.percentile}")
         if self.readout not in ("count", "membrane"):
             raise ValueError(f"readout must be 'count' or 'membrane', got {self.readout!r}")
+        if self.input not in ("analog", "spikes"):
+            raise ValueError(f"input must be 'analog' or 'spikes', got {self.input!r}")
         if not 0 <= self.v_init < 1:
             raise ValueError(f"v_init must be in [0, 1), got {self.v_init}")
 
@@ -97,6 +105,18 @@ def kinds(graph: Graph) -> dict[str, str]:
             ins = {k[i] for i in n.inputs}
             k[n.name] = ins.pop() if len(ins) == 1 else "mixed"
     return k
+
+
+def static_nodes(graph: Graph) -> set[str]:
+    """Nodes whose value is the same at every timestep under analog input: the input and
+    whatever is computed from it without passing through a neuron."""
+    static: set[str] = set()
+    for n in graph:
+        if isinstance(n.op, Input) or (
+                n.inputs and not isinstance(n.op, (ReLU, IF))
+                and all(i in static for i in n.inputs)):
+            static.add(n.name)
+    return static
 
 
 def bypass(graph: Graph, name: str) -> Graph:
@@ -205,6 +225,41 @@ def spiking_avgpool(graph: Graph) -> Graph:
     return graph
 
 
+def pool_static_currents(graph: Graph) -> Graph:
+    """Analog input only: ``static current -> ReLU -> MaxPool`` becomes ``static current ->
+    MaxPool -> ReLU``.
+
+    The first layer's current is constant in time under analog input, so its max over a window
+    can be taken exactly, once per image, and only the pooled neurons need to exist; the
+    spiking max-pool gate would only approximate the same maximum from spike counts.
+    """
+    static = static_nodes(graph)
+    for r in graph:
+        if not isinstance(r.op, ReLU) or r.inputs[0] not in static:
+            continue
+        m = _single_consumer(graph, r.name)
+        if m is None or not isinstance(graph[m].op, MaxPool2d):
+            continue
+        specs = []
+        for name, op, ins in graph.specs():
+            if name == m:
+                ins = r.inputs
+            elif name == r.name:
+                ins = (m,)
+            else:
+                ins = tuple(r.name if i == m else i for i in ins)
+            specs.append((name, op, ins))
+        return pool_static_currents(build(specs, r.name if graph.output == m else graph.output))
+    return graph
+
+
+def _pools_static(graph: Graph, n) -> bool:
+    # a max-pool of a constant (analog-input) current, feeding one ReLU
+    c = _single_consumer(graph, n.name)
+    return (n.inputs[0] in static_nodes(graph) and c is not None
+            and isinstance(graph[c].op, ReLU))
+
+
 # --------------------------------------------------------------------------------------------
 # 3. structural check
 # --------------------------------------------------------------------------------------------
@@ -227,7 +282,7 @@ def check_convertible(graph: Graph) -> Graph:
                 f"two linear layers); a spiking layer needs spikes as input")
         if isinstance(op, ReLU) and ins != ["current"]:
             raise ConversionError(f"{name}: ReLU of the network input is not supported")
-        if isinstance(op, MaxPool2d) and ins != ["spikes"]:
+        if isinstance(op, MaxPool2d) and ins != ["spikes"] and not _pools_static(graph, n):
             raise ConversionError(
                 f"{name}: MaxPool2d of a pre-activation that is not followed by a ReLU")
         if isinstance(op, (Flatten, Concat)) and set(ins) != {"spikes"}:
@@ -237,7 +292,8 @@ def check_convertible(graph: Graph) -> Graph:
         name, what = n.name, type(n.op).__name__
         if k[name] == "current" and name != graph.output:
             cons = graph.consumers(name)
-            if len(cons) != 1 or not isinstance(cons[0].op, (ReLU, Add)):
+            ok = (ReLU, Add, MaxPool2d) if name in static_nodes(graph) else (ReLU, Add)
+            if len(cons) != 1 or not isinstance(cons[0].op, ok):
                 raise ConversionError(
                     f"{name}: the pre-activation of {what} must feed exactly one ReLU or Add, "
                     f"it feeds {[c.name for c in cons]}")
@@ -306,7 +362,7 @@ def normalize(calib_x: np.ndarray, percentile: float = 99.9, channelwise: bool =
         for n in graph:
             if isinstance(n.op, Input):
                 lam[n.name] = np.ones(n.shape)
-            elif isinstance(n.op, MaxPool2d):
+            elif isinstance(n.op, MaxPool2d) and k[n.name] == "spikes":
                 src = lam[n.inputs[0]]
                 lam[n.name] = np.broadcast_to(src[:, :1, :1], n.shape).copy()
             elif isinstance(n.op, Flatten) and k[n.name] == "spikes":
@@ -393,6 +449,7 @@ def pipeline(config: ConversionConfig, calib_x: np.ndarray) -> list[Pass]:
     """All conversion passes, in order."""
     return [
         *CANONICAL_PASSES,
+        *([pool_static_currents] if config.input == "analog" else []),
         normalize(calib_x, config.percentile, config.channelwise),
         to_spiking(config.v_init, config.readout),
     ]

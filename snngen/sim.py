@@ -32,6 +32,7 @@ import numpy as np
 from snngen import kernels, spikegen
 from snngen.ann import eval_node
 from snngen.ir import IF, LINEAR_OPS, Add, Concat, Flatten, Graph, Input, MaxPool2d, ReLU
+from snngen.passes import kinds
 
 INPUT_MODES = ("analog", "spikes")
 
@@ -94,6 +95,12 @@ def simulate(graph: Graph, x: np.ndarray, timesteps: Sequence[int] = (8, 16, 32,
     for n in graph:
         if isinstance(n.op, ReLU):
             raise ValueError(f"{n.name}: the graph still has ReLUs; convert it first")
+    if input_mode == "spikes":
+        k = kinds(graph)
+        for n in graph:
+            if isinstance(n.op, MaxPool2d) and k[n.inputs[0]] == "current":
+                raise ValueError(f"{n.name}: this network max-pools a constant current, so it was "
+                                 f"converted for analog input; convert it with input='spikes'")
     out_op = graph[graph.output].op
     if not (isinstance(out_op, IF) and out_op.output):
         raise ValueError("the graph has no IF readout population; convert it first")

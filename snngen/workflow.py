@@ -76,12 +76,13 @@ class Report:
 
 
 def evaluate(exp: Experiment, timesteps: Sequence[int] = (8, 16, 32, 64, 128),
-             input_mode: str = "analog", seed: int = 1, limit: int | None = None,
+             seed: int = 1, limit: int | None = None,
              batch_size: int = 256, progress: Callable[[int], None] | None = None) -> Report:
     """ANN and SNN accuracy and operations on the test split (first ``limit`` images)."""
     test = exp.data.test if limit is None else exp.data.test.subset(0, limit)
     ann_acc = float(np.mean(ann.predict(exp.ann, test.x) == test.y))
     t0 = time.perf_counter()
+    input_mode = exp.config.input
     res = sim.simulate(exp.snn, test.x, timesteps, input_mode=input_mode, seed=seed,
                        batch_size=batch_size, progress=progress)
     elapsed = time.perf_counter() - t0

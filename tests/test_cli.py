@@ -4,7 +4,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from snngen import sim
 from snngen.cli import main
+from snngen.ir import MaxPool2d
 from snngen.passes import ConversionConfig
 from snngen.workflow import evaluate, load_experiment
 
@@ -65,9 +67,20 @@ def test_bad_input_is_one_clear_line(argv, needle, capsys):
     assert "error:" in out and needle in out and "Traceback" not in out
 
 
-def test_spike_input_runs(digits):
-    rep = evaluate(digits, [32], input_mode="spikes", limit=40)
-    assert rep.rows[0].snn_accuracy > 0.5
+def test_spike_input_runs():
+    exp = load_experiment(DIGITS[0], DIGITS[2], "digits", config=ConversionConfig(input="spikes"))
+    # spike input keeps the spiking max-pool gate everywhere
+    assert any(isinstance(n.op, MaxPool2d) and n.inputs[0] == "2" for n in exp.snn)
+    rep = evaluate(exp, [32], limit=40)
+    assert rep.input_mode == "spikes" and rep.rows[0].snn_accuracy > 0.5
+
+
+def test_analog_input_pools_the_constant_current(digits):
+    snn = digits.snn
+    pool = next(n for n in snn if isinstance(n.op, MaxPool2d))
+    assert pool.inputs == ("0",) and snn.consumers(pool.name)[0].name == "2"
+    with pytest.raises(ValueError, match="converted for analog input"):
+        sim.simulate(snn, digits.data.test.x[:2], [4], input_mode="spikes")
 
 
 def test_membrane_readout_and_papers_init():

@@ -185,6 +185,35 @@ def test_in_memory_modules_convert_too():
         assert sum(isinstance(n.op, ir.Concat) for n in graph) == 1
 
 
+class Containers(nn.Module):
+    """Layers reached by indexing a ModuleList/ModuleDict, which are never called themselves."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fcs = nn.ModuleList([nn.Linear(8, 8) for _ in range(2)])
+        self.acts = nn.ModuleList([nn.ReLU(), nn.ReLU()])
+        self.heads = nn.ModuleDict({"out": nn.Sequential(nn.Linear(8, 3), nn.ReLU())})
+
+    def forward(self, x):
+        x = torch.flatten(x, 1)
+        for fc, act in zip(self.fcs, self.acts):  # noqa: B905 (TorchScript has no strict=)
+            x = act(fc(x))
+        return self.heads["out"](x)
+
+
+@pytest.mark.parametrize("how", ["script", "trace"])
+def test_names_are_module_paths_as_in_the_fx_frontend(how, tmp_path):
+    torch.manual_seed(2)
+    model, x = Containers().eval(), torch.randn(3, 2, 2, 2)
+    graph = load_graph(_save(model, x, how, tmp_path / "c.pt"), None, (2, 2, 2))
+    layers = [n.name for n in graph if not isinstance(n.op, (ir.Input, ir.Flatten))]
+    assert layers == ["fcs.0", "acts.0", "fcs.1", "acts.1", "heads.out.0", "heads.out.1"]
+    fx_graph = from_torch(model, (2, 2, 2))
+    assert set(layers) <= {n.name for n in fx_graph}
+    y = ann.forward(graph, x.numpy())[graph.output]
+    assert np.abs(y - _torch_out(model, x)).max() < TOL
+
+
 class MatmulNet(nn.Module):
     """A hand-written linear layer: ``x @ W.t() + b``."""
 

@@ -89,3 +89,20 @@ def test_graph_errors():
     with pytest.raises(ir.GraphError, match="c: Conv2d expects 2 input channels"):
         ir.build([("input", ir.Input((1, 4, 4)), ()),
                   ("c", ir.conv(np.ones((1, 2, 3, 3))), ("input",))], "c")
+
+
+def test_same_value_read_twice():
+    # y = relu(x) ; a = y + y ; b = a + y: one value feeding two slots of one node
+    g = ir.build([("input", ir.Input((3,)), ()), ("l", ir.linear(np.eye(3)), ("input",)),
+                  ("r", ir.ReLU(), ("l",)), ("a", ir.Add(), ("r", "r")),
+                  ("b", ir.Add(), ("a", "r"))], "b")
+    x = np.array([[1.0, -2.0, 3.0]])
+    np.testing.assert_allclose(ann.forward(g, x)["b"], [[3.0, 0.0, 9.0]])
+
+
+def test_build_is_fast_and_stable_on_long_chains():
+    specs = [("input", ir.Input((4,)), ())]
+    for i in range(3000):
+        specs.append((f"r{i}", ir.Identity(), (specs[-1][0],)))
+    g = ir.build(list(reversed(specs)), "r2999")
+    assert [n.name for n in g][:3] == ["input", "r0", "r1"]

@@ -17,7 +17,7 @@ def _snn(seed, **cfg):
 @given(seed=st.integers(0, 10_000), t=st.integers(1, 40), v_init=st.sampled_from([0.0, 0.5]),
        mode=st.sampled_from(["analog", "spikes"]))
 def test_if_invariants(seed, t, v_init, mode):
-    snn, x = _snn(seed, v_init=v_init)
+    snn, x = _snn(seed, v_init=v_init, input=mode)
     res = sim.simulate(snn, x, [t], input_mode=mode, trace=True)
     for name, f in res.final.items():
         op = snn[name].op
