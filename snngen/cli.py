@@ -51,6 +51,9 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--v-init", type=float, default=0.5,
                    help="initial membrane as a fraction of the threshold (default 0.5; 0 = the "
                         "papers)")
+    p.add_argument("--v-min", type=float, default=None,
+                   help="clamp membranes from below at this multiple of the threshold, e.g. -1 "
+                        "(default: no clamp)")
     p.add_argument("--readout", choices=("count", "membrane"), default="count",
                    help="class by output spike count (ties: membrane, then lowest index) or by "
                         "output membrane")
@@ -88,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _config(a: argparse.Namespace) -> ConversionConfig:
     return ConversionConfig(percentile=a.percentile, channelwise=a.channelwise, v_init=a.v_init,
+                            v_min=a.v_min,
                             readout=a.readout, input=a.input_mode)
 
 

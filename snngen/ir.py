@@ -137,15 +137,17 @@ class Softmax:
 class IF:
     """A population of integrate-and-fire neurons with reset by subtraction.
 
-    The input current is the node's input (a current-valued tensor). ``v_init`` is the initial
-    membrane as a fraction of ``threshold``. ``output`` marks the readout layer; with
+    The input current is the node's input (a current-valued tensor). ``v0`` is the initial
+    membrane and ``v_min`` an optional lower clamp, both in the units of ``threshold`` (floats
+    after conversion, integers after quantisation). ``output`` marks the readout layer; with
     ``spiking=False`` (membrane readout) it integrates without firing.
     """
 
     threshold: float = 1.0
-    v_init: float = 0.5
+    v0: float = 0.5
     output: bool = False
     spiking: bool = True
+    v_min: float | None = None
 
 
 Op: TypeAlias = (

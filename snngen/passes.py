@@ -63,6 +63,9 @@ class ConversionConfig:
     channelwise: one scale per output channel of convolutional layers (Rueckauer et al. 2017,
         Sec. 2.3 discusses layer-wise vs channel-wise); vectors and the readout stay layer-wise.
     v_init: initial membrane as a fraction of the threshold (0.5 default, 0 = the papers).
+    v_min: optional lower clamp of every membrane, as a multiple of the threshold (e.g. -1.0):
+        bounds the register width of the fixed-point network independently of T; applied
+        identically by the float simulator and the golden model. None = no clamp.
     readout: "count" (spike counts; ties by membrane, then lowest index) or "membrane"
         (non-spiking output integrators, argmax of the membrane).
     input: "analog" (pixels as a constant current) or "spikes" (rate-coded input). With analog
@@ -75,6 +78,7 @@ class ConversionConfig:
     v_init: float = 0.5
     readout: str = "count"
     input: str = "analog"
+    v_min: float | None = None
 
     def __post_init__(self) -> None:
         if not 0 < self.percentile <= 100:
@@ -85,6 +89,8 @@ class ConversionConfig:
             raise ValueError(f"input must be 'analog' or 'spikes', got {self.input!r}")
         if not 0 <= self.v_init < 1:
             raise ValueError(f"v_init must be in [0, 1), got {self.v_init}")
+        if self.v_min is not None and self.v_min > 0:
+            raise ValueError(f"v_min must be <= 0 (a multiple of the threshold), got {self.v_min}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -408,21 +414,25 @@ def normalize(calib_x: np.ndarray, percentile: float = 99.9, channelwise: bool =
 # --------------------------------------------------------------------------------------------
 
 
-def to_spiking(v_init: float = 0.5, readout: str = "count") -> Pass:
-    """Replace every ReLU by an IF population (threshold 1) and put an IF readout population
-    on the output (``spiking=False`` for the membrane readout)."""
+def to_spiking(v_init: float = 0.5, readout: str = "count", v_min: float | None = None) -> Pass:
+    """Replace every ReLU by an IF population (threshold 1, initial membrane ``v_init``, lower
+    clamp ``v_min``) and put an IF readout population on the output (``spiking=False`` for the
+    membrane readout)."""
+
+    def make(is_out: bool) -> IF:
+        return IF(1.0, v_init, output=is_out, spiking=not is_out or readout == "count",
+                  v_min=v_min)
 
     def run(graph: Graph) -> Graph:
         specs = []
         for name, op, ins in graph.specs():
             if isinstance(op, ReLU):
-                is_out = name == graph.output
-                op = IF(1.0, v_init, output=is_out, spiking=not is_out or readout == "count")
+                op = make(name == graph.output)
             specs.append((name, op, ins))
         out = graph.output
         if not isinstance(graph[out].op, ReLU):
             new = f"{out}_if"
-            specs.append((new, IF(1.0, v_init, output=True, spiking=readout == "count"), (out,)))
+            specs.append((new, make(True), (out,)))
             out = new
         return build(specs, out)
 
@@ -451,7 +461,7 @@ def pipeline(config: ConversionConfig, calib_x: np.ndarray) -> list[Pass]:
         *CANONICAL_PASSES,
         *([pool_static_currents] if config.input == "analog" else []),
         normalize(calib_x, config.percentile, config.channelwise),
-        to_spiking(config.v_init, config.readout),
+        to_spiking(config.v_init, config.readout, config.v_min),
     ]
 
 

@@ -7,9 +7,9 @@ This is the float reference the fixed-point golden model is measured against. Se
   a layer sees the spikes its predecessors emitted in the same timestep;
 * a linear node turns its input spikes (value 1 each) into a current; its bias is a constant
   current added every timestep;
-* an IF population adds its input current to the membrane ``v`` (initially ``v_init *
-  threshold``), spikes where ``v >= threshold`` and subtracts ``threshold`` where it spiked
-  (reset by subtraction). The membrane-readout population never spikes;
+* an IF population adds its input current to the membrane ``v`` (initially ``v0``), spikes
+  where ``v >= threshold``, subtracts ``threshold`` where it spiked (reset by subtraction) and,
+  with a clamp, raises ``v`` to ``v_min``. The membrane-readout population never spikes;
 * analog input: the input is the pixel intensity itself at every timestep (a constant current
   into the first layer, computed once per image, exactly as hardware will); spike input: see
   :mod:`snngen.spikegen`;
@@ -156,7 +156,7 @@ def _simulate_batch(graph: Graph, x: np.ndarray, checkpoints: tuple[int, ...],
             else:
                 fan[n.name] = f
     ifs = [n for n in graph if isinstance(n.op, IF)]
-    v = {n.name: np.full((n_img, *n.shape), n.op.v_init * n.op.threshold) for n in ifs}
+    v = {n.name: np.full((n_img, *n.shape), float(n.op.v0)) for n in ifs}
     count = {n.name: np.zeros((n_img, *n.shape)) for n in ifs}
     current = {n.name: np.zeros((n_img, *n.shape)) for n in ifs} if trace else {}
     raster = {n.name: np.zeros((t_max, n_img, *n.shape), dtype=bool) for n in ifs} \
@@ -188,6 +188,8 @@ def _simulate_batch(graph: Graph, x: np.ndarray, checkpoints: tuple[int, ...],
                     val[n.name] = s
                 else:
                     val[n.name] = np.zeros_like(vm)
+                if op.v_min is not None:
+                    np.maximum(vm, op.v_min, out=vm)
             elif isinstance(op, MaxPool2d):
                 src = n.inputs[0]
                 pool_counts[src] += val[src]
@@ -212,7 +214,7 @@ def _simulate_batch(graph: Graph, x: np.ndarray, checkpoints: tuple[int, ...],
         res.raster = raster
         res.final = {n.name: {"v": v[n.name], "count": count[n.name],
                               "current": current[n.name],
-                              "v0": np.full_like(v[n.name], n.op.v_init * n.op.threshold)}
+                              "v0": np.full_like(v[n.name], n.op.v0)}
                      for n in ifs}
     return res
 

@@ -152,3 +152,14 @@ def test_simulate_refuses_unconverted_graph():
     g = random_graph(1)
     with pytest.raises(ValueError, match="convert it first"):
         sim.simulate(g, random_input(1, g), [4])
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 10_000), t=st.integers(1, 30))
+def test_lower_clamp(seed, t):
+    snn, x = _snn(seed, v_min=-1.0)
+    res = sim.simulate(snn, x, [t], trace=True)
+    for name, f in res.final.items():
+        assert f["v"].min() >= -1.0
+        # the clamp only ever adds charge: v_T + theta * count >= v_0 + sum of currents
+        assert (f["v"] + f["count"] + 1e-9 >= f["v0"] + f["current"]).all()

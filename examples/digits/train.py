@@ -73,14 +73,21 @@ def random_shift(x: torch.Tensor, max_shift: int, generator: torch.Generator) ->
     return out
 
 
-def train(train_set: Dataset, epochs: int, batch_size: int, lr: float, shift: int) -> nn.Module:
+def train(
+    train_set: Dataset,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    label_smoothing: float,
+    shift: int,
+) -> nn.Module:
     model = load_model_module().make_model()
     x, y = tensors(train_set)
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
     # Cosine decay to zero: the last epochs fine-tune with a small step instead of bouncing
     # around, which makes the final accuracy far less sensitive to the epoch count.
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=epochs)
-    loss_fn = nn.CrossEntropyLoss()
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
     # Separate generators for order and augmentation: changing one (e.g. --shift 0) leaves the
     # other's random stream, and so the comparison, unchanged.
     shuffle = torch.Generator().manual_seed(SEED)
@@ -103,13 +110,16 @@ def train(train_set: Dataset, epochs: int, batch_size: int, lr: float, shift: in
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    # Defaults chosen on a validation split carved from the training images (train on 0-1,149,
-    # validate on 1,150-1,436, three seeds), never on the test images.
+    # Defaults chosen by 5-fold cross-validation over contiguous blocks of the training images
+    # (0-1,436), three seeds each, never on the test images. Label smoothing helped a little;
+    # random 1-pixel shifts *hurt* (about -0.8 points): the digits are already centred, and one
+    # pixel is an eighth of the image.
     parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--lr", type=float, default=1e-2)
+    parser.add_argument("--lr", type=float, default=2e-2)
+    parser.add_argument("--label-smoothing", type=float, default=0.1)
     parser.add_argument(
-        "--shift", type=int, default=1, help="random shift augmentation, in pixels (0 = off)"
+        "--shift", type=int, default=0, help="random shift augmentation, in pixels (0 = off)"
     )
     parser.add_argument("--out", type=Path, default=HERE / "weights.pt")
     args = parser.parse_args()
@@ -117,7 +127,9 @@ def main() -> None:
     make_deterministic(SEED)
     started = time.perf_counter()
     data = split(load_digits())
-    model = train(data.train, args.epochs, args.batch_size, args.lr, args.shift)
+    model = train(
+        data.train, args.epochs, args.batch_size, args.lr, args.label_smoothing, args.shift
+    )
     elapsed = time.perf_counter() - started
 
     x_test, y_test = tensors(data.test)
