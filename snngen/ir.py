@@ -39,9 +39,14 @@ def _pair(v: int | tuple[int, int]) -> tuple[int, int]:
 
 @dataclass(frozen=True)
 class Input:
-    """The network input, one sample of ``shape``."""
+    """The network input, one sample of ``shape``.
+
+    ``bits`` is None in a float graph; in a quantised graph the input is unsigned ``bits``-bit
+    integers ``q`` standing for intensities ``q / (2**bits - 1)``.
+    """
 
     shape: tuple[int, ...]
+    bits: int | None = None
 
 
 @dataclass(frozen=True, eq=False)

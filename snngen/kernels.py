@@ -63,7 +63,9 @@ def avgpool2d(x: np.ndarray, op: AvgPool2d) -> np.ndarray:
 
 
 def maxpool2d(x: np.ndarray, op: MaxPool2d) -> np.ndarray:
-    return np.maximum.reduce(window_slices(x, op.kernel, op.stride, op.padding, -np.inf))
+    # padding must never win: -inf for floats, the smallest value for integers
+    low = np.iinfo(x.dtype).min if np.issubdtype(x.dtype, np.integer) else -np.inf
+    return np.maximum.reduce(window_slices(x, op.kernel, op.stride, op.padding, low))
 
 
 def maxpool_gate(spikes: np.ndarray, counts: np.ndarray, op: MaxPool2d) -> np.ndarray:

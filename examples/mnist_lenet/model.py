@@ -1,0 +1,27 @@
+"""The MNIST example network: a LeNet-5-style conv-pool-conv-pool-dense CNN.
+
+Sized for a small FPGA: 5,110 weights (5,142 parameters with biases) and only three layers with
+weights, so the spiking version needs little on-chip memory.
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+INPUT_SHAPE = (1, 28, 28)
+
+
+def make_model() -> nn.Module:
+    """(N, 1, 28, 28) images -> (N, 10) logits."""
+    return nn.Sequential(
+        nn.Conv2d(1, 6, 5),  # 24x24x6
+        nn.ReLU(),
+        nn.MaxPool2d(2),  # 12x12x6
+        nn.Conv2d(6, 16, 5),  # 8x8x16
+        nn.ReLU(),
+        nn.MaxPool2d(2),  # 4x4x16
+        nn.Flatten(),  # 256
+        # Training-time only (identity in eval mode), so the converted network is unaffected.
+        nn.Dropout(0.1),
+        nn.Linear(256, 10),
+    )
