@@ -1,7 +1,10 @@
-"""Batched, vectorised float simulator of a spiking graph (the output of :mod:`snngen.passes`).
+"""Simulate a spiking graph on a dataset: batching, checks and progress around the golden
+model's runner (:func:`snngen.golden.run`).
 
-This is the float reference the fixed-point golden model is measured against. Semantics
-(docs/conversion.md has the full statement):
+On a float graph (the output of :mod:`snngen.passes`) this is the float reference simulator the
+fixed-point network is measured against; on a quantised graph (:mod:`snngen.quantize`) it is the
+integer golden model itself, fed with quantised pixels. Semantics (docs/conversion.md and
+docs/semantics.md have the full statement):
 
 * discrete timesteps ``t = 1..T``; within a timestep nodes are evaluated in topological order, so
   a layer sees the spikes its predecessors emitted in the same timestep;
@@ -24,48 +27,19 @@ which is how accuracy-vs-time curves are produced.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
-from snngen import kernels, spikegen
-from snngen.ann import eval_node
-from snngen.ir import IF, LINEAR_OPS, Add, Concat, Flatten, Graph, Input, MaxPool2d, ReLU
+from snngen import golden, kernels, spikegen
+from snngen.golden import SimResult, concat_results, readout
+from snngen.ir import IF, LINEAR_OPS, Add, Graph, MaxPool2d, ReLU
 from snngen.passes import kinds
+from snngen.quantize import quantize_input
+
+__all__ = ["INPUT_MODES", "SimResult", "ann_macs", "readout", "simulate"]
 
 INPUT_MODES = ("analog", "spikes")
-
-
-@dataclass
-class SimResult:
-    """Per checkpoint ``T``: predictions, synaptic operations and spike counts of every image."""
-
-    timesteps: tuple[int, ...]
-    predictions: dict[int, np.ndarray]          # T -> (N,) class
-    ops: dict[int, np.ndarray]                  # T -> (N,) synaptic operations so far
-    spikes: dict[int, dict[str, np.ndarray]]    # T -> IF layer -> (N,) spikes so far
-    final: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
-    # final["layer"] = {"v": membrane, "count": spike counts, "current": summed input current,
-    #                   "v0": initial membrane}, each (N, *shape), after the largest T; only with
-    #                   trace=True
-    raster: dict[str, np.ndarray] = field(default_factory=dict)
-    # raster["layer"] = (T, N, *shape) bool, every spike of every timestep; only with trace=True
-
-    def accuracy(self, y: np.ndarray) -> dict[int, float]:
-        return {t: float(np.mean(p == y)) for t, p in self.predictions.items()}
-
-    def mean_ops(self) -> dict[int, float]:
-        return {t: float(o.mean()) for t, o in self.ops.items()}
-
-
-def readout(counts: np.ndarray, v: np.ndarray, by: str = "count") -> np.ndarray:
-    """Class per sample: most spikes, then largest membrane, then lowest index (``by="count"``);
-    largest membrane, then lowest index (``by="membrane"``)."""
-    if by == "membrane":
-        return v.argmax(axis=1)
-    top = counts == counts.max(axis=1, keepdims=True)
-    return np.where(top, v, -np.inf).argmax(axis=1)  # argmax returns the first of equal maxima
 
 
 def ann_macs(graph: Graph) -> int:
@@ -81,7 +55,8 @@ def ann_macs(graph: Graph) -> int:
 
 def simulate(graph: Graph, x: np.ndarray, timesteps: Sequence[int] = (8, 16, 32, 64, 128),
              input_mode: str = "analog", seed: int = 1, batch_size: int = 256,
-             trace: bool = False, progress: Callable[[int], None] | None = None) -> SimResult:
+             trace: bool = False, progress: Callable[[int], None] | None = None,
+             check: Mapping[str, object] | None = None) -> SimResult:
     """Simulate ``x`` (``(N, *input_shape)``, intensities in [0, 1] for spike input) for
     ``max(timesteps)`` steps and report at every checkpoint in ``timesteps``.
 
@@ -111,127 +86,16 @@ def simulate(graph: Graph, x: np.ndarray, timesteps: Sequence[int] = (8, 16, 32,
     if input_mode == "spikes" and (x.min(initial=0) < 0 or x.max(initial=0) > 1):
         raise ValueError("spike input needs intensities in [0, 1]")
 
+    bits = graph.input.op.bits
+    if bits is not None:  # a quantised graph: the golden model on integer pixels
+        x = quantize_input(x, bits)
     t_max = checkpoints[-1]
     draws = (spikegen.uniform16(seed, t_max, int(np.prod(graph.input.shape)))
              if input_mode == "spikes" else None)
     parts: list[SimResult] = []
     for i in range(0, len(x), batch_size):
         xb = x[i:i + batch_size]
-        parts.append(_simulate_batch(graph, xb, checkpoints, input_mode, draws, trace))
+        parts.append(golden.run(graph, xb, checkpoints, input_mode, draws, trace, check))
         if progress:
             progress(len(xb))
-    return _concat(parts, checkpoints)
-
-
-def _simulate_batch(graph: Graph, x: np.ndarray, checkpoints: tuple[int, ...],
-                    input_mode: str, draws: np.ndarray | None, trace: bool) -> SimResult:
-    n_img = len(x)
-    t_max = checkpoints[-1]
-    analog = input_mode == "analog"
-    # static nodes: time-invariant values (analog input and what only depends on it)
-    static: dict[str, np.ndarray] = {}
-    spiking: set[str] = set()  # nodes whose values are spike events
-    for n in graph:
-        if isinstance(n.op, Input):
-            if analog:
-                static[n.name] = x
-            else:
-                spiking.add(n.name)
-        elif isinstance(n.op, IF):
-            if n.op.spiking:
-                spiking.add(n.name)
-        elif all(i in static for i in n.inputs):
-            static[n.name] = eval_node(n, [static[i] for i in n.inputs])
-        elif isinstance(n.op, (MaxPool2d, Flatten, Concat)):
-            spiking.add(n.name)
-
-    # synaptic cost of one event, per consumer edge: a linear op's fan-out; 1 per added spike
-    fan: dict[str, np.ndarray] = {}
-    ops = np.zeros(n_img)
-    for n in graph:
-        if isinstance(n.op, LINEAR_OPS):
-            f = kernels.fanout(n, graph[n.inputs[0]].shape).astype(np.float64)
-            if n.inputs[0] in static:
-                ops += f.sum()  # analog first layer: its MACs once per image
-            else:
-                fan[n.name] = f
-    ifs = [n for n in graph if isinstance(n.op, IF)]
-    v = {n.name: np.full((n_img, *n.shape), float(n.op.v0)) for n in ifs}
-    count = {n.name: np.zeros((n_img, *n.shape)) for n in ifs}
-    current = {n.name: np.zeros((n_img, *n.shape)) for n in ifs} if trace else {}
-    raster = {n.name: np.zeros((t_max, n_img, *n.shape), dtype=bool) for n in ifs} \
-        if trace else {}
-    pool_counts = {n.inputs[0]: np.zeros((n_img, *graph[n.inputs[0]].shape))
-                   for n in graph if isinstance(n.op, MaxPool2d) and n.name not in static}
-
-    res = SimResult(checkpoints, {}, {}, {})
-    for t in range(1, t_max + 1):
-        val: dict[str, np.ndarray] = dict(static)
-        for n in graph:
-            if n.name in static:
-                continue
-            op = n.op
-            if isinstance(op, Input):
-                val[n.name] = spikegen.spike_input(x, t - 1, draws)
-            elif isinstance(op, IF):
-                cur = val[n.inputs[0]]
-                vm = v[n.name]
-                vm += cur
-                if trace:
-                    current[n.name] += cur
-                if op.spiking:
-                    s = (vm >= op.threshold).astype(np.float64)
-                    vm -= s * op.threshold
-                    count[n.name] += s
-                    if trace:
-                        raster[n.name][t - 1] = s > 0
-                    val[n.name] = s
-                else:
-                    val[n.name] = np.zeros_like(vm)
-                if op.v_min is not None:
-                    np.maximum(vm, op.v_min, out=vm)
-            elif isinstance(op, MaxPool2d):
-                src = n.inputs[0]
-                pool_counts[src] += val[src]
-                val[n.name] = kernels.maxpool_gate(val[src], pool_counts[src], op)
-            else:
-                args = [val[i] for i in n.inputs]
-                val[n.name] = eval_node(n, args)
-            if n.name in fan:
-                ops += val[n.inputs[0]].reshape(n_img, -1) @ fan[n.name].reshape(-1)
-            elif isinstance(op, Add):
-                for i in n.inputs:
-                    if i in spiking:
-                        ops += val[i].reshape(n_img, -1).sum(axis=1)
-        if t in checkpoints:
-            out = graph[graph.output]
-            by = "count" if out.op.spiking else "membrane"
-            res.predictions[t] = readout(count[out.name].reshape(n_img, -1),
-                                         v[out.name].reshape(n_img, -1), by)
-            res.ops[t] = ops.copy()
-            res.spikes[t] = {k: c.reshape(n_img, -1).sum(axis=1) for k, c in count.items()}
-    if trace:
-        res.raster = raster
-        res.final = {n.name: {"v": v[n.name], "count": count[n.name],
-                              "current": current[n.name],
-                              "v0": np.full_like(v[n.name], n.op.v0)}
-                     for n in ifs}
-    return res
-
-
-def _concat(parts: list[SimResult], checkpoints: tuple[int, ...]) -> SimResult:
-    if len(parts) == 1:
-        return parts[0]
-    cat = np.concatenate
-    res = SimResult(
-        checkpoints,
-        {t: cat([p.predictions[t] for p in parts]) for t in checkpoints},
-        {t: cat([p.ops[t] for p in parts]) for t in checkpoints},
-        {t: {k: cat([p.spikes[t][k] for p in parts]) for k in parts[0].spikes[t]}
-         for t in checkpoints},
-    )
-    if parts[0].final:
-        res.final = {k: {f: cat([p.final[k][f] for p in parts]) for f in d}
-                     for k, d in parts[0].final.items()}
-        res.raster = {k: cat([p.raster[k] for p in parts], axis=1) for k in parts[0].raster}
-    return res
+    return concat_results(parts)
