@@ -1,8 +1,10 @@
 """The ``snngen`` command line.
 
-    snngen simulate MODEL [--weights W] [--dataset digits|mnist|FILE.npz] [--timesteps 8,16,...]
-    snngen plot MODEL [--weights W] ... --out DIR
-    snngen graph MODEL [--weights W] ...
+    snngen convert  MODEL [--weights W] [--dataset ...] [--weight-bits 8] -o net.snn
+    snngen simulate MODEL|net.snn [--weights W] [--dataset ...] [--timesteps 8,16,...]
+    snngen sweep    MODEL [--weights W] --weight-bits 4,6,8 --timesteps 8,16,32 [--out DIR]
+    snngen plot     MODEL [--weights W] ... --out DIR
+    snngen graph    MODEL [--weights W] ...
 
 MODEL is ``path/to/file.py:factory`` (with ``--weights`` a state_dict, loaded with
 ``torch.load(weights_only=True)``) or a TorchScript archive. Errors from bad input are printed as
@@ -16,6 +18,7 @@ import json
 import os
 import sys
 import tempfile
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from rich.console import Console
@@ -23,6 +26,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from snngen.fixednet import FixedConfig
 from snngen.passes import ConversionConfig
 
 
@@ -34,6 +38,16 @@ def _int_list(s: str) -> list[int]:
     if not vals or min(vals) < 1:
         raise argparse.ArgumentTypeError(f"expected positive integers, got {s!r}")
     return vals
+
+
+def _layer_bits(s: str) -> dict[str, int]:
+    out = {}
+    for item in filter(None, (p.strip() for p in s.split(","))):
+        name, sep, bits = item.rpartition("=")
+        if not sep or not name or not bits.isdigit():
+            raise argparse.ArgumentTypeError(f"expected layer=bits[,layer=bits], got {item!r}")
+        out[name] = int(bits)
+    return out
 
 
 def _model_args(p: argparse.ArgumentParser) -> None:
@@ -64,6 +78,23 @@ def _model_args(p: argparse.ArgumentParser) -> None:
                    help="calibration images for normalisation (first N training images)")
 
 
+def _fixed_args(p: argparse.ArgumentParser, sweep: bool = False) -> None:
+    if sweep:
+        p.add_argument("--weight-bits", type=_int_list, default=[4, 6, 8],
+                       help="weight widths to sweep (default 4,6,8)")
+    else:
+        p.add_argument("--weight-bits", type=int, default=8,
+                       help="signed weight width of every layer (default 8)")
+    p.add_argument("--layer-bits", type=_layer_bits, default={},
+                   help="per-layer weight widths, e.g. 0=6,9=4 (layer or op name)")
+    p.add_argument("--input-bits", type=int, default=8, help="unsigned pixel width (default 8)")
+    p.add_argument("--max-timesteps", type=int, default=None,
+                   help="the longest run the register widths must be safe for (default: the "
+                        "largest --timesteps, or 128)")
+    p.add_argument("--membrane-bits", type=int, default=None,
+                   help="require this membrane width; refused if any layer needs more")
+
+
 def _sim_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timesteps", type=_int_list, default=[8, 16, 32, 64, 128],
                    help="comma-separated T values (default 8,16,32,64,128)")
@@ -75,10 +106,23 @@ def _sim_args(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="snngen", description="CNN -> spiking network -> hardware")
     sub = ap.add_subparsers(dest="cmd", required=True)
-    p = sub.add_parser("simulate", help="ANN vs SNN accuracy and operations per T")
+    p = sub.add_parser("convert", help="convert and quantise; write the network file")
     _model_args(p)
+    _fixed_args(p)
+    p.add_argument("-o", "--output", required=True, help="network file to write (.snn)")
+    p = sub.add_parser("simulate", help="ANN vs float SNN vs fixed-point SNN, accuracy and "
+                                        "operations per T")
+    _model_args(p)
+    _fixed_args(p)
+    _sim_args(p)
+    p.add_argument("--no-fixed", action="store_true", help="skip the fixed-point column")
+    p.add_argument("--json", help="also write the results to this JSON file")
+    p = sub.add_parser("sweep", help="fixed-point accuracy over weight width and T")
+    _model_args(p)
+    _fixed_args(p, sweep=True)
     _sim_args(p)
     p.add_argument("--json", help="also write the results to this JSON file")
+    p.add_argument("--out", help="directory for the sweep plot (PNG)")
     p = sub.add_parser("plot", help="PNGs: accuracy vs T, accuracy vs operations, spike raster")
     _model_args(p)
     _sim_args(p)
@@ -91,8 +135,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _config(a: argparse.Namespace) -> ConversionConfig:
     return ConversionConfig(percentile=a.percentile, channelwise=a.channelwise, v_init=a.v_init,
-                            v_min=a.v_min,
-                            readout=a.readout, input=a.input_mode)
+                            v_min=a.v_min, readout=a.readout, input=a.input_mode)
+
+
+def _fixed_config(a: argparse.Namespace, bits: int | None = None) -> FixedConfig:
+    t_max = a.max_timesteps or max(getattr(a, "timesteps", None) or [128])
+    return FixedConfig(weight_bits=bits or a.weight_bits, layer_bits=a.layer_bits,
+                       input_bits=a.input_bits, max_timesteps=t_max,
+                       membrane_bits=a.membrane_bits)
 
 
 def _progress(console: Console) -> Progress:
@@ -100,36 +150,89 @@ def _progress(console: Console) -> Progress:
                     TimeElapsedColumn(), console=console, transient=True)
 
 
-def _run_eval(a: argparse.Namespace, console: Console):
-    from snngen.workflow import evaluate, load_experiment
+def _is_netfile(model: str) -> bool:
+    return model.endswith(".snn")
+
+
+def _experiment(a: argparse.Namespace, console: Console, fixed: FixedConfig | None):
+    from snngen.workflow import load_experiment, load_fixed_experiment
 
     with console.status("converting"):
-        exp = load_experiment(a.model, a.weights, a.dataset, a.data_dir, _config(a), a.calib)
+        if _is_netfile(a.model):
+            return load_fixed_experiment(a.model, a.dataset, a.data_dir)
+        return load_experiment(a.model, a.weights, a.dataset, a.data_dir, _config(a), a.calib,
+                               fixed)
+
+
+def _evaluate(exp, a: argparse.Namespace, console: Console):
+    from snngen.workflow import evaluate
+
     n = len(exp.data.test) if a.limit is None else min(a.limit, len(exp.data.test))
+    runs = (exp.snn is not None) + (exp.fixed is not None)
     with _progress(console) as prog:
-        task = prog.add_task(f"simulating T={max(a.timesteps)}", total=n)
-        rep = evaluate(exp, a.timesteps, a.seed, a.limit, a.batch_size,
-                       progress=lambda k: prog.advance(task, k))
-    return exp, rep
+        task = prog.add_task(f"simulating T={max(a.timesteps)}", total=n * runs)
+        return evaluate(exp, a.timesteps, a.seed, a.limit, a.batch_size,
+                        progress=lambda k: prog.advance(task, k))
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{100 * v:.2f}"
 
 
 def print_report(rep, console: Console) -> None:
-    t = Table(title=f"{rep.model} on {rep.dataset}: {rep.images} test images, "
+    t = Table(title=f"{escape(rep.model)} on {rep.dataset}: {rep.images} test images, "
                     f"{rep.input_mode} input")
-    for col in ("T", "ANN acc %", "SNN acc %", "SNN ops/img", "ANN MACs/img", "ops ratio",
-                "spikes/img"):
+    cols = ["T", "ANN acc %", "SNN acc %"]
+    if rep.fixed:
+        cols.append(f"fixed {rep.fixed['weight_bits']}-bit acc %")
+    cols += ["SNN ops/img", "ANN MACs/img", "ops ratio", "spikes/img"]
+    for col in cols:
         t.add_column(col, justify="right")
     for r in rep.rows:
-        t.add_row(str(r.timesteps), f"{100 * rep.ann_accuracy:.2f}", f"{100 * r.snn_accuracy:.2f}",
-                  f"{r.snn_ops:,.0f}", f"{rep.ann_macs:,}", f"{r.ops_ratio:.2f}",
-                  f"{r.spikes:,.0f}")
+        cells = [str(r.timesteps), _pct(rep.ann_accuracy), _pct(r.snn_accuracy)]
+        if rep.fixed:
+            cells.append(_pct(r.fixed_accuracy))
+        ops = r.snn_ops if r.snn_ops is not None else r.fixed_ops
+        cells += [f"{ops:,.0f}", f"{rep.ann_macs:,}",
+                  f"{ops / rep.ann_macs:.2f}", "-" if r.spikes is None else f"{r.spikes:,.0f}"]
+        t.add_row(*cells)
     console.print(t)
     c = rep.config
     console.print(f"protocol: {rep.protocol}")
     console.print(f"conversion: percentile {c['percentile']}, "
                   f"{'channel' if c['channelwise'] else 'layer'}-wise, v_init {c['v_init']}, "
-                  f"readout {c['readout']}, calibration on {c['calib_images']} training images; "
-                  f"simulated in {rep.sim_seconds:.1f} s")
+                  f"v_min {c['v_min']}, readout {c['readout']}, calibration on "
+                  f"{c['calib_images']} training images")
+    times = []
+    if rep.sim_seconds is not None:
+        times.append(f"float SNN {rep.sim_seconds:.1f} s")
+    if rep.fixed_seconds is not None:
+        f = rep.fixed
+        times.append(f"fixed-point SNN {rep.fixed_seconds:.1f} s")
+        console.print(f"fixed point: {f['weight_bits']}-bit weights"
+                      f"{' (' + str(f['layer_bits']) + ')' if f['layer_bits'] else ''}, "
+                      f"{f['input_bits']}-bit input, widths proven for "
+                      f"{f['max_timesteps']} timesteps")
+    console.print("simulated in " + ", ".join(times))
+
+
+def print_formats(net, console: Console) -> None:
+    t = Table(title=f"fixed-point formats (widths proven for up to "
+                    f"{net.config.max_timesteps} timesteps, input uint{net.config.input_bits})")
+    for col in ("layer", "neurons", "weights", "bias", "threshold", "v0", "v_min",
+                "current/step", "membrane", "membrane range", "accum", "weight err %"):
+        t.add_column(col, justify="right")
+    quant = {q.layer: q for q in net.quant}
+    for name, f in net.formats.items():
+        n = net.graph[name]
+        t.add_row(escape(name), "x".join(map(str, n.shape)),
+                  str(f.weight), "-" if f.bias is None else str(f.bias), f"{f.threshold:,}",
+                  f"{f.v0:,}", "-" if f.v_min is None else f"{f.v_min:,}",
+                  f"{f.current[0]:,}..{f.current[1]:,}", str(f.membrane),
+                  f"{f.membrane_range[0]:,}..{f.membrane_range[1]:,}",
+                  "-" if f.accumulator is None else str(f.accumulator),
+                  f"{100 * quant[name].weight_error:.2f}")
+    console.print(t)
 
 
 def write_json_atomic(path: str | Path, obj) -> None:
@@ -147,33 +250,82 @@ def write_json_atomic(path: str | Path, obj) -> None:
         raise
 
 
+def cmd_convert(a: argparse.Namespace, console: Console) -> int:
+    from snngen import netfile
+
+    exp = _experiment(a, console, _fixed_config(a))
+    print_formats(exp.fixed, console)
+    netfile.save(exp.fixed, a.output)
+    console.print(f"wrote {escape(a.output)}")
+    return 0
+
+
 def cmd_simulate(a: argparse.Namespace, console: Console) -> int:
-    _, rep = _run_eval(a, console)
+    exp = _experiment(a, console, None if a.no_fixed else _fixed_config(a))
+    if exp.fixed is not None and _is_netfile(a.model):
+        print_formats(exp.fixed, console)
+    rep = _evaluate(exp, a, console)
     print_report(rep, console)
     if a.json:
         write_json_atomic(a.json, rep.to_dict())
-        console.print(f"wrote {a.json}")
+        console.print(f"wrote {escape(a.json)}")
+    return 0
+
+
+def cmd_sweep(a: argparse.Namespace, console: Console) -> int:
+    from snngen import plots
+    from snngen.fixednet import fix
+
+    exp = _experiment(a, console, None)
+    results = {}
+    float_rep = None
+    for bits in a.weight_bits:
+        net = fix(exp.snn, _fixed_config(a, bits), asdict(exp.config))
+        # the float SNN and the ANN are the same for every width: simulate them once
+        e = replace(exp, fixed=net, snn=exp.snn if float_rep is None else None,
+                    ann=exp.ann if float_rep is None else None)
+        rep = _evaluate(e, a, console)
+        float_rep = float_rep or rep
+        results[bits] = {r.timesteps: r.fixed_accuracy for r in rep.rows}
+    t = Table(title=f"fixed-point accuracy % by weight width and T ({escape(exp.model)}, "
+                    f"{float_rep.images} test images)")
+    t.add_column("weights", justify="right")
+    for ts in a.timesteps:
+        t.add_column(f"T={ts}", justify="right")
+    t.add_row("float", *[_pct(r.snn_accuracy) for r in float_rep.rows])
+    for bits, accs in results.items():
+        t.add_row(f"{bits}-bit", *[_pct(accs[ts]) for ts in sorted(set(a.timesteps))])
+    console.print(t)
+    console.print(f"ANN {_pct(float_rep.ann_accuracy)}%; protocol: {float_rep.protocol}")
+    out = {"model": exp.model, "dataset": exp.dataset, "protocol": float_rep.protocol,
+           "images": float_rep.images, "ann_accuracy": float_rep.ann_accuracy,
+           "float": {str(r.timesteps): r.snn_accuracy for r in float_rep.rows},
+           "fixed": {str(b): {str(t): v for t, v in accs.items()} for b, accs in results.items()}}
+    if a.json:
+        write_json_atomic(a.json, out)
+        console.print(f"wrote {escape(a.json)}")
+    if a.out:
+        console.print(f"wrote {plots.sweep(out, Path(a.out) / 'sweep.png')}")
     return 0
 
 
 def cmd_plot(a: argparse.Namespace, console: Console) -> int:
     from snngen import plots, sim
 
-    exp, rep = _run_eval(a, console)
+    exp = _experiment(a, console, None)
+    rep = _evaluate(exp, a, console)
     test = exp.data.test
     if not 0 <= a.image < len(test):
         raise ValueError(f"--image {a.image} is outside the test split (0..{len(test) - 1})")
     trace = sim.simulate(exp.snn, test.x[a.image:a.image + 1], [max(a.timesteps)],
-                         input_mode=a.input_mode, seed=a.seed, trace=True)
+                         input_mode=exp.config.input, seed=a.seed, trace=True)
     for f in plots.write_all(rep, exp.snn, trace, int(test.y[a.image]), a.out):
         console.print(f"wrote {f}")
     return 0
 
 
 def cmd_graph(a: argparse.Namespace, console: Console) -> int:
-    from snngen.workflow import load_experiment
-
-    exp = load_experiment(a.model, a.weights, a.dataset, a.data_dir, _config(a), a.calib)
+    exp = _experiment(a, console, None)
     console.print("[bold]canonical ANN[/bold]")
     console.print(exp.ann.summary(), markup=False, highlight=False)
     console.print("[bold]spiking network[/bold]")
@@ -184,13 +336,18 @@ def cmd_graph(a: argparse.Namespace, console: Console) -> int:
 def main(argv: list[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
     # a pipe or CI log gets a fixed width, so tables are not truncated at 80 columns
-    console = Console() if sys.stdout.isatty() else Console(width=120)
-    cmds = {"simulate": cmd_simulate, "plot": cmd_plot, "graph": cmd_graph}
+    console = Console() if sys.stdout.isatty() else Console(width=140)
+    cmds = {"convert": cmd_convert, "simulate": cmd_simulate, "sweep": cmd_sweep,
+            "plot": cmd_plot, "graph": cmd_graph}
+    if _is_netfile(a.model) and a.cmd != "simulate":
+        console.print(f"[bold red]error:[/bold red] {a.cmd} needs a model, not a network file")
+        return 2
     try:
         return cmds[a.cmd](a, console)
     except (ValueError, OSError) as e:
         # every user-facing error type derives from ValueError (DatasetError, ModelLoadError,
-        # UnsupportedLayerError, ConversionError, GraphError); print it as one clear line
+        # UnsupportedLayerError, ConversionError, GraphError, QuantizationError, WidthError,
+        # NetFileError); print it as one clear line
         console.print(f"[bold red]error:[/bold red] {escape(str(e))}", highlight=False)
         return 2
 

@@ -84,3 +84,23 @@ def write_all(rep, graph: Graph, trace, label: int, out: str | Path) -> list[Pat
     return [accuracy_vs_time(rep, out / "accuracy_vs_time.png"),
             accuracy_vs_ops(rep, out / "accuracy_vs_ops.png"),
             raster(graph, trace, label, out / "raster.png")]
+
+
+def sweep(res: dict, path: Path) -> Path:
+    """Fixed-point accuracy vs T, one line per weight width, the float SNN dashed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    ts = sorted(int(t) for t in res["float"])
+    ax.plot(ts, [100 * res["float"][str(t)] for t in ts], "k--", label="float SNN")
+    for bits, accs in res["fixed"].items():
+        ax.plot(ts, [100 * accs[str(t)] for t in ts], "o-", label=f"{bits}-bit weights")
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(ts, [str(t) for t in ts])
+    ax.set_xlabel("timesteps T")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_title(f"{res['dataset']}: fixed-point accuracy by weight width", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return _save(fig, path)
