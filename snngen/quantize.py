@@ -147,7 +147,13 @@ def quantize(graph: Graph, weight_bits: int | Mapping[str, int] = 8, input_bits:
         u = ((1 << (bits - 1)) - 1) / wmax
         theta = int(round_half_away(u * layer.op.threshold))
         if theta < 1:
-            raise QuantizationError(f"{layer.name}: the threshold rounds to {theta}")
+            # the largest weight is more than twice the threshold's worth of weight steps
+            need = bits
+            while round_half_away(((1 << (need - 1)) - 1) / wmax * layer.op.threshold) < 1:
+                need += 1
+            raise QuantizationError(
+                f"{layer.name}: with {bits}-bit weights its threshold rounds to 0 (the largest "
+                f"synaptic weight is {wmax:.3g} thresholds); it needs at least {need}-bit weights")
         num = den = 0.0
         for (name, i), w in per_step.items():
             wq = round_half_away(w * u)

@@ -159,7 +159,7 @@ def test_simulate_refuses_unconverted_graph():
 def test_lower_clamp(seed, t):
     snn, x = _snn(seed, v_min=-1.0)
     res = sim.simulate(snn, x, [t], trace=True)
-    for name, f in res.final.items():
+    for f in res.final.values():
         assert f["v"].min() >= -1.0
         # the clamp only ever adds charge: v_T + theta * count >= v_0 + sum of currents
         assert (f["v"] + f["count"] + 1e-9 >= f["v0"] + f["current"]).all()

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from snngen.data import Dataset, load_mnist, split
+from snngen.data import Dataset, DatasetError, load_mnist, split
 
 HERE = Path(__file__).resolve().parent
 # <repo>/../shared/data/mnist, resolved from this file so the script works from any directory.
@@ -115,19 +115,27 @@ def train(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    # Defaults chosen on a validation split carved from the training images (train on 0-5,999,
+    # validate on 6,000-7,999, two to four seeds per setting), never on the test images: random
+    # 1-pixel shifts gave +0.6 points over none and were on par with 2-pixel shifts; label
+    # smoothing and more epochs did not help.
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--lr", type=float, default=1e-2)
+    parser.add_argument("--lr", type=float, default=5e-3)
     parser.add_argument("--label-smoothing", type=float, default=0.0)
     parser.add_argument(
-        "--shift", type=int, default=2, help="random shift augmentation, in pixels (0 = off)"
+        "--shift", type=int, default=1, help="random shift augmentation, in pixels (0 = off)"
     )
     parser.add_argument("--out", type=Path, default=HERE / "weights.pt")
     args = parser.parse_args()
 
     make_deterministic(SEED)
     started = time.perf_counter()
-    data = split(load_mnist(args.data_dir))
+    try:
+        data = split(load_mnist(args.data_dir))
+    except DatasetError as e:
+        # The message already names the file and the problem; a traceback would only bury it.
+        raise SystemExit(f"error: {e}") from None
     print(
         f"training on the first {len(data.train):,} images, evaluating on the last "
         f"{len(data.test):,}"
