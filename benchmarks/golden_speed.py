@@ -1,0 +1,109 @@
+"""Speed of the golden model (integer, fixed-point) beside SpikingJelly's float simulation of the
+same network, in the same run.
+
+    make bench-speed        # or: python benchmarks/golden_speed.py [--example digits|mnist]
+
+Both simulate every test image of the example for T timesteps (analog input, batches of 256, one
+thread each: torch.set_num_threads(1) and threadpoolctl for numpy's BLAS) and the figure is
+image-timesteps per second (images x T / wall-clock seconds, conversion excluded). snngen's
+golden model runs on the 8-bit fixed-point network with its range checks off (as in `snngen
+simulate`'s fixed column they are on; both timings are reported). SpikingJelly runs its default
+RateCodingRecipe conversion of the same trained weights (`benchmarks/peers.py` documents how).
+Results go to `benchmarks/results/golden_speed_<example>.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from peers import fix_seeds, run_spikingjelly  # noqa: E402
+
+from snngen import sim  # noqa: E402
+from snngen.fixednet import FixedConfig  # noqa: E402
+from snngen.frontend import load_model  # noqa: E402
+from snngen.workflow import load_experiment  # noqa: E402
+
+EXAMPLES = {
+    "digits": ("examples/digits/model.py:make_model", "examples/digits/weights.pt", "digits"),
+    "mnist": ("examples/mnist_lenet/model.py:make_model", "examples/mnist_lenet/weights.pt",
+              "mnist"),
+}
+
+
+def timed(fn) -> tuple[object, float]:
+    t0 = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - t0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--example", choices=sorted(EXAMPLES), default="digits")
+    ap.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data" / "mnist"))
+    ap.add_argument("--timesteps", type=int, default=64)
+    a = ap.parse_args()
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    fix_seeds()
+    import torch
+
+    model, weights, dataset = EXAMPLES[a.example]
+    model, weights = str(ROOT / model), str(ROOT / weights)
+    exp = load_experiment(model, weights, dataset, a.data_dir,
+                          fixed=FixedConfig(max_timesteps=a.timesteps))
+    x, y, t = exp.data.test.x, exp.data.test.y, a.timesteps
+    n = len(x)
+    with threadpool_limits(1):
+        fres, golden_s = timed(lambda: sim.simulate(exp.fixed.graph, x, [t]))
+        _, checked_s = timed(lambda: sim.simulate(exp.fixed.graph, x, [t],
+                                                  check=exp.fixed.formats))
+        res_f, float_s = timed(lambda: sim.simulate(exp.snn, x, [t]))
+        ann = load_model(model, weights).eval()
+        sj = run_spikingjelly(ann, exp.data.train.x[:1000], x, y, [t], ["max"], 100, 256)
+    sj_default = sj["layer-wise, mode max"]
+    rate = lambda s: n * t / s  # noqa: E731
+    out = {
+        "example": a.example, "images": n, "timesteps": t, "protocol": exp.data.protocol,
+        "threads": torch.get_num_threads(),
+        "snngen_golden": {"seconds": round(golden_s, 3), "image_timesteps_per_s": rate(golden_s),
+                          "accuracy": fres.accuracy(y)[t]},
+        "snngen_golden_checked": {"seconds": round(checked_s, 3),
+                                  "image_timesteps_per_s": rate(checked_s)},
+        "snngen_float": {"seconds": round(float_s, 3), "image_timesteps_per_s": rate(float_s),
+                         "accuracy": res_f.accuracy(y)[t]},
+        "spikingjelly_float": {"seconds": sj_default["sim_seconds"],
+                               "image_timesteps_per_s": rate(sj_default["sim_seconds"]),
+                               "accuracy": sj_default["accuracy"][str(t)]},
+        "versions": {"torch": torch.__version__, "numpy": np.__version__,
+                     "python": platform.python_version()},
+    }
+    path = ROOT / "benchmarks" / "results" / f"golden_speed_{a.example}.json"
+    path.write_text(json.dumps(out, indent=2, sort_keys=True) + "\n")
+    print(f"| simulator ({a.example}, {n} images x T={t}, 1 thread) | seconds | "
+          f"image-timesteps/s | accuracy % |")
+    print("| --- | ---: | ---: | ---: |")
+    for key, label in (("snngen_golden", "snngen golden model (8-bit integer)"),
+                       ("snngen_golden_checked", "snngen golden model, range checks on"),
+                       ("snngen_float", "snngen float SNN"),
+                       ("spikingjelly_float", "SpikingJelly float SNN (default recipe)")):
+        r = out[key]
+        acc = f"{100 * r['accuracy']:.2f}" if "accuracy" in r else "-"
+        print(f"| {label} | {r['seconds']:.2f} | {r['image_timesteps_per_s']:,.0f} | {acc} |")
+    print(f"\nwrote {path}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
