@@ -9,8 +9,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.snngen-installed
 # torch is pinned: 2.13.0 is a CPU build on local disk; an unpinned torch pulls a CUDA build
 TORCH := torch==2.13.0
+# the MNIST test set (IDX); only examples and benchmarks use it, never the tests
+MNIST_DIR ?= ../shared/data/mnist
 
-.PHONY: venv demo test quick lint bench bench-peers clean
+.PHONY: venv demo test quick lint bench bench-peers bench-speed peers-deps clean
 
 venv: $(STAMP)
 
@@ -24,6 +26,7 @@ $(STAMP): pyproject.toml Makefile
 DIGITS := examples/digits/model.py:make_model --weights examples/digits/weights.pt --dataset digits
 
 demo: venv
+	$(BIN)/snngen convert $(DIGITS) -o out/demo/digits.snn
 	$(BIN)/snngen simulate $(DIGITS) --json out/demo/digits.json
 	$(BIN)/snngen plot $(DIGITS) --out out/demo
 
@@ -37,9 +40,9 @@ quick: venv
 	$(BIN)/python -m pytest -q -x -m "not slow"
 
 bench: venv
-	$(BIN)/python benchmarks/accuracy.py
+	$(BIN)/python benchmarks/accuracy.py --data-dir $(MNIST_DIR)
 
-bench-peers: venv
+peers-deps: venv
 	@# spikingjelly 2.0.0 and the pure-Python packages its ann2snn module imports, all with
 	@# --no-deps so pip never replaces the pinned torch; skipped once it imports (make test
 	@# does not need any of this)
@@ -47,7 +50,14 @@ bench-peers: venv
 		assert m.version('spikingjelly') == '2.0.0'" 2>/dev/null || \
 		$(BIN)/python -m pip install -q --no-deps spikingjelly==2.0.0 tqdm loguru \
 			requests charset-normalizer idna urllib3 certifi
+
+bench-peers: peers-deps
 	$(BIN)/python benchmarks/peers.py
+	$(BIN)/python benchmarks/peers.py --example mnist --data-dir $(MNIST_DIR)
+
+bench-speed: peers-deps
+	$(BIN)/python benchmarks/golden_speed.py
+	$(BIN)/python benchmarks/golden_speed.py --example mnist --data-dir $(MNIST_DIR)
 
 clean:
 	rm -rf out build dist .pytest_cache .ruff_cache

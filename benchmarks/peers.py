@@ -1,4 +1,10 @@
-"""snngen against SpikingJelly's ANN-to-SNN converter on the same trained digits CNN.
+"""snngen against SpikingJelly's ANN-to-SNN converter on the same trained CNN.
+
+    python benchmarks/peers.py --example mnist --data-dir ../shared/data/mnist
+
+runs the same comparison on the MNIST LeNet (project protocol: the official MNIST test set only,
+trained on its first 8,000 images, evaluated on its last 2,000), with results in
+`benchmarks/results/peers_mnist.json`; the default is the digits example described below.
 
     make bench-peers              # installs spikingjelly 2.0.0 (+ tqdm, loguru, requests), runs
     python benchmarks/peers.py [--timesteps 8,16,32,64,128] [--sj-modes max,99.9%,1.0/2,1.0/3]
@@ -59,13 +65,15 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from snngen.data import load_digits, split  # noqa: E402
+from snngen.data import load_dataset, split  # noqa: E402
 from snngen.passes import ConversionConfig  # noqa: E402
 from snngen.workflow import evaluate, load_experiment  # noqa: E402
 
-MODEL = "examples/digits/model.py:make_model"
-WEIGHTS = "examples/digits/weights.pt"
-OUT = ROOT / "benchmarks" / "results" / "peers_digits.json"
+EXAMPLES = {
+    "digits": ("examples/digits/model.py:make_model", "examples/digits/weights.pt", "digits"),
+    "mnist": ("examples/mnist_lenet/model.py:make_model", "examples/mnist_lenet/weights.pt",
+              "mnist"),
+}
 SEED = 0
 SNNGEN_CONFIGS = {
     "default": ConversionConfig(),
@@ -160,13 +168,15 @@ def run_spikingjelly(ann, calib_x: np.ndarray, test_x: np.ndarray, test_y: np.nd
     return out
 
 
-def run_snngen(timesteps: Sequence[int], calib: int, batch_size: int) -> tuple[dict, float]:
+def run_snngen(example: str, data_dir: str | None, timesteps: Sequence[int], calib: int,
+               batch_size: int) -> tuple[dict, float]:
+    model, weights, dataset = EXAMPLES[example]
     out: dict = {}
     ann_acc = float("nan")
     for name, cfg in SNNGEN_CONFIGS.items():
         fix_seeds()
         t0 = time.perf_counter()
-        exp = load_experiment(str(ROOT / MODEL), str(ROOT / WEIGHTS), "digits", None, cfg,
+        exp = load_experiment(str(ROOT / model), str(ROOT / weights), dataset, data_dir, cfg,
                               calib=calib)
         convert_s = time.perf_counter() - t0
         rep = evaluate(exp, timesteps, seed=1, batch_size=batch_size)
@@ -208,7 +218,7 @@ def markdown(res: dict) -> str:
     n_lw = sum(n.startswith("layer-wise") for n in sj)
     n_cw = sum(n.startswith("channel-wise") for n in sj)
     lines = [
-        f"**digits**: {res['images']} test images, analog input, calibration on "
+        f"**{res['dataset']}**: {res['images']} test images, analog input, calibration on "
         f"{res['calib_images']} training images. {res['protocol']}.",
         "",
         "| T | ANN % | SpikingJelly default (max, layer-wise) % "
@@ -263,7 +273,11 @@ def main() -> int:
                     help="SpikingJelly calibration batch size (default: %(default)s)")
     ap.add_argument("--batch-size", type=int, default=256,
                     help="test batch size, both tools (default: %(default)s)")
-    ap.add_argument("--out", type=Path, default=OUT, help="JSON file (default: %(default)s)")
+    ap.add_argument("--example", choices=sorted(EXAMPLES), default="digits")
+    ap.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data" / "mnist"),
+                    help="MNIST IDX directory (mnist example only)")
+    ap.add_argument("--out", type=Path, help="JSON file (default: "
+                                             "benchmarks/results/peers_<example>.json)")
     a = ap.parse_args()
     timesteps = sorted({int(t) for t in a.timesteps.split(",")})
     modes = [m.strip() for m in a.sj_modes.split(",") if m.strip()]
@@ -275,21 +289,24 @@ def main() -> int:
 
     from snngen.frontend import load_model
 
-    data = split(load_digits())
-    ann = load_model(str(ROOT / MODEL), str(ROOT / WEIGHTS)).eval()
+    model, weights, dataset = EXAMPLES[a.example]
+    data_dir = a.data_dir if dataset == "mnist" else None
+    out = a.out or ROOT / "benchmarks" / "results" / f"peers_{a.example}.json"
+    data = split(load_dataset(dataset, data_dir))
+    ann = load_model(str(ROOT / model), str(ROOT / weights)).eval()
     calib_x = data.train.x[:a.calib]
     sj = run_spikingjelly(ann, calib_x, data.test.x, data.test.y, timesteps, modes,
                           a.calib_batch, a.batch_size)
-    sg, ann_acc = run_snngen(timesteps, a.calib, a.batch_size)
+    sg, ann_acc = run_snngen(a.example, data_dir, timesteps, a.calib, a.batch_size)
     with torch.no_grad():
         torch_ann_acc = float((ann(torch.from_numpy(data.test.x)).argmax(1).numpy()
                                == data.test.y).mean())
 
     res = {
         "benchmark": "peers",
-        "model": MODEL,
-        "weights": WEIGHTS,
-        "dataset": "digits",
+        "model": model,
+        "weights": weights,
+        "dataset": dataset,
         "protocol": data.protocol,
         "images": len(data.test.y),
         "calib_images": len(calib_x),
@@ -313,10 +330,10 @@ def main() -> int:
         "machine": platform.machine(),
     }
     res["total_seconds"] = round(time.perf_counter() - started, 1)
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(json.dumps(res, indent=2, sort_keys=True) + "\n")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(res, indent=2, sort_keys=True) + "\n")
     print(markdown(res))
-    print(f"\nwrote {a.out} in {res['total_seconds']:.0f} s", file=sys.stderr)
+    print(f"\nwrote {out} in {res['total_seconds']:.0f} s", file=sys.stderr)
     return 0
 
 

@@ -346,7 +346,10 @@ def _int(v: Any, path: str, lo: int = _INT64_MIN, hi: int = _INT64_MAX) -> int:
     if type(v) is not int:
         raise _Bad(path, f"expected an integer, got {_describe(v)}")
     if not lo <= v <= hi:
-        raise _Bad(path, f"{v} is out of range: expected {lo}..{hi}")
+        want = (f"an integer >= {lo}" if hi == _INT64_MAX and lo != _INT64_MIN else
+                f"an integer <= {hi}" if lo == _INT64_MIN and hi != _INT64_MAX else
+                f"{lo}..{hi}")
+        raise _Bad(path, f"{v} is out of range: expected {want}")
     return v
 
 
