@@ -31,7 +31,7 @@ import numpy as np
 from snngen import ir
 from snngen.fixed import Fixed
 from snngen.fixednet import FixedConfig, FixedNet
-from snngen.passes import kinds
+from snngen.passes import ConversionConfig, kinds
 from snngen.quantize import LayerQuant, QuantizationError, synapses
 from snngen.widths import LayerFormat
 
@@ -66,6 +66,7 @@ _QUANT_KEYS = ("layer", "scale", "sources", "threshold", "v0", "v_min", "weight_
 _CONFIG_KEYS = ("input_bits", "layer_bits", "max_timesteps", "membrane_bits", "weight_bits")
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 _CHECKSUM_PREFIX = "sha256:"
+_MAX_ELEMENTS = 1 << 31  # per node and image: keeps every shape computation far from int64
 
 
 class NetFileError(ValueError):
@@ -274,7 +275,10 @@ def _encode(net: FixedNet, name: str) -> bytes:
         # never write what load would refuse: validate what a reader will parse
         _dec_body(json.loads(body_bytes))
     except _Bad as e:
-        raise NetFileError(name, f"cannot write this network: {e.reason}", e.field) from None
+        where = f"{e.field}: " if e.field else ""
+        err = NetFileError(name, f"cannot write this network: {where}{e.reason}")
+        err.field = e.field
+        raise err from None
     except (ValueError, UnicodeError) as e:  # non-finite floats, unpaired surrogates
         raise NetFileError(name, f"cannot write this network: {e}") from None
     return _assemble(body_bytes)
@@ -289,7 +293,7 @@ def save(net: FixedNet, path: str | os.PathLike) -> None:
     """Write ``net`` to ``path`` atomically: the file is either the old one or the whole new
     one, never a mix, and no temporary file is left behind on error."""
     path = os.fspath(path)
-    data = _encode(net, str(path))
+    data = _encode(net, os.fsdecode(path))
     directory = os.path.dirname(path) or "."
     base = os.path.basename(path)
     # O_EXCL with mode 0o666: a fresh name of our own, with the umask's permissions
@@ -369,12 +373,13 @@ def _str(v: Any, path: str) -> str:
     return v
 
 
-def _float(v: Any, path: str, lo: float = -math.inf) -> float:
+def _float(v: Any, path: str, positive: bool = False) -> float:
     if type(v) is not float:
         raise _Bad(path, f"expected a float (a JSON number with a '.' or an exponent), got "
                          f"{_describe(v)}")
-    if not (math.isfinite(v) and v >= lo):
-        raise _Bad(path, f"{v!r} is out of range: expected a finite number >= {lo}")
+    if v < 0 or (positive and v == 0):
+        raise _Bad(path, f"{v!r} is out of range: expected a number "
+                         f"{'> 0' if positive else '>= 0'}")
     return v
 
 
@@ -489,8 +494,9 @@ def _dec_graph(g: Any, path: str) -> ir.Graph:
         if "op" not in nd:
             raise _Bad(f"{p}.op", "missing field")
         opname = nd["op"]
-        if opname not in OP_FIELDS:
-            raise _Bad(f"{p}.op", f"unknown op {opname!r}: version {VERSION} graphs hold only "
+        if type(opname) is not str or opname not in OP_FIELDS:
+            what = repr(opname[:40]) if type(opname) is str else _describe(opname)
+            raise _Bad(f"{p}.op", f"unknown op {what}: version {VERSION} graphs hold only "
                                   f"{', '.join(OPS)} (a quantised graph has no ReLU, BatchNorm, "
                                   f"Identity, Softmax)")
         _fields(nd, p, ("inputs", "name", "op", "shape", *OP_FIELDS[opname]))
@@ -509,6 +515,8 @@ def _dec_graph(g: Any, path: str) -> ir.Graph:
         shape = _ints(nd["shape"], f"{p}.shape", lo=1)
         if not shape:
             raise _Bad(f"{p}.shape", "expected at least one dimension, got []")
+        if math.prod(shape) > _MAX_ELEMENTS:
+            raise _Bad(f"{p}.shape", f"{list(shape)} has more than 2**31 elements per image")
         specs.append((name, _dec_op(nd, opname, p, shape), inputs))
         stored.append(shape)
         index[name] = i
@@ -564,9 +572,10 @@ def _dec_quant(v: Any, path: str) -> LayerQuant:
     return LayerQuant(
         _str(v["layer"], f"{path}.layer"), sources,
         _int(v["weight_bits"], f"{path}.weight_bits", 2, 32),
-        _float(v["scale"], f"{path}.scale"), _int(v["threshold"], f"{path}.threshold", 1),
+        _float(v["scale"], f"{path}.scale", positive=True),
+        _int(v["threshold"], f"{path}.threshold", 1),
         _int(v["v0"], f"{path}.v0"), _opt_int(v["v_min"], f"{path}.v_min"),
-        _float(v["weight_error"], f"{path}.weight_error", 0.0))
+        _float(v["weight_error"], f"{path}.weight_error"))
 
 
 def _dec_config(v: Any, path: str) -> FixedConfig:
@@ -637,6 +646,11 @@ def _check_net(graph: ir.Graph, formats: dict[str, LayerFormat], quant: tuple[La
     if "input" in conversion and conversion["input"] not in ("analog", "spikes"):
         raise _Bad("body.conversion.input", f"expected \"analog\" or \"spikes\", got "
                                             f"{_describe(conversion['input'])}")
+    known = {k: v for k, v in conversion.items() if k in ConversionConfig.__dataclass_fields__}
+    try:
+        ConversionConfig(**known)
+    except (TypeError, ValueError) as e:
+        raise _Bad("body.conversion", f"invalid conversion settings: {e}") from None
 
     # structure: linear ops read spikes, IFs read currents, every current ends in one IF
     k = kinds(graph)
@@ -650,13 +664,15 @@ def _check_net(graph: ir.Graph, formats: dict[str, LayerFormat], quant: tuple[La
             raise _Bad(f"{gp}[{pos[n.name]}].inputs", f"the IF population {n.name!r} reads "
                                                       f"spikes; it must read a current")
     owner: dict[str, str] = {}
+    owned: dict[str, list[str]] = {}
     edges: dict[str, list[tuple[str, int | None]]] = {}
     for n in ifs:
         try:
             edges[n.name] = synapses(graph, n.name)
         except (QuantizationError, RecursionError) as e:
             raise _Bad(f"{gp}[{pos[n.name]}]", f"invalid input current: {e}") from None
-        for c in _current_nodes(graph, n.name, k):
+        owned[n.name] = _current_nodes(graph, n.name, k)
+        for c in owned[n.name]:
             if c in owner and owner[c] != n.name:
                 raise _Bad(f"{gp}[{pos[c]}]", f"the current {c!r} feeds two IF populations, "
                                               f"{owner[c]!r} and {n.name!r}")
@@ -698,9 +714,7 @@ def _check_net(graph: ir.Graph, formats: dict[str, LayerFormat], quant: tuple[La
                                                f"{config.membrane_bits}")
         has_bias = False
         wf = f.weight
-        for c in owner:
-            if owner[c] != n.name:
-                continue
+        for c in owned[n.name]:
             cop, cp = graph[c].op, f"{gp}[{pos[c]}]"
             what = f"{n.name}'s weight format"
             if isinstance(cop, (ir.Conv2d, ir.Linear)):
@@ -877,7 +891,7 @@ def load(path: str | os.PathLike) -> FixedNet:
     not a valid version-1 network file)."""
     with open(path, "rb") as f:
         data = f.read()
-    return loads(data, os.fspath(path) if not isinstance(path, bytes) else path.decode())
+    return loads(data, os.fsdecode(path))
 
 
 __all__ = ["FORMAT", "OPS", "SUPPORTED_VERSIONS", "VERSION", "NetFileError", "dumps", "load",

@@ -431,6 +431,12 @@ def test_refuses_stored_shape_that_does_not_match_the_inferred_one():
                 f"body.graph.nodes[{i}].shape: stored {wrong}", "computes")
 
 
+def test_refuses_absurd_shapes():
+    seed = CHAIN_SEEDS[0]
+    refuse_edit(seed, lambda b: b["graph"]["nodes"][0].update(shape=[1 << 20, 1 << 20, 4]),
+                "body.graph.nodes[0].shape", "more than 2**31 elements")
+
+
 def test_wraps_graph_errors():
     seed = CHAIN_SEEDS[0]
     body = body_of(seed)
@@ -568,7 +574,7 @@ def test_refuses_membrane_values_outside_the_membrane_format():
 
     def narrow(b):
         b["formats"][layer]["membrane"]["width"] = 2
-    refuse_edit(seed, narrow, f"body.formats.{layer}.membrane_range", "does not fit")
+    refuse_edit(seed, narrow, f"outside {layer}'s membrane format int2")
 
 
 def test_refuses_formats_inconsistent_with_the_if_ops():
@@ -603,7 +609,9 @@ def test_refuses_inconsistent_quant_and_config():
     refuse_edit(seed, lambda b: b["quant"][0].update(scale=100),
                 "body.quant[0].scale: expected a float", "got an integer")
     refuse_edit(seed, lambda b: b["quant"][0].update(weight_error=-0.5),
-                "body.quant[0].weight_error")
+                "body.quant[0].weight_error: -0.5 is out of range")
+    refuse_edit(seed, lambda b: b["quant"][0].update(scale=0.0),
+                "body.quant[0].scale: 0.0 is out of range: expected a number > 0")
     refuse_edit(seed, lambda b: b["quant"][0].update(weight_bits=2),
                 "body.quant[0].weight_bits", "narrower than the weight format")
     refuse_edit(seed, lambda b: b["config"].update(input_bits=4),
@@ -614,6 +622,10 @@ def test_refuses_inconsistent_quant_and_config():
     refuse_edit(seed, lambda b: b["config"].update(weight_bits=8.0),
                 "body.config.weight_bits: expected an integer, got a float")
     refuse_edit(seed, lambda b: b["conversion"].update(input="digital"), "body.conversion.input")
+    refuse_edit(seed, lambda b: b["conversion"].update(percentile=0.0),
+                "body.conversion: invalid conversion settings", "percentile")
+    refuse_edit(seed, lambda b: b["conversion"].update(v_init=None),
+                "body.conversion: invalid conversion settings")
     refuse_edit(seed, lambda b: b.update(source=[]), "body.source: expected an object")
 
 
@@ -624,14 +636,15 @@ def test_refuses_inconsistent_quant_and_config():
 
 def test_save_refuses_networks_load_would_refuse(tmp_path):
     path = tmp_path / "net.snn"
-    float_graph = convert(random_graph(2), np.random.default_rng(3).random((8, 1, 8, 8)))
+    g = random_graph(2)
+    float_graph = convert(g, np.random.default_rng(3).random((8, *g.input.shape)))
     a = net(CHAIN_SEEDS[0])
     bad = [
         (dataclasses.replace(a, graph=float_graph), "is the network quantised?"),
         (dataclasses.replace(a, source={"n": np.int64(3)}), "body.source.n"),
         (dataclasses.replace(a, source={"x": float("nan")}), "finite"),
         (dataclasses.replace(a, formats={}), "missing: every IF population needs"),
-        (dataclasses.replace(a, graph=random_graph(2)), "has no place"),
+        (dataclasses.replace(a, graph=a.graph.with_op("relu0", ir.ReLU())), "has no place"),
     ]
     for b, fragment in bad:
         with pytest.raises(NetFileError, match="cannot write") as e:
