@@ -22,6 +22,8 @@ class Fixed:
     def __post_init__(self) -> None:
         if self.width < 1:
             raise ValueError(f"a fixed-point width must be positive, got {self.width}")
+        if not 0 <= self.frac <= self.width:
+            raise ValueError(f"fraction bits must be in 0..{self.width}, got {self.frac}")
         if self.width > 62:
             # the golden model computes in int64; wider registers would need another carrier
             raise ValueError(f"widths above 62 bits are not supported, got {self.width}")

@@ -33,7 +33,7 @@ from snngen.fixed import Fixed
 from snngen.fixednet import FixedConfig, FixedNet
 from snngen.passes import ConversionConfig, kinds
 from snngen.quantize import LayerQuant, QuantizationError, synapses
-from snngen.widths import LayerFormat
+from snngen.widths import LayerFormat, analyze
 
 FORMAT = "snngen-net"
 VERSION = 1
@@ -775,8 +775,17 @@ def _dec_body(body: Any) -> FixedNet:
     conversion = _json_object(body["conversion"], "body.conversion")
     source = _json_object(body["source"], "body.source")
     _check_net(graph, formats, quant, config, conversion)
-    # formats in graph order, as the width analysis makes them
-    formats = {n.name: formats[n.name] for n in graph if n.name in formats}
+    # the formats must be the ones the width analysis proves for this graph: a hand-edited
+    # file with a self-consistent but too narrow membrane is refused here
+    proven = analyze(graph, config.max_timesteps, conversion.get("input", "analog"))
+    for name, f in proven.items():
+        if formats[name] != f:
+            raise _Bad(_key("body.formats", name),
+                       f"differs from what the width analysis proves for this graph and "
+                       f"{config.max_timesteps} timesteps (membrane {formats[name].membrane} "
+                       f"{list(formats[name].membrane_range)}, proven {f.membrane} "
+                       f"{list(f.membrane_range)})")
+    formats = proven  # equal, and in graph order
     return FixedNet(graph, formats, quant, config, conversion, source)
 
 

@@ -782,3 +782,32 @@ def test_fuzz_resigned_body_edits(seed, draw):
         else:
             parent[path[-1]] = draw.draw(_json_values)
     _load_or_refuse(sign(body))
+
+
+def test_formats_must_be_the_proven_ones(tmp_path):
+    # a re-signed file whose membrane format is self-consistent but narrower than proven
+    import json as _json
+
+    from snngen import netfile as nf
+
+    net = _net_for_proof()
+    data = _json.loads(nf.dumps(net))
+    layer = next(iter(data["body"]["formats"]))
+    fmt = data["body"]["formats"][layer]
+    fmt["membrane_range"][1] -= 1
+    body = nf._canonical(data["body"])
+    with pytest.raises(nf.NetFileError, match="width analysis proves"):
+        nf.loads(nf._assemble(body), "edited.snn")
+
+
+def _net_for_proof():
+    from dataclasses import asdict
+
+    from snngen import passes
+    from snngen.fixednet import FixedConfig, fix
+    from snngen.passes import ConversionConfig
+    from tests.randnet import random_graph, random_input
+
+    g = random_graph(4)
+    snn = passes.convert(g, random_input(4, g, 8), ConversionConfig())
+    return fix(snn, FixedConfig(weight_bits=12, max_timesteps=16), asdict(ConversionConfig()))
