@@ -74,6 +74,9 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--input", dest="input_mode", choices=("analog", "spikes"), default="analog",
                    help="analog: pixels as constant current (default); spikes: rate-coded "
                         "by the seeded LFSR")
+    p.add_argument("--spiking-avgpool", action="store_true",
+                   help="keep average pooling as a layer of IF neurons (the papers); by default "
+                        "it is folded into the next Linear or unpadded Conv2d")
     p.add_argument("--calib", type=int, default=1000,
                    help="calibration images for normalisation (first N training images)")
 
@@ -135,7 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _config(a: argparse.Namespace) -> ConversionConfig:
     return ConversionConfig(percentile=a.percentile, channelwise=a.channelwise, v_init=a.v_init,
-                            v_min=a.v_min, readout=a.readout, input=a.input_mode)
+                            v_min=a.v_min, readout=a.readout, input=a.input_mode,
+                            spiking_avgpool=a.spiking_avgpool)
 
 
 def _fixed_config(a: argparse.Namespace, bits: int | None = None) -> FixedConfig:

@@ -6,13 +6,16 @@ integrate-and-fire populations with threshold 1, following Rueckauer et al. (201
 1. clean-up: drop Identity/Dropout and a final Softmax, fold BatchNorm into the Conv/Linear
    before it;
 2. canonical form: move a ReLU in front of a MaxPool (they commute), drop ReLUs of values that
-   are already non-negative, give every AvgPool its own ReLU (average pooling is a spiking layer);
-3. a structural check (:func:`check_convertible`) that names the node a spiking version cannot
+   are already non-negative;
+3. fold an average pooling into the linear layer after it (:func:`fold_avgpool`; skipped with
+   ``spiking_avgpool=True``), and give every remaining AvgPool its own ReLU (average pooling as
+   a spiking layer, as in the papers);
+4. a structural check (:func:`check_convertible`) that names the node a spiking version cannot
    represent;
-4. analog input only: max-pool the constant first-layer current before its neurons
+5. analog input only: max-pool the constant first-layer current before its neurons
    (:func:`pool_static_currents`);
-5. data-based weight normalisation (:func:`normalize`);
-6. ReLU -> IF, plus an IF readout population on the output (:func:`to_spiking`).
+6. data-based weight normalisation (:func:`normalize`);
+7. ReLU -> IF, plus an IF readout population on the output (:func:`to_spiking`).
 
 A graph value is either *spikes* (a source of events: the input, a ReLU/IF, pooling or reshaping
 of spikes) or a *current* (the output of a linear op or a sum). Every current must end in exactly
@@ -26,6 +29,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from snngen import kernels
 from snngen.ann import bn_scale_shift, forward
 from snngen.ir import (
     IF,
@@ -68,6 +72,9 @@ class ConversionConfig:
         identically by the float simulator and the golden model. None = no clamp.
     readout: "count" (spike counts; ties by membrane, then lowest index) or "membrane"
         (non-spiking output integrators, argmax of the membrane).
+    spiking_avgpool: keep every average pooling as a layer of IF neurons, as the papers do;
+        by default one that feeds a Linear (through Flatten) or an unpadded Conv2d is folded
+        into it (:func:`fold_avgpool`).
     input: "analog" (pixels as a constant current) or "spikes" (rate-coded input). With analog
         input, max-pooling of a time-invariant current is done on the current, before the IF
         neurons (:func:`pool_static_currents`), so the network depends on this choice.
@@ -79,6 +86,7 @@ class ConversionConfig:
     readout: str = "count"
     input: str = "analog"
     v_min: float | None = None
+    spiking_avgpool: bool = False
 
     def __post_init__(self) -> None:
         if not 0 < self.percentile <= 100:
@@ -211,6 +219,60 @@ def remove_redundant_relu(graph: Graph) -> Graph:
         if isinstance(n.op, ReLU) and k[n.inputs[0]] == "spikes" \
                 and not isinstance(graph[n.inputs[0]].op, Input):
             return remove_redundant_relu(bypass(graph, n.name))
+    return graph
+
+
+def _avgpool_matrix(node, in_shape: tuple[int, ...]) -> np.ndarray:
+    """The average pooling of ``node`` as a matrix ``(out elements, in elements)``."""
+    size = int(np.prod(in_shape))
+    basis = np.eye(size).reshape(size, *in_shape)
+    return kernels.avgpool2d(basis, node.op).reshape(size, -1).T
+
+
+def fold_avgpool(graph: Graph) -> Graph:
+    """Fold an average pooling of spikes into the linear layer that reads it (both are linear,
+    so the ANN is unchanged): ``AvgPool -> Flatten -> Linear`` becomes ``Flatten -> Linear``
+    with ``W' = W P``, and ``AvgPool -> Conv2d`` (conv without padding) becomes one Conv2d with
+    the kernels spread over the pooling windows (stride ``s_pool * s_conv``).
+
+    The papers make average pooling a layer of IF neurons; every spiking layer adds a rate
+    quantisation error, and this one adds nothing the next layer cannot compute itself, so snngen
+    removes it by default (``ConversionConfig(spiking_avgpool=True)`` keeps it).
+    """
+    k = kinds(graph)
+    for n in graph:
+        op = n.op
+        if not isinstance(op, AvgPool2d) or k[n.inputs[0]] != "spikes":
+            continue
+        c = _single_consumer(graph, n.name)
+        if c is None:
+            continue
+        src = n.inputs[0]
+        cons = graph[c]
+        if isinstance(cons.op, Flatten):
+            lin = _single_consumer(graph, c)
+            if lin is None or not isinstance(graph[lin].op, Linear):
+                continue
+            pm = _avgpool_matrix(n, graph[src].shape)
+            folded = replace(graph[lin].op, weight=graph[lin].op.weight @ pm)
+            specs = [(name, folded if name == lin else o,
+                      (src,) if name == c else ins)
+                     for name, o, ins in graph.specs() if name != n.name]
+            return fold_avgpool(build(specs, graph.output))
+        if isinstance(cons.op, Conv2d) and cons.op.padding == (0, 0):
+            w = cons.op.weight
+            (kh, kw), (sh, sw) = op.kernel, op.stride
+            o_, c_, ch, cw = w.shape
+            big = np.zeros((o_, c_, (ch - 1) * sh + kh, (cw - 1) * sw + kw))
+            for i in range(ch):
+                for j in range(cw):
+                    big[:, :, i * sh:i * sh + kh, j * sw:j * sw + kw] += \
+                        w[:, :, i:i + 1, j:j + 1] * op.gain[None, :, None, None]
+            stride = (sh * cons.op.stride[0], sw * cons.op.stride[1])
+            folded = Conv2d(big, cons.op.bias, stride, op.padding)
+            specs = [(name, folded if name == c else o, (src,) if name == c else ins)
+                     for name, o, ins in graph.specs() if name != n.name]
+            return fold_avgpool(build(specs, graph.output))
     return graph
 
 
@@ -450,8 +512,6 @@ CANONICAL_PASSES: list[Pass] = [
     fold_batchnorm,
     commute_maxpool_relu,
     remove_redundant_relu,
-    spiking_avgpool,
-    check_convertible,
 ]
 
 
@@ -459,6 +519,9 @@ def pipeline(config: ConversionConfig, calib_x: np.ndarray) -> list[Pass]:
     """All conversion passes, in order."""
     return [
         *CANONICAL_PASSES,
+        *([] if config.spiking_avgpool else [fold_avgpool]),
+        spiking_avgpool,
+        check_convertible,
         *([pool_static_currents] if config.input == "analog" else []),
         normalize(calib_x, config.percentile, config.channelwise),
         to_spiking(config.v_init, config.readout, config.v_min),
@@ -466,8 +529,9 @@ def pipeline(config: ConversionConfig, calib_x: np.ndarray) -> list[Pass]:
 
 
 def canonicalize(graph: Graph) -> Graph:
-    """The ANN in canonical form (passes 1-3): still an ANN, same function as the input."""
-    for p in CANONICAL_PASSES:
+    """The ANN in canonical form (clean-ups, spiking average pooling, checked): still an ANN,
+    with the same function as the input."""
+    for p in [*CANONICAL_PASSES, spiking_avgpool, check_convertible]:
         graph = p(graph)
     return graph
 

@@ -106,3 +106,37 @@ def test_build_is_fast_and_stable_on_long_chains():
         specs.append((f"r{i}", ir.Identity(), (specs[-1][0],)))
     g = ir.build(list(reversed(specs)), "r2999")
     assert [n.name for n in g][:3] == ["input", "r0", "r1"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000))
+def test_fold_avgpool_preserves_function(seed):
+    g = passes.canonicalize(random_graph(seed))
+    folded = passes.fold_avgpool(g)
+    x = random_input(seed, g, 6)
+    np.testing.assert_allclose(ann.forward(folded, x)[g.output], ann.forward(g, x)[g.output],
+                               rtol=1e-9, atol=1e-9)
+    # what is left is an AvgPool that feeds something it cannot be folded into
+    for n in folded:
+        if isinstance(n.op, ir.AvgPool2d):
+            (c,) = folded.consumers(n.name) or [None]
+            assert c is None or not (isinstance(c.op, ir.Conv2d) and c.op.padding == (0, 0))
+
+
+def test_fold_avgpool_into_dense_and_conv():
+    rng = np.random.default_rng(0)
+    g = ir.build([("input", ir.Input((1, 8, 8)), ()),
+                  ("c", ir.conv(rng.normal(size=(3, 1, 3, 3)), padding=1), ("input",)),
+                  ("r", ir.ReLU(), ("c",)), ("p", ir.avgpool(3, 2), ("r",)),
+                  ("c2", ir.conv(rng.normal(size=(4, 3, 2, 2)), rng.normal(size=4)), ("p",)),
+                  ("r2", ir.ReLU(), ("c2",)), ("p2", ir.avgpool(4, 3), ("r2",)),
+                  ("f", ir.Flatten(), ("p2",)),
+                  ("o", ir.linear(rng.normal(size=(5, 4))), ("f",))], "o")
+    folded = passes.fold_avgpool(g)
+    assert not any(isinstance(n.op, ir.AvgPool2d) for n in folded)
+    assert folded["c2"].op.weight.shape == (4, 3, 4, 4) and folded["c2"].op.stride == (2, 2)
+    assert folded["o"].op.weight.shape == (5, 4 * 3 * 3)
+    x = rng.random((4, 1, 8, 8))
+    np.testing.assert_allclose(ann.forward(folded, x)["o"], ann.forward(g, x)["o"], atol=1e-12)
+    snn = passes.convert(g, x, passes.ConversionConfig(spiking_avgpool=True))
+    assert sum(isinstance(n.op, ir.AvgPool2d) for n in snn) == 2
