@@ -22,6 +22,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from snngen.fixednet import FixedConfig  # noqa: E402
 from snngen.passes import ConversionConfig  # noqa: E402
 from snngen.workflow import evaluate, load_experiment  # noqa: E402
 
@@ -30,12 +31,15 @@ EXAMPLES = {
     "mnist": ("examples/mnist_lenet/model.py:make_model", "examples/mnist_lenet/weights.pt",
               "mnist"),
 }
+DEFAULT = "default: layer-wise p99.9, v_init 0.5"
 CONFIGS = {
-    "layer-wise, v_init 0.5 (default)": ConversionConfig(),
-    "channel-wise, v_init 0.5": ConversionConfig(channelwise=True),
-    "layer-wise, v_init 0 (the papers)": ConversionConfig(v_init=0.0),
-    "layer-wise, max normalisation, v_init 0": ConversionConfig(percentile=100, v_init=0.0),
-    "channel-wise, spike input": ConversionConfig(channelwise=True, input="spikes"),
+    DEFAULT: ConversionConfig(),
+    "channel-wise p99.9, v_init 0.5": ConversionConfig(channelwise=True),
+    "as the papers: p99.9, v_init 0, spiking avg-pool": ConversionConfig(
+        v_init=0.0, spiking_avgpool=True),
+    "as the papers, max normalisation (p100)": ConversionConfig(
+        percentile=100, v_init=0.0, spiking_avgpool=True),
+    "default, spike input (LFSR, seed 1)": ConversionConfig(input="spikes"),
 }
 TIMESTEPS = (4, 8, 16, 32, 64, 128)
 
@@ -44,8 +48,14 @@ def run(example: str, data_dir: str | None) -> dict:
     model, weights, dataset = EXAMPLES[example]
     out: dict = {"example": example, "timesteps": list(TIMESTEPS), "configs": {}}
     for name, cfg in CONFIGS.items():
-        exp = load_experiment(str(ROOT / model), str(ROOT / weights), dataset, data_dir, cfg)
+        # the fixed-point (8-bit golden) column for the default configuration
+        fixed = FixedConfig(max_timesteps=max(TIMESTEPS)) if name == DEFAULT else None
+        exp = load_experiment(str(ROOT / model), str(ROOT / weights), dataset, data_dir, cfg,
+                              fixed=fixed)
         rep = evaluate(exp, TIMESTEPS)
+        if fixed is not None:
+            out["fixed_8bit"] = {str(r.timesteps): r.fixed_accuracy for r in rep.rows}
+            out["fixed_seconds"] = rep.fixed_seconds
         out["protocol"] = rep.protocol
         out["ann_accuracy"] = rep.ann_accuracy
         out["ann_macs"] = rep.ann_macs
@@ -67,7 +77,10 @@ def markdown(res: dict) -> str:
     for name, c in res["configs"].items():
         cells = [f"{100 * c['accuracy'][str(t)]:.2f}" for t in res["timesteps"]]
         lines.append(f"| {name} ({c['input']} input) | " + " | ".join(cells) + " |")
-    ops = res["configs"]["layer-wise, v_init 0.5 (default)"]["ops"]
+    fx = res["fixed_8bit"]
+    lines.append(f"| {DEFAULT}, **8-bit fixed point** (golden model) | " + " | ".join(
+        f"{100 * fx[str(t)]:.2f}" for t in res["timesteps"]) + " |")
+    ops = res["configs"][DEFAULT]["ops"]
     lines.append("| SNN ops/image, layer-wise (×ANN MACs) | " + " | ".join(
         f"{ops[str(t)]:,.0f} ({ops[str(t)] / res['ann_macs']:.1f}×)" for t in res["timesteps"])
         + " |")
