@@ -345,7 +345,7 @@ def cmd_graph(a: argparse.Namespace, console: Console) -> int:
 def main(argv: list[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
     # a pipe or CI log gets a fixed width, so tables are not truncated at 80 columns
-    console = Console() if sys.stdout.isatty() else Console(width=140)
+    console = Console() if sys.stdout.isatty() else Console(width=160)
     cmds = {"convert": cmd_convert, "simulate": cmd_simulate, "sweep": cmd_sweep,
             "plot": cmd_plot, "graph": cmd_graph}
     if _is_netfile(a.model) and a.cmd != "simulate":

@@ -140,7 +140,9 @@ def evaluate(exp: Experiment, timesteps: Sequence[int] = (8, 16, 32, 64, 128),
         fres = sim.simulate(exp.fixed.graph, test.x, timesteps, input_mode=mode, seed=seed,
                             batch_size=batch_size, progress=progress, check=exp.fixed.formats)
         fixed_s = round(time.perf_counter() - t0, 3)
-    graph = exp.snn if exp.snn is not None else exp.fixed.graph
+    # the ANN's own MACs (the network as trained, before any folding) when it is at hand
+    graph = exp.ann if exp.ann is not None else \
+        (exp.snn if exp.snn is not None else exp.fixed.graph)
     macs = sim.ann_macs(graph)
     acc = res.accuracy(test.y) if res else {}
     facc = fres.accuracy(test.y) if fres else {}
