@@ -150,8 +150,10 @@ def _fixed_config(a: argparse.Namespace, bits: int | None = None) -> FixedConfig
 
 
 def _progress(console: Console) -> Progress:
+    # no bar in logs and pipes: it would only leave blank lines behind
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=console, transient=True)
+                    TimeElapsedColumn(), console=console, transient=True,
+                    disable=not console.is_terminal)
 
 
 def _is_netfile(model: str) -> bool:
@@ -264,6 +266,7 @@ def cmd_convert(a: argparse.Namespace, console: Console) -> int:
 
     exp = _experiment(a, console, _fixed_config(a))
     print_formats(exp.fixed, console)
+    Path(a.output).parent.mkdir(parents=True, exist_ok=True)
     netfile.save(exp.fixed, a.output)
     console.print(f"wrote {escape(a.output)}")
     return 0

@@ -12,6 +12,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from snngen.ir import IF, Graph
 
@@ -50,6 +51,10 @@ def accuracy_vs_ops(rep, path: Path) -> Path:
                     textcoords="offset points", xytext=(3, -9))
     ax.plot([rep.ann_macs / 1e6], [100 * rep.ann_accuracy], "ks", label="ANN (MACs)")
     ax.set_xscale("log")
+    # plain numbers on the log axis; minor labels would collide
+    ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("operations per image (millions)")
     ax.set_ylabel("accuracy (%)")
     ax.set_title(f"{rep.dataset}: accuracy vs operations", fontsize=10)

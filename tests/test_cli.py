@@ -92,7 +92,7 @@ def test_membrane_readout_and_papers_init():
 
 
 def test_convert_writes_identical_files_and_prints_formats(tmp_path, capsys):
-    a, b = tmp_path / "a.snn", tmp_path / "b.snn"
+    a, b = tmp_path / "a.snn", tmp_path / "new" / "dir" / "b.snn"  # parents are created
     assert main(["convert", *DIGITS, "--max-timesteps", "32", "-o", str(a)]) == 0
     out = capsys.readouterr().out
     assert "fixed-point formats" in out and "membrane" in out and "int8" in out
