@@ -18,19 +18,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from common import EXAMPLES, MNIST_DIR, RESULTS, ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from snngen.fixednet import FixedConfig
+from snngen.passes import ConversionConfig
+from snngen.workflow import evaluate, load_experiment
 
-from snngen.fixednet import FixedConfig  # noqa: E402
-from snngen.passes import ConversionConfig  # noqa: E402
-from snngen.workflow import evaluate, load_experiment  # noqa: E402
-
-EXAMPLES = {
-    "digits": ("examples/digits/model.py:make_model", "examples/digits/weights.pt", "digits"),
-    "mnist": ("examples/mnist_lenet/model.py:make_model", "examples/mnist_lenet/weights.pt",
-              "mnist"),
-}
 DEFAULT = "default: layer-wise p99.9, v_init 0.5"
 CONFIGS = {
     DEFAULT: ConversionConfig(),
@@ -89,10 +82,10 @@ def markdown(res: dict) -> str:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data" / "mnist"))
+    ap.add_argument("--data-dir", default=MNIST_DIR)
     ap.add_argument("--only", choices=sorted(EXAMPLES))
     a = ap.parse_args()
-    results = ROOT / "benchmarks" / "results"
+    results = RESULTS
     results.mkdir(parents=True, exist_ok=True)
     for ex in [a.only] if a.only else list(EXAMPLES):
         if ex == "mnist" and not Path(a.data_dir).is_dir():

@@ -20,27 +20,16 @@ import os
 import platform
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
+from common import EXAMPLES, MNIST_DIR, RESULTS, ROOT
+from peers import fix_seeds, run_spikingjelly
 from threadpoolctl import threadpool_limits
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from peers import fix_seeds, run_spikingjelly  # noqa: E402
-
-from snngen import sim  # noqa: E402
-from snngen.fixednet import FixedConfig  # noqa: E402
-from snngen.frontend import load_model  # noqa: E402
-from snngen.workflow import load_experiment  # noqa: E402
-
-EXAMPLES = {
-    "digits": ("examples/digits/model.py:make_model", "examples/digits/weights.pt", "digits"),
-    "mnist": ("examples/mnist_lenet/model.py:make_model", "examples/mnist_lenet/weights.pt",
-              "mnist"),
-}
+from snngen import sim
+from snngen.fixednet import FixedConfig
+from snngen.frontend import load_model
+from snngen.workflow import load_experiment
 
 
 def timed(fn) -> tuple[object, float]:
@@ -52,7 +41,7 @@ def timed(fn) -> tuple[object, float]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--example", choices=sorted(EXAMPLES), default="digits")
-    ap.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data" / "mnist"))
+    ap.add_argument("--data-dir", default=MNIST_DIR)
     ap.add_argument("--timesteps", type=int, default=64)
     a = ap.parse_args()
     os.environ.setdefault("TQDM_DISABLE", "1")
@@ -89,7 +78,7 @@ def main() -> int:
         "versions": {"torch": torch.__version__, "numpy": np.__version__,
                      "python": platform.python_version()},
     }
-    path = ROOT / "benchmarks" / "results" / f"golden_speed_{a.example}.json"
+    path = RESULTS / f"golden_speed_{a.example}.json"
     path.write_text(json.dumps(out, indent=2, sort_keys=True) + "\n")
     print(f"| simulator ({a.example}, {n} images x T={t}, 1 thread) | seconds | "
           f"image-timesteps/s | accuracy % |")

@@ -61,19 +61,12 @@ from importlib import metadata
 from pathlib import Path
 
 import numpy as np
+from common import EXAMPLES, MNIST_DIR, RESULTS, ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from snngen.data import load_dataset, split
+from snngen.passes import ConversionConfig
+from snngen.workflow import evaluate, load_experiment
 
-from snngen.data import load_dataset, split  # noqa: E402
-from snngen.passes import ConversionConfig  # noqa: E402
-from snngen.workflow import evaluate, load_experiment  # noqa: E402
-
-EXAMPLES = {
-    "digits": ("examples/digits/model.py:make_model", "examples/digits/weights.pt", "digits"),
-    "mnist": ("examples/mnist_lenet/model.py:make_model", "examples/mnist_lenet/weights.pt",
-              "mnist"),
-}
 SEED = 0
 SNNGEN_CONFIGS = {
     "default": ConversionConfig(),
@@ -274,7 +267,7 @@ def main() -> int:
     ap.add_argument("--batch-size", type=int, default=256,
                     help="test batch size, both tools (default: %(default)s)")
     ap.add_argument("--example", choices=sorted(EXAMPLES), default="digits")
-    ap.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data" / "mnist"),
+    ap.add_argument("--data-dir", default=MNIST_DIR,
                     help="MNIST IDX directory (mnist example only)")
     ap.add_argument("--out", type=Path, help="JSON file (default: "
                                              "benchmarks/results/peers_<example>.json)")
@@ -291,7 +284,7 @@ def main() -> int:
 
     model, weights, dataset = EXAMPLES[a.example]
     data_dir = a.data_dir if dataset == "mnist" else None
-    out = a.out or ROOT / "benchmarks" / "results" / f"peers_{a.example}.json"
+    out = a.out or RESULTS / f"peers_{a.example}.json"
     data = split(load_dataset(dataset, data_dir))
     ann = load_model(str(ROOT / model), str(ROOT / weights)).eval()
     calib_x = data.train.x[:a.calib]

@@ -10,12 +10,13 @@ from torch import nn
 def randomize_bn(model: nn.Module, gen: torch.Generator) -> nn.Module:
     """Give BatchNorm layers non-trivial statistics so that folding is really tested."""
     for m in model.modules():
-        if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
             c = m.num_features
             m.running_mean.copy_(torch.rand(c, generator=gen) - 0.5)
             m.running_var.copy_(torch.rand(c, generator=gen) + 0.5)
-            m.weight.data.copy_(torch.rand(c, generator=gen) + 0.5)
-            m.bias.data.copy_(torch.rand(c, generator=gen) - 0.5)
+            if m.affine:
+                m.weight.data.copy_(torch.rand(c, generator=gen) + 0.5)
+                m.bias.data.copy_(torch.rand(c, generator=gen) - 0.5)
     return model.eval()
 
 

@@ -11,21 +11,13 @@ from torch import nn
 from snngen import ann, ir
 from snngen.frontend import ModelLoadError, UnsupportedLayerError, from_torch, load_graph
 from snngen.frontend_ts import from_torchscript, load_torchscript
+from tests.nets import randomize_bn
 
 TOL = 1e-5
 
 
 def _randomise_bn(model: nn.Module, seed: int = 0) -> nn.Module:
-    g = torch.Generator().manual_seed(seed)
-    for m in model.modules():
-        if isinstance(m, nn.modules.batchnorm._BatchNorm):
-            c = m.num_features
-            m.running_mean.copy_(torch.rand(c, generator=g) * 2 - 1)
-            m.running_var.copy_(torch.rand(c, generator=g) + 0.5)
-            if m.affine:
-                m.weight.data.copy_(torch.rand(c, generator=g) + 0.5)
-                m.bias.data.copy_(torch.rand(c, generator=g) - 0.5)
-    return model.eval()
+    return randomize_bn(model, torch.Generator().manual_seed(seed))
 
 
 def sequential() -> nn.Module:
