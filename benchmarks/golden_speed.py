@@ -6,9 +6,11 @@ same network, in the same run.
 Both simulate every test image of the example for T timesteps (analog input, batches of 256, one
 thread each: torch.set_num_threads(1) and threadpoolctl for numpy's BLAS) and the figure is
 image-timesteps per second (images x T / wall-clock seconds, conversion excluded). snngen's
-golden model runs on the 8-bit fixed-point network with its range checks off (as in `snngen
-simulate`'s fixed column they are on; both timings are reported). SpikingJelly runs its default
-RateCodingRecipe conversion of the same trained weights (`benchmarks/peers.py` documents how).
+golden model runs on the 8-bit fixed-point network three ways: all-int64 (the default), with its
+range checks on (as `snngen simulate` runs it), and with `engine="exact-float"` (synaptic
+currents through the BLAS where `golden.exact_float_type` proves that exact; the same results).
+SpikingJelly runs its default RateCodingRecipe conversion of the same trained weights
+(`benchmarks/peers.py` documents how).
 Results go to `benchmarks/results/golden_speed_<example>.json`.
 """
 
@@ -58,6 +60,10 @@ def main() -> int:
         fres, golden_s = timed(lambda: sim.simulate(exp.fixed.graph, x, [t]))
         _, checked_s = timed(lambda: sim.simulate(exp.fixed.graph, x, [t],
                                                   check=exp.fixed.formats))
+        xres, exact_s = timed(lambda: sim.simulate(exp.fixed.graph, x, [t],
+                                                   engine="exact-float"))
+        # the BLAS engine must not change a single prediction (the tests check every spike)
+        assert (xres.predictions[t] == fres.predictions[t]).all()
         res_f, float_s = timed(lambda: sim.simulate(exp.snn, x, [t]))
         ann = load_model(model, weights).eval()
         sj = run_spikingjelly(ann, exp.data.train.x[:1000], x, y, [t], ["max"], 100, 256)
@@ -70,6 +76,9 @@ def main() -> int:
                           "accuracy": fres.accuracy(y)[t]},
         "snngen_golden_checked": {"seconds": round(checked_s, 3),
                                   "image_timesteps_per_s": rate(checked_s)},
+        "snngen_golden_exact_float": {"seconds": round(exact_s, 3),
+                                      "image_timesteps_per_s": rate(exact_s),
+                                      "accuracy": xres.accuracy(y)[t]},
         "snngen_float": {"seconds": round(float_s, 3), "image_timesteps_per_s": rate(float_s),
                          "accuracy": res_f.accuracy(y)[t]},
         "spikingjelly_float": {"seconds": sj_default["sim_seconds"],
@@ -85,6 +94,8 @@ def main() -> int:
     print("| --- | ---: | ---: | ---: |")
     for key, label in (("snngen_golden", "snngen golden model (8-bit integer)"),
                        ("snngen_golden_checked", "snngen golden model, range checks on"),
+                       ("snngen_golden_exact_float",
+                        "snngen golden model, --engine exact-float"),
                        ("snngen_float", "snngen float SNN"),
                        ("spikingjelly_float", "SpikingJelly float SNN (default recipe)")):
         r = out[key]

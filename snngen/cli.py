@@ -104,6 +104,9 @@ def _sim_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=1, help="LFSR seed for spike input (1..2^32-1)")
     p.add_argument("--limit", type=int, help="evaluate on the first N test images only")
     p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--engine", choices=("int64", "exact-float"), default="int64",
+                   help="how the golden model computes synaptic currents: int64 (default), or "
+                        "with the BLAS where that is proven exact (same results, faster)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -178,7 +181,7 @@ def _evaluate(exp, a: argparse.Namespace, console: Console):
     with _progress(console) as prog:
         task = prog.add_task(f"simulating T={max(a.timesteps)}", total=n * runs)
         return evaluate(exp, a.timesteps, a.seed, a.limit, a.batch_size,
-                        progress=lambda k: prog.advance(task, k))
+                        progress=lambda k: prog.advance(task, k), engine=a.engine)
 
 
 def _pct(v: float | None) -> str:

@@ -56,7 +56,7 @@ def ann_macs(graph: Graph) -> int:
 def simulate(graph: Graph, x: np.ndarray, timesteps: Sequence[int] = (8, 16, 32, 64, 128),
              input_mode: str = "analog", seed: int = 1, batch_size: int = 256,
              trace: bool = False, progress: Callable[[int], None] | None = None,
-             check: Mapping[str, object] | None = None) -> SimResult:
+             check: Mapping[str, object] | None = None, engine: str = "int64") -> SimResult:
     """Simulate ``x`` (``(N, *input_shape)``, intensities in [0, 1] for spike input) for
     ``max(timesteps)`` steps and report at every checkpoint in ``timesteps``.
 
@@ -95,7 +95,7 @@ def simulate(graph: Graph, x: np.ndarray, timesteps: Sequence[int] = (8, 16, 32,
     parts: list[SimResult] = []
     for i in range(0, len(x), batch_size):
         xb = x[i:i + batch_size]
-        parts.append(golden.run(graph, xb, checkpoints, input_mode, draws, trace, check))
+        parts.append(golden.run(graph, xb, checkpoints, input_mode, draws, trace, check, engine))
         if progress:
             progress(len(xb))
     return concat_results(parts)

@@ -117,7 +117,7 @@ class Report:
 
 def evaluate(exp: Experiment, timesteps: Sequence[int] = (8, 16, 32, 64, 128),
              seed: int = 1, limit: int | None = None, batch_size: int = 256,
-             progress: Callable[[int], None] | None = None) -> Report:
+             progress: Callable[[int], None] | None = None, engine: str = "int64") -> Report:
     """ANN, float SNN and fixed-point SNN accuracy and operations on the test split (first
     ``limit`` images). ``progress(k)`` is told of every batch of every simulation."""
     test = exp.data.test if limit is None else exp.data.test.subset(0, limit)
@@ -138,7 +138,8 @@ def evaluate(exp: Experiment, timesteps: Sequence[int] = (8, 16, 32, 64, 128),
                              f"(--max-timesteps)")
         t0 = time.perf_counter()
         fres = sim.simulate(exp.fixed.graph, test.x, timesteps, input_mode=mode, seed=seed,
-                            batch_size=batch_size, progress=progress, check=exp.fixed.formats)
+                            batch_size=batch_size, progress=progress, check=exp.fixed.formats,
+                            engine=engine)
         fixed_s = round(time.perf_counter() - t0, 3)
     # the ANN's own MACs (the network as trained, before any folding) when it is at hand
     graph = exp.ann if exp.ann is not None else \

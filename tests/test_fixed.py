@@ -241,3 +241,32 @@ def test_integer_readout_ties():
     counts = np.array([[2, 2, 1], [0, 0, 0]], dtype=np.int64)
     v = np.array([[5, 7, 9], [3, 3, -1]], dtype=np.int64)
     np.testing.assert_array_equal(golden.readout(counts, v), [1, 0])
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), t=st.integers(1, 24),
+       mode=st.sampled_from(["analog", "spikes"]))
+def test_exact_float_engine_is_bit_identical(seed, t, mode):
+    _, net, x = _fixed(seed, input=mode)
+    a = sim.simulate(net.graph, x, [t], input_mode=mode, trace=True)
+    b = sim.simulate(net.graph, x, [t], input_mode=mode, trace=True, engine="exact-float")
+    for name in a.raster:
+        np.testing.assert_array_equal(a.raster[name], b.raster[name])
+    for name in a.final:
+        np.testing.assert_array_equal(a.final[name]["v"], b.final[name]["v"])
+        assert b.final[name]["v"].dtype == np.int64
+    np.testing.assert_array_equal(a.ops[t], b.ops[t])
+
+
+def test_exact_float_type_bounds():
+    def dense(w):
+        w = np.asarray(w, dtype=np.int64)
+        return ir.Node("d", ir.Linear(w, None), ("x",), (w.shape[0],))
+
+    assert golden.exact_float_type(dense([[2**23 - 1]]), 1) is np.float32
+    assert golden.exact_float_type(dense([[2**22, 2**22]]), 1) is np.float32  # 2**23
+    assert golden.exact_float_type(dense([[2**23, 2**23]]), 1) is np.float64  # 2**24: not f32
+    assert golden.exact_float_type(dense([[2**22, -(2**22)]]), 2) is np.float64
+    assert golden.exact_float_type(dense([[2**52, 2**52]]), 1) is None
+    with pytest.raises(ValueError, match="engine"):
+        golden.run(_fixed(1)[1].graph, np.zeros((1, 1, 8, 8), np.int64), (1,), engine="fast")
