@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import random
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -158,5 +160,10 @@ def run(args: argparse.Namespace, example_dir: Path, load_data: Callable[[], Spl
     print(f"trained in {elapsed:.1f} s")
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(model.state_dict(), args.out)
+    # atomic: write a file of the same name in a scratch directory beside the target, then
+    # rename (torch.save names the archive's entries after the file, so the name must match)
+    with tempfile.TemporaryDirectory(dir=args.out.parent) as scratch:
+        tmp = Path(scratch) / args.out.name
+        torch.save(model.state_dict(), tmp)
+        os.replace(tmp, args.out)
     print(f"wrote {args.out}")
