@@ -135,9 +135,6 @@ class SimResult:
     def accuracy(self, y: np.ndarray) -> dict[int, float]:
         return {t: float(np.mean(p == y)) for t, p in self.predictions.items()}
 
-    def mean_ops(self) -> dict[int, float]:
-        return {t: float(o.mean()) for t, o in self.ops.items()}
-
 
 class OverflowDetected(AssertionError):
     """A register left the range the width analysis proved: a bug, never expected."""

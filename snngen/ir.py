@@ -18,7 +18,7 @@ This module imports neither torch nor any backend. Arrays are numpy ``float64``.
 from __future__ import annotations
 
 import heapq
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TypeAlias
 
 import numpy as np
@@ -250,8 +250,8 @@ class Node:
 class Graph:
     """An immutable DAG of nodes in topological order; the last-named ``output`` is the result.
 
-    Build one with :func:`build` (which infers shapes and checks the structure), change one with
-    :meth:`replace_nodes` (which rebuilds, so shapes stay consistent).
+    Build one with :func:`build` (which infers shapes and checks the structure); passes change
+    one by rebuilding from :meth:`specs` (so shapes stay consistent) or with :meth:`with_op`.
     """
 
     nodes: tuple[Node, ...]
@@ -286,10 +286,6 @@ class Graph:
         return all(len(n.inputs) <= 1 for n in self.nodes) and all(
             len(self.consumers(n.name)) <= 1 for n in self.nodes
         )
-
-    def replace_nodes(self, specs: list[tuple[str, Op, tuple[str, ...]]], output: str | None = None
-                      ) -> Graph:
-        return build(specs, output or self.output)
 
     def specs(self) -> list[tuple[str, Op, tuple[str, ...]]]:
         return [(n.name, n.op, n.inputs) for n in self.nodes]
@@ -391,5 +387,5 @@ def maxpool(kernel, stride=None, padding=0) -> MaxPool2d:
 __all__ = [
     "IF", "LINEAR_OPS", "Add", "AvgPool2d", "BatchNorm", "Concat", "Conv2d", "Flatten", "Graph",
     "GraphError", "Identity", "Input", "Linear", "MaxPool2d", "Node", "Op", "ReLU", "Softmax",
-    "avgpool", "build", "conv", "infer_shape", "linear", "maxpool", "pool_out", "replace",
+    "avgpool", "build", "conv", "infer_shape", "linear", "maxpool", "pool_out",
 ]
