@@ -131,6 +131,9 @@ class SimResult:
     raster: dict[str, np.ndarray] = field(default_factory=dict)
     # raster["node"] = (T, N, *shape) bool: every spike of every timestep of every IF population
     # and max-pool gate; trace only
+    layer_ops: dict[str, np.ndarray] = field(default_factory=dict)
+    # layer_ops["op"] = (T, N) synaptic operations of each Conv/Linear/AvgPool/Add at each
+    # timestep (a constant current's MACs in timestep 1); they add up to ``ops``; trace only
 
     def accuracy(self, y: np.ndarray) -> dict[int, float]:
         return {t: float(np.mean(p == y)) for t, p in self.predictions.items()}
@@ -185,11 +188,15 @@ def run(graph: Graph, x: np.ndarray, checkpoints: tuple[int, ...], input_mode: s
     # synaptic cost of one event: a linear op's fan-out; 1 per spike added directly
     fan: dict[str, np.ndarray] = {}
     ops = np.zeros(n_img, dtype=np.int64)
+    layer_ops = {n.name: np.zeros((t_max, n_img), dtype=np.int64) for n in graph
+                 if isinstance(n.op, (*LINEAR_OPS, Add))} if trace else {}
     for n in graph:
         if isinstance(n.op, LINEAR_OPS):
             f = kernels.fanout(n, graph[n.inputs[0]].shape)
             if n.inputs[0] in static:
                 ops += int(f.sum())  # a constant current: its MACs once per image
+                if trace:
+                    layer_ops[n.name][0] = int(f.sum())
             else:
                 fan[n.name] = f.reshape(-1).astype(dt)
     # event-driven linear ops computed with the BLAS where that is provably exact
@@ -232,8 +239,11 @@ def run(graph: Graph, x: np.ndarray, checkpoints: tuple[int, ...], input_mode: s
                     cur = synaptic_current(n, val[n.inputs[0]])
                 val[n.name] = cur + bias_current(n, dt)
                 if n.name in fan:
-                    ops += val[n.inputs[0]].reshape(n_img, -1).astype(np.int64) @ \
+                    step_ops = val[n.inputs[0]].reshape(n_img, -1).astype(np.int64) @ \
                         fan[n.name].astype(np.int64)
+                    ops += step_ops
+                    if trace:
+                        layer_ops[n.name][t - 1] = step_ops
             elif isinstance(op, IF):
                 cur = val[n.inputs[0]]
                 if check is not None:
@@ -256,7 +266,10 @@ def run(graph: Graph, x: np.ndarray, checkpoints: tuple[int, ...], input_mode: s
                 val[n.name] = add_currents(n, [val[i] for i in n.inputs])
                 for i in n.inputs:
                     if i in spiking:
-                        ops += val[i].reshape(n_img, -1).sum(axis=1).astype(np.int64)
+                        step_ops = val[i].reshape(n_img, -1).sum(axis=1).astype(np.int64)
+                        ops += step_ops
+                        if trace:
+                            layer_ops[n.name][t - 1] += step_ops
             else:  # Flatten, Concat
                 val[n.name] = eval_node(n, [val[i] for i in n.inputs])
         if t in checkpoints:
@@ -268,6 +281,7 @@ def run(graph: Graph, x: np.ndarray, checkpoints: tuple[int, ...], input_mode: s
             res.spikes[t] = {k: c.reshape(n_img, -1).sum(axis=1) for k, c in count.items()}
     if trace:
         res.raster = raster
+        res.layer_ops = layer_ops
         res.final = {n.name: {"v": v[n.name], "count": count[n.name],
                               "current": current[n.name],
                               "v0": np.full_like(v[n.name], n.op.v0)}
@@ -303,6 +317,8 @@ def concat_results(parts: list[SimResult]) -> SimResult:
         res.final = {k: {f: cat([p.final[k][f] for p in parts]) for f in d}
                      for k, d in parts[0].final.items()}
         res.raster = {k: cat([p.raster[k] for p in parts], axis=1) for k in parts[0].raster}
+        res.layer_ops = {k: cat([p.layer_ops[k] for p in parts], axis=1)
+                         for k in parts[0].layer_ops}
     return res
 
 

@@ -163,3 +163,14 @@ def test_lower_clamp(seed, t):
         assert f["v"].min() >= -1.0
         # the clamp only ever adds charge: v_T + theta * count >= v_0 + sum of currents
         assert (f["v"] + f["count"] + 1e-9 >= f["v0"] + f["current"]).all()
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 10_000), t=st.integers(1, 20))
+def test_layer_ops_add_up(seed, t):
+    snn, x = _snn(seed)
+    res = sim.simulate(snn, x, [t], trace=True, batch_size=4)
+    total = sum(o.sum(axis=0) for o in res.layer_ops.values())
+    np.testing.assert_array_equal(total, res.ops[t])
+    for name, o in res.layer_ops.items():
+        assert o.shape == (t, len(x)) and (o >= 0).all(), name
