@@ -40,6 +40,16 @@ def _int_list(s: str) -> list[int]:
     return vals
 
 
+def _positive(s: str) -> int:
+    try:
+        v = int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {s!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {s!r}")
+    return v
+
+
 def _layer_bits(s: str) -> dict[str, int]:
     out = {}
     for item in filter(None, (p.strip() for p in s.split(","))):
@@ -77,7 +87,7 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--spiking-avgpool", action="store_true",
                    help="keep average pooling as a layer of IF neurons (the papers); by default "
                         "it is folded into the next Linear or unpadded Conv2d")
-    p.add_argument("--calib", type=int, default=1000,
+    p.add_argument("--calib", type=_positive, default=1000,
                    help="calibration images for normalisation (first N training images)")
 
 
@@ -86,15 +96,16 @@ def _fixed_args(p: argparse.ArgumentParser, sweep: bool = False) -> None:
         p.add_argument("--weight-bits", type=_int_list, default=[4, 6, 8],
                        help="weight widths to sweep (default 4,6,8)")
     else:
-        p.add_argument("--weight-bits", type=int, default=8,
+        p.add_argument("--weight-bits", type=_positive, default=8,
                        help="signed weight width of every layer (default 8)")
     p.add_argument("--layer-bits", type=_layer_bits, default={},
                    help="per-layer weight widths, e.g. 0=6,9=4 (layer or op name)")
-    p.add_argument("--input-bits", type=int, default=8, help="unsigned pixel width (default 8)")
-    p.add_argument("--max-timesteps", type=int, default=None,
+    p.add_argument("--input-bits", type=_positive, default=8,
+                   help="unsigned pixel width (default 8)")
+    p.add_argument("--max-timesteps", type=_positive, default=None,
                    help="the longest run the register widths must be safe for (default: the "
                         "largest --timesteps, or 128)")
-    p.add_argument("--membrane-bits", type=int, default=None,
+    p.add_argument("--membrane-bits", type=_positive, default=None,
                    help="require this membrane width; refused if any layer needs more")
 
 
@@ -102,8 +113,8 @@ def _sim_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timesteps", type=_int_list, default=[8, 16, 32, 64, 128],
                    help="comma-separated T values (default 8,16,32,64,128)")
     p.add_argument("--seed", type=int, default=1, help="LFSR seed for spike input (1..2^32-1)")
-    p.add_argument("--limit", type=int, help="evaluate on the first N test images only")
-    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--limit", type=_positive, help="evaluate on the first N test images only")
+    p.add_argument("--batch-size", type=_positive, default=256)
     p.add_argument("--engine", choices=("int64", "exact-float"), default="int64",
                    help="how the golden model computes synaptic currents: int64 (default), or "
                         "with the BLAS where that is proven exact (same results, faster)")

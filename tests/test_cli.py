@@ -145,3 +145,16 @@ def test_digits_fixed_8bit_close_to_float(digits):
     rep = evaluate(exp, [16, 32, 64])
     for r in rep.rows:
         assert abs(r.fixed_accuracy - r.snn_accuracy) <= 0.015, r
+
+
+@pytest.mark.parametrize("flag", ["--limit", "--batch-size", "--calib", "--max-timesteps"])
+def test_nonpositive_counts_refused_by_the_parser(flag, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["simulate", *DIGITS, flag, "0"])
+    assert e.value.code == 2 and "positive integer" in capsys.readouterr().err
+
+
+def test_graph_command(capsys):
+    assert main(["graph", *DIGITS]) == 0
+    out = capsys.readouterr().out
+    assert "canonical ANN" in out and "spiking network" in out and "9_if" in out
