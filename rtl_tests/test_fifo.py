@@ -1,0 +1,46 @@
+"""snn_fifo on Icarus and Verilator: random traffic, throughput and reset (cocotb_fifo.py),
+for several DEPTH/DATA_WIDTH; plus self-tests of the infrastructure (a wrong model must fail
+the pytest test, a missing simulator must fail with an install hint)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import runner
+
+from snngen.hwfiles import rtl_dir
+
+CONFIGS = [(2, 8), (16, 16), (4, 24)]  # (DEPTH, DATA_WIDTH)
+
+
+def _run(sim: str, depth: int, width: int, tag: str = "", **cfg) -> None:
+    params = {"DEPTH": depth, "DATA_WIDTH": width}
+    runner.run_cocotb(
+        toplevel="snn_fifo",
+        sources=[rtl_dir() / "snn_fifo.v"],
+        test_module="cocotb_fifo",
+        parameters=params,
+        sim=sim,
+        build_dir=runner.build_dir_for("snn_fifo", params, sim, tag),
+        extra_env={"SNN_FIFO_CONFIG": json.dumps({**params, **cfg})},
+    )
+
+
+@pytest.mark.parametrize(("depth", "width"), CONFIGS, ids=[f"D{d}-W{w}" for d, w in CONFIGS])
+def test_fifo(sim, depth, width):
+    _run(sim, depth, width)
+
+
+def test_wrong_model_fails_the_pytest_test(sim):
+    # the model corrupts its copy of the 5th word: the m_data check must catch it and the
+    # failure must reach pytest, with the seed to reproduce it
+    with pytest.raises(pytest.fail.Exception, match=r"(?s)SNN_SEED=\d+.*m_data"):
+        _run(sim, 4, 8, tag="selftest", inject_error=True)
+
+
+def test_missing_simulator_fails_with_install_hint(sim, monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(runner, "VENV_BIN", tmp_path)
+    with pytest.raises(pytest.fail.Exception, match="make venv"):
+        _run(sim, 2, 8, tag="missing")
