@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -26,6 +24,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from snngen import atomic
 from snngen.fixednet import FixedConfig
 from snngen.passes import ConversionConfig
 
@@ -256,23 +255,10 @@ def print_formats(net, console: Console) -> None:
 
 
 def write_json_atomic(path: str | Path, obj) -> None:
-    """Write JSON next to ``path`` and rename, so an interrupted run leaves no partial file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=2, sort_keys=True)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a report is an ordinary file
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``obj`` as JSON; an interrupted run leaves the old file or none, never a partial
+    one. Parent directories are created."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    atomic.write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
 
 
 def cmd_convert(a: argparse.Namespace, console: Console) -> int:

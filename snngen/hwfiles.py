@@ -15,13 +15,13 @@ The same values always give the same bytes, so generated images can be diffed an
 
 from __future__ import annotations
 
-import contextlib
 import operator
 import os
-import secrets
 from collections.abc import Iterable
 from importlib.resources import files
 from pathlib import Path
+
+from snngen import atomic
 
 __all__ = ["mem_digits", "read_mem", "rtl_dir", "write_mem"]
 
@@ -77,28 +77,7 @@ def write_mem(path: str | os.PathLike, values: Iterable[int], width: int) -> Non
     ``ValueError``: nothing is wrapped silently. The write is atomic: ``path`` is either the
     old file or the whole new one, and no temporary file is left behind on error."""
     width = _check_width(width)
-    data = _encode(values, width)
-    path = os.fspath(path)
-    directory = os.path.dirname(path) or "."
-    base = os.path.basename(path)
-    # O_EXCL with mode 0o666: a fresh name of our own, with the umask's permissions
-    while True:
-        tmp = os.path.join(directory, f".{base}.{secrets.token_hex(6)}.tmp")
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-            break
-        except FileExistsError:
-            continue
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    atomic.write_bytes(path, _encode(values, width))
 
 
 def read_mem(path: str | os.PathLike, width: int, signed: bool) -> list[int]:

@@ -17,18 +17,16 @@ fixed-point and conversion settings and where the network came from. The exact l
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import math
 import os
-import secrets
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from snngen import ir
+from snngen import atomic, ir
 from snngen.fixed import Fixed
 from snngen.fixednet import FixedConfig, FixedNet
 from snngen.passes import ConversionConfig, kinds
@@ -294,37 +292,7 @@ def save(net: FixedNet, path: str | os.PathLike) -> None:
     one, never a mix, and no temporary file is left behind on error."""
     path = os.fspath(path)
     data = _encode(net, os.fsdecode(path))
-    directory = os.path.dirname(path) or "."
-    base = os.path.basename(path)
-    # O_EXCL with mode 0o666: a fresh name of our own, with the umask's permissions
-    while True:
-        tmp = os.path.join(directory, f".{base}.{secrets.token_hex(6)}.tmp")
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-            break
-        except FileExistsError:
-            continue
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    # make the rename itself durable where the platform allows it
-    try:
-        dfd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dfd)
-    except OSError:
-        pass
-    finally:
-        os.close(dfd)
+    atomic.write_bytes(path, data)
 
 
 # --------------------------------------------------------------------------------------------
