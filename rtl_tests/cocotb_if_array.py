@@ -35,6 +35,11 @@ from snngen.hwfiles import read_mem
 PERIOD_NS = 10
 
 
+def _uint(value) -> int:
+    """A LogicArray or (a 1-bit port) a Logic as an unsigned int."""
+    return value.to_unsigned() if hasattr(value, "to_unsigned") else int(value)
+
+
 class IfArrayBench:
     def __init__(self, dut) -> None:
         cfg = json.loads(os.environ["SNN_IF_ARRAY_CONFIG"])
@@ -70,7 +75,8 @@ class IfArrayBench:
 
     # --- one clock cycle -------------------------------------------------------------------
 
-    async def step(self, clear=0, sweep=0, upd=None, k_wr=None, dbg=None, m_ready=1) -> dict:
+    async def step(self, clear=0, sweep=0, upd=None, k_wr=None, dbg=None, m_ready=1,
+                   check=True) -> dict:
         """Drive one cycle (called right after a rising edge), sample the outputs at ReadOnly,
         wait for the next edge. ``upd`` is a list per lane of None or (row, weight)."""
         d = self.dut
@@ -92,11 +98,14 @@ class IfArrayBench:
         d.dbg_rd_index.value = dbg if dbg is not None else 0
         d.m_ready.value = m_ready
         await ReadOnly()
+        if not check:  # in reset: the outputs may be X
+            await RisingEdge(d.clk)
+            return {}
         out = {
             "busy": int(d.busy.value),
             "clear_ready": int(d.clear_ready.value),
             "sweep_ready": int(d.sweep_ready.value),
-            "upd_ready": d.upd_ready.value.to_unsigned(),
+            "upd_ready": _uint(d.upd_ready.value),
             "m_valid": int(d.m_valid.value),
             "dbg_data": d.dbg_rd_data.value,  # converted only where a read is due
         }
@@ -108,7 +117,7 @@ class IfArrayBench:
         got = (out["clear_ready"], out["sweep_ready"], out["upd_ready"])
         assert got == expect, f"cycle {self.cycle}: readies {got}, expected {expect}"
         if out["m_valid"]:
-            out["m_index"] = d.m_index.value.to_unsigned()
+            out["m_index"] = _uint(d.m_index.value)
             out["m_eot"] = int(d.m_eot.value)
         out["upd_fire"] = valid & out["upd_ready"]
         self.cycle += 1
@@ -130,7 +139,7 @@ class IfArrayBench:
     async def reset(self) -> None:
         self.dut.rst.value = 1
         for _ in range(2):
-            await self.step(m_ready=0)
+            await self.step(m_ready=0, check=False)
         self.dut.rst.value = 0
 
     async def k_writes(self, count: int) -> None:
@@ -191,6 +200,16 @@ class IfArrayBench:
                 add(row, weight())
             else:
                 add(row, weight())
+        # some neurons end exactly on the threshold (v + I == THRESHOLD: fires, >= not >)
+        for row in range(nrows):
+            n = row * self.lanes + j
+            diff = self.theta - int(self.v[n] + current[n] + self.k[n])
+            if rng.random() < 0.2 and 0 < abs(diff) <= 6 * self.wmax:
+                while diff:
+                    w = max(-self.wmax, min(self.wmax, diff))
+                    add(row, w)
+                    diff -= w
+                self.stats["exactly_threshold"] += 1
         # corrections: v + updates + K must stay in range
         for row in range(nrows):
             n = row * self.lanes + j
@@ -199,7 +218,7 @@ class IfArrayBench:
                 add(row, -self.wmax if p > self.hi else self.wmax)
         return seq
 
-    async def timestep(self, p_gap: float, p_ready: float) -> None:
+    async def timestep(self, p_gap: float, p_ready: float, force_stall: bool = False) -> None:
         rng = self.rng
         current = np.zeros(self.n, dtype=np.int64)
         queues = [collections.deque(self.lane_updates(j, current)) for j in range(self.lanes)]
@@ -232,6 +251,8 @@ class IfArrayBench:
         events: list[int] = []
         while True:
             m_ready = int(rng.random() < p_ready)
+            if force_stall and stalls == 0 and cycles + 1 == self.n + 3:
+                m_ready = 0  # the EOT is on m in this cycle when nothing stalled before
             out = await self.step(m_ready=m_ready, **self.junk())
             cycles += 1
             assert out["busy"], f"busy low {cycles} cycles into a sweep"
@@ -280,13 +301,13 @@ async def test_images(dut) -> None:
         for t in range(steps):
             p_gap = rng.choice([0.0, 0.0, 0.3, 0.7])
             p_ready = rng.choice([1.0, 0.8, 0.5, 0.2]) if t > 0 else 1.0
-            await bench.timestep(p_gap, p_ready)
+            await bench.timestep(p_gap, p_ready, force_stall=t == steps - 1)
             # idle gaps between timesteps
             for _ in range(rng.randrange(3)):
                 await bench.step()
     s = bench.stats
     dut._log.info("%d cycles; %s", bench.cycle, dict(s))
-    keys = ["stall_cycles", "back_to_back_same_neuron", "k_writes"]
+    keys = ["stall_cycles", "back_to_back_same_neuron", "k_writes", "exactly_threshold"]
     for key in [*keys, "spikes"] if bench.spiking else keys:
         assert s[key] > 0, f"stimulus never reached {key!r}: {dict(s)}"
     if bench.spiking:

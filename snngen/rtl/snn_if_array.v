@@ -50,10 +50,14 @@
  *     Neuron n is written back at edge e + n + 2 + (stalls so far) and its event (if any) is
  *     offered from that edge on.
  *   - Debug read (tests, while idle): dbg_rd_en with dbg_rd_index at edge e puts the
- *     membrane of that neuron on dbg_rd_data after e (held until the next debug read or
- *     update on that bank). It uses the bank's read port: do not issue it in a cycle where
+ *     membrane of that neuron on dbg_rd_data after e (held until the bank's read port is
+ *     used again: a debug read, an update or a sweep). It uses the bank's read port: do not issue it in a cycle where
  *     the same lane accepts an update, nor in the cycle right after an update to the same
  *     neuron was accepted (the write-back lands at that edge). Undefined while busy.
+ *
+ * Written for block RAM inference (plain `reg mem` arrays, one write port and one registered
+ * read port with enable each, no reset, muxed addresses); unlike snn_fifo/snn_rom this has NOT
+ * yet been checked with a synthesis tool.
  *
  * Verilog-2005, `default_nettype none.
  */
@@ -88,9 +92,10 @@ module snn_if_array #
     parameter K_INIT_FILE = "",
     // Width of neuron indices (m_index, k_wr_addr, dbg_rd_index); >= $clog2(N), <= 32
     parameter INDEX_WIDTH = $clog2(N),
-    // Width of a bank address (upd_addr); >= $clog2(ceil(N/LANES)) and >= 1
-    parameter ADDR_WIDTH = ($clog2((N + LANES - 1) / LANES) > 0)
-                           ? $clog2((N + LANES - 1) / LANES) : 1
+    // Width of a bank address (upd_addr); >= $clog2(ceil(N/LANES)) and >= 1 (the default;
+    // the guard only keeps a bad LANES from dividing by zero before the check below)
+    parameter ADDR_WIDTH = ($clog2((N + LANES - 1) / ((LANES > 0) ? LANES : 1)) > 0)
+                           ? $clog2((N + LANES - 1) / ((LANES > 0) ? LANES : 1)) : 1
 )
 (
     input  wire                           clk,
@@ -141,8 +146,10 @@ module snn_if_array #
     output wire [V_WIDTH-1:0]             dbg_rd_data
 );
 
+// LANES, guarded against zero so that a bad value reaches the check below
+localparam LANES_SAFE = (LANES > 0) ? LANES : 1;
 // bank rows in use
-localparam DEPTH_USED = (N + LANES - 1) / LANES;
+localparam DEPTH_USED = (N + LANES_SAFE - 1) / LANES_SAFE;
 // bank address bits that select a row (at least 1)
 localparam MEM_AW = ($clog2(DEPTH_USED) > 0) ? $clog2(DEPTH_USED) : 1;
 // bank array size (at least 2, so a 1-bit row address always fits it)
