@@ -1,7 +1,8 @@
 # snngen: every target installs what is missing first (idempotent), then runs.
 #   make demo   convert the bundled digits CNN and print ANN vs SNN accuracy and operations per T
 #   make test   lint + the whole test suite
-#   make quick  the fast inner loop (no slow tests, stop at the first failure)
+#   make quick  the fast inner loop: Python tests only, no slow ones, stop at the first failure
+#   make rtl    the cocotb/lint tests of the Verilog blocks only (Icarus and Verilator)
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -12,7 +13,7 @@ TORCH := torch==2.13.0
 # the MNIST test set (IDX); only examples and benchmarks use it, never the tests
 MNIST_DIR ?= ../shared/data/mnist
 
-.PHONY: venv demo test quick lint bench bench-peers bench-speed peers-deps clean
+.PHONY: venv demo test quick rtl lint bench bench-peers bench-speed peers-deps clean
 
 venv: $(STAMP)
 
@@ -60,7 +61,10 @@ test: lint
 	$(BIN)/python -m pytest -q -n 2
 
 quick: venv
-	$(BIN)/python -m pytest -q -x -m "not slow"
+	$(BIN)/python -m pytest -q -x -n 2 -m "not slow" tests
+
+rtl: venv
+	$(BIN)/python -m pytest -q -n 2 rtl_tests
 
 bench: venv
 	$(BIN)/python benchmarks/accuracy.py --data-dir $(MNIST_DIR)
