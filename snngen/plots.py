@@ -20,6 +20,22 @@ from snngen.ir import IF, Graph
 _META = {"Software": None}
 
 
+def _accuracy_figure(ax, fig, xlabel: str, title: str, path: Path) -> Path:
+    """The common frame of the accuracy plots, then save."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("accuracy (%)")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def _time_axis(ax, ts: list[int]) -> None:
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(ts, [str(t) for t in ts])
+
+
 def _save(fig, path: Path) -> Path:
     fig.savefig(path, dpi=110, metadata=_META)
     plt.close(fig)
@@ -31,15 +47,9 @@ def accuracy_vs_time(rep, path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
     ax.plot(ts, [100 * r.snn_accuracy for r in rep.rows], "o-", label="SNN")
     ax.axhline(100 * rep.ann_accuracy, color="k", ls="--", label="ANN")
-    ax.set_xscale("log", base=2)
-    ax.set_xticks(ts, [str(t) for t in ts])
-    ax.set_xlabel("timesteps T")
-    ax.set_ylabel("accuracy (%)")
-    ax.set_title(f"{rep.dataset}: accuracy vs simulation time", fontsize=10)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    return _save(fig, path)
+    _time_axis(ax, ts)
+    return _accuracy_figure(ax, fig, "timesteps T", f"{rep.dataset}: accuracy vs simulation time",
+                            path)
 
 
 def accuracy_vs_ops(rep, path: Path) -> Path:
@@ -55,13 +65,8 @@ def accuracy_vs_ops(rep, path: Path) -> Path:
     ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.set_xlabel("operations per image (millions)")
-    ax.set_ylabel("accuracy (%)")
-    ax.set_title(f"{rep.dataset}: accuracy vs operations", fontsize=10)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    return _save(fig, path)
+    return _accuracy_figure(ax, fig, "operations per image (millions)",
+                            f"{rep.dataset}: accuracy vs operations", path)
 
 
 def raster(graph: Graph, trace, label: int, path: Path) -> Path:
@@ -100,12 +105,6 @@ def sweep(res: dict, path: Path) -> Path:
     ax.plot(ts, [100 * res["float"][str(t)] for t in ts], "k--", label="float SNN")
     for bits, accs in res["fixed"].items():
         ax.plot(ts, [100 * accs[str(t)] for t in ts], "o-", label=f"{bits}-bit weights")
-    ax.set_xscale("log", base=2)
-    ax.set_xticks(ts, [str(t) for t in ts])
-    ax.set_xlabel("timesteps T")
-    ax.set_ylabel("accuracy (%)")
-    ax.set_title(f"{res['dataset']}: fixed-point accuracy by weight width", fontsize=10)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return _save(fig, path)
+    _time_axis(ax, ts)
+    return _accuracy_figure(ax, fig, "timesteps T",
+                            f"{res['dataset']}: fixed-point accuracy by weight width", path)
