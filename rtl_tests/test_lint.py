@@ -36,17 +36,6 @@ LINT_PARAMS: dict[str, list[dict[str, object]]] = {
         {"INIT_FILE": "w.mem", "DATA_WIDTH": 1, "DEPTH": 2},
         {"INIT_FILE": "w.mem", "DATA_WIDTH": 64, "DEPTH": 3, "ADDR_WIDTH": 32},
     ],
-    "snn_if_array": [
-        {"K_INIT_FILE": "k.mem"},
-        {"K_INIT_FILE": "k.mem", "N": 13, "LANES": 4, "V_WIDTH": 10, "W_WIDTH": 4,
-         "K_WIDTH": 6, "THRESHOLD": 50, "HAS_VMIN": 1, "VMIN": -20, "V0": 3},
-        {"K_INIT_FILE": "k.mem", "N": 2, "LANES": 2, "INDEX_WIDTH": 8, "ADDR_WIDTH": 5,
-         "V_WIDTH": 32, "K_WIDTH": 32, "W_WIDTH": 32},
-        {"K_INIT_FILE": "k.mem", "N": 100, "LANES": 1, "SPIKING": 0, "K_WIDTH": 24,
-         "V_WIDTH": 24},
-        {"K_INIT_FILE": "k.mem", "N": 37, "LANES": 8, "K_WIDTH": 4, "V_WIDTH": 12,
-         "W_WIDTH": 3},
-    ],
 }
 
 # parameter sets that must fail elaboration, and the words the failure must show

@@ -38,4 +38,4 @@ def test_wheel_ships_templates_rtl_and_entry_point(tmp_path):
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "site")],
                          check=True, capture_output=True, text=True).stdout.strip()
     assert Path(out) == tmp_path / "site" / "snngen" / "rtl"
-    assert (Path(out) / "snn_if_array.v").is_file()
+    assert (Path(out) / "snn_fifo.v").is_file()
