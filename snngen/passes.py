@@ -321,11 +321,10 @@ def pool_static_currents(graph: Graph) -> Graph:
     return graph
 
 
-def _pools_static(graph: Graph, n) -> bool:
+def _pools_static(graph: Graph, n, static: set[str]) -> bool:
     # a max-pool of a constant (analog-input) current, feeding one ReLU
     c = _single_consumer(graph, n.name)
-    return (n.inputs[0] in static_nodes(graph) and c is not None
-            and isinstance(graph[c].op, ReLU))
+    return n.inputs[0] in static and c is not None and isinstance(graph[c].op, ReLU)
 
 
 # --------------------------------------------------------------------------------------------
@@ -336,6 +335,7 @@ def _pools_static(graph: Graph, n) -> bool:
 def check_convertible(graph: Graph) -> Graph:
     """Raise :class:`ConversionError` naming the first node a spiking network cannot express."""
     k = kinds(graph)
+    static = static_nodes(graph)
     for n in graph:
         op, name = n.op, n.name
         what = type(op).__name__
@@ -350,7 +350,7 @@ def check_convertible(graph: Graph) -> Graph:
                 f"two linear layers); a spiking layer needs spikes as input")
         if isinstance(op, ReLU) and ins != ["current"]:
             raise ConversionError(f"{name}: ReLU of the network input is not supported")
-        if isinstance(op, MaxPool2d) and ins != ["spikes"] and not _pools_static(graph, n):
+        if isinstance(op, MaxPool2d) and ins != ["spikes"] and not _pools_static(graph, n, static):
             raise ConversionError(
                 f"{name}: MaxPool2d of a pre-activation that is not followed by a ReLU")
         if isinstance(op, (Flatten, Concat)) and set(ins) != {"spikes"}:
@@ -360,7 +360,7 @@ def check_convertible(graph: Graph) -> Graph:
         name, what = n.name, type(n.op).__name__
         if k[name] == "current" and name != graph.output:
             cons = graph.consumers(name)
-            ok = (ReLU, Add, MaxPool2d) if name in static_nodes(graph) else (ReLU, Add)
+            ok = (ReLU, Add, MaxPool2d) if name in static else (ReLU, Add)
             if len(cons) != 1 or not isinstance(cons[0].op, ok):
                 raise ConversionError(
                     f"{name}: the pre-activation of {what} must feed exactly one ReLU or Add, "
