@@ -247,7 +247,8 @@ def run(graph: Graph, x: np.ndarray, checkpoints: tuple[int, ...], input_mode: s
             elif isinstance(op, IF):
                 cur = val[n.inputs[0]]
                 if check is not None:
-                    _check_events(n, v[n.name], cur, check[n.name], t)
+                    # the register also holds v + the whole current before compare/subtract
+                    _check_range(n, v[n.name] + cur, check[n.name], t)
                 v[n.name], s = if_update(v[n.name], cur, op.threshold, op.v_min, op.spiking)
                 if check is not None:
                     _check_range(n, v[n.name], check[n.name], t)
@@ -294,11 +295,6 @@ def _check_range(n: Node, v: np.ndarray, fmt, t: int) -> None:
     if v.size and (v.min() < lo or v.max() > hi):
         raise OverflowDetected(f"{n.name}: membrane {v.min()}..{v.max()} at timestep {t} "
                                f"outside the analysed range {lo}..{hi}")
-
-
-def _check_events(n: Node, v: np.ndarray, cur: np.ndarray, fmt, t: int) -> None:
-    # the register also holds v + the full current before compare/subtract
-    _check_range(n, v + cur, fmt, t)
 
 
 def concat_results(parts: list[SimResult]) -> SimResult:
