@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -35,6 +37,17 @@ LINT_PARAMS: dict[str, list[dict[str, object]]] = {
         {"INIT_FILE": "w.mem", "DATA_WIDTH": 24, "DEPTH": 37, "ADDR_WIDTH": 9},
         {"INIT_FILE": "w.mem", "DATA_WIDTH": 1, "DEPTH": 2},
         {"INIT_FILE": "w.mem", "DATA_WIDTH": 64, "DEPTH": 3, "ADDR_WIDTH": 32},
+    ],
+    "snn_if_array": [
+        {"K_INIT_FILE": "k.mem"},
+        {"K_INIT_FILE": "k.mem", "N": 13, "LANES": 4, "V_WIDTH": 10, "W_WIDTH": 4,
+         "K_WIDTH": 6, "THRESHOLD": 50, "HAS_VMIN": 1, "VMIN": -20, "V0": 3},
+        {"K_INIT_FILE": "k.mem", "N": 2, "LANES": 2, "INDEX_WIDTH": 8, "ADDR_WIDTH": 5,
+         "V_WIDTH": 32, "K_WIDTH": 32, "W_WIDTH": 32},
+        {"K_INIT_FILE": "k.mem", "N": 100, "LANES": 1, "SPIKING": 0, "K_WIDTH": 24,
+         "V_WIDTH": 24},
+        {"K_INIT_FILE": "k.mem", "N": 37, "LANES": 8, "K_WIDTH": 4, "V_WIDTH": 12,
+         "W_WIDTH": 3},
     ],
 }
 
@@ -119,3 +132,26 @@ def test_bad_parameters_fail_elaboration(tool, module, params, message, tmp_path
     r = (_verilator if tool == "verilator" else _iverilog)(module, params, tmp_path)
     assert r.returncode != 0
     assert message in r.stdout + r.stderr
+
+
+@pytest.mark.slow
+def test_wheel_ships_the_rtl(tmp_path):
+    # build the wheel with the project's own backend, offline (hatchling is a dev dependency)
+    subprocess.run([sys.executable, "-c",
+                    "import sys, hatchling.build as b; b.build_wheel(sys.argv[1])", str(tmp_path)],
+                   cwd=ROOT, check=True, capture_output=True)
+    (wheel,) = tmp_path.glob("snngen-*.whl")
+    with zipfile.ZipFile(wheel) as z:
+        names = set(z.namelist())
+        for v in rtl_dir().glob("*.v"):
+            assert f"snngen/rtl/{v.name}" in names
+            assert z.read(f"snngen/rtl/{v.name}") == v.read_bytes()
+        assert "snngen/hwfiles.py" in names
+        z.extractall(tmp_path / "site")
+    # rtl_dir() of the unpacked wheel points inside it
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); "
+            "from snngen.hwfiles import rtl_dir; print(rtl_dir())")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "site")],
+                         check=True, capture_output=True, text=True).stdout.strip()
+    assert Path(out) == tmp_path / "site" / "snngen" / "rtl"
+    assert (Path(out) / "snn_fifo.v").is_file() and (Path(out) / "snn_rom.v").is_file()

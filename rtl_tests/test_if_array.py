@@ -1,0 +1,91 @@
+"""snn_if_array on Icarus and Verilator (cocotb_if_array.py): images of timesteps of random
+updates (with same-neuron hazards), sweeps under backpressure, k writes and clears, checked
+event by event and membrane by membrane against snngen.golden.if_update, with the documented
+cycle counts. Plus: bad parameters fail elaboration in both tools with a message naming the
+rule."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+import runner
+from test_lint import _iverilog, _verilator
+
+from snngen.hwfiles import rtl_dir, write_mem
+
+BLOCK = "snn_if_array"
+
+# hardware parameter sets (K_INIT_FILE is added per build dir): LANES 1/2/4, N not a multiple
+# of LANES, SPIKING 0/1, HAS_VMIN 0/1, narrow (V_WIDTH 10) and wide (V_WIDTH 24) membranes,
+# THRESHOLD 1, index/address ports wider than needed
+CONFIGS: dict[str, dict[str, int]] = {
+    "L1-N13-V10": dict(N=13, LANES=1, W_WIDTH=4, V_WIDTH=10, K_WIDTH=6, THRESHOLD=40, V0=0,
+                       HAS_VMIN=0, VMIN=0, SPIKING=1, INDEX_WIDTH=4, ADDR_WIDTH=4),
+    "L2-N23-V24-vmin": dict(N=23, LANES=2, W_WIDTH=8, V_WIDTH=24, K_WIDTH=10, THRESHOLD=300,
+                            V0=-5, HAS_VMIN=1, VMIN=-200, SPIKING=1, INDEX_WIDTH=7,
+                            ADDR_WIDTH=6),
+    "L4-N30-V16-vmin": dict(N=30, LANES=4, W_WIDTH=6, V_WIDTH=16, K_WIDTH=8, THRESHOLD=100,
+                            V0=7, HAS_VMIN=1, VMIN=-60, SPIKING=1, INDEX_WIDTH=5, ADDR_WIDTH=3),
+    "L4-N6-V12-readout": dict(N=6, LANES=4, W_WIDTH=5, V_WIDTH=12, K_WIDTH=7, THRESHOLD=50,
+                              V0=3, HAS_VMIN=0, VMIN=0, SPIKING=0, INDEX_WIDTH=3,
+                              ADDR_WIDTH=1),
+    "L2-N9-V10-theta1": dict(N=9, LANES=2, W_WIDTH=4, V_WIDTH=10, K_WIDTH=4, THRESHOLD=1,
+                             V0=0, HAS_VMIN=1, VMIN=-3, SPIKING=1, INDEX_WIDTH=4,
+                             ADDR_WIDTH=3),
+}
+
+
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_if_array(sim, name):
+    hw = CONFIGS[name]
+    build_dir = runner.build_dir_for(BLOCK, hw, sim)
+    build_dir.mkdir(parents=True, exist_ok=True)
+    # K comes from the same seed as the simulation (logged by run_cocotb)
+    seed = runner.pick_seed()
+    rng = random.Random(seed)
+    kw = hw["K_WIDTH"]
+    k = [rng.randint(-(1 << (kw - 1)), (1 << (kw - 1)) - 1) for _ in range(hw["N"])]
+    k_file = build_dir / "k.mem"  # a fixed path: the parameter, and so the build, stays the same
+    write_mem(k_file, k, kw)
+    cfg = {**hw, "k_file": str(k_file), "images": 3, "timesteps": 4}
+    runner.run_cocotb(
+        toplevel=BLOCK,
+        sources=[rtl_dir() / f"{BLOCK}.v"],
+        test_module="cocotb_if_array",
+        parameters={**hw, "K_INIT_FILE": k_file},
+        sim=sim,
+        build_dir=build_dir,
+        extra_env={"SNN_IF_ARRAY_CONFIG": json.dumps(cfg)},
+        seed=seed,
+    )
+
+
+_OK = {"K_INIT_FILE": "k.mem", "N": 10, "LANES": 2, "V_WIDTH": 12, "W_WIDTH": 6,
+       "K_WIDTH": 8, "THRESHOLD": 100}
+BAD_PARAMS: list[tuple[dict[str, object], str]] = [
+    ({"K_INIT_FILE": ""}, "K_INIT_FILE_must_name_a_mem_file"),
+    ({"N": 1}, "N_must_be_at_least_2"),
+    ({"LANES": 3}, "LANES_must_be_a_power_of_two"),
+    ({"LANES": 0}, "LANES_must_be_a_power_of_two"),
+    ({"V_WIDTH": 33}, "V_WIDTH_must_be_2_to_32"),
+    ({"W_WIDTH": 13}, "W_WIDTH_must_be_1_to_V_WIDTH"),
+    ({"K_WIDTH": 0}, "K_WIDTH_must_be_1_to_32"),
+    ({"THRESHOLD": 0}, "THRESHOLD_must_be_positive_and_fit_V_WIDTH"),
+    ({"THRESHOLD": 2048}, "THRESHOLD_must_be_positive_and_fit_V_WIDTH"),
+    ({"V0": -2049}, "V0_must_fit_V_WIDTH"),
+    ({"VMIN": 2048, "HAS_VMIN": 1}, "VMIN_must_fit_V_WIDTH"),
+    ({"HAS_VMIN": 2}, "HAS_VMIN_must_be_0_or_1"),
+    ({"SPIKING": 2}, "SPIKING_must_be_0_or_1"),
+    ({"INDEX_WIDTH": 3}, "INDEX_WIDTH_must_be_clog2_N_to_32"),
+    ({"ADDR_WIDTH": 2}, "ADDR_WIDTH_too_small_for_N_over_LANES"),
+]
+
+
+@pytest.mark.parametrize(("params", "message"), BAD_PARAMS, ids=[m for _, m in BAD_PARAMS])
+@pytest.mark.parametrize("tool", ["verilator", "iverilog"])
+def test_bad_parameters_fail_elaboration(tool, params, message, tmp_path):
+    r = (_verilator if tool == "verilator" else _iverilog)(BLOCK, {**_OK, **params}, tmp_path)
+    assert r.returncode != 0
+    assert message in r.stdout + r.stderr

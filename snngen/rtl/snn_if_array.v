@@ -1,0 +1,528 @@
+/*
+ * snn_if_array: one population (layer) of N integrate-and-fire neurons, docs/semantics.md §3.
+ *
+ * Storage
+ *   - The membranes live in LANES RAM banks: neuron n is in bank n % LANES at address
+ *     n / LANES. Each bank is a plain `reg mem [0:DEPTH-1]` (DEPTH = ceil(N/LANES), at least 2)
+ *     with one synchronous write port and one synchronous read port with enable (read
+ *     register rd_q), i.e. an inferable simple dual-port RAM.
+ *   - The constant currents K[0..N-1] (bias, or for the first layer bias + the once-per-image
+ *     analog current) live in one more simple dual-port RAM of N words, loaded from
+ *     K_INIT_FILE by $readmemh (format: snngen.hwfiles.write_mem, K_WIDTH-bit two's
+ *     complement) and overwritten word by word through k_wr_*.
+ *
+ * Contract (every stream: a transfer is a rising edge with valid && ready; every valid is a
+ * register or a function of registers and never depends on any ready)
+ *   - Reset: rst is synchronous, active high. It makes the array idle (busy = 0, m_valid = 0,
+ *     no update in flight) but does NOT touch the membranes nor K: clear before the first image.
+ *     K keeps its k_wr_* writes across rst (it is only loaded from K_INIT_FILE at start).
+ *   - Idle (busy = 0): clear_ready = 1; sweep_ready = !clear_valid; upd_ready[j] =
+ *     !clear_valid && !sweep_valid (a clear wins over a sweep, both over updates; these readies
+ *     depend on the other streams' valids only, never on a ready). Not idle: all readies 0.
+ *   - Clear: accepted at edge e, writes V0 to bank address a of every bank at edge e + 1 + a,
+ *     a = 0 .. DEPTH_USED - 1 (DEPTH_USED = ceil(N/LANES)); the array is idle again right after
+ *     edge e + ceil(N/LANES): a clear takes exactly ceil(N/LANES) cycles. K is not changed.
+ *   - Update (lane j, while idle): accepted at edge e, it reads the bank at e and writes
+ *     v + weight at edge e + 1 (update latency 1: the RAM holds the new value after e + 1).
+ *     The read at e misses only the write made at the same edge e, which is forwarded, so
+ *     updates of the same neuron on consecutive cycles (or any spacing) are exact; lanes are
+ *     independent; every lane takes one update per cycle. weight is signed W_WIDTH and is
+ *     added modulo 2^V_WIDTH (exact whenever the true membrane fits V_WIDTH, §7).
+ *   - k_wr_en: K[k_wr_addr] <= k_wr_data at the edge, honoured only while idle (ignored while
+ *     busy). A K write at the edge a sweep is accepted is seen by that sweep.
+ *   - Sweep: accepted at edge e (while idle). It first lets the update pipelines drain (the
+ *     last update, accepted at e - 1 at the latest, writes at e), then processes neurons
+ *     n = 0 .. N-1 in ascending order, one per cycle, in a 2-stage pipeline (read bank + K;
+ *     add, compare, subtract, clamp, write back):
+ *         v = v + K[n]
+ *         if SPIKING && v >= THRESHOLD: spike, v = v - THRESHOLD
+ *         if HAS_VMIN: v = max(v, VMIN)
+ *     i.e. golden if_update(v, K, THRESHOLD, VMIN or None, SPIKING) after the timestep's
+ *     updates. Every spiking neuron emits one event (m_index = n, m_eot = 0), in ascending n;
+ *     after neuron N-1 one event with m_eot = 1 and m_index = 0 ends the timestep.
+ *     The whole sweep pipeline advances in exactly the cycles where !(m_valid && !m_ready);
+ *     in a cycle with m_valid && !m_ready (a stall) nothing moves, nothing is lost.
+ *   - Sweep timing (exact): with the sweep accepted at edge e, the EOT event transfers at
+ *     edge e + N + 3 + S, where S is the number of cycles after e, up to the EOT transfer, in
+ *     which m_valid is high and m_ready low. busy is high from the edge after e up to and
+ *     including the cycle of the EOT transfer; the array is idle right after that edge. So
+ *     the sweep takes N + 3 cycles plus one per stall cycle (pipeline depth P = 2: N + P + 1).
+ *     Neuron n is written back at edge e + n + 2 + (stalls so far) and its event (if any) is
+ *     offered from that edge on.
+ *   - Debug read (tests, while idle): dbg_rd_en with dbg_rd_index at edge e puts the
+ *     membrane of that neuron on dbg_rd_data after e (held until the bank's read port is
+ *     used again: a debug read, an update or a sweep). It uses the bank's read port: do not issue it in a cycle where
+ *     the same lane accepts an update, nor in the cycle right after an update to the same
+ *     neuron was accepted (the write-back lands at that edge). Undefined while busy.
+ *
+ * Written for block RAM inference (plain `reg mem` arrays, one write port and one registered
+ * read port with enable each, no reset, muxed addresses); unlike snn_fifo/snn_rom this has NOT
+ * yet been checked with a synthesis tool.
+ *
+ * Verilog-2005, `default_nettype none.
+ */
+
+`resetall
+`timescale 1ns / 1ps
+`default_nettype none
+
+module snn_if_array #
+(
+    // Number of neurons in the population (>= 2)
+    parameter N = 16,
+    // Number of RAM banks / update lanes: a power of two (1, 2, 4, ...)
+    parameter LANES = 1,
+    // Width of a signed synaptic weight on upd_weight (1 .. V_WIDTH)
+    parameter W_WIDTH = 8,
+    // Width of a signed membrane (2 .. 32)
+    parameter V_WIDTH = 16,
+    // Width of a signed constant current K (1 .. 32)
+    parameter K_WIDTH = 16,
+    // Firing threshold (>= 1 and representable in V_WIDTH signed bits)
+    parameter THRESHOLD = 100,
+    // Membrane value written by a clear (signed, fits V_WIDTH)
+    parameter V0 = 0,
+    // 1: clamp the membrane to VMIN after the update; 0: no clamp
+    parameter HAS_VMIN = 0,
+    // The clamp value (signed, fits V_WIDTH; ignored unless HAS_VMIN)
+    parameter VMIN = 0,
+    // 1: a spiking population; 0: a membrane-readout population that never fires
+    parameter SPIKING = 1,
+    // Path of the .mem file holding the N signed K_WIDTH-bit constant currents; required
+    parameter K_INIT_FILE = "",
+    // Width of neuron indices (m_index, k_wr_addr, dbg_rd_index); >= $clog2(N), <= 32
+    parameter INDEX_WIDTH = $clog2(N),
+    // Width of a bank address (upd_addr); >= $clog2(ceil(N/LANES)) and >= 1 (the default;
+    // the guard only keeps a bad LANES from dividing by zero before the check below)
+    parameter ADDR_WIDTH = ($clog2((N + LANES - 1) / ((LANES > 0) ? LANES : 1)) > 0)
+                           ? $clog2((N + LANES - 1) / ((LANES > 0) ? LANES : 1)) : 1
+)
+(
+    input  wire                           clk,
+    input  wire                           rst,
+
+    /*
+     * Clear (start of an image): every membrane <- V0
+     */
+    input  wire                           clear_valid,
+    output wire                           clear_ready,
+
+    /*
+     * Updates, one stream per lane j (field j of each vector): add upd_weight to neuron
+     * upd_addr * LANES + j
+     */
+    input  wire [LANES-1:0]               upd_valid,
+    output wire [LANES-1:0]               upd_ready,
+    input  wire [LANES*ADDR_WIDTH-1:0]    upd_addr,
+    input  wire [LANES*W_WIDTH-1:0]       upd_weight,
+
+    /*
+     * Constant current write (while idle)
+     */
+    input  wire                           k_wr_en,
+    input  wire [INDEX_WIDTH-1:0]         k_wr_addr,
+    input  wire [K_WIDTH-1:0]             k_wr_data,
+
+    /*
+     * End of the timestep's updates: sweep every neuron
+     */
+    input  wire                           sweep_valid,
+    output wire                           sweep_ready,
+
+    /*
+     * Output spike events (master)
+     */
+    output wire                           m_valid,
+    input  wire                           m_ready,
+    output wire [INDEX_WIDTH-1:0]         m_index,
+    output wire                           m_eot,
+
+    /*
+     * Status and debug
+     */
+    output wire                           busy,
+    input  wire                           dbg_rd_en,
+    input  wire [INDEX_WIDTH-1:0]         dbg_rd_index,
+    output wire [V_WIDTH-1:0]             dbg_rd_data
+);
+
+// LANES, guarded against zero so that a bad value reaches the check below
+localparam LANES_SAFE = (LANES > 0) ? LANES : 1;
+// bank rows in use
+localparam DEPTH_USED = (N + LANES_SAFE - 1) / LANES_SAFE;
+// bank address bits that select a row (at least 1)
+localparam MEM_AW = ($clog2(DEPTH_USED) > 0) ? $clog2(DEPTH_USED) : 1;
+// bank array size (at least 2, so a 1-bit row address always fits it)
+localparam DEPTH = (DEPTH_USED > 1) ? DEPTH_USED : 2;
+// lane number bits (at least 1)
+localparam LANE_W = ($clog2(LANES) > 0) ? $clog2(LANES) : 1;
+localparam LOG_LANES = $clog2(LANES);
+// K RAM address bits
+localparam KAW = $clog2(N);
+// width of the sweep arithmetic: v + K never wraps in it
+localparam SW = ((V_WIDTH > K_WIDTH) ? V_WIDTH : K_WIDTH) + 1;
+
+localparam integer LAST_LANE_I = LANES - 1;
+localparam integer LAST_INDEX_I = N - 1;
+localparam integer LAST_ROW_I = DEPTH_USED - 1;
+localparam [LANE_W-1:0] LAST_LANE = LAST_LANE_I[LANE_W-1:0];
+localparam [INDEX_WIDTH-1:0] LAST_INDEX = LAST_INDEX_I[INDEX_WIDTH-1:0];
+localparam [MEM_AW-1:0] LAST_ROW = LAST_ROW_I[MEM_AW-1:0];
+localparam [V_WIDTH-1:0] V0_V = V0[V_WIDTH-1:0];
+localparam [V_WIDTH-1:0] VMIN_V = VMIN[V_WIDTH-1:0];
+localparam [V_WIDTH-1:0] THR_V = THRESHOLD[V_WIDTH-1:0];
+localparam signed [SW-1:0] THR_S = {{(SW-V_WIDTH){1'b0}}, THR_V};
+localparam signed [SW-1:0] VMIN_S = {{(SW-V_WIDTH){VMIN_V[V_WIDTH-1]}}, VMIN_V};
+
+// check configuration: an unknown module name makes elaboration fail with this message
+generate
+    if (N < 2) begin : g_bad_n
+        snn_if_array_ERROR_N_must_be_at_least_2 bad_n();
+    end
+    if (LANES < 1 || (LANES & (LANES - 1)) != 0) begin : g_bad_lanes
+        snn_if_array_ERROR_LANES_must_be_a_power_of_two bad_lanes();
+    end
+    if (V_WIDTH < 2 || V_WIDTH > 32) begin : g_bad_v_width
+        snn_if_array_ERROR_V_WIDTH_must_be_2_to_32 bad_v_width();
+    end
+    if (W_WIDTH < 1 || W_WIDTH > V_WIDTH) begin : g_bad_w_width
+        snn_if_array_ERROR_W_WIDTH_must_be_1_to_V_WIDTH bad_w_width();
+    end
+    if (K_WIDTH < 1 || K_WIDTH > 32) begin : g_bad_k_width
+        snn_if_array_ERROR_K_WIDTH_must_be_1_to_32 bad_k_width();
+    end
+    if (THRESHOLD < 1 || (THRESHOLD >>> (V_WIDTH - 1)) != 0) begin : g_bad_threshold
+        snn_if_array_ERROR_THRESHOLD_must_be_positive_and_fit_V_WIDTH bad_threshold();
+    end
+    if ((V0 >>> (V_WIDTH - 1)) != 0 && (V0 >>> (V_WIDTH - 1)) != -1) begin : g_bad_v0
+        snn_if_array_ERROR_V0_must_fit_V_WIDTH bad_v0();
+    end
+    if ((VMIN >>> (V_WIDTH - 1)) != 0 && (VMIN >>> (V_WIDTH - 1)) != -1) begin : g_bad_vmin
+        snn_if_array_ERROR_VMIN_must_fit_V_WIDTH bad_vmin();
+    end
+    if (HAS_VMIN != 0 && HAS_VMIN != 1) begin : g_bad_has_vmin
+        snn_if_array_ERROR_HAS_VMIN_must_be_0_or_1 bad_has_vmin();
+    end
+    if (SPIKING != 0 && SPIKING != 1) begin : g_bad_spiking
+        snn_if_array_ERROR_SPIKING_must_be_0_or_1 bad_spiking();
+    end
+    if (INDEX_WIDTH < KAW || INDEX_WIDTH > 32) begin : g_bad_index_width
+        snn_if_array_ERROR_INDEX_WIDTH_must_be_clog2_N_to_32 bad_index_width();
+    end
+    if (ADDR_WIDTH < MEM_AW) begin : g_bad_addr_width
+        snn_if_array_ERROR_ADDR_WIDTH_too_small_for_N_over_LANES bad_addr_width();
+    end
+    if (K_INIT_FILE == "") begin : g_no_file
+        snn_if_array_ERROR_K_INIT_FILE_must_name_a_mem_file no_file();
+    end
+endgenerate
+
+/*
+ * control
+ */
+localparam [1:0] S_IDLE = 2'd0;
+localparam [1:0] S_CLEAR = 2'd1;
+localparam [1:0] S_SWEEP = 2'd2;
+
+reg [1:0] state_reg;
+
+wire idle = state_reg == S_IDLE;
+wire clearing = state_reg == S_CLEAR;
+wire sweeping = state_reg == S_SWEEP;
+
+wire clear_fire = clear_valid && idle;
+wire sweep_fire = sweep_valid && idle && !clear_valid;
+wire upd_open = idle && !clear_valid && !sweep_valid;
+
+// clear: row being written
+reg [MEM_AW-1:0] clr_row_reg;
+
+// output stage (event register)
+reg m_valid_reg;
+reg m_eot_reg;
+reg [INDEX_WIDTH-1:0] m_index_reg;
+
+// the sweep pipeline advances when the output stage is free (empty, or its event leaves now)
+wire adv = !m_valid_reg || m_ready;
+wire m_fire = m_valid_reg && m_ready;
+
+// sweep stage A: the next slot to issue (a neuron, then the EOT slot)
+reg a_run_reg;
+reg a_eot_reg;
+reg [INDEX_WIDTH-1:0] a_idx_reg;
+reg [LANE_W-1:0] a_lane_reg;
+reg [MEM_AW-1:0] a_row_reg;
+
+// sweep stage B: the slot whose bank word and K were read at the last advance
+reg b_valid_reg;
+reg b_eot_reg;
+reg [INDEX_WIDTH-1:0] b_idx_reg;
+reg [LANE_W-1:0] b_lane_reg;
+reg [MEM_AW-1:0] b_row_reg;
+
+wire a_issue = sweeping && a_run_reg && adv;
+wire a_issue_neuron = a_issue && !a_eot_reg;
+wire b_go = sweeping && b_valid_reg && adv;
+wire b_neuron = b_go && !b_eot_reg;
+
+// read registers of all banks, lane j in field j
+wire [LANES*V_WIDTH-1:0] bank_q;
+
+/*
+ * constant currents K
+ */
+reg [K_WIDTH-1:0] kmem [0:N-1];
+reg [K_WIDTH-1:0] k_q;
+
+initial begin
+    $readmemh(K_INIT_FILE, kmem);
+end
+
+always @(posedge clk) begin
+    if (k_wr_en && idle && !rst) begin
+        kmem[k_wr_addr[KAW-1:0]] <= k_wr_data;
+    end
+end
+
+always @(posedge clk) begin
+    if (a_issue_neuron) begin
+        k_q <= kmem[a_idx_reg[KAW-1:0]];
+    end
+end
+
+generate
+    if (INDEX_WIDTH > KAW) begin : g_wide_index
+        // named unused_* so lint knows these bits are ignored on purpose (they are 0 for
+        // every index < N)
+        wire unused_index_high = |{k_wr_addr[INDEX_WIDTH-1:KAW], a_idx_reg[INDEX_WIDTH-1:KAW]};
+    end
+endgenerate
+
+/*
+ * sweep arithmetic (stage B): v + K, compare, subtract, clamp, in SW bits
+ */
+wire [V_WIDTH-1:0] b_v = bank_q[b_lane_reg*V_WIDTH +: V_WIDTH];
+wire signed [SW-1:0] b_sum = $signed({{(SW-V_WIDTH){b_v[V_WIDTH-1]}}, b_v})
+                           + $signed({{(SW-K_WIDTH){k_q[K_WIDTH-1]}}, k_q});
+wire b_spike = (SPIKING != 0) && (b_sum >= THR_S);
+wire signed [SW-1:0] b_sub = b_spike ? b_sum - THR_S : b_sum;
+wire signed [SW-1:0] b_new = (HAS_VMIN != 0 && b_sub < VMIN_S) ? VMIN_S : b_sub;
+wire [V_WIDTH-1:0] sweep_v = b_new[V_WIDTH-1:0];
+// the result fits V_WIDTH (semantics.md §7): the high bits are sign copies
+wire unused_sweep_high = ^b_new[SW-1:V_WIDTH];
+
+/*
+ * debug read: lane and row of dbg_rd_index
+ */
+wire [INDEX_WIDTH-1:0] dbg_row_full = dbg_rd_index >> LOG_LANES;
+wire [INDEX_WIDTH-1:0] dbg_lane_full = dbg_rd_index & LAST_LANE_I[INDEX_WIDTH-1:0];
+wire [MEM_AW-1:0] dbg_row = dbg_row_full[MEM_AW-1:0];
+wire [LANE_W-1:0] dbg_lane = dbg_lane_full[LANE_W-1:0];
+wire dbg_go = dbg_rd_en && idle;
+reg [LANE_W-1:0] dbg_lane_reg;
+
+generate
+    if (INDEX_WIDTH > MEM_AW) begin : g_dbg_row_high
+        wire unused_dbg_row_high = |dbg_row_full[INDEX_WIDTH-1:MEM_AW];
+    end
+    if (INDEX_WIDTH > LANE_W) begin : g_dbg_lane_high
+        wire unused_dbg_lane_high = |dbg_lane_full[INDEX_WIDTH-1:LANE_W];
+    end
+endgenerate
+
+always @(posedge clk) begin
+    if (dbg_go) begin
+        dbg_lane_reg <= dbg_lane;
+    end
+end
+
+assign dbg_rd_data = bank_q[dbg_lane_reg*V_WIDTH +: V_WIDTH];
+
+/*
+ * one bank and one update pipeline per lane
+ */
+genvar j;
+generate
+    for (j = 0; j < LANES; j = j + 1) begin : g_lane
+        localparam integer LANE_I = j;
+        localparam [LANE_W-1:0] LANE = LANE_I[LANE_W-1:0];
+
+        reg [V_WIDTH-1:0] mem [0:DEPTH-1];
+        reg [V_WIDTH-1:0] rd_q;
+
+        // update stage 1: accepted at the last edge, read issued at that edge
+        reg s1_valid_reg;
+        reg [MEM_AW-1:0] s1_row_reg;
+        reg [V_WIDTH-1:0] s1_w_reg;
+        // the update write made at the last edge (forwarding source)
+        reg wb_valid_reg;
+        reg [MEM_AW-1:0] wb_row_reg;
+        reg [V_WIDTH-1:0] wb_data_reg;
+
+        wire upd_fire = upd_valid[j] && upd_open;
+        wire [ADDR_WIDTH-1:0] u_addr = upd_addr[j*ADDR_WIDTH +: ADDR_WIDTH];
+        wire [MEM_AW-1:0] u_row = u_addr[MEM_AW-1:0];
+        wire [W_WIDTH-1:0] u_w = upd_weight[j*W_WIDTH +: W_WIDTH];
+        wire [V_WIDTH-1:0] u_w_ext;
+
+        if (V_WIDTH > W_WIDTH) begin : g_sext
+            assign u_w_ext = {{(V_WIDTH-W_WIDTH){u_w[W_WIDTH-1]}}, u_w};
+        end else begin : g_same
+            assign u_w_ext = u_w;
+        end
+        if (ADDR_WIDTH > MEM_AW) begin : g_wide_addr
+            // rows beyond ceil(N/LANES) do not exist; these bits are 0 for valid updates
+            wire unused_addr_high = |u_addr[ADDR_WIDTH-1:MEM_AW];
+        end
+
+        // forward the write made at the edge that also issued this update's read
+        wire fwd = wb_valid_reg && wb_row_reg == s1_row_reg;
+        wire [V_WIDTH-1:0] s1_sum = (fwd ? wb_data_reg : rd_q) + s1_w_reg;
+
+        // write port: clear, else sweep write-back, else update write-back (never two at once)
+        reg we;
+        reg [MEM_AW-1:0] wa;
+        reg [V_WIDTH-1:0] wd;
+        always @* begin
+            we = 1'b0;
+            wa = s1_row_reg;
+            wd = s1_sum;
+            if (clearing) begin
+                we = 1'b1;
+                wa = clr_row_reg;
+                wd = V0_V;
+            end else if (b_neuron && b_lane_reg == LANE) begin
+                we = 1'b1;
+                wa = b_row_reg;
+                wd = sweep_v;
+            end else if (s1_valid_reg) begin
+                we = 1'b1;
+            end
+        end
+
+        always @(posedge clk) begin
+            if (we) begin
+                mem[wa] <= wd;
+            end
+        end
+
+        // read port: sweep issue, else update, else debug
+        wire re = (a_issue_neuron && a_lane_reg == LANE) || upd_fire
+                  || (dbg_go && dbg_lane == LANE);
+        wire [MEM_AW-1:0] ra = sweeping ? a_row_reg : (upd_fire ? u_row : dbg_row);
+
+        always @(posedge clk) begin
+            if (re) begin
+                rd_q <= mem[ra];
+            end
+        end
+
+        always @(posedge clk) begin
+            s1_row_reg <= u_row;
+            s1_w_reg <= u_w_ext;
+            wb_row_reg <= s1_row_reg;
+            wb_data_reg <= s1_sum;
+            if (rst) begin
+                s1_valid_reg <= 1'b0;
+                wb_valid_reg <= 1'b0;
+            end else begin
+                s1_valid_reg <= upd_fire;
+                wb_valid_reg <= s1_valid_reg;
+            end
+        end
+
+        assign bank_q[j*V_WIDTH +: V_WIDTH] = rd_q;
+        assign upd_ready[j] = upd_open;
+    end
+endgenerate
+
+/*
+ * state machine, sweep pipeline and output stage
+ */
+always @(posedge clk) begin
+    if (rst) begin
+        state_reg <= S_IDLE;
+        clr_row_reg <= {MEM_AW{1'b0}};
+        a_run_reg <= 1'b0;
+        a_eot_reg <= 1'b0;
+        b_valid_reg <= 1'b0;
+        m_valid_reg <= 1'b0;
+        m_eot_reg <= 1'b0;
+    end else begin
+        case (state_reg)
+            S_IDLE: begin
+                if (clear_fire) begin
+                    state_reg <= S_CLEAR;
+                    clr_row_reg <= {MEM_AW{1'b0}};
+                end else if (sweep_fire) begin
+                    state_reg <= S_SWEEP;
+                    a_run_reg <= 1'b1;
+                    a_eot_reg <= 1'b0;
+                    b_valid_reg <= 1'b0;
+                end
+            end
+            S_CLEAR: begin
+                clr_row_reg <= clr_row_reg + 1'b1;
+                if (clr_row_reg == LAST_ROW) begin
+                    state_reg <= S_IDLE;
+                end
+            end
+            default: begin
+                if (adv) begin
+                    // stage A -> stage B
+                    b_valid_reg <= a_run_reg;
+                    if (a_run_reg) begin
+                        if (a_eot_reg) begin
+                            a_run_reg <= 1'b0;
+                        end else if (a_idx_reg == LAST_INDEX) begin
+                            a_eot_reg <= 1'b1;
+                        end
+                    end
+                    // stage B -> output stage
+                    m_valid_reg <= b_valid_reg && (b_eot_reg || b_spike);
+                    m_eot_reg <= b_eot_reg;
+                end
+                if (m_fire && m_eot_reg) begin
+                    state_reg <= S_IDLE;
+                end
+            end
+        endcase
+    end
+end
+
+// datapath registers of the sweep (no reset needed)
+always @(posedge clk) begin
+    if (sweep_fire) begin
+        a_idx_reg <= {INDEX_WIDTH{1'b0}};
+        a_lane_reg <= {LANE_W{1'b0}};
+        a_row_reg <= {MEM_AW{1'b0}};
+    end else if (a_issue_neuron) begin
+        a_idx_reg <= a_idx_reg + 1'b1;
+        if (a_lane_reg == LAST_LANE) begin
+            a_lane_reg <= {LANE_W{1'b0}};
+            a_row_reg <= a_row_reg + 1'b1;
+        end else begin
+            a_lane_reg <= a_lane_reg + 1'b1;
+        end
+    end
+    if (a_issue) begin
+        b_eot_reg <= a_eot_reg;
+        b_idx_reg <= a_idx_reg;
+        b_lane_reg <= a_lane_reg;
+        b_row_reg <= a_row_reg;
+    end
+    if (b_go) begin
+        m_index_reg <= b_eot_reg ? {INDEX_WIDTH{1'b0}} : b_idx_reg;
+    end
+end
+
+assign clear_ready = idle;
+assign sweep_ready = idle && !clear_valid;
+assign busy = !idle;
+assign m_valid = m_valid_reg;
+assign m_eot = m_eot_reg;
+assign m_index = m_index_reg;
+
+endmodule
+
+`resetall
