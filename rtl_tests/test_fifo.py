@@ -9,6 +9,7 @@ import json
 import pytest
 import runner
 
+from snngen import simrun
 from snngen.hwfiles import rtl_dir
 
 CONFIGS = [(2, 8), (16, 16), (4, 24)]  # (DEPTH, DATA_WIDTH)
@@ -41,6 +42,6 @@ def test_wrong_model_fails_the_pytest_test(sim):
 
 def test_missing_simulator_fails_with_install_hint(sim, monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))
-    monkeypatch.setattr(runner, "VENV_BIN", tmp_path)
+    monkeypatch.setattr(simrun, "VENV_BIN", tmp_path)
     with pytest.raises(pytest.fail.Exception, match="make venv"):
         _run(sim, 2, 8, tag="missing")

@@ -1,0 +1,189 @@
+/*
+ * snn_control: the inference schedule of a generated network (docs/architecture.md §3).
+ *
+ * The network is a chain of STAGES stages (IF layers and max-pool gates), each with a
+ * go / done handshake. One image runs as
+ *     clear -> load (first layer's constant current) -> steps s = 1 .. T + STAGES - 1
+ *     -> readout
+ * and in step s every stage k (0-based) with 1 <= s - k <= T processes timestep t = s - k:
+ * stage k works on timestep t while stage k + 1 works on t - 1 (layer pipelining). A step
+ * ends when every active stage has reported done; the next one starts at once.
+ *
+ * Contract (rst synchronous, active high)
+ *   - start is honoured while idle (busy = 0); timesteps (1 .. 2^T_WIDTH - 1; the build
+ *     sizes T_WIDTH for the network's proven max_timesteps) is sampled with it.
+ *   - start at edge e0: clear is high in the cycle after e0 (every block is idle then and
+ *     accepts it at edge e0 + 1). From edge e0 + 2 on, the controller waits for a cycle with
+ *     blocks_busy = 0; at the edge ending that cycle, load goes high for one cycle.
+ *   - load_done (a one-cycle pulse) at edge e: go[k] is high in the cycle after e for the
+ *     stages active in step 1. stage_done[k] (a one-cycle pulse, sampled at an edge) retires
+ *     stage k from the step; at the edge where the last active stage of step s retires, go is
+ *     raised (for one cycle) for the stages active in step s + 1, or, after the last step,
+ *     rd_start. So step s lasts exactly max over its active stages of (done edge - go edge),
+ *     with no cycle between steps.
+ *   - rd_done (a one-cycle pulse, the result transfer) ends the image: done is high in the
+ *     cycle after it, busy falls at the same edge.
+ *   - dbg_step is the current step s (0 outside the steps).
+ *
+ * Verilog-2005, `default_nettype none.
+ */
+
+`resetall
+`timescale 1ns / 1ps
+`default_nettype none
+
+module snn_control #
+(
+    // Number of pipeline stages (>= 1)
+    parameter STAGES = 3,
+    // Width of the timesteps input (1 .. 24)
+    parameter T_WIDTH = 8,
+    // Width of dbg_step: holds T_max + STAGES - 1
+    parameter STEP_WIDTH = T_WIDTH + 1
+)
+(
+    input  wire                       clk,
+    input  wire                       rst,
+
+    input  wire                       start,
+    input  wire [T_WIDTH-1:0]         timesteps,
+    output wire                       busy,
+    output wire                       done,
+
+    output wire                       clear,
+    input  wire                       blocks_busy,
+
+    output wire                       load,
+    input  wire                       load_done,
+
+    output wire [STAGES-1:0]          go,
+    input  wire [STAGES-1:0]          stage_done,
+
+    output wire                       rd_start,
+    input  wire                       rd_done,
+
+    output wire [STEP_WIDTH-1:0]      dbg_step
+);
+
+generate
+    if (STAGES < 1) begin : g_bad_stages
+        snn_control_ERROR_STAGES_must_be_at_least_1 bad_stages();
+    end
+    if (T_WIDTH < 1 || T_WIDTH > 24) begin : g_bad_t_width
+        snn_control_ERROR_T_WIDTH_must_be_1_to_24 bad_t_width();
+    end
+    if (STEP_WIDTH < T_WIDTH || STEP_WIDTH > 30
+        || ((1 << STEP_WIDTH) - 1) < ((1 << T_WIDTH) - 1) + STAGES - 1) begin : g_bad_step
+        snn_control_ERROR_STEP_WIDTH_too_small_for_T_plus_STAGES bad_step();
+    end
+endgenerate
+
+localparam [2:0] S_IDLE = 3'd0;
+localparam [2:0] S_CLEAR = 3'd1;
+localparam [2:0] S_WAIT = 3'd2;
+localparam [2:0] S_LOAD = 3'd3;
+localparam [2:0] S_STEP = 3'd4;
+localparam [2:0] S_READ = 3'd5;
+
+localparam integer STAGES_M1_I = STAGES - 1;
+localparam [STEP_WIDTH-1:0] STAGES_M1 = STAGES_M1_I[STEP_WIDTH-1:0];
+
+reg [2:0] state_reg;
+reg [T_WIDTH-1:0] t_reg;
+reg [STEP_WIDTH-1:0] step_reg;
+reg [STAGES-1:0] pending_reg;
+reg [STAGES-1:0] go_reg;
+reg clear_reg;
+reg load_reg;
+reg rd_start_reg;
+reg done_reg;
+
+wire [STEP_WIDTH-1:0] t_ext = {{(STEP_WIDTH-T_WIDTH){1'b0}}, t_reg};
+wire [STEP_WIDTH-1:0] last_step = t_ext + STAGES_M1;
+wire [STEP_WIDTH-1:0] next_step = step_reg + 1'b1;
+wire [STAGES-1:0] pending_left = pending_reg & ~stage_done;
+
+// stages active in step s: 1 <= s - k <= T
+function [STAGES-1:0] active;
+    input [STEP_WIDTH-1:0] s;
+    input [STEP_WIDTH-1:0] t;
+    integer k;
+    begin
+        for (k = 0; k < STAGES; k = k + 1) begin
+            active[k] = (s > k[STEP_WIDTH-1:0]) && (s - k[STEP_WIDTH-1:0] <= t);
+        end
+    end
+endfunction
+
+always @(posedge clk) begin
+    go_reg <= {STAGES{1'b0}};
+    clear_reg <= 1'b0;
+    load_reg <= 1'b0;
+    rd_start_reg <= 1'b0;
+    done_reg <= 1'b0;
+    if (rst) begin
+        state_reg <= S_IDLE;
+        step_reg <= {STEP_WIDTH{1'b0}};
+        pending_reg <= {STAGES{1'b0}};
+    end else begin
+        case (state_reg)
+            S_IDLE: begin
+                if (start) begin
+                    t_reg <= timesteps;
+                    clear_reg <= 1'b1;
+                    state_reg <= S_CLEAR;
+                end
+            end
+            S_CLEAR: begin
+                // the blocks accept the clear at this edge; their busy shows from the next
+                state_reg <= S_WAIT;
+            end
+            S_WAIT: begin
+                if (!blocks_busy) begin
+                    load_reg <= 1'b1;
+                    state_reg <= S_LOAD;
+                end
+            end
+            S_LOAD: begin
+                if (load_done) begin
+                    step_reg <= {{(STEP_WIDTH-1){1'b0}}, 1'b1};
+                    go_reg <= active({{(STEP_WIDTH-1){1'b0}}, 1'b1}, t_ext);
+                    pending_reg <= active({{(STEP_WIDTH-1){1'b0}}, 1'b1}, t_ext);
+                    state_reg <= S_STEP;
+                end
+            end
+            S_STEP: begin
+                pending_reg <= pending_left;
+                if (pending_left == {STAGES{1'b0}}) begin
+                    if (step_reg == last_step) begin
+                        step_reg <= {STEP_WIDTH{1'b0}};
+                        rd_start_reg <= 1'b1;
+                        state_reg <= S_READ;
+                    end else begin
+                        step_reg <= next_step;
+                        go_reg <= active(next_step, t_ext);
+                        pending_reg <= active(next_step, t_ext);
+                    end
+                end
+            end
+            default: begin
+                if (rd_done) begin
+                    done_reg <= 1'b1;
+                    state_reg <= S_IDLE;
+                end
+            end
+        endcase
+    end
+end
+
+assign busy = state_reg != S_IDLE;
+assign done = done_reg;
+assign clear = clear_reg;
+assign load = load_reg;
+assign go = go_reg;
+assign rd_start = rd_start_reg;
+assign dbg_step = step_reg;
+
+endmodule
+
+`resetall
