@@ -49,6 +49,69 @@ LINT_PARAMS: dict[str, list[dict[str, object]]] = {
         {"K_INIT_FILE": "k.mem", "N": 37, "LANES": 8, "K_WIDTH": 4, "V_WIDTH": 12,
          "W_WIDTH": 3},
     ],
+    "snn_accum": [
+        {"BIAS_FILE": "b.mem"},
+        {"BIAS_FILE": "b.mem", "C": 2, "H": 7, "W": 5, "LANES": 4, "PKH": 3, "PKW": 3,
+         "PSH": 2, "PSW": 2, "PPH": 1, "PPW": 1, "U_WIDTH": 22, "A_WIDTH": 26, "K_WIDTH": 27},
+        {"BIAS_FILE": "b.mem", "C": 1, "H": 2, "W": 1, "LANES": 2, "U_WIDTH": 12,
+         "A_WIDTH": 12, "K_WIDTH": 8},
+        {"BIAS_FILE": "b.mem", "C": 3, "H": 5, "W": 3, "LANES": 8, "PKH": 2, "PKW": 3, "PSH": 1,
+         "PSW": 2, "PPH": 1, "PPW": 1, "ADDR_WIDTH": 7, "OUT_INDEX_WIDTH": 10, "A_WIDTH": 32,
+         "K_WIDTH": 32, "U_WIDTH": 1},
+        {"BIAS_FILE": "b.mem", "C": 16, "H": 28, "W": 28, "LANES": 2, "PKH": 2, "PKW": 2,
+         "PSH": 2, "PSW": 2, "U_WIDTH": 16, "A_WIDTH": 24, "K_WIDTH": 24},
+    ],
+    "snn_maxpool_gate": [
+        {},
+        {"C": 2, "H": 7, "W": 5, "KH": 3, "KW": 3, "SH": 2, "SW": 2, "PH": 1, "PW": 1, "OH": 4,
+         "OW": 3, "CNT_WIDTH": 6, "IN_INDEX_WIDTH": 10, "OUT_INDEX_WIDTH": 8},
+        {"C": 1, "H": 1, "W": 1, "KH": 1, "KW": 1, "SH": 1, "SW": 1, "PH": 0, "PW": 0, "OH": 1,
+         "OW": 1, "CNT_WIDTH": 1, "IN_INDEX_WIDTH": 1, "OUT_INDEX_WIDTH": 1},
+        {"C": 16, "H": 28, "W": 28, "KH": 2, "KW": 2, "SH": 2, "SW": 2, "PH": 0, "PW": 0,
+         "OH": 14, "OW": 14, "CNT_WIDTH": 9, "IN_INDEX_WIDTH": 14, "OUT_INDEX_WIDTH": 12},
+        {"C": 3, "H": 13, "W": 11, "KH": 3, "KW": 2, "SH": 2, "SW": 3, "PH": 1, "PW": 1,
+         "OH": 7, "OW": 4, "CNT_WIDTH": 32, "IN_INDEX_WIDTH": 32, "OUT_INDEX_WIDTH": 32},
+    ],
+    "snn_readout": [
+        {},
+        {"F": 2, "CNT_WIDTH": 1, "V_WIDTH": 2},
+        {"F": 37, "INDEX_WIDTH": 8, "CLASS_WIDTH": 6, "BY_COUNT": 0, "V_WIDTH": 32},
+        {"F": 5, "CLASS_WIDTH": 8, "CNT_WIDTH": 32},
+    ],
+    "snn_control": [
+        {},
+        {"STAGES": 1, "T_WIDTH": 1, "T_MAX": 1, "STEP_WIDTH": 1},
+        {"STAGES": 5, "T_WIDTH": 8, "T_MAX": 255, "STEP_WIDTH": 9},
+        {"STAGES": 7, "T_WIDTH": 4, "T_MAX": 10, "STEP_WIDTH": 5},
+    ],
+    # the stage wrappers (their blocks come from the same directory)
+    "snn_layer": [
+        {"R_WEIGHT_FILE": "w.mem", "K_INIT_FILE": "k.mem"},
+        {"R_WEIGHT_FILE": "w.mem", "K_INIT_FILE": "k.mem", "R_CIN": 3, "R_H": 7, "R_W": 5,
+         "R_COUT": 4, "R_OH": 4, "R_OW": 3, "R_KH": 3, "R_KW": 3, "R_SH": 2, "R_SW": 2,
+         "R_PH": 1, "R_PW": 1, "R_IN_INDEX_WIDTH": 7, "N": 48, "LANES": 4, "W_WIDTH": 5,
+         "V_WIDTH": 14, "K_WIDTH": 6, "THRESHOLD": 90, "V0": -4, "HAS_VMIN": 1, "VMIN": -100,
+         "INDEX_WIDTH": 6, "ADDR_WIDTH": 4},
+        {"R_WEIGHT_FILE": "w.mem", "K_INIT_FILE": "k.mem", "R_CIN": 20, "R_H": 1, "R_W": 1,
+         "R_COUT": 1, "R_OH": 1, "R_OW": 10, "R_KH": 1, "R_KW": 10, "R_PW": 9,
+         "R_IN_INDEX_WIDTH": 5, "N": 10, "LANES": 2, "SPIKING": 0, "INDEX_WIDTH": 4,
+         "ADDR_WIDTH": 3},
+    ],
+    "snn_input_layer": [
+        {"R_WEIGHT_FILE": "w.mem", "K_INIT_FILE": "k.mem", "A_BIAS_FILE": "b.mem"},
+        {"R_WEIGHT_FILE": "w.mem", "K_INIT_FILE": "k.mem", "A_BIAS_FILE": "b.mem", "N_IN": 784,
+         "R_H": 28, "R_W": 28, "R_COUT": 6, "R_OH": 24, "R_OW": 24, "R_KH": 5, "R_KW": 5,
+         "R_IN_INDEX_WIDTH": 10, "A_ADDR_WIDTH": 11, "A_WIDTH": 19, "A_PKH": 2, "A_PKW": 2,
+         "A_PSH": 2, "A_PSW": 2, "N": 864, "LANES": 2, "V_WIDTH": 26, "K_WIDTH": 19,
+         "THRESHOLD": 116769, "V0": 58385, "INDEX_WIDTH": 10, "OH": 12, "OW": 12},
+    ],
+    "snn_pool_layer": [
+        {},
+        {"C": 16, "H": 8, "W": 8, "OH": 4, "OW": 4, "CNT_WIDTH": 8, "IN_INDEX_WIDTH": 10,
+         "OUT_INDEX_WIDTH": 8},
+        {"C": 2, "H": 7, "W": 5, "KH": 3, "KW": 3, "SH": 2, "SW": 2, "PH": 1, "PW": 1, "OH": 4,
+         "OW": 3, "CNT_WIDTH": 6, "IN_INDEX_WIDTH": 7, "OUT_INDEX_WIDTH": 5},
+    ],
 }
 
 # parameter sets that must fail elaboration, and the words the failure must show
@@ -72,7 +135,7 @@ def _verilator(module: str, params: dict[str, object], cwd: Path) -> subprocess.
     exe = runner.verilator_exe()
     cmd = [exe, "--lint-only", "-Wall", "--default-language", "1364-2005",
            "--top-module", module, *[f"-G{k}={_literal(v)}" for k, v in params.items()],
-           str(rtl_dir() / f"{module}.v")]
+           "-y", str(rtl_dir()), str(rtl_dir() / f"{module}.v")]
     return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=120)
 
 
@@ -80,7 +143,7 @@ def _iverilog(module: str, params: dict[str, object], cwd: Path) -> subprocess.C
     runner.require_simulator("icarus")
     cmd = ["iverilog", "-g2005", "-Wall", "-o", str(cwd / "lint.vvp"), "-s", module,
            *[f"-P{module}.{k}={_literal(v)}" for k, v in params.items()],
-           str(rtl_dir() / f"{module}.v")]
+           "-y", str(rtl_dir()), str(rtl_dir() / f"{module}.v")]
     return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=120,
                           env={**os.environ, "PATH": runner.search_path()})
 

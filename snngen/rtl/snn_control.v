@@ -10,8 +10,9 @@
  * ends when every active stage has reported done; the next one starts at once.
  *
  * Contract (rst synchronous, active high)
- *   - start is honoured while idle (busy = 0); timesteps (1 .. 2^T_WIDTH - 1; the build
- *     sizes T_WIDTH for the network's proven max_timesteps) is sampled with it.
+ *   - start is honoured while idle (busy = 0); timesteps is sampled with it and limited to
+ *     1 .. T_MAX (the network's proven max_timesteps: its membranes are proven not to
+ *     overflow for runs up to that length): 0 runs 1 timestep, more than T_MAX runs T_MAX.
  *   - start at edge e0: clear is high in the cycle after e0 (every block is idle then and
  *     accepts it at edge e0 + 1). From edge e0 + 2 on, the controller waits for a cycle with
  *     blocks_busy = 0; at the edge ending that cycle, load goes high for one cycle.
@@ -38,7 +39,9 @@ module snn_control #
     parameter STAGES = 3,
     // Width of the timesteps input (1 .. 24)
     parameter T_WIDTH = 8,
-    // Width of dbg_step: holds T_max + STAGES - 1
+    // The longest run (the network's proven max_timesteps, 1 .. 2^T_WIDTH - 1)
+    parameter T_MAX = 128,
+    // Width of dbg_step: holds T_MAX + STAGES - 1
     parameter STEP_WIDTH = T_WIDTH + 1
 )
 (
@@ -72,8 +75,11 @@ generate
     if (T_WIDTH < 1 || T_WIDTH > 24) begin : g_bad_t_width
         snn_control_ERROR_T_WIDTH_must_be_1_to_24 bad_t_width();
     end
+    if (T_MAX < 1 || T_MAX > (1 << T_WIDTH) - 1) begin : g_bad_t_max
+        snn_control_ERROR_T_MAX_must_be_1_to_2_pow_T_WIDTH_minus_1 bad_t_max();
+    end
     if (STEP_WIDTH < T_WIDTH || STEP_WIDTH > 30
-        || ((1 << STEP_WIDTH) - 1) < ((1 << T_WIDTH) - 1) + STAGES - 1) begin : g_bad_step
+        || ((1 << STEP_WIDTH) - 1) < T_MAX + STAGES - 1) begin : g_bad_step
         snn_control_ERROR_STEP_WIDTH_too_small_for_T_plus_STAGES bad_step();
     end
 endgenerate
@@ -86,6 +92,20 @@ localparam [2:0] S_STEP = 3'd4;
 localparam [2:0] S_READ = 3'd5;
 
 localparam integer STAGES_M1_I = STAGES - 1;
+localparam [T_WIDTH-1:0] T_MAX_V = T_MAX[T_WIDTH-1:0];
+
+// timesteps limited to 1 .. T_MAX
+wire [T_WIDTH-1:0] t_low = (timesteps == {T_WIDTH{1'b0}}) ? {{(T_WIDTH-1){1'b0}}, 1'b1}
+                                                           : timesteps;
+wire [T_WIDTH-1:0] t_limited;
+generate
+    if (T_MAX < (1 << T_WIDTH) - 1) begin : g_t_clamp
+        assign t_limited = (t_low > T_MAX_V) ? T_MAX_V : t_low;
+    end else begin : g_t_full
+        // every input value is a legal length
+        assign t_limited = t_low;
+    end
+endgenerate
 localparam [STEP_WIDTH-1:0] STAGES_M1 = STAGES_M1_I[STEP_WIDTH-1:0];
 
 reg [2:0] state_reg;
@@ -129,7 +149,7 @@ always @(posedge clk) begin
         case (state_reg)
             S_IDLE: begin
                 if (start) begin
-                    t_reg <= timesteps;
+                    t_reg <= t_limited;
                     clear_reg <= 1'b1;
                     state_reg <= S_CLEAR;
                 end

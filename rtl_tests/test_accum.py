@@ -1,0 +1,166 @@
+"""snn_accum on Icarus and Verilator (cocotb_accum.py): images of clears, random updates (with
+same-accumulator hazards) and max-pool readouts under backpressure, checked beat by beat against
+snngen.rtlmodel.accum.readout, with the documented cycle counts. Plus: the conv-current use
+case end to end in Python (the readout of the router's summed products equals snngen.kernels
+conv2d -> maxpool2d), and bad parameters fail elaboration in both tools with a message naming
+the rule."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import numpy as np
+import pytest
+import runner
+from test_lint import _iverilog, _verilator
+
+from snngen import ir, kernels
+from snngen.hwfiles import rtl_dir, write_mem
+from snngen.rtlmodel import accum
+
+BLOCK = "snn_accum"
+
+# hardware parameter sets (BIAS_FILE is added per build dir): LANES 1/2/4; no pooling; 2x2
+# stride 2; 3x3 stride 2 padding 1 on an odd map; a rectangular window (2x3, strides 1 and 2,
+# padding 1) wider than its one-column map, with all accumulators in one bank row; narrow
+# (A_WIDTH 12, K_WIDTH < A_WIDTH) and wide (A_WIDTH 26, K_WIDTH 27) widths; address and index
+# ports wider than needed
+CONFIGS: dict[str, dict[str, int]] = {
+    "L1-nopool-A12": dict(C=2, H=3, W=5, LANES=1, U_WIDTH=6, A_WIDTH=12, K_WIDTH=10,
+                          PKH=1, PKW=1, PSH=1, PSW=1, PPH=0, PPW=0, OH=3, OW=5,
+                          ADDR_WIDTH=7, OUT_INDEX_WIDTH=5),
+    "L2-pool2s2": dict(C=3, H=6, W=4, LANES=2, U_WIDTH=10, A_WIDTH=16, K_WIDTH=14,
+                       PKH=2, PKW=2, PSH=2, PSW=2, PPH=0, PPW=0, OH=3, OW=2,
+                       ADDR_WIDTH=6, OUT_INDEX_WIDTH=8),
+    "L4-pool3s2p1-A26": dict(C=2, H=7, W=5, LANES=4, U_WIDTH=22, A_WIDTH=26, K_WIDTH=27,
+                             PKH=3, PKW=3, PSH=2, PSW=2, PPH=1, PPW=1, OH=4, OW=3,
+                             ADDR_WIDTH=5, OUT_INDEX_WIDTH=5),
+    "L4-tiny-rect": dict(C=2, H=2, W=1, LANES=4, U_WIDTH=5, A_WIDTH=8, K_WIDTH=9,
+                         PKH=2, PKW=3, PSH=1, PSW=2, PPH=1, PPW=1, OH=3, OW=1,
+                         ADDR_WIDTH=1, OUT_INDEX_WIDTH=3),
+}
+
+
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_accum(sim, name):
+    hw = CONFIGS[name]
+    build_dir = runner.build_dir_for(BLOCK, hw, sim)
+    build_dir.mkdir(parents=True, exist_ok=True)
+    # the biases come from the same seed as the simulation (logged by run_cocotb); within half
+    # the K range, so that max + bias fits K_WIDTH
+    seed = runner.pick_seed()
+    rng = random.Random(seed)
+    half = 1 << (hw["K_WIDTH"] - 2)
+    bias = [rng.randint(-half, half - 1) for _ in range(hw["C"])]
+    bias_file = build_dir / "bias.mem"  # a fixed path: the parameter, and the build, stay put
+    write_mem(bias_file, bias, hw["K_WIDTH"])
+    cfg = {**hw, "bias_file": str(bias_file), "images": 3}
+    runner.run_cocotb(
+        toplevel=BLOCK,
+        sources=[rtl_dir() / f"{BLOCK}.v"],
+        test_module="cocotb_accum",
+        parameters={**hw, "BIAS_FILE": bias_file},
+        sim=sim,
+        build_dir=build_dir,
+        extra_env={"SNN_ACCUM_CONFIG": json.dumps(cfg)},
+        seed=seed,
+    )
+
+
+def _router_sums(x: np.ndarray, op: ir.Conv2d, out_hw: tuple[int, int]) -> np.ndarray:
+    """What the router delivers into the accumulators for one image: every pixel times every
+    weight it reaches, added one product at a time to the output it reaches (no bias)."""
+    cin, h, w = x.shape
+    cout, _, kh, kw = op.weight.shape
+    (sh, sw), (ph, pw) = op.stride, op.padding
+    oh, ow = out_hw
+    acc = np.zeros((cout, oh, ow), dtype=np.int64)
+    weight = op.weight.astype(np.int64)
+    for c in range(cin):
+        for r in range(h):
+            for q in range(w):
+                for o in range(cout):
+                    for i in range(kh):
+                        for j in range(kw):
+                            y, ry = divmod(r + ph - i, sh)
+                            xx, rx = divmod(q + pw - j, sw)
+                            if ry == 0 and rx == 0 and 0 <= y < oh and 0 <= xx < ow:
+                                acc[o, y, xx] += weight[o, c, i, j] * x[c, r, q]
+    return acc
+
+
+@pytest.mark.parametrize("trial", range(12))
+def test_conv_current_readout_is_conv_then_maxpool(trial):
+    # semantics.md §4 (max-pool of a constant current) with the bias added after the max: the
+    # readout of the router's summed products equals kernels.conv2d -> maxpool2d of the node
+    seed = runner.pick_seed()
+    rng = np.random.default_rng(seed)
+    cin, cout = (int(v) for v in rng.integers(1, 4, size=2))
+    kh, kw = (int(v) for v in rng.integers(1, 4, size=2))
+    stride = tuple(int(v) for v in rng.integers(1, 3, size=2))
+    padding = (int(rng.integers(0, kh)), int(rng.integers(0, kw)))
+    h, w = (int(v) for v in rng.integers(4, 9, size=2))
+    weight = rng.integers(-127, 128, size=(cout, cin, kh, kw))
+    bias = rng.integers(-3000, 3001, size=cout)
+    conv = ir.conv(weight, bias, stride, padding)
+    while True:  # a random pooling that fits the conv output
+        pkh, pkw = (int(v) for v in rng.integers(1, 4, size=2))
+        pool = (pkh, pkw, int(rng.integers(1, 3)), int(rng.integers(1, 3)),
+                int(rng.integers(0, pkh)), int(rng.integers(0, pkw)))
+        mp = ir.maxpool((pkh, pkw), pool[2:4], pool[4:6])
+        try:
+            graph = ir.build([("x", ir.Input((cin, h, w), bits=8), ()),
+                              ("conv", conv, ("x",)), ("pool", mp, ("conv",))], "pool")
+        except ir.GraphError:
+            continue
+        break
+    x = rng.integers(0, 256, size=(cin, h, w))
+    current = kernels.conv2d(x[None].astype(np.int64), conv)  # float: exact small integers
+    want = kernels.maxpool2d(current, mp)[0]
+    sums = _router_sums(x, conv, graph["conv"].shape[1:])
+    got = accum.readout(sums, bias, pool)
+    assert got.shape == graph["pool"].shape == accum.out_shape(graph["conv"].shape, pool)
+    assert got.dtype == np.int64
+    assert np.array_equal(got, want), f"seed {seed}"
+
+
+def test_cycle_formulas():
+    assert accum.clear_cycles(30, 1) == 30 and accum.clear_cycles(45, 4) == 12
+    assert accum.readout_cycles(30) == 33  # no pooling: NOUT + 3, like the IF array's sweep
+    assert accum.readout_cycles(24, (3, 3, 2, 2, 1, 1), stalls=5) == 24 * 9 + 3 + 5
+    assert accum.beat_offer_cycle(0, (2, 2, 2, 2, 0, 0)) == 6
+    assert accum.eot_offer_cycle(18, (2, 2, 2, 2, 0, 0), 2) == 18 * 4 + 3 + 2
+    assert accum.lane_address(13, 4) == (1, 3)
+
+
+_OK = {"BIAS_FILE": "b.mem", "C": 2, "H": 5, "W": 5, "LANES": 2, "PKH": 3, "PKW": 3,
+       "PSH": 2, "PSW": 2, "PPH": 1, "PPW": 1}
+BAD_PARAMS: list[tuple[dict[str, object], str]] = [
+    ({"BIAS_FILE": ""}, "BIAS_FILE_must_name_a_mem_file"),
+    ({"C": 0}, "C_H_W_must_be_positive_with_at_least_2_accumulators"),
+    ({"C": 1, "H": 1, "W": 1, "PKH": 1, "PKW": 1, "PPH": 0, "PPW": 0},
+     "C_H_W_must_be_positive_with_at_least_2_accumulators"),
+    ({"LANES": 3}, "LANES_must_be_a_power_of_two"),
+    ({"LANES": 0}, "LANES_must_be_a_power_of_two"),
+    ({"A_WIDTH": 33}, "A_WIDTH_must_be_2_to_32"),
+    ({"U_WIDTH": 21}, "U_WIDTH_must_be_1_to_A_WIDTH"),
+    ({"K_WIDTH": 0}, "K_WIDTH_must_be_1_to_32"),
+    ({"PKW": 0, "PPW": 0}, "PKH_PKW_must_be_at_least_1"),
+    ({"PSH": 0}, "PSH_PSW_must_be_at_least_1"),
+    ({"PPH": 3}, "PPH_PPW_must_be_0_to_kernel_minus_1"),
+    ({"PPW": -1}, "PPH_PPW_must_be_0_to_kernel_minus_1"),
+    ({"OH": 4}, "OH_OW_must_be_H_plus_2PPH_minus_PKH_over_PSH_plus_1"),
+    ({"OW": 2}, "OH_OW_must_be_H_plus_2PPH_minus_PKH_over_PSH_plus_1"),
+    ({"ADDR_WIDTH": 5, "LANES": 1, "C": 3}, "ADDR_WIDTH_too_small_for_N_over_LANES"),
+    ({"OUT_INDEX_WIDTH": 4}, "OUT_INDEX_WIDTH_must_be_clog2_NOUT_to_32"),
+    ({"OUT_INDEX_WIDTH": 33}, "OUT_INDEX_WIDTH_must_be_clog2_NOUT_to_32"),
+]
+
+
+@pytest.mark.parametrize(("params", "message"), BAD_PARAMS, ids=[m for _, m in BAD_PARAMS])
+@pytest.mark.parametrize("tool", ["verilator", "iverilog"])
+def test_bad_parameters_fail_elaboration(tool, params, message, tmp_path):
+    r = (_verilator if tool == "verilator" else _iverilog)(BLOCK, {**_OK, **params}, tmp_path)
+    assert r.returncode != 0
+    assert message in r.stdout + r.stderr

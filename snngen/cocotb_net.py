@@ -1,0 +1,118 @@
+"""cocotb bench for a whole generated network (run inside the simulator by snngen.verify).
+
+It only drives and records; snngen.verify compares the record with the golden and timing
+models in the calling process. Configuration: the JSON file named by ``SNNGEN_NET_BENCH``
+with ``images`` (a list of pixel lists), ``timesteps``, ``stages`` (the number of pipeline
+stages), ``index_width`` (of dbg_index fields) and ``out`` (where the record goes).
+
+Cycle convention: "cycle c" is the clock period after rising edge c (edges counted from the
+first edge after reset). A transfer in cycle c (valid && ready sampled in it) happens at edge
+c + 1. The record per image holds
+
+* ``start_edge``: the edge at which start was taken (start high while busy was low);
+* ``step_edges``: for every pipeline step s, the edge at which dbg_step became s (the go edge);
+* ``events``: per stage, per step, the neuron indices it emitted, in order, and ``eot_edges``:
+  per stage, per step, the edge of its end-of-timestep transfer (the stage's done edge);
+* ``result_edge``: the edge after which m_valid was first high; ``class`` and ``counts``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import cocotb
+from cocotb.clock import Clock
+from cocotb.triggers import ReadOnly, RisingEdge, Timer
+
+PERIOD_NS = 10
+
+
+def _u(value) -> int:
+    return value.to_unsigned() if hasattr(value, "to_unsigned") else int(value)
+
+
+@cocotb.test()
+async def run_images(dut) -> None:
+    with open(os.environ["SNNGEN_NET_BENCH"]) as f:
+        cfg = json.load(f)
+    stages: int = cfg["stages"]
+    iw: int = cfg["index_width"]
+    cw: int = cfg["count_width"]
+    classes: int = cfg["classes"]
+    timesteps: int = cfg["timesteps"]
+    budget: int = cfg.get("max_cycles", 50_000_000)
+    imask = (1 << iw) - 1
+
+    # every input defined before the first edge (Verilator starts signals at random values)
+    dut.rst.value = 1
+    dut.start.value = 0
+    dut.timesteps.value = timesteps
+    dut.s_pix_valid.value = 0
+    dut.s_pix_data.value = 0
+    dut.m_ready.value = 0
+    await Timer(1, unit="ns")
+    Clock(dut.clk, PERIOD_NS, unit="ns").start()
+    for _ in range(3):
+        await RisingEdge(dut.clk)
+    dut.rst.value = 0
+
+    records = []
+    edge = 0  # the edge that began the current cycle
+    for pixels in cfg["images"]:
+        rec: dict = {"events": [dict() for _ in range(stages)],
+                     "eot_edges": [dict() for _ in range(stages)], "step_edges": {}}
+        n_pix = len(pixels)
+        pix = 0
+        started = False
+        step = 0
+        while True:
+            await RisingEdge(dut.clk)
+            edge += 1
+            if edge > budget:
+                raise AssertionError(f"no result after {budget} cycles")
+            # drive this cycle
+            dut.start.value = int(not started)
+            if started and pix < n_pix:
+                dut.s_pix_valid.value = 1
+                dut.s_pix_data.value = pixels[pix]
+            else:
+                dut.s_pix_valid.value = 0
+            dut.m_ready.value = 1
+            await ReadOnly()
+            if not started:
+                if not int(dut.busy.value):
+                    started = True
+                    rec["start_edge"] = edge + 1
+                continue
+            if pix < n_pix and int(dut.s_pix_ready.value):
+                pix += 1
+            s = _u(dut.dbg_step.value)
+            if s != step:
+                step = s
+                if s:
+                    rec["step_edges"][str(s)] = edge
+            valid = _u(dut.dbg_valid.value)
+            if valid:
+                eot = _u(dut.dbg_eot.value)
+                index = _u(dut.dbg_index.value)
+                for k in range(stages):
+                    if valid >> k & 1:
+                        key = str(step)
+                        if eot >> k & 1:
+                            rec["eot_edges"][k][key] = edge + 1
+                        else:
+                            rec["events"][k].setdefault(key, []).append((index >> (k * iw)) & imask)
+            if int(dut.m_valid.value):
+                rec["result_edge"] = edge
+                rec["class"] = _u(dut.m_class.value)
+                c = _u(dut.m_counts.value)
+                rec["counts"] = [(c >> (i * cw)) & ((1 << cw) - 1) for i in range(classes)]
+                break
+        # let the result transfer (m_ready was high in this cycle) and the controller go idle
+        await RisingEdge(dut.clk)
+        edge += 1
+        dut.m_ready.value = 0
+        records.append(rec)
+    with open(cfg["out"], "w") as f:
+        json.dump(records, f)

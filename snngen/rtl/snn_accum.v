@@ -1,0 +1,642 @@
+/*
+ * snn_accum: the once-per-image constant-current accumulator of the first layer, with an
+ * optional max-pool readout (docs/semantics.md §2 "analog input", §4 "max-pool of a constant
+ * current").
+ *
+ * With analog input the first layer's current is the same at every timestep. This block sums
+ * it once per image (the router delivers the weight * pixel products of the convolution on
+ * the update lanes, exactly like to an snn_if_array) and then streams it out, optionally
+ * max-pooled and always plus the per-channel bias, as the K values of the first IF array.
+ *
+ * Storage
+ *   - N = C*H*W signed A_WIDTH-bit accumulators, accumulator n = (c*H + h)*W + w (row-major
+ *     over the C x H x W map), in LANES RAM banks: accumulator n is in bank n % LANES at
+ *     address n / LANES (as in snn_if_array). Each bank is a plain `reg mem [0:DEPTH-1]`
+ *     (DEPTH = ceil(N/LANES), at least 2) with one synchronous write port and one synchronous
+ *     read port with enable (read register rd_q): an inferable simple dual-port RAM.
+ *   - BIAS[0..C-1]: C signed K_WIDTH-bit words, loaded from BIAS_FILE by $readmemh (format:
+ *     snngen.hwfiles.write_mem, K_WIDTH-bit two's complement), read through one register: an
+ *     inferable ROM.
+ *
+ * Readout (what it computes): output neuron m = (c*OH + y)*OW + x, m = 0 .. NOUT-1 with
+ * NOUT = C*OH*OW, gets
+ *     K[m] = max { acc[c, y*PSH - PPH + i, x*PSW - PPW + j] : i < PKH, j < PKW,
+ *                  position inside the H x W map } + BIAS[c]
+ * computed in max(A_WIDTH, K_WIDTH) + 1 bits, of which the low K_WIDTH bits are sent (the
+ * caller guarantees that K_WIDTH holds every max + bias). The parameters guarantee that every
+ * window holds at least one map position. Without pooling (PKH = PKW = PSH = PSW = 1,
+ * PPH = PPW = 0) NOUT = N and K[n] = acc[n] + BIAS[c].
+ *
+ * Contract (every stream: a transfer is a rising edge with valid && ready; every valid is a
+ * register or a function of registers and never depends on any ready)
+ *   - Reset: rst is synchronous, active high. It makes the block idle (busy = 0, m_valid = 0,
+ *     no update in flight) but does NOT touch the accumulators: clear before the first image.
+ *   - Idle (busy = 0): clear_ready = 1; sweep_ready = !clear_valid; upd_ready[j] =
+ *     !clear_valid && !sweep_valid (a clear wins over a sweep, both over updates; these readies
+ *     depend on the other streams' valids only, never on a ready). Not idle: all readies 0.
+ *   - Clear: accepted at edge e, writes 0 to bank address a of every bank at edge e + 1 + a,
+ *     a = 0 .. DEPTH_USED - 1 (DEPTH_USED = ceil(N/LANES)); the block is idle again right
+ *     after edge e + ceil(N/LANES): a clear takes exactly ceil(N/LANES) busy cycles.
+ *   - Update (lane j, while idle): add the signed U_WIDTH-bit upd_weight[j] to accumulator
+ *     upd_addr[j] * LANES + j. Accepted at edge e, it reads the bank at e and writes
+ *     acc + weight at edge e + 1 (update latency 1: the RAM holds the new value after e + 1).
+ *     The read at e misses only the write made at the same edge e, which is forwarded, so
+ *     updates of the same accumulator on consecutive cycles (or any spacing) are exact; lanes
+ *     are independent; every lane takes one update per cycle. The addition is modulo
+ *     2^A_WIDTH (exact whenever every partial sum fits A_WIDTH signed bits, which the width
+ *     analysis guarantees).
+ *   - Sweep (readout): accepted at edge e (while idle). Every update accepted before e (at
+ *     e - 1 at the latest, written at e) is included. The readout walks the "slots"
+ *     s = 0 .. NOUT*PKH*PKW - 1, i.e. the output neurons m in ascending order and, within
+ *     each, the window positions (i, j) in row-major order (slot s = m*PKH*PKW + i*PKW + j),
+ *     one slot per cycle; a position outside the map still takes its slot (its read is
+ *     masked). Then one more slot, the EOT. It is a 2-stage pipeline (P = 2): stage A reads
+ *     the slot's bank word and BIAS[c]; stage B updates the running window maximum and, at
+ *     the window's last position, loads max + BIAS[c] into the output register. The output
+ *     is one beat per output neuron, m_index = m, m_value = K[m] (signed K_WIDTH), m_eot = 0,
+ *     in ascending m; then one beat with m_eot = 1, m_index = 0, m_value = 0.
+ *     The whole readout pipeline advances in exactly the cycles where !(m_valid && !m_ready);
+ *     in a cycle with m_valid && !m_ready (a stall) nothing moves, nothing is lost.
+ *   - Sweep timing (exact): with the sweep accepted at edge e, slot s is read at edge
+ *     e + 1 + s + (stalls so far); the beat of output neuron m is offered (m_valid rises or
+ *     the register reloads) at edge e + 1 + (m + 1)*PKH*PKW + (stalls so far); the EOT beat
+ *     is offered at edge e + NOUT*PKH*PKW + 2 + (stalls so far) and transfers at edge
+ *         e + NOUT*PKH*PKW + 3 + S,
+ *     where S is the number of cycles after e, up to and including the EOT transfer cycle,
+ *     in which m_valid is high and m_ready low. So a readout takes NOUT*PKH*PKW + D cycles
+ *     with D = 3 (= P + 1), plus one per stall cycle; without pooling NOUT + 3, like the
+ *     sweep of snn_if_array. busy is high from the edge after e up to and including the cycle
+ *     of the EOT transfer; the block is idle right after that edge. The readout does not
+ *     change the accumulators: it may be repeated, with or without further updates.
+ *
+ * Written for block RAM inference (plain `reg mem` arrays, one write port and one registered
+ * read port with enable each, no reset, muxed addresses); NOT yet checked with a synthesis
+ * tool.
+ *
+ * Verilog-2005, `default_nettype none.
+ */
+
+`resetall
+`timescale 1ns / 1ps
+`default_nettype none
+
+module snn_accum #
+(
+    // Channels of the accumulator map (>= 1)
+    parameter C = 2,
+    // Height of the accumulator map (>= 1)
+    parameter H = 4,
+    // Width of the accumulator map (>= 1); C*H*W >= 2 accumulators
+    parameter W = 4,
+    // Number of RAM banks / update lanes: a power of two (1, 2, 4, ...)
+    parameter LANES = 1,
+    // Width of a signed update (weight * pixel product) on upd_weight (1 .. A_WIDTH)
+    parameter U_WIDTH = 12,
+    // Width of a signed accumulator (2 .. 32)
+    parameter A_WIDTH = 20,
+    // Width of a signed output value K and of a bias word (1 .. 32)
+    parameter K_WIDTH = 21,
+    // Pooling window height and width (>= 1; 1 and 1 with stride 1, padding 0: no pooling)
+    parameter PKH = 1,
+    parameter PKW = 1,
+    // Pooling strides (>= 1)
+    parameter PSH = 1,
+    parameter PSW = 1,
+    // Pooling padding (0 .. PKH-1 and 0 .. PKW-1; padding positions never win)
+    parameter PPH = 0,
+    parameter PPW = 0,
+    // Pooled map height and width; must equal (H + 2*PPH - PKH)/PSH + 1 (resp. W, PPW, ...)
+    parameter OH = (H + 2 * PPH - PKH) / ((PSH > 0) ? PSH : 1) + 1,
+    parameter OW = (W + 2 * PPW - PKW) / ((PSW > 0) ? PSW : 1) + 1,
+    // Width of a bank address (upd_addr); >= $clog2(ceil(N/LANES)) and >= 1 (the default;
+    // the guard only keeps a bad LANES from dividing by zero before the check below)
+    parameter ADDR_WIDTH = ($clog2((C * H * W + LANES - 1) / ((LANES > 0) ? LANES : 1)) > 0)
+                           ? $clog2((C * H * W + LANES - 1) / ((LANES > 0) ? LANES : 1)) : 1,
+    // Width of m_index; >= $clog2(C*OH*OW) and >= 1, <= 32
+    parameter OUT_INDEX_WIDTH = ($clog2(C * OH * OW) > 0) ? $clog2(C * OH * OW) : 1,
+    // Path of the .mem file holding the C signed K_WIDTH-bit biases; required
+    parameter BIAS_FILE = ""
+)
+(
+    input  wire                           clk,
+    input  wire                           rst,
+
+    /*
+     * Clear (start of an image): every accumulator <- 0
+     */
+    input  wire                           clear_valid,
+    output wire                           clear_ready,
+
+    /*
+     * Updates, one stream per lane j (field j of each vector): add upd_weight to accumulator
+     * upd_addr * LANES + j
+     */
+    input  wire [LANES-1:0]               upd_valid,
+    output wire [LANES-1:0]               upd_ready,
+    input  wire [LANES*ADDR_WIDTH-1:0]    upd_addr,
+    input  wire [LANES*U_WIDTH-1:0]       upd_weight,
+
+    /*
+     * All updates of the image are delivered: read out
+     */
+    input  wire                           sweep_valid,
+    output wire                           sweep_ready,
+
+    /*
+     * Output constant currents (master): K[m] in ascending m, then one EOT beat
+     */
+    output wire                           m_valid,
+    input  wire                           m_ready,
+    output wire [OUT_INDEX_WIDTH-1:0]     m_index,
+    output wire [K_WIDTH-1:0]             m_value,
+    output wire                           m_eot,
+
+    /*
+     * Status
+     */
+    output wire                           busy
+);
+
+// guarded copies, so that a bad value reaches the checks below instead of dividing by zero
+localparam LANES_SAFE = (LANES > 0) ? LANES : 1;
+localparam PSH_SAFE = (PSH > 0) ? PSH : 1;
+localparam PSW_SAFE = (PSW > 0) ? PSW : 1;
+// accumulators and output neurons
+localparam N = C * H * W;
+localparam NOUT = C * OH * OW;
+// bank rows in use
+localparam DEPTH_USED = (N + LANES_SAFE - 1) / LANES_SAFE;
+// bank address bits that select a row (at least 1)
+localparam MEM_AW = ($clog2(DEPTH_USED) > 0) ? $clog2(DEPTH_USED) : 1;
+// bank array size (at least 2, so a 1-bit row address always fits it)
+localparam DEPTH = (DEPTH_USED > 1) ? DEPTH_USED : 2;
+// lane number bits (at least 1)
+localparam LANE_W = ($clog2(LANES) > 0) ? $clog2(LANES) : 1;
+localparam LOG_LANES = $clog2(LANES);
+// width of the bias/max arithmetic: max + bias never wraps in it
+localparam SW = ((A_WIDTH > K_WIDTH) ? A_WIDTH : K_WIDTH) + 1;
+// the pooled map size the parameters imply
+localparam OH_EXPECT = (H + 2 * PPH - PKH) / PSH_SAFE + 1;
+localparam OW_EXPECT = (W + 2 * PPW - PKW) / PSW_SAFE + 1;
+
+// readout counter widths (each at least 1)
+localparam CW = ($clog2(C) > 0) ? $clog2(C) : 1;
+localparam YW = ($clog2(OH) > 0) ? $clog2(OH) : 1;
+localparam XW = ($clog2(OW) > 0) ? $clog2(OW) : 1;
+localparam IW = ($clog2(PKH) > 0) ? $clog2(PKH) : 1;
+localparam JW = ($clog2(PKW) > 0) ? $clog2(PKW) : 1;
+// signed widths of a map row h in [-PPH, H+PPH-1], a column w and an accumulator index n
+// (n of a padding position may be negative or >= N: it is never used to read)
+localparam HB = $clog2(H + PPH + 1) + 1;
+localparam WB = $clog2(W + PPW + 1) + 1;
+localparam NMAX = N + (PPH + 1) * W + PPW + 1;
+localparam NB = ($clog2(NMAX) + 1 > LOG_LANES + MEM_AW + 1) ? $clog2(NMAX) + 1
+                                                            : LOG_LANES + MEM_AW + 1;
+
+// the walk (stage A): n steps by 1 within a window row, by STEP_I to the next window row;
+// the window origin steps by PSW to the next x, by STEP_Y to the next y, by STEP_C to the
+// next channel
+localparam integer STEP_I_I = W - PKW + 1;
+localparam integer STEP_X_I = PSW;
+localparam integer STEP_Y_I = PSH * W - (OW - 1) * PSW;
+localparam integer STEP_C_I = H * W - (OH - 1) * PSH * W - (OW - 1) * PSW;
+localparam integer N0_I = -(PPH * W + PPW);
+localparam integer H0_I = -PPH;
+localparam integer W0_I = -PPW;
+localparam integer H_I = H;
+localparam integer W_I = W;
+localparam integer PSH_I = PSH;
+localparam integer PSW_I = PSW;
+localparam [NB-1:0] STEP_I = STEP_I_I[NB-1:0];
+localparam [NB-1:0] STEP_X = STEP_X_I[NB-1:0];
+localparam [NB-1:0] STEP_Y = STEP_Y_I[NB-1:0];
+localparam [NB-1:0] STEP_C = STEP_C_I[NB-1:0];
+localparam [NB-1:0] N0 = N0_I[NB-1:0];
+localparam [HB-1:0] H0 = H0_I[HB-1:0];
+localparam [WB-1:0] W0 = W0_I[WB-1:0];
+localparam [HB-1:0] H_V = H_I[HB-1:0];
+localparam [WB-1:0] W_V = W_I[WB-1:0];
+localparam [HB-1:0] PSH_V = PSH_I[HB-1:0];
+localparam [WB-1:0] PSW_V = PSW_I[WB-1:0];
+
+localparam integer LAST_C_I = C - 1;
+localparam integer LAST_Y_I = OH - 1;
+localparam integer LAST_X_I = OW - 1;
+localparam integer LAST_I_I = PKH - 1;
+localparam integer LAST_J_I = PKW - 1;
+localparam integer LAST_ROW_I = DEPTH_USED - 1;
+localparam [CW-1:0] LAST_C = LAST_C_I[CW-1:0];
+localparam [YW-1:0] LAST_Y = LAST_Y_I[YW-1:0];
+localparam [XW-1:0] LAST_X = LAST_X_I[XW-1:0];
+localparam [IW-1:0] LAST_I = LAST_I_I[IW-1:0];
+localparam [JW-1:0] LAST_J = LAST_J_I[JW-1:0];
+localparam [MEM_AW-1:0] LAST_ROW = LAST_ROW_I[MEM_AW-1:0];
+
+// check configuration: an unknown module name makes elaboration fail with this message
+generate
+    if (C < 1 || H < 1 || W < 1 || C * H * W < 2) begin : g_bad_map
+        snn_accum_ERROR_C_H_W_must_be_positive_with_at_least_2_accumulators bad_map();
+    end
+    if (LANES < 1 || (LANES & (LANES - 1)) != 0) begin : g_bad_lanes
+        snn_accum_ERROR_LANES_must_be_a_power_of_two bad_lanes();
+    end
+    if (A_WIDTH < 2 || A_WIDTH > 32) begin : g_bad_a_width
+        snn_accum_ERROR_A_WIDTH_must_be_2_to_32 bad_a_width();
+    end
+    if (U_WIDTH < 1 || U_WIDTH > A_WIDTH) begin : g_bad_u_width
+        snn_accum_ERROR_U_WIDTH_must_be_1_to_A_WIDTH bad_u_width();
+    end
+    if (K_WIDTH < 1 || K_WIDTH > 32) begin : g_bad_k_width
+        snn_accum_ERROR_K_WIDTH_must_be_1_to_32 bad_k_width();
+    end
+    if (PKH < 1 || PKW < 1) begin : g_bad_kernel
+        snn_accum_ERROR_PKH_PKW_must_be_at_least_1 bad_kernel();
+    end
+    if (PSH < 1 || PSW < 1) begin : g_bad_stride
+        snn_accum_ERROR_PSH_PSW_must_be_at_least_1 bad_stride();
+    end
+    if (PPH < 0 || PPW < 0 || PPH >= PKH || PPW >= PKW) begin : g_bad_padding
+        snn_accum_ERROR_PPH_PPW_must_be_0_to_kernel_minus_1 bad_padding();
+    end
+    if (H + 2 * PPH < PKH || W + 2 * PPW < PKW || OH != OH_EXPECT || OW != OW_EXPECT)
+    begin : g_bad_out
+        snn_accum_ERROR_OH_OW_must_be_H_plus_2PPH_minus_PKH_over_PSH_plus_1 bad_out();
+    end
+    if (ADDR_WIDTH < MEM_AW) begin : g_bad_addr_width
+        snn_accum_ERROR_ADDR_WIDTH_too_small_for_N_over_LANES bad_addr_width();
+    end
+    if (OUT_INDEX_WIDTH < $clog2(NOUT) || OUT_INDEX_WIDTH < 1 || OUT_INDEX_WIDTH > 32)
+    begin : g_bad_index_width
+        snn_accum_ERROR_OUT_INDEX_WIDTH_must_be_clog2_NOUT_to_32 bad_index_width();
+    end
+    if (NB > 32) begin : g_bad_size
+        snn_accum_ERROR_map_too_large bad_size();
+    end
+    if (BIAS_FILE == "") begin : g_no_file
+        snn_accum_ERROR_BIAS_FILE_must_name_a_mem_file no_file();
+    end
+endgenerate
+
+/*
+ * control
+ */
+localparam [1:0] S_IDLE = 2'd0;
+localparam [1:0] S_CLEAR = 2'd1;
+localparam [1:0] S_READ = 2'd2;
+
+reg [1:0] state_reg;
+
+wire idle = state_reg == S_IDLE;
+wire clearing = state_reg == S_CLEAR;
+wire reading = state_reg == S_READ;
+
+wire clear_fire = clear_valid && idle;
+wire sweep_fire = sweep_valid && idle && !clear_valid;
+wire upd_open = idle && !clear_valid && !sweep_valid;
+
+// clear: row being written
+reg [MEM_AW-1:0] clr_row_reg;
+
+// output stage (beat register)
+reg m_valid_reg;
+reg m_eot_reg;
+reg [OUT_INDEX_WIDTH-1:0] m_index_reg;
+reg [K_WIDTH-1:0] m_value_reg;
+
+// the readout pipeline advances when the output stage is free (empty, or its beat leaves now)
+wire adv = !m_valid_reg || m_ready;
+wire m_fire = m_valid_reg && m_ready;
+
+// stage A: the next slot to issue: output neuron (c, y, x), window position (i, j), map
+// position (h, w) = accumulator n, the window origin (win_h, win_w) = accumulator win_n,
+// output index m; then the EOT slot
+reg a_run_reg;
+reg a_eot_reg;
+reg [CW-1:0] a_c_reg;
+reg [YW-1:0] a_y_reg;
+reg [XW-1:0] a_x_reg;
+reg [IW-1:0] a_i_reg;
+reg [JW-1:0] a_j_reg;
+reg [HB-1:0] a_h_reg;
+reg [WB-1:0] a_w_reg;
+reg [NB-1:0] a_n_reg;
+reg [HB-1:0] win_h_reg;
+reg [WB-1:0] win_w_reg;
+reg [NB-1:0] win_n_reg;
+reg [OUT_INDEX_WIDTH-1:0] a_m_reg;
+
+wire a_last_j = a_j_reg == LAST_J;
+wire a_last_i = a_i_reg == LAST_I;
+wire a_first = a_i_reg == {IW{1'b0}} && a_j_reg == {JW{1'b0}};
+wire a_last_pos = a_last_i && a_last_j;
+wire a_last_x = a_x_reg == LAST_X;
+wire a_last_y = a_y_reg == LAST_Y;
+wire a_last_c = a_c_reg == LAST_C;
+// the position is inside the map (h and w are two's complement)
+wire a_in = !a_h_reg[HB-1] && a_h_reg < H_V && !a_w_reg[WB-1] && a_w_reg < W_V;
+
+// bank and row of accumulator n
+wire [NB-1:0] a_n_shift = a_n_reg >> LOG_LANES;
+wire [MEM_AW-1:0] a_row = a_n_shift[MEM_AW-1:0];
+wire [LANE_W-1:0] a_lane;
+// the rest of n is 0 for every position inside the map
+wire unused_a_n_high = |a_n_shift[NB-1:MEM_AW];
+
+generate
+    if (LOG_LANES > 0) begin : g_lane_bits
+        assign a_lane = a_n_reg[LANE_W-1:0];
+    end else begin : g_one_lane
+        assign a_lane = 1'b0;
+    end
+endgenerate
+
+wire a_issue = reading && a_run_reg && adv;
+wire a_issue_pos = a_issue && !a_eot_reg;
+
+// stage B: the slot whose bank word and bias were read at the last advance
+reg b_valid_reg;
+reg b_eot_reg;
+reg b_in_reg;
+reg b_first_reg;
+reg b_last_reg;
+reg [LANE_W-1:0] b_lane_reg;
+reg [OUT_INDEX_WIDTH-1:0] b_m_reg;
+
+wire b_go = reading && b_valid_reg && adv;
+wire b_pos = b_go && !b_eot_reg;
+
+// running window maximum: max_reg is valid when have_reg (some map position seen)
+reg [A_WIDTH-1:0] max_reg;
+reg have_reg;
+
+// read registers of all banks, lane j in field j
+wire [LANES*A_WIDTH-1:0] bank_q;
+
+/*
+ * biases
+ */
+reg [K_WIDTH-1:0] bias_mem [0:C-1];
+reg [K_WIDTH-1:0] bias_q;
+
+initial begin
+    $readmemh(BIAS_FILE, bias_mem);
+end
+
+generate
+    if (C > 1) begin : g_bias_many
+        always @(posedge clk) begin
+            if (a_issue_pos) begin
+                bias_q <= bias_mem[a_c_reg];
+            end
+        end
+    end else begin : g_bias_one
+        always @(posedge clk) begin
+            if (a_issue_pos) begin
+                bias_q <= bias_mem[0];
+            end
+        end
+    end
+endgenerate
+
+/*
+ * stage B arithmetic: running maximum, then max + bias in SW bits
+ */
+wire [A_WIDTH-1:0] b_acc = bank_q[b_lane_reg*A_WIDTH +: A_WIDTH];
+// a maximum from earlier positions of this window exists
+wire b_have = have_reg && !b_first_reg;
+wire b_take = b_in_reg && (!b_have || $signed(b_acc) > $signed(max_reg));
+wire [A_WIDTH-1:0] b_max = b_take ? b_acc : max_reg;
+wire signed [SW-1:0] b_sum = $signed({{(SW-A_WIDTH){b_max[A_WIDTH-1]}}, b_max})
+                           + $signed({{(SW-K_WIDTH){bias_q[K_WIDTH-1]}}, bias_q});
+// the caller guarantees that max + bias fits K_WIDTH: the high bits are sign copies
+wire unused_sum_high = ^b_sum[SW-1:K_WIDTH];
+
+always @(posedge clk) begin
+    if (b_pos) begin
+        max_reg <= b_max;
+        have_reg <= b_have || b_in_reg;
+    end
+end
+
+/*
+ * one bank and one update pipeline per lane
+ */
+genvar j;
+generate
+    for (j = 0; j < LANES; j = j + 1) begin : g_lane
+        localparam integer LANE_I = j;
+        localparam [LANE_W-1:0] LANE = LANE_I[LANE_W-1:0];
+
+        reg [A_WIDTH-1:0] mem [0:DEPTH-1];
+        reg [A_WIDTH-1:0] rd_q;
+
+        // update stage 1: accepted at the last edge, read issued at that edge
+        reg s1_valid_reg;
+        reg [MEM_AW-1:0] s1_row_reg;
+        reg [A_WIDTH-1:0] s1_w_reg;
+        // the update write made at the last edge (forwarding source)
+        reg wb_valid_reg;
+        reg [MEM_AW-1:0] wb_row_reg;
+        reg [A_WIDTH-1:0] wb_data_reg;
+
+        wire upd_fire = upd_valid[j] && upd_open;
+        wire [ADDR_WIDTH-1:0] u_addr = upd_addr[j*ADDR_WIDTH +: ADDR_WIDTH];
+        wire [MEM_AW-1:0] u_row = u_addr[MEM_AW-1:0];
+        wire [U_WIDTH-1:0] u_w = upd_weight[j*U_WIDTH +: U_WIDTH];
+        wire [A_WIDTH-1:0] u_w_ext;
+
+        if (A_WIDTH > U_WIDTH) begin : g_sext
+            assign u_w_ext = {{(A_WIDTH-U_WIDTH){u_w[U_WIDTH-1]}}, u_w};
+        end else begin : g_same
+            assign u_w_ext = u_w;
+        end
+        if (ADDR_WIDTH > MEM_AW) begin : g_wide_addr
+            // rows beyond ceil(N/LANES) do not exist; these bits are 0 for valid updates
+            wire unused_addr_high = |u_addr[ADDR_WIDTH-1:MEM_AW];
+        end
+
+        // forward the write made at the edge that also issued this update's read
+        wire fwd = wb_valid_reg && wb_row_reg == s1_row_reg;
+        wire [A_WIDTH-1:0] s1_sum = (fwd ? wb_data_reg : rd_q) + s1_w_reg;
+
+        // write port: clear, else update write-back (never both at once)
+        wire we = clearing || s1_valid_reg;
+        wire [MEM_AW-1:0] wa = clearing ? clr_row_reg : s1_row_reg;
+        wire [A_WIDTH-1:0] wd = clearing ? {A_WIDTH{1'b0}} : s1_sum;
+
+        always @(posedge clk) begin
+            if (we) begin
+                mem[wa] <= wd;
+            end
+        end
+
+        // read port: readout issue (positions inside the map only), else update
+        wire re = (a_issue_pos && a_in && a_lane == LANE) || upd_fire;
+        wire [MEM_AW-1:0] ra = reading ? a_row : u_row;
+
+        always @(posedge clk) begin
+            if (re) begin
+                rd_q <= mem[ra];
+            end
+        end
+
+        always @(posedge clk) begin
+            s1_row_reg <= u_row;
+            s1_w_reg <= u_w_ext;
+            wb_row_reg <= s1_row_reg;
+            wb_data_reg <= s1_sum;
+            if (rst) begin
+                s1_valid_reg <= 1'b0;
+                wb_valid_reg <= 1'b0;
+            end else begin
+                s1_valid_reg <= upd_fire;
+                wb_valid_reg <= s1_valid_reg;
+            end
+        end
+
+        assign bank_q[j*A_WIDTH +: A_WIDTH] = rd_q;
+        assign upd_ready[j] = upd_open;
+    end
+endgenerate
+
+/*
+ * state machine, readout pipeline control and output stage
+ */
+always @(posedge clk) begin
+    if (rst) begin
+        state_reg <= S_IDLE;
+        clr_row_reg <= {MEM_AW{1'b0}};
+        a_run_reg <= 1'b0;
+        a_eot_reg <= 1'b0;
+        b_valid_reg <= 1'b0;
+        m_valid_reg <= 1'b0;
+        m_eot_reg <= 1'b0;
+    end else begin
+        case (state_reg)
+            S_IDLE: begin
+                if (clear_fire) begin
+                    state_reg <= S_CLEAR;
+                    clr_row_reg <= {MEM_AW{1'b0}};
+                end else if (sweep_fire) begin
+                    state_reg <= S_READ;
+                    a_run_reg <= 1'b1;
+                    a_eot_reg <= 1'b0;
+                    b_valid_reg <= 1'b0;
+                end
+            end
+            S_CLEAR: begin
+                clr_row_reg <= clr_row_reg + 1'b1;
+                if (clr_row_reg == LAST_ROW) begin
+                    state_reg <= S_IDLE;
+                end
+            end
+            default: begin
+                if (adv) begin
+                    // stage A -> stage B
+                    b_valid_reg <= a_run_reg;
+                    if (a_run_reg) begin
+                        if (a_eot_reg) begin
+                            a_run_reg <= 1'b0;
+                        end else if (a_last_pos && a_last_x && a_last_y && a_last_c) begin
+                            a_eot_reg <= 1'b1;
+                        end
+                    end
+                    // stage B -> output stage: a beat at the last window position and the EOT
+                    m_valid_reg <= b_valid_reg && (b_eot_reg || b_last_reg);
+                    m_eot_reg <= b_eot_reg;
+                end
+                if (m_fire && m_eot_reg) begin
+                    state_reg <= S_IDLE;
+                end
+            end
+        endcase
+    end
+end
+
+// datapath registers of the readout (no reset needed)
+always @(posedge clk) begin
+    if (sweep_fire) begin
+        a_c_reg <= {CW{1'b0}};
+        a_y_reg <= {YW{1'b0}};
+        a_x_reg <= {XW{1'b0}};
+        a_i_reg <= {IW{1'b0}};
+        a_j_reg <= {JW{1'b0}};
+        a_h_reg <= H0;
+        a_w_reg <= W0;
+        a_n_reg <= N0;
+        win_h_reg <= H0;
+        win_w_reg <= W0;
+        win_n_reg <= N0;
+        a_m_reg <= {OUT_INDEX_WIDTH{1'b0}};
+    end else if (a_issue_pos) begin
+        if (!a_last_j) begin
+            // next position in this window row
+            a_j_reg <= a_j_reg + 1'b1;
+            a_w_reg <= a_w_reg + 1'b1;
+            a_n_reg <= a_n_reg + 1'b1;
+        end else if (!a_last_i) begin
+            // next window row
+            a_j_reg <= {JW{1'b0}};
+            a_i_reg <= a_i_reg + 1'b1;
+            a_h_reg <= a_h_reg + 1'b1;
+            a_w_reg <= win_w_reg;
+            a_n_reg <= a_n_reg + STEP_I;
+        end else begin
+            // next output neuron
+            a_j_reg <= {JW{1'b0}};
+            a_i_reg <= {IW{1'b0}};
+            a_m_reg <= a_m_reg + 1'b1;
+            if (!a_last_x) begin
+                a_x_reg <= a_x_reg + 1'b1;
+                win_w_reg <= win_w_reg + PSW_V;
+                win_n_reg <= win_n_reg + STEP_X;
+                a_h_reg <= win_h_reg;
+                a_w_reg <= win_w_reg + PSW_V;
+                a_n_reg <= win_n_reg + STEP_X;
+            end else begin
+                a_x_reg <= {XW{1'b0}};
+                win_w_reg <= W0;
+                a_w_reg <= W0;
+                if (!a_last_y) begin
+                    a_y_reg <= a_y_reg + 1'b1;
+                    win_h_reg <= win_h_reg + PSH_V;
+                    win_n_reg <= win_n_reg + STEP_Y;
+                    a_h_reg <= win_h_reg + PSH_V;
+                    a_n_reg <= win_n_reg + STEP_Y;
+                end else begin
+                    // next channel (after the last one: don't care, the EOT slot follows)
+                    a_y_reg <= {YW{1'b0}};
+                    a_c_reg <= a_c_reg + 1'b1;
+                    win_h_reg <= H0;
+                    win_n_reg <= win_n_reg + STEP_C;
+                    a_h_reg <= H0;
+                    a_n_reg <= win_n_reg + STEP_C;
+                end
+            end
+        end
+    end
+    if (a_issue) begin
+        b_eot_reg <= a_eot_reg;
+        b_in_reg <= a_in;
+        b_first_reg <= a_first;
+        b_last_reg <= a_last_pos;
+        b_lane_reg <= a_lane;
+        b_m_reg <= a_m_reg;
+    end
+    if (b_go && (b_eot_reg || b_last_reg)) begin
+        m_index_reg <= b_eot_reg ? {OUT_INDEX_WIDTH{1'b0}} : b_m_reg;
+        m_value_reg <= b_eot_reg ? {K_WIDTH{1'b0}} : b_sum[K_WIDTH-1:0];
+    end
+end
+
+assign clear_ready = idle;
+assign sweep_ready = idle && !clear_valid;
+assign busy = !idle;
+assign m_valid = m_valid_reg;
+assign m_eot = m_eot_reg;
+assign m_index = m_index_reg;
+assign m_value = m_value_reg;
+
+endmodule
+
+`resetall
