@@ -1,0 +1,399 @@
+"""cocotb test for snn_router, run inside the simulator by test_router.py (through runner.py).
+
+The testbench plays the IF array: it records every update transfer cycle by cycle, drops random
+upd_ready bits (partial groups: some lanes of a group transfer, the others wait) and delays
+sweep_ready randomly. Several timesteps of ascending input events (none, all, only the first,
+only the last, random densities; pixel values with VALUE_WIDTH > 0, and random junk on s_value
+with VALUE_WIDTH = 0, which must be ignored), offered back to back or with random gaps. Per
+timestep:
+
+(a) golden: the per-neuron sum of the transferred updates (neuron upd_addr*LANES + lane) equals
+    snngen.golden.synaptic_current of the IR node for the event pattern, with ``==``;
+(b) the sequence of groups (the lanes of one issue slot, with their neurons and weights) equals
+    snngen.rtlmodel.router.groups, weight = W[o, c, kh, kw] * value;
+(c) cycles: back to back, sweep_valid first rises at edge e0 + SWEEP_LATENCY + sum max(G, 1) +
+    the stall cycles; without stalls, every acceptance edge, every group's transfer edge and the
+    sweep edge equal rtlmodel.router.schedule (for gapped inputs too), and the first update
+    transfers at e0 + FIRST_UPDATE_LATENCY;
+(d) every reference group has at most LANES members on distinct lanes, each within the ROM
+    word's fields (kw = kw_start + k*SW < KW), consecutive neurons.
+
+Protocol checks every cycle: a lane's update and sweep_valid are held until they transfer, no
+update is offered together with sweep_valid, s_ready is low from an EOT's acceptance until the
+sweep handshake (the next timestep's first event is offered meanwhile) and high in the cycle
+after it, busy is high while anything is in flight and low once the sweep is done. One timestep
+is cut short by rst in the middle: the router must come back idle with nothing in flight. The
+configuration comes from SNN_ROUTER_CONFIG (JSON).
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import random
+from dataclasses import replace
+
+import cocotb
+import numpy as np
+from cocotb.clock import Clock
+from cocotb.triggers import ReadOnly, RisingEdge, Timer
+
+from snngen import ir
+from snngen.golden import synaptic_current
+from snngen.rtlmodel import router as rm
+
+PERIOD_NS = 10
+
+
+def _uint(value) -> int:
+    """A LogicArray or (a 1-bit port) a Logic as an unsigned int."""
+    return value.to_unsigned() if hasattr(value, "to_unsigned") else int(value)
+
+
+def _signed(v: int, width: int) -> int:
+    return v - (1 << width) if v >> (width - 1) else v
+
+
+class RouterBench:
+    def __init__(self, dut) -> None:
+        cfg = json.loads(os.environ["SNN_ROUTER_CONFIG"])
+        self.dut = dut
+        self.cfg = cfg
+        self.lanes: int = cfg["LANES"]
+        self.ww: int = cfg["W_WIDTH"]
+        self.vw: int = cfg["VALUE_WIDTH"]
+        self.uw: int = cfg["U_WIDTH"]
+        self.aw: int = cfg["ADDR_WIDTH"]
+        self.iw: int = cfg["IN_INDEX_WIDTH"]
+        self.rng = random.Random(cocotb.RANDOM_SEED)
+        dut._log.info("config %s, rng seed %d (COCOTB_RANDOM_SEED)",
+                      {k: v for k, v in cfg.items() if k != "weight"}, cocotb.RANDOM_SEED)
+        # the IR node (integer weights, no bias) and its router geometry
+        weight = np.array(cfg["weight"], dtype=np.int64)
+        if cfg["kind"] == "linear":
+            op = replace(ir.linear(weight), weight=weight)
+            self.in_shape: tuple[int, ...] = (weight.shape[1],)
+        else:
+            op = replace(ir.conv(weight, stride=cfg["stride"], padding=cfg["padding"]),
+                         weight=weight)
+            self.in_shape = tuple(cfg["in_shape"])
+        self.node = ir.Node("layer", op, ("x",), ir.infer_shape(op, [self.in_shape]))
+        self.geom = rm.geometry(self.node, self.in_shape)
+        assert self.geom.params() == {k: cfg[k] for k in self.geom.params()}, "geometry differs"
+        self.w4d = rm.weight4d(self.node)
+        self.n_in, self.n_out = self.geom.n_in, self.geom.n_out
+        self.cycle = 0
+        self.stats = collections.Counter()
+        self.prev: dict | None = None  # the last sampled cycle (protocol checks)
+        assert len(dut.upd_addr) == self.lanes * self.aw
+        assert len(dut.upd_weight) == self.lanes * self.uw
+        assert len(dut.s_index) == self.iw and len(dut.s_value) == max(self.vw, 1)
+        self.check_reference()
+
+    def check_reference(self) -> None:
+        """(d) on the reference itself, for every input index."""
+        g, lanes = self.geom, self.lanes
+        for index in range(self.n_in):
+            for grp in rm.groups(g, lanes, index):
+                assert 1 <= len(grp) <= lanes
+                ns = [n for n, _, _ in grp]
+                assert ns == list(range(ns[0], ns[0] - len(ns), -1)), "not consecutive"
+                assert len({n % lanes for n in ns}) == len(ns), "lanes not distinct"
+                kw0 = grp[0][2]
+                for k, (_, _, kw) in enumerate(grp):
+                    assert kw == kw0 + k * g.sw < g.kw, "member beyond the ROM word's fields"
+
+    # --- one clock cycle -------------------------------------------------------------------
+
+    async def step(self, item=None, upd_ready: int | None = None, sweep_ready: int = 1,
+                   check: bool = True) -> dict:
+        """Drive one cycle (called right after a rising edge), sample at ReadOnly, check the
+        protocol, wait for the next edge. ``item`` is None (s_valid low, random junk on the
+        data) or (index, value, eot)."""
+        d, rng = self.dut, self.rng
+        all_lanes = (1 << self.lanes) - 1
+        if upd_ready is None:
+            upd_ready = all_lanes
+        if item is None:
+            d.s_valid.value = 0
+            index, value, eot = rng.randrange(1 << self.iw), rng.randrange(2), rng.randrange(2)
+        else:
+            d.s_valid.value = 1
+            index, value, eot = item
+        if self.vw == 0:
+            value = rng.randrange(2)  # must be ignored
+        d.s_index.value = index
+        d.s_value.value = value
+        d.s_eot.value = eot
+        d.upd_ready.value = upd_ready
+        d.sweep_ready.value = sweep_ready
+        await ReadOnly()
+        if not check:
+            self.prev = None
+            self.cycle += 1
+            await RisingEdge(d.clk)
+            return {}
+        upd_valid = _uint(d.upd_valid.value)
+        out = {
+            "cycle": self.cycle,
+            "s_valid": int(item is not None),
+            "s_ready": int(d.s_ready.value),
+            "upd_valid": upd_valid,
+            "upd_ready": upd_ready,
+            "sweep_valid": int(d.sweep_valid.value),
+            "sweep_ready": sweep_ready,
+            "busy": int(d.busy.value),
+            "lanes": {},
+        }
+        if upd_valid:
+            addr, weight = _uint(d.upd_addr.value), _uint(d.upd_weight.value)
+            for j in range(self.lanes):
+                if upd_valid >> j & 1:
+                    a = (addr >> (j * self.aw)) & ((1 << self.aw) - 1)
+                    u = _signed((weight >> (j * self.uw)) & ((1 << self.uw) - 1), self.uw)
+                    out["lanes"][j] = (a * self.lanes + j, u)
+        out["s_fire"] = out["s_valid"] and out["s_ready"]
+        out["upd_fire"] = upd_valid & upd_ready
+        out["stall"] = (upd_valid & ~upd_ready & all_lanes) != 0
+        out["sweep_fire"] = out["sweep_valid"] and sweep_ready
+        self.protocol(out)
+        self.prev = out
+        self.cycle += 1
+        await RisingEdge(d.clk)
+        return out
+
+    def protocol(self, out: dict) -> None:
+        c = out["cycle"]
+        assert not (out["sweep_valid"] and out["upd_valid"]), f"cycle {c}: updates with sweep"
+        p = self.prev
+        if p is None:
+            return
+        for j, u in p["lanes"].items():
+            if not p["upd_ready"] >> j & 1:
+                assert out["lanes"].get(j) == u, (
+                    f"cycle {c}: lane {j} dropped or changed its waiting update {u}: "
+                    f"{out['lanes'].get(j)}")
+        if p["sweep_valid"] and not p["sweep_ready"]:
+            assert out["sweep_valid"], f"cycle {c}: sweep_valid dropped before its handshake"
+
+    # --- stimulus ----------------------------------------------------------------------------
+
+    def pattern(self, kind: str) -> list[int]:
+        rng, n = self.rng, self.n_in
+        if kind == "none":
+            return []
+        if kind == "all":
+            return list(range(n))
+        if kind == "first":
+            return [0]
+        if kind == "last":
+            return [n - 1]
+        if kind == "ends":
+            return [0, n - 1] if n > 1 else [0]
+        p = {"sparse": 0.08, "medium": 0.3, "dense": 0.7}[kind]
+        return [i for i in range(n) if rng.random() < p]
+
+    def value(self) -> int:
+        if self.vw == 0:
+            return 1
+        top = (1 << self.vw) - 1
+        r = self.rng.random()
+        return top if r < 0.15 else 0 if r < 0.25 else self.rng.randint(1, top)
+
+    # --- one timestep ------------------------------------------------------------------------
+
+    async def timestep(self, kind: str, gaps: bool, stalls: bool, sweep_delay: bool,
+                       cut_at: int | None = None) -> None:
+        """Offer the events of pattern ``kind`` and the EOT; check (a) to (d). With ``cut_at``,
+        rst is raised after that many cycles instead and the router must come back idle."""
+        rng, g, lanes = self.rng, self.geom, self.lanes
+        events = self.pattern(kind)
+        values = [self.value() for _ in events]
+        items = [(i, v, 0) for i, v in zip(events, values, strict=True)]
+        items.append((rng.randrange(1 << self.iw), rng.randrange(1 << max(self.vw, 1)), 1))
+        all_lanes = (1 << lanes) - 1
+        offers: list[int] = []
+        accepts: list[int] = []
+        wait = 0            # gap cycles before the next item is offered
+        stall_cycles = 0
+        sweep_edge = None   # the edge from which sweep_valid is high
+        recs: list[dict] = []
+        t0 = self.cycle
+        while True:
+            k = len(accepts)
+            item = None
+            if k < len(items):
+                if wait > 0:
+                    wait -= 1
+                else:
+                    item = items[k]
+                    if len(offers) == k:
+                        offers.append(self.cycle)
+            elif rng.random() < 0.7:
+                # the next timestep's first event, offered too early: must be refused
+                item = (rng.randrange(self.n_in), self.value(), 0)
+            ready = all_lanes
+            if stalls and rng.random() < 0.3:
+                ready = rng.randrange(all_lanes)  # at least one lane not ready
+            sweep_ready = int(not sweep_delay or rng.random() < 0.35)
+            if cut_at is not None and self.cycle - t0 == cut_at:
+                await self.cut()
+                return
+            out = await self.step(item, ready, sweep_ready)
+            recs.append(out)
+            if k < len(items):
+                if out["s_fire"]:
+                    accepts.append(out["cycle"])
+                    if gaps:
+                        wait = rng.choice([0, 0, 1, 2, 5])
+            else:
+                assert not out["s_ready"], (
+                    f"cycle {out['cycle']}: s_ready high after the EOT, before the sweep")
+            if out["stall"] and sweep_edge is None:
+                stall_cycles += 1
+            if out["sweep_valid"] and sweep_edge is None:
+                sweep_edge = out["cycle"] - 1
+                assert len(accepts) == len(items), "sweep requested before the EOT arrived"
+            if out["sweep_fire"]:
+                break
+            assert self.cycle - t0 < 100 * (len(items) + 10) * (g.cout * g.kh * g.kw + 1), (
+                "the timestep never ends")
+        # right after the sweep handshake: idle, ready for the next timestep
+        out = await self.step(None)
+        assert out["s_ready"] and not out["busy"] and not out["upd_valid"] \
+            and not out["sweep_valid"], f"cycle {out['cycle']}: not idle after the sweep: {out}"
+        self.check_busy(recs, accepts, gaps)
+        self.check_results(events, values, recs, accepts, offers, stall_cycles, sweep_edge,
+                           gaps, stalls)
+        self.stats["timesteps"] += 1
+        self.stats[f"pattern_{kind}"] += 1
+        self.stats["events"] += len(events)
+        self.stats["stall_cycles"] += stall_cycles
+        self.stats["empty_events"] += sum(not rm.groups(g, lanes, i) for i in events)
+
+    def check_busy(self, recs: list[dict], accepts: list[int], gaps: bool) -> None:
+        """busy (something in flight) is high in the cycle after every acceptance, while an
+        update or the sweep request is offered, and, with items offered back to back, in every
+        cycle from the first acceptance up to the sweep handshake. (With gaps nothing may be
+        in flight between two events: a G = 0 event leaves nothing behind.)"""
+        after = {a + 1 for a in accepts}
+        for out in recs:
+            c = out["cycle"]
+            due = c in after or (not gaps and c > accepts[0])
+            if due or out["upd_valid"] or out["sweep_valid"]:
+                assert out["busy"], f"cycle {c}: busy low with something in flight"
+
+    def check_results(self, events, values, recs, accepts, offers, stall_cycles, sweep_edge,
+                      gaps, stalls) -> None:
+        g, lanes = self.geom, self.lanes
+        # the groups, from the cycles: a group starts when updates are offered and nothing of
+        # an earlier group is still waiting; it is done when its last lane has transferred
+        got_groups: list[dict[int, tuple[int, int]]] = []
+        done_edges: list[int] = []
+        waiting = 0
+        for out in recs:
+            if out["upd_valid"] and not waiting:
+                got_groups.append(dict(out["lanes"]))
+                waiting = out["upd_valid"]
+            waiting &= ~out["upd_fire"]
+            if out["upd_fire"] and not waiting:
+                done_edges.append(out["cycle"])
+        assert not waiting, "an update was never transferred"
+        # (b) the group sequence
+        want_groups: list[dict[int, tuple[int, int]]] = []
+        for index, value in zip(events, values, strict=True):
+            c = index // (g.h * g.w)
+            for grp in rm.groups(g, lanes, index):
+                want_groups.append({n % lanes: (n, int(self.w4d[n // (g.oh * g.ow), c, kh, kw])
+                                                * value) for n, kh, kw in grp})
+        assert len(got_groups) == len(want_groups), (
+            f"{len(got_groups)} groups issued, expected {len(want_groups)}")
+        for j, (got, want) in enumerate(zip(got_groups, want_groups, strict=True)):
+            assert got == want, f"group {j}: got {got}, expected {want}"
+        # (a) golden: per-neuron sums of every transfer
+        acc = np.zeros(self.n_out, dtype=np.int64)
+        for out in recs:
+            for j, (n, u) in out["lanes"].items():
+                if out["upd_fire"] >> j & 1:
+                    assert 0 <= n < self.n_out, f"update to neuron {n} of {self.n_out}"
+                    acc[n] += u
+        x = np.zeros((1, *self.in_shape), dtype=np.int64)
+        x.reshape(-1)[events] = values
+        gold = synaptic_current(self.node, x).reshape(-1)
+        assert gold.dtype == np.int64
+        assert np.array_equal(acc, gold), f"currents {acc.tolist()}, golden {gold.tolist()}"
+        # (c) cycles
+        e0 = accepts[0]
+        s = sum(rm.event_cycles(g, lanes, i) for i in events)
+        if not gaps:
+            want = e0 + rm.timestep_cycles(g, lanes, events) + stall_cycles
+            assert want == e0 + rm.SWEEP_LATENCY + s + stall_cycles
+            assert sweep_edge == want, (
+                f"sweep_valid rose at edge {sweep_edge}, contract: e0 {e0} + A' "
+                f"{rm.SWEEP_LATENCY} + sum max(G,1) {s} + stalls {stall_cycles} = {want}")
+            self.stats["checked_formula"] += 1
+        if not stalls:
+            assert stall_cycles == 0
+            sched = rm.schedule(g, lanes, events, offers)
+            assert tuple(accepts) == sched.accept, f"accepted at {accepts}, model {sched.accept}"
+            assert tuple(done_edges) == sched.transfer, (
+                f"groups transferred at {done_edges}, model {sched.transfer}")
+            assert sweep_edge == sched.sweep, f"sweep at {sweep_edge}, model {sched.sweep}"
+            if not gaps and events and rm.groups(g, lanes, events[0]):
+                assert done_edges[0] == e0 + rm.FIRST_UPDATE_LATENCY
+                self.stats["checked_first_latency"] += 1
+            self.stats["checked_schedule"] += 1
+        self.stats["groups"] += len(got_groups)
+
+    async def cut(self) -> None:
+        """rst in the middle of a timestep: afterwards idle, nothing in flight, nothing left."""
+        self.dut.rst.value = 1
+        for _ in range(self.rng.randint(1, 2)):
+            await self.step(None, check=False)
+        self.dut.rst.value = 0
+        for _ in range(3):
+            out = await self.step(None, upd_ready=self.rng.randrange(1 << self.lanes))
+            assert out["s_ready"] and not out["busy"] and not out["upd_valid"] \
+                and not out["sweep_valid"], f"cycle {out['cycle']}: not idle after rst: {out}"
+        self.stats["resets"] += 1
+
+
+@cocotb.test()
+async def test_timesteps(dut) -> None:
+    bench = RouterBench(dut)
+    # every input has a defined value before the first clock edge (Verilator starts inputs at
+    # random values and may see a rising edge at time 0): rst high, nothing offered
+    dut.rst.value = 1
+    for name in ("s_valid", "s_index", "s_value", "s_eot", "upd_ready", "sweep_ready"):
+        getattr(dut, name).value = 0
+    await Timer(1, unit="ns")
+    Clock(dut.clk, PERIOD_NS, unit="ns").start()
+    for _ in range(2):
+        await bench.step(None, check=False)
+    dut.rst.value = 0
+    await bench.step(None)
+    rng = bench.rng
+    # (pattern, gaps, stalls, sweep delay): every pattern back to back without stalls (the
+    # exact schedule and the formula), then mixed timing
+    plan = [(k, False, False, False) for k in ("none", "first", "last", "all", "sparse", "ends")]
+    plan += [("medium", False, True, True), ("all", False, True, False),
+             ("dense", True, False, True), ("sparse", True, False, False),
+             ("none", False, True, True), ("medium", True, True, True),
+             ("last", True, True, False)]
+    plan += [(rng.choice(["sparse", "medium", "dense", "ends"]), rng.random() < 0.5,
+              rng.random() < 0.5, rng.random() < 0.5) for _ in range(3)]
+    for n, (kind, gaps, stalls, delay) in enumerate(plan):
+        if n == 8:
+            # a timestep cut short by rst, then the plan goes on
+            await bench.timestep("dense", False, True, False, cut_at=rng.randint(5, 40))
+        await bench.timestep(kind, gaps, stalls, delay)
+        for _ in range(rng.randrange(3)):  # idle cycles between timesteps
+            await bench.step(None, upd_ready=rng.randrange(1 << bench.lanes))
+    s = bench.stats
+    dut._log.info("%d cycles; %s", bench.cycle, dict(s))
+    for key in ("stall_cycles", "checked_formula", "checked_schedule", "checked_first_latency",
+                "resets"):
+        assert s[key] > 0, f"stimulus never reached {key!r}: {dict(s)}"
+    if bench.cfg.get("expect_empty_events"):
+        assert s["empty_events"] > 0, f"no event with G = 0: {dict(s)}"

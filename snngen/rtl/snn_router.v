@@ -1,0 +1,649 @@
+/*
+ * snn_router: one layer's synaptic fan-out (the spike router), docs/semantics.md §3.
+ *
+ * It turns a stream of input events (the flat index of an input neuron that spiked, or for the
+ * first layer a pixel index with its value), ended by an end-of-timestep (EOT) event, into the
+ * synaptic updates of an snn_if_array (lane j adds upd_weight[j] to neuron upd_addr[j]*LANES + j,
+ * i.e. neuron n is on lane n % LANES at bank address n / LANES), and after the EOT, once every
+ * update has been delivered, requests the array's sweep. Connect upd_* and sweep_* directly to
+ * the array's ports of the same names. The Python model is snngen/rtlmodel/router.py.
+ *
+ * Geometry (every layer is one convolution; a Linear F_in -> F_out is CIN=F_in, H=W=1, COUT=1,
+ * OH=1, OW=F_out, KH=1, KW=F_out, SH=SW=1, PH=0, PW=F_out-1, W[0,c,0,kw] = Wl[F_out-1-kw, c])
+ *   input (c, h, w), flat index n = (c*H + h)*W + w, reaches target (o, y, x), flat index
+ *   (o*OH + y)*OW + x, with weight W[o, c, kh, kw] iff kh = h + PH - y*SH is in [0, KH),
+ *   kw = w + PW - x*SW is in [0, KW), 0 <= y < OH, 0 <= x < OW.
+ *
+ * Enumeration (normative): for an event (c, h, w), for o = 0 .. COUT-1, for the valid rows y
+ *   from y_hi down to y_lo, for the valid columns x_hi down to x_lo in groups of up to LANES
+ *   consecutive columns (group g: x_start = x_hi - g*LANES down to max(x_lo, x_start-LANES+1)):
+ *   member k of a group is x = x_start - k, neuron (o*OH + y)*OW + x, kw = w + PW - x*SW, on
+ *   lane neuron % LANES (the members of a group are consecutive neurons: distinct lanes). One
+ *   group per cycle, all its members at once; other lanes idle. An event costs exactly
+ *   max(G, 1) issue slots, G = COUT * cnt_y * ceil(cnt_x / LANES) (an event that reaches no
+ *   neuron still takes one slot and issues nothing). rtlmodel.router.groups is the reference.
+ *
+ * Weights: one ROM (inferable `reg` array, registered read), COUT*CIN*KH*KW words of
+ *   LANES*W_WIDTH bits from WEIGHT_FILE ($readmemh, snngen.hwfiles.write_mem format, written
+ *   by rtlmodel.router.rom_words): word ((o*CIN + c)*KH + kh)*KW + kw_start holds in field k
+ *   (bits k*W_WIDTH +: W_WIDTH) W[o, c, kh, kw_start + k*SW], or 0 past KW.
+ *
+ * Values: VALUE_WIDTH = 0: spike events, upd_weight = the weight (U_WIDTH = W_WIDTH; s_value is
+ *   1 bit wide and ignored). VALUE_WIDTH > 0: every event carries an unsigned s_value and every
+ *   update is the exact signed product weight * value, U_WIDTH = W_WIDTH + VALUE_WIDTH.
+ *
+ * Pipeline: D1 (accept: c, h, w = index / (H*W), (index / W) % H, index % W) -> D2 (valid row
+ *   and column ranges) -> N (first ROM address and target, group counts: the prefetched next
+ *   event) -> Q (the sequencer: one slot per cycle) -> R (ROM read) -> O (output registers:
+ *   upd_valid/addr/weight, or sweep_valid for the EOT slot). D1, D2, N form an elastic queue;
+ *   Q, R and O shift together, one slot per cycle, except in a stall cycle.
+ *
+ * Contract (a transfer is a rising edge with valid && ready; "edge a" accepts, "cycle after
+ * edge a" is the clock period following it; upd_valid and sweep_valid are registers and never
+ * depend on any ready)
+ *   - Reset: rst is synchronous, active high; it empties the router (busy = 0, upd_valid = 0,
+ *     sweep_valid = 0, nothing in flight) and it accepts events from the cycle after.
+ *   - s_ready = (no EOT accepted and still waiting for its sweep handshake) && (one of D1, D2,
+ *     N is empty, or Q takes N in this cycle). So after an EOT is accepted no event is accepted
+ *     until the sweep handshake; from the cycle after that handshake s_ready is high again.
+ *     s_ready depends combinationally on upd_ready and sweep_ready (through the stall), never
+ *     on s_valid. s_index must be < CIN*H*W; s_index/s_value are ignored with s_eot = 1.
+ *   - Queue: an event (or the EOT) accepted at edge a is in N after edge a + 2 and is loaded
+ *     into Q at the first edge >= a + 3 at which Q is empty or issues the last slot of its
+ *     event (and no stall): zero bubbles between events when the queue is not empty.
+ *   - Issue: Q issues one slot at every edge without a stall: the G groups of its event (or
+ *     the one empty slot of a G = 0 event), then the next event's first slot at the very next
+ *     edge; the EOT is one slot. A group issued at edge q reads the ROM at q, is offered on
+ *     upd_* (upd_valid = its lanes) from edge q + 1 and transfers at edge q + 2 if ready. The
+ *     EOT slot issued at edge q raises sweep_valid at edge q + 1, i.e. at the edge of the last
+ *     update transfer or later: a sweep accepted by snn_if_array (update latency 1) sees every
+ *     update. sweep_valid stays high until the sweep handshake.
+ *   - Latencies: the first event accepted at edge e0 (router idle) issues its first slot at
+ *     e0 + 4; its first update transfers at edge e0 + A, A = 6.
+ *     Timestep formula: if the first event (or, without events, the EOT) is accepted at edge
+ *     e0 and the events and the EOT are offered back to back (each item is offered from the
+ *     cycle after the previous one is accepted), then sweep_valid is first high in the cycle
+ *     after edge e0 + A' + sum_i max(G_i, 1) + S with A' = 5, S = the stall cycles.
+ *     rtlmodel.router.schedule gives the exact edges for any input timing (no stall).
+ *   - Backpressure: a stall cycle is a cycle in which some lane has upd_valid && !upd_ready.
+ *     The lanes of the group that are ready in it transfer (and drop upd_valid), the others
+ *     keep their update; nothing else in Q, R, O moves, nothing is lost or reordered; the
+ *     group is done in the first cycle in which all its remaining lanes are ready. So every
+ *     stall cycle delays everything after it by exactly one cycle. (snn_if_array raises or
+ *     drops all its upd_ready bits together, and only outside a router's timestep.) The
+ *     queue D1, D2, N keeps accepting during stalls.
+ *   - busy: something is in flight (an item in D1, D2, N, Q or a slot in R, O, including the
+ *     EOT until its sweep handshake).
+ *
+ * Written for block RAM inference (the weight ROM: a plain `reg` array loaded by $readmemh,
+ * one registered read with enable); NOT yet checked with a synthesis tool. The constant
+ * divisions and multiplications of D1, D2, N are each followed by a register.
+ *
+ * Verilog-2005, `default_nettype none.
+ */
+
+`resetall
+`timescale 1ns / 1ps
+`default_nettype none
+
+module snn_router #
+(
+    // Input map: CIN channels of H x W (flat index (c*H + h)*W + w)
+    parameter CIN = 1,
+    parameter H = 4,
+    parameter W = 4,
+    // Output map: COUT channels of OH x OW; OH = (H + 2*PH - KH)/SH + 1, same for OW
+    parameter COUT = 2,
+    parameter OH = 2,
+    parameter OW = 2,
+    // Kernel, stride (>= 1) and zero padding (>= 0)
+    parameter KH = 3,
+    parameter KW = 3,
+    parameter SH = 1,
+    parameter SW = 1,
+    parameter PH = 0,
+    parameter PW = 0,
+    // Update lanes of the IF array: a power of two (1, 2, 4, ...)
+    parameter LANES = 1,
+    // Width of a signed weight in the ROM (1 .. 32)
+    parameter W_WIDTH = 8,
+    // 0: spike events; > 0 (up to 32): events carry an unsigned VALUE_WIDTH-bit value
+    parameter VALUE_WIDTH = 0,
+    // Width of a signed update on upd_weight: must be W_WIDTH + VALUE_WIDTH
+    parameter U_WIDTH = W_WIDTH + VALUE_WIDTH,
+    // Width of s_index: clog2(CIN*H*W) .. 30 (at least 1)
+    parameter IN_INDEX_WIDTH = ($clog2(CIN * H * W) > 0) ? $clog2(CIN * H * W) : 1,
+    // Width of a bank address (upd_addr): >= clog2(ceil(COUT*OH*OW/LANES)) and >= 1 (the
+    // guard only keeps a bad LANES from dividing by zero before the check below)
+    parameter ADDR_WIDTH = ($clog2((COUT * OH * OW + LANES - 1) / ((LANES > 0) ? LANES : 1)) > 0)
+                           ? $clog2((COUT * OH * OW + LANES - 1) / ((LANES > 0) ? LANES : 1))
+                           : 1,
+    // Path of the .mem file with the COUT*CIN*KH*KW packed weight words; required
+    parameter WEIGHT_FILE = ""
+)
+(
+    input  wire                                    clk,
+    input  wire                                    rst,
+
+    /*
+     * Input events (slave): s_eot = 1 ends the timestep (s_index/s_value ignored)
+     */
+    input  wire                                    s_valid,
+    output wire                                    s_ready,
+    input  wire [IN_INDEX_WIDTH-1:0]               s_index,
+    input  wire [((VALUE_WIDTH > 0) ? VALUE_WIDTH : 1)-1:0] s_value,
+    input  wire                                    s_eot,
+
+    /*
+     * Updates, one stream per lane j (field j of each vector): add upd_weight to neuron
+     * upd_addr * LANES + j
+     */
+    output wire [LANES-1:0]                        upd_valid,
+    input  wire [LANES-1:0]                        upd_ready,
+    output wire [LANES*ADDR_WIDTH-1:0]             upd_addr,
+    output wire [LANES*U_WIDTH-1:0]                upd_weight,
+
+    /*
+     * Sweep request (master): every update of the timestep has been delivered
+     */
+    output wire                                    sweep_valid,
+    input  wire                                    sweep_ready,
+
+    /*
+     * Status
+     */
+    output wire                                    busy
+);
+
+// guarded copies: a bad value must reach the checks below, not divide by zero first
+localparam LANES_S = (LANES > 0) ? LANES : 1;
+localparam H_S = (H > 0) ? H : 1;
+localparam W_S = (W > 0) ? W : 1;
+localparam SH_S = (SH > 0) ? SH : 1;
+localparam SW_S = (SW > 0) ? SW : 1;
+localparam OH_S = (OH > 0) ? OH : 1;
+localparam OW_S = (OW > 0) ? OW : 1;
+localparam COUT_S = (COUT > 0) ? COUT : 1;
+
+localparam LOG_LANES = $clog2(LANES_S);
+// member count of a group (0 .. LANES)
+localparam MW = LOG_LANES + 1;
+// target neurons, ROM words
+localparam NOUT = COUT * OH * OW;
+localparam ROM_DEPTH = COUT * CIN * KH * KW;
+// target neuron width (one spare bit, and at least LOG_LANES + 1: a row is >= 1 bit)
+localparam NW = (($clog2(NOUT) > LOG_LANES) ? $clog2(NOUT) : LOG_LANES) + 1;
+// width of a bank row derived from a neuron index
+localparam RBW = NW - LOG_LANES;
+// ROM address width (at least 1) and array size (at least 2)
+localparam RAW = ($clog2(ROM_DEPTH) > 0) ? $clog2(ROM_DEPTH) : 1;
+localparam MEM_DEPTH = (ROM_DEPTH > 1) ? ROM_DEPTH : 2;
+// field widths (at least 1)
+localparam CIW = ($clog2(CIN) > 0) ? $clog2(CIN) : 1;
+localparam HW_ = ($clog2(H) > 0) ? $clog2(H) : 1;
+localparam WW_ = ($clog2(W) > 0) ? $clog2(W) : 1;
+localparam YW = ($clog2(OH) > 0) ? $clog2(OH) : 1;
+localparam XW = ($clog2(OW) > 0) ? $clog2(OW) : 1;
+localparam KHW = ($clog2(KH) > 0) ? $clog2(KH) : 1;
+localparam KWW = ($clog2(KW) > 0) ? $clog2(KW) : 1;
+localparam OCW = ($clog2(COUT) > 0) ? $clog2(COUT) : 1;
+localparam GW = ($clog2((OW_S + LANES_S - 1) / LANES_S) > 0)
+                ? $clog2((OW_S + LANES_S - 1) / LANES_S) : 1;
+localparam VW1 = (VALUE_WIDTH > 0) ? VALUE_WIDTH : 1;
+// the update width this configuration produces (checked against U_WIDTH)
+localparam UW = W_WIDTH + VALUE_WIDTH;
+localparam WORD = LANES * W_WIDTH;
+
+// constants of the sequencer, modulo 2^RAW / 2^NW (every result it uses is in range)
+localparam integer STEP_GA_I = LANES_S * SW_S;    // ROM address: next group of a row
+localparam integer STEP_YA_I = SH_S * KW;         // next (lower) row: kh + SH
+localparam integer STEP_OA_I = CIN * KH * KW;     // next output channel
+localparam integer STEP_YB_I = OW;                // target: one row up
+localparam integer STEP_OB_I = OH * OW;           // target: next output channel
+localparam integer COUT_M1_I = COUT_S - 1;
+localparam integer LANES_I = LANES_S;
+localparam [RAW-1:0] STEP_GA = STEP_GA_I[RAW-1:0];
+localparam [RAW-1:0] STEP_YA = STEP_YA_I[RAW-1:0];
+localparam [RAW-1:0] STEP_OA = STEP_OA_I[RAW-1:0];
+localparam [NW-1:0] STEP_GB = LANES_I[NW-1:0];
+localparam [NW-1:0] STEP_YB = STEP_YB_I[NW-1:0];
+localparam [NW-1:0] STEP_OB = STEP_OB_I[NW-1:0];
+localparam [OCW-1:0] COUT_M1 = COUT_M1_I[OCW-1:0];
+localparam [MW-1:0] M_FULL = LANES_I[MW-1:0];
+
+// check configuration: an unknown module name makes elaboration fail with this message
+generate
+    if (LANES < 1 || (LANES & (LANES - 1)) != 0) begin : g_bad_lanes
+        snn_router_ERROR_LANES_must_be_a_power_of_two bad_lanes();
+    end
+    if (CIN < 1 || H < 1 || W < 1 || COUT < 1 || OH < 1 || OW < 1 || KH < 1 || KW < 1
+        || SH < 1 || SW < 1) begin : g_bad_size
+        snn_router_ERROR_CIN_H_W_COUT_OH_OW_KH_KW_SH_SW_must_be_positive bad_size();
+    end
+    if (PH < 0 || PW < 0) begin : g_bad_pad
+        snn_router_ERROR_PH_PW_must_be_non_negative bad_pad();
+    end
+    if (KH > H + 2 * PH || KW > W + 2 * PW) begin : g_bad_kernel
+        snn_router_ERROR_kernel_must_fit_the_padded_input bad_kernel();
+    end
+    if (OH != (H + 2 * PH - KH) / SH_S + 1) begin : g_bad_oh
+        snn_router_ERROR_OH_must_be_H_plus_2PH_minus_KH_over_SH_plus_1 bad_oh();
+    end
+    if (OW != (W + 2 * PW - KW) / SW_S + 1) begin : g_bad_ow
+        snn_router_ERROR_OW_must_be_W_plus_2PW_minus_KW_over_SW_plus_1 bad_ow();
+    end
+    if (CIN * H * W >= (1 << 30) || NOUT >= (1 << 30) || ROM_DEPTH >= (1 << 30)
+        || H + PH + SH >= (1 << 30) || W + PW + SW >= (1 << 30)) begin : g_bad_big
+        snn_router_ERROR_sizes_must_be_below_2_to_the_30 bad_big();
+    end
+    if (W_WIDTH < 1 || W_WIDTH > 32) begin : g_bad_w_width
+        snn_router_ERROR_W_WIDTH_must_be_1_to_32 bad_w_width();
+    end
+    if (VALUE_WIDTH < 0 || VALUE_WIDTH > 32) begin : g_bad_value_width
+        snn_router_ERROR_VALUE_WIDTH_must_be_0_to_32 bad_value_width();
+    end
+    if (U_WIDTH != UW) begin : g_bad_u_width
+        snn_router_ERROR_U_WIDTH_must_be_W_WIDTH_plus_VALUE_WIDTH bad_u_width();
+    end
+    if (IN_INDEX_WIDTH < $clog2(CIN * H * W) || IN_INDEX_WIDTH < 1 || IN_INDEX_WIDTH > 30)
+    begin : g_bad_index_width
+        snn_router_ERROR_IN_INDEX_WIDTH_must_be_clog2_CIN_H_W_to_30 bad_index_width();
+    end
+    if (ADDR_WIDTH < 1 || ADDR_WIDTH > 30
+        || ADDR_WIDTH < $clog2((NOUT + LANES_S - 1) / LANES_S)) begin : g_bad_addr_width
+        snn_router_ERROR_ADDR_WIDTH_too_small_for_COUT_OH_OW_over_LANES bad_addr_width();
+    end
+    if (WEIGHT_FILE == "") begin : g_no_file
+        snn_router_ERROR_WEIGHT_FILE_must_name_a_mem_file no_file();
+    end
+endgenerate
+
+/*
+ * pipeline control
+ */
+
+// the sweep request in flight: set when an EOT is accepted, cleared at the sweep handshake
+reg eot_block_reg;
+
+reg d1_valid_reg;
+reg d2_valid_reg;
+reg n_valid_reg;
+reg q_valid_reg;
+
+// O stage: lanes still to transfer, EOT slot (sweep request)
+reg [LANES-1:0] o_pend_reg;
+reg o_eot_reg;
+
+// stall: a pending lane is not ready, or the sweep request waits
+wire upd_stall = |(o_pend_reg & ~upd_ready);
+wire adv = !upd_stall && !(o_eot_reg && !sweep_ready);
+wire sweep_fire = o_eot_reg && sweep_ready;
+
+// Q: its item is done after this slot
+reg q_eot_reg;
+reg q_empty_reg;
+reg [GW-1:0] q_gleft_reg;
+reg [YW-1:0] q_yleft_reg;
+reg [OCW-1:0] q_oleft_reg;
+wire q_last = q_eot_reg || q_empty_reg
+              || (q_gleft_reg == {GW{1'b0}} && q_yleft_reg == {YW{1'b0}}
+                  && q_oleft_reg == {OCW{1'b0}});
+wire q_take = adv && (!q_valid_reg || q_last);    // Q takes N's item (if any) at this edge
+wire q_step = adv && q_valid_reg && !q_last;      // Q moves to the next group of its event
+
+// the elastic queue D1 -> D2 -> N: a stage takes new content when empty or handing on now
+wire n_ready = !n_valid_reg || q_take;
+wire d2_ready = !d2_valid_reg || n_ready;
+wire d1_ready = !d1_valid_reg || d2_ready;
+
+assign s_ready = d1_ready && !eot_block_reg;
+wire s_fire = s_valid && s_ready;
+
+always @(posedge clk) begin
+    if (rst) begin
+        eot_block_reg <= 1'b0;
+        d1_valid_reg <= 1'b0;
+        d2_valid_reg <= 1'b0;
+        n_valid_reg <= 1'b0;
+        q_valid_reg <= 1'b0;
+    end else begin
+        if (s_fire && s_eot) begin
+            eot_block_reg <= 1'b1;
+        end else if (sweep_fire) begin
+            eot_block_reg <= 1'b0;
+        end
+        if (d1_ready) begin
+            d1_valid_reg <= s_fire;
+        end
+        if (d2_ready) begin
+            d2_valid_reg <= d1_valid_reg;
+        end
+        if (n_ready) begin
+            n_valid_reg <= d2_valid_reg;
+        end
+        if (q_take) begin
+            q_valid_reg <= n_valid_reg;
+        end
+    end
+end
+
+/*
+ * D1: decode the flat input index (registered constant divisions)
+ */
+wire [31:0] idx32 = {{(32-IN_INDEX_WIDTH){1'b0}}, s_index};
+wire [31:0] c32 = idx32 / (H_S * W_S);
+wire [31:0] h32 = (idx32 / W_S) % H_S;
+wire [31:0] w32 = idx32 % W_S;
+
+reg d1_eot_reg;
+reg [VW1-1:0] d1_val_reg;
+reg [CIW-1:0] d1_c_reg;
+reg [HW_-1:0] d1_h_reg;
+reg [WW_-1:0] d1_w_reg;
+
+always @(posedge clk) begin
+    if (d1_ready) begin
+        d1_eot_reg <= s_eot;
+        d1_val_reg <= s_value;
+        d1_c_reg <= c32[CIW-1:0];
+        d1_h_reg <= h32[HW_-1:0];
+        d1_w_reg <= w32[WW_-1:0];
+    end
+end
+
+/*
+ * D2: the valid output rows y_lo .. y_hi and columns x_lo .. x_hi of the event, and the
+ * kernel position (kh0, kw0) of the first target (y_hi, x_hi)
+ */
+wire [31:0] hp = {{(32-HW_){1'b0}}, d1_h_reg} + PH;
+wire [31:0] wp = {{(32-WW_){1'b0}}, d1_w_reg} + PW;
+wire [31:0] yh_raw = hp / SH_S;
+wire [31:0] xh_raw = wp / SW_S;
+wire [31:0] y_hi = (yh_raw > OH_S - 1) ? OH_S - 1 : yh_raw;
+wire [31:0] x_hi = (xh_raw > OW_S - 1) ? OW_S - 1 : xh_raw;
+// lowest target: ceil((hp - KH + 1) / SH), or 0
+wire [31:0] y_lo = (hp + 1 >= KH) ? (hp + SH_S - KH) / SH_S : 32'd0;
+wire [31:0] x_lo = (wp + 1 >= KW) ? (wp + SW_S - KW) / SW_S : 32'd0;
+wire [31:0] cnty_m1 = y_hi - y_lo;
+wire [31:0] cntx_m1 = x_hi - x_lo;
+wire [31:0] kh0 = hp - y_hi * SH_S;
+wire [31:0] kw0 = wp - x_hi * SW_S;
+
+reg d2_eot_reg;
+reg d2_empty_reg;
+reg [VW1-1:0] d2_val_reg;
+reg [CIW-1:0] d2_c_reg;
+reg [YW-1:0] d2_yhi_reg;
+reg [YW-1:0] d2_cnty_m1_reg;
+reg [XW-1:0] d2_xhi_reg;
+reg [XW-1:0] d2_cntx_m1_reg;
+reg [KHW-1:0] d2_kh0_reg;
+reg [KWW-1:0] d2_kw0_reg;
+
+always @(posedge clk) begin
+    if (d2_ready) begin
+        d2_eot_reg <= d1_eot_reg;
+        d2_empty_reg <= (y_lo > y_hi) || (x_lo > x_hi);
+        d2_val_reg <= d1_val_reg;
+        d2_c_reg <= d1_c_reg;
+        d2_yhi_reg <= y_hi[YW-1:0];
+        d2_cnty_m1_reg <= cnty_m1[YW-1:0];
+        d2_xhi_reg <= x_hi[XW-1:0];
+        d2_cntx_m1_reg <= cntx_m1[XW-1:0];
+        d2_kh0_reg <= kh0[KHW-1:0];
+        d2_kw0_reg <= kw0[KWW-1:0];
+    end
+end
+
+/*
+ * N: the prefetched next event: its first ROM word (o = 0, c, kh0, kw0), first target
+ * (o = 0, y_hi, x_hi), groups per row, members of the last group of a row
+ */
+wire [31:0] addr0 = ({{(32-CIW){1'b0}}, d2_c_reg} * KH + {{(32-KHW){1'b0}}, d2_kh0_reg}) * KW
+                    + {{(32-KWW){1'b0}}, d2_kw0_reg};
+wire [31:0] base0 = {{(32-YW){1'b0}}, d2_yhi_reg} * OW + {{(32-XW){1'b0}}, d2_xhi_reg};
+wire [31:0] cntx_m1_32 = {{(32-XW){1'b0}}, d2_cntx_m1_reg};
+wire [31:0] ngx_m1 = cntx_m1_32 >> LOG_LANES;
+wire [31:0] mlast = (cntx_m1_32 & (LANES_S - 1)) + 1;
+
+reg n_eot_reg;
+reg n_empty_reg;
+reg [VW1-1:0] n_val_reg;
+reg [RAW-1:0] n_addr_reg;
+reg [NW-1:0] n_base_reg;
+reg [GW-1:0] n_ngx_m1_reg;
+reg [YW-1:0] n_cnty_m1_reg;
+reg [MW-1:0] n_mlast_reg;
+
+always @(posedge clk) begin
+    if (n_ready) begin
+        n_eot_reg <= d2_eot_reg;
+        n_empty_reg <= d2_empty_reg;
+        n_val_reg <= d2_val_reg;
+        n_addr_reg <= addr0[RAW-1:0];
+        n_base_reg <= base0[NW-1:0];
+        n_ngx_m1_reg <= ngx_m1[GW-1:0];
+        n_cnty_m1_reg <= d2_cnty_m1_reg;
+        n_mlast_reg <= mlast[MW-1:0];
+    end
+end
+
+// the high bits of the 32-bit decode arithmetic are 0 for every event that reaches a neuron
+// (the counts of an event that reaches none are never used)
+wire unused_decode_high = |{c32[31:CIW], h32[31:HW_], w32[31:WW_], y_hi[31:YW], x_hi[31:XW],
+                            cnty_m1[31:YW], cntx_m1[31:XW], kh0[31:KHW], kw0[31:KWW],
+                            addr0[31:RAW], base0[31:NW], ngx_m1[31:GW], mlast[31:MW]};
+
+/*
+ * Q: the sequencer. For its event it walks o, y (down), groups (x down); the *_row and *_o
+ * registers hold the first group of the current row and output channel.
+ */
+reg [VW1-1:0] q_val_reg;
+reg [RAW-1:0] q_addr_reg;
+reg [RAW-1:0] q_addr_row_reg;
+reg [RAW-1:0] q_addr_o_reg;
+reg [NW-1:0] q_base_reg;
+reg [NW-1:0] q_base_row_reg;
+reg [NW-1:0] q_base_o_reg;
+reg [GW-1:0] q_ngx_m1_reg;
+reg [YW-1:0] q_cnty_m1_reg;
+reg [MW-1:0] q_mlast_reg;
+
+// members of the current group (0 for an empty or EOT slot)
+wire [MW-1:0] q_m = (q_eot_reg || q_empty_reg) ? {MW{1'b0}}
+                  : (q_gleft_reg == {GW{1'b0}}) ? q_mlast_reg : M_FULL;
+
+wire [RAW-1:0] next_addr_o = q_addr_o_reg + STEP_OA;
+wire [RAW-1:0] next_addr_row = q_addr_row_reg + STEP_YA;
+wire [NW-1:0] next_base_o = q_base_o_reg + STEP_OB;
+wire [NW-1:0] next_base_row = q_base_row_reg - STEP_YB;
+
+always @(posedge clk) begin
+    if (q_take) begin
+        q_eot_reg <= n_eot_reg;
+        q_empty_reg <= n_empty_reg;
+        q_val_reg <= n_val_reg;
+        q_addr_reg <= n_addr_reg;
+        q_addr_row_reg <= n_addr_reg;
+        q_addr_o_reg <= n_addr_reg;
+        q_base_reg <= n_base_reg;
+        q_base_row_reg <= n_base_reg;
+        q_base_o_reg <= n_base_reg;
+        q_ngx_m1_reg <= n_ngx_m1_reg;
+        q_cnty_m1_reg <= n_cnty_m1_reg;
+        q_mlast_reg <= n_mlast_reg;
+        q_gleft_reg <= n_ngx_m1_reg;
+        q_yleft_reg <= n_cnty_m1_reg;
+        q_oleft_reg <= COUT_M1;
+    end else if (q_step) begin
+        if (q_gleft_reg != {GW{1'b0}}) begin
+            // next group of the row: LANES columns to the left
+            q_gleft_reg <= q_gleft_reg - 1'b1;
+            q_addr_reg <= q_addr_reg + STEP_GA;
+            q_base_reg <= q_base_reg - STEP_GB;
+        end else if (q_yleft_reg != {YW{1'b0}}) begin
+            // next row (y - 1, kh + SH)
+            q_gleft_reg <= q_ngx_m1_reg;
+            q_yleft_reg <= q_yleft_reg - 1'b1;
+            q_addr_reg <= next_addr_row;
+            q_addr_row_reg <= next_addr_row;
+            q_base_reg <= next_base_row;
+            q_base_row_reg <= next_base_row;
+        end else begin
+            // next output channel
+            q_gleft_reg <= q_ngx_m1_reg;
+            q_yleft_reg <= q_cnty_m1_reg;
+            q_oleft_reg <= q_oleft_reg - 1'b1;
+            q_addr_reg <= next_addr_o;
+            q_addr_row_reg <= next_addr_o;
+            q_addr_o_reg <= next_addr_o;
+            q_base_reg <= next_base_o;
+            q_base_row_reg <= next_base_o;
+            q_base_o_reg <= next_base_o;
+        end
+    end
+end
+
+/*
+ * R: the weight ROM read, and the slot's target and member count
+ */
+reg [WORD-1:0] wmem [0:MEM_DEPTH-1];
+reg [WORD-1:0] rom_q;
+
+initial begin
+    $readmemh(WEIGHT_FILE, wmem, 0, ROM_DEPTH - 1);
+end
+
+always @(posedge clk) begin
+    if (adv && q_valid_reg) begin
+        rom_q <= wmem[q_addr_reg];
+    end
+end
+
+reg [MW-1:0] r_cnt_reg;
+reg r_eot_reg;
+reg [NW-1:0] r_base_reg;
+reg [VW1-1:0] r_val_reg;
+
+always @(posedge clk) begin
+    if (rst) begin
+        r_cnt_reg <= {MW{1'b0}};
+        r_eot_reg <= 1'b0;
+    end else if (adv) begin
+        r_cnt_reg <= q_valid_reg ? q_m : {MW{1'b0}};
+        r_eot_reg <= q_valid_reg && q_eot_reg;
+    end
+end
+
+always @(posedge clk) begin
+    if (adv) begin
+        r_base_reg <= q_base_reg;
+        r_val_reg <= q_val_reg;
+    end
+end
+
+/*
+ * O: per lane j, the member k = (base - j) mod LANES of the slot (valid if k < count), its
+ * bank row and its weight (times the value): field k of the ROM word
+ */
+wire [RBW-1:0] r_row = r_base_reg[NW-1:LOG_LANES];
+
+reg [LANES*ADDR_WIDTH-1:0] o_addr_reg;
+reg [LANES*U_WIDTH-1:0] o_w_reg;
+
+genvar j;
+generate
+    for (j = 0; j < LANES; j = j + 1) begin : g_lane
+        wire [MW-1:0] k;            // member index of this lane (0 .. LANES-1)
+        wire [RBW-1:0] row;         // bank row of that member
+        wire [W_WIDTH-1:0] wf;      // its weight
+        wire [UW-1:0] u;            // its update
+        wire [ADDR_WIDTH-1:0] a;
+
+        if (LANES == 1) begin : g_one
+            assign k = 1'b0;
+            assign row = r_row;
+            assign wf = rom_q;
+        end else begin : g_many
+            localparam integer J_I = j;
+            localparam [LOG_LANES-1:0] J = J_I[LOG_LANES-1:0];
+            wire [LOG_LANES-1:0] lb = r_base_reg[LOG_LANES-1:0];
+            wire [LOG_LANES-1:0] kk = lb - J;
+            wire [RBW-1:0] r_row_m1 = r_row - 1'b1;  // (unused in lane 0)
+            assign k = {1'b0, kk};
+            // neuron base - k is in the base's row when j <= base % LANES, else one row up
+            if (j == 0) begin : g_lane0
+                assign row = r_row;
+                wire unused_row_m1 = |r_row_m1;
+            end else begin : g_lanej
+                assign row = (lb >= J) ? r_row : r_row_m1;
+            end
+            assign wf = rom_q[kk*W_WIDTH +: W_WIDTH];
+        end
+
+        if (VALUE_WIDTH > 0) begin : g_value
+            // exact signed product in UW + 1 bits; its top bit is a sign copy
+            wire signed [UW:0] wx = {{(VALUE_WIDTH+1){wf[W_WIDTH-1]}}, wf};
+            wire signed [UW:0] vx = {{(W_WIDTH+1){1'b0}}, r_val_reg};
+            wire signed [UW:0] prod = wx * vx;
+            assign u = prod[UW-1:0];
+            wire unused_prod_top = prod[UW];
+        end else begin : g_spike
+            assign u = wf;
+        end
+
+        if (ADDR_WIDTH > RBW) begin : g_addr_wide
+            assign a = {{(ADDR_WIDTH-RBW){1'b0}}, row};
+        end else if (ADDR_WIDTH == RBW) begin : g_addr_same
+            assign a = row;
+        end else begin : g_addr_narrow
+            // rows >= 2^ADDR_WIDTH do not exist (checked): these bits are 0
+            assign a = row[ADDR_WIDTH-1:0];
+            wire unused_row_high = |row[RBW-1:ADDR_WIDTH];
+        end
+
+        always @(posedge clk) begin
+            if (adv) begin
+                o_addr_reg[j*ADDR_WIDTH +: ADDR_WIDTH] <= a;
+                o_w_reg[j*U_WIDTH +: U_WIDTH] <= u;
+            end
+        end
+
+        always @(posedge clk) begin
+            if (rst) begin
+                o_pend_reg[j] <= 1'b0;
+            end else if (adv) begin
+                // (the count test first: the base, so k, is undefined before the first group)
+                o_pend_reg[j] <= (r_cnt_reg != {MW{1'b0}}) && (k < r_cnt_reg);
+            end else if (upd_ready[j]) begin
+                // this lane transferred in a stall cycle: done
+                o_pend_reg[j] <= 1'b0;
+            end
+        end
+    end
+
+    if (VALUE_WIDTH == 0) begin : g_no_value
+        // spike events: the 1-bit value port and its pipeline copies are ignored
+        wire unused_value = r_val_reg[0];
+    end
+endgenerate
+
+always @(posedge clk) begin
+    if (rst) begin
+        o_eot_reg <= 1'b0;
+    end else if (adv) begin
+        o_eot_reg <= r_eot_reg;
+    end
+end
+
+assign upd_valid = o_pend_reg;
+assign upd_addr = o_addr_reg;
+assign upd_weight = o_w_reg;
+assign sweep_valid = o_eot_reg;
+assign busy = eot_block_reg || d1_valid_reg || d2_valid_reg || n_valid_reg || q_valid_reg
+              || r_eot_reg || (r_cnt_reg != {MW{1'b0}}) || o_eot_reg
+              || (o_pend_reg != {LANES{1'b0}});
+
+endmodule
+
+`resetall
