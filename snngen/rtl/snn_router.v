@@ -613,8 +613,9 @@ generate
             if (rst) begin
                 o_pend_reg[j] <= 1'b0;
             end else if (adv) begin
-                // (the count test first: the base, so k, is undefined before the first group)
-                o_pend_reg[j] <= (r_cnt_reg != {MW{1'b0}}) && (k < r_cnt_reg);
+                // (a conditional, not &&: the base, so k, is undefined before the first group,
+                // and Icarus 11 propagates that X through "0 && X")
+                o_pend_reg[j] <= (r_cnt_reg != {MW{1'b0}}) ? (k < r_cnt_reg) : 1'b0;
             end else if (upd_ready[j]) begin
                 // this lane transferred in a stall cycle: done
                 o_pend_reg[j] <= 1'b0;
