@@ -5,6 +5,8 @@
     snngen sweep    MODEL [--weights W] --weight-bits 4,6,8 --timesteps 8,16,32 [--out DIR]
     snngen plot     MODEL [--weights W] ... --out DIR
     snngen graph    MODEL [--weights W] ...
+    snngen build    net.snn --target verilog -o DIR [--lanes 2|4,layer=1] [--fifo-depth ...]
+    snngen verify   DIR --sim icarus|verilator [--images 4] [--timesteps 16]
 
 MODEL is ``path/to/file.py:factory`` (with ``--weights`` a state_dict, loaded with
 ``torch.load(weights_only=True)``) or a TorchScript archive. Errors from bad input are printed as
@@ -146,7 +148,49 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--image", type=int, default=0, help="test image for the raster (default 0)")
     p = sub.add_parser("graph", help="print the network before and after conversion")
     _model_args(p)
+    p = sub.add_parser("build", help="generate hardware for a network file (Verilog)")
+    p.add_argument("net", help="network file written by `snngen convert -o`")
+    p.add_argument("--target", choices=("verilog",), default="verilog",
+                   help="verilog: hand-written blocks + a generated top level (default)")
+    p.add_argument("-o", "--output", required=True, help="build directory to write")
+    p.add_argument("--lanes", type=_lanes, default={"*": 1},
+                   help="parallel update lanes (a power of two) for every IF layer, and/or per "
+                        "layer: 2 or 4,9_if=1 (default 1)")
+    p.add_argument("--fifo-depth", type=_lanes, default=None,
+                   help="event FIFO depth in front of every stage or per stage (default: the "
+                        "smallest that never fills; smaller values are refused)")
+    p.add_argument("--top", default="snn_net", help="name of the top-level module")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing directory that `snngen build` did not create")
+    _example_args(p, images=4)
+    p = sub.add_parser("verify", help="simulate a build (cocotb) and compare every spike and "
+                                      "cycle with the golden and timing models")
+    p.add_argument("build", help="build directory (`snngen build -o`)")
+    p.add_argument("--sim", choices=("icarus", "verilator"), default="verilator")
+    _example_args(p, images=4)
+    p.add_argument("--keep", help="simulation work directory to keep (default: a temporary one)")
     return ap
+
+
+def _example_args(p: argparse.ArgumentParser, images: int) -> None:
+    p.add_argument("--images", type=_positive, default=images,
+                   help=f"how many test images (default {images})")
+    p.add_argument("--first", type=int, default=0, help="index of the first test image")
+    p.add_argument("--timesteps", type=_positive, default=16, help="T (default 16)")
+    p.add_argument("--dataset", default=None,
+                   help="digits, mnist or a .npz (default: the dataset the network was "
+                        "calibrated on)")
+    p.add_argument("--data-dir", help="directory with the MNIST IDX files")
+
+
+def _lanes(s: str) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for item in filter(None, (p.strip() for p in s.split(","))):
+        name, sep, value = item.rpartition("=")
+        if not value.isdigit() or (sep and not name):
+            raise argparse.ArgumentTypeError(f"expected N or layer=N[,layer=N], got {item!r}")
+        out[name if sep else "*"] = int(value)
+    return out
 
 
 def _config(a: argparse.Namespace) -> ConversionConfig:
@@ -345,19 +389,113 @@ def cmd_graph(a: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def _example_images(a: argparse.Namespace, net) -> tuple[object, str]:
+    """Integer pixels of the test images ``--first`` .. of the network's dataset (and its
+    name)."""
+    from snngen.data import load_dataset, split
+    from snngen.quantize import quantize_input
+
+    name = a.dataset or net.source.get("dataset") or "digits"
+    data = split(load_dataset(name, a.data_dir))
+    test = data.test
+    if not 0 <= a.first < len(test) or a.first + a.images > len(test):
+        raise ValueError(f"--first {a.first} --images {a.images}: the test split of {name} has "
+                         f"{len(test)} images")
+    x = test.x[a.first:a.first + a.images]
+    if tuple(x.shape[1:]) != tuple(net.graph.input.shape):
+        raise ValueError(f"dataset {name} has images of shape {tuple(x.shape[1:])}, the "
+                         f"network expects {tuple(net.graph.input.shape)}")
+    return quantize_input(x, net.config.input_bits), name
+
+
+def cmd_build(a: argparse.Namespace, console: Console) -> int:
+    from snngen import golden, hwplan, netfile, timing, verilog
+
+    net = netfile.load(a.net)
+    opts = verilog.BuildOptions(top=a.top, lanes=a.lanes, fifo_depth=a.fifo_depth)
+    p = hwplan.plan(net, lanes=a.lanes, fifo_depth=a.fifo_depth)
+    predicted: list[dict] = []
+    try:
+        x, dataset = _example_images(a, net)
+    except (ValueError, OSError) as e:
+        console.print(f"no predicted cycles (no example images: {escape(str(e))})")
+        x = None
+    if x is not None:
+        t = min(a.timesteps, p.max_timesteps)
+        res = golden.run(net.graph, x, (t,), trace=True)
+        for i in range(len(x)):
+            ins = timing.stage_inputs(p, res.raster, i, t)
+            tm = timing.predict(p, x[i], ins, t)
+            predicted.append({"dataset": dataset, "test_image": a.first + i, "timesteps": t,
+                              "class": int(res.predictions[t][i]), "cycles": tm.latency,
+                              "lower_bound": timing.lower_bound(p, x[i], ins, t),
+                              "timing": tm.to_dict()})
+    out = verilog.build(net, a.output, opts, force=a.force, predicted=predicted)
+    man = verilog.load_manifest(out)
+    table = Table(title=f"{escape(str(out))}: top {man['top']}, {len(p.stages)} pipeline stages")
+    for col in ("stage", "kind", "neurons", "lanes", "weights", "membrane", "memory bits"):
+        table.add_column(col, justify="right" if col not in ("stage", "kind") else "left")
+    for st, res_ in zip(man["stages"], man["resources"], strict=True):
+        bits = sum(v for k, v in res_.items() if k.endswith("_bits"))
+        table.add_row(f"{st['stage']} {escape(st['name'])}", st["kind"], str(st["neurons"]),
+                      str(st.get("lanes", "-")),
+                      f"int{st['weight_width']}" if "weight_width" in st else "-",
+                      f"int{st['membrane_width']}" if "membrane_width" in st else "-",
+                      f"{bits:,}")
+    console.print(table)
+    if predicted:
+        cyc = [d["cycles"] for d in predicted]
+        console.print(f"predicted cycles per image (T={predicted[0]['timesteps']}, test images "
+                      f"{a.first}..{a.first + len(cyc) - 1}): mean {sum(cyc) / len(cyc):,.0f}, "
+                      f"min {min(cyc):,}, max {max(cyc):,}")
+    console.print(f"wrote {escape(str(out))} ({len(man['files'])} Verilog files, "
+                  f"manifest.json, files.f)")
+    return 0
+
+
+def cmd_verify(a: argparse.Namespace, console: Console) -> int:
+    from snngen import verify
+
+    _, net, _ = verify.plan_of_build(a.build)
+    x, _ = _example_images(a, net)
+    rep = verify.verify(a.build, a.sim, x, a.timesteps, work_dir=a.keep)
+    table = Table(title=f"{escape(a.build)} on {a.sim}, T={a.timesteps}: RTL vs golden and "
+                        "timing models (== on every spike, count, class and cycle)")
+    table.add_column("image", justify="right")
+    table.add_column("class golden / RTL", justify="right")
+    table.add_column("spikes per stage", justify="right")
+    table.add_column("cycles predicted / RTL", justify="right")
+    table.add_column("result")
+    for r in rep.images:
+        table.add_row(str(a.first + r.image), f"{r.golden_class} / {r.rtl_class}",
+                      " ".join(str(s) for s in r.spikes),
+                      f"{r.predicted_cycles:,} / {r.rtl_cycles:,}" if r.rtl_cycles is not None
+                      else f"{r.predicted_cycles:,} / -",
+                      "[green]match[/green]" if r.ok else f"[red]{len(r.mismatches)} "
+                                                           "differences[/red]")
+    console.print(table)
+    if rep.ok:
+        console.print(f"[green]verified:[/green] {len(rep.images)} images, every stage's spikes "
+                      "of every timestep, the counts, the class and the cycle counts match")
+        return 0
+    console.print(f"[bold red]mismatch:[/bold red] {escape(rep.first_mismatch() or '')}")
+    return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
     # a pipe or CI log gets a fixed width, so tables are not truncated at 80 columns
     console = Console() if sys.stdout.isatty() else Console(width=160)
     cmds = {"convert": cmd_convert, "simulate": cmd_simulate, "sweep": cmd_sweep,
-            "plot": cmd_plot, "graph": cmd_graph}
-    if _is_netfile(a.model) and a.cmd != "simulate":
+            "plot": cmd_plot, "graph": cmd_graph, "build": cmd_build, "verify": cmd_verify}
+    if hasattr(a, "model") and _is_netfile(a.model) and a.cmd != "simulate":
         console.print(f"[bold red]error:[/bold red] {a.cmd} needs a model, not a network file")
         return 2
     try:
         return cmds[a.cmd](a, console)
-    except (ValueError, OSError) as e:
-        # every user-facing error type derives from ValueError (DatasetError, ModelLoadError,
+    except (ValueError, OSError, RuntimeError) as e:
+        # every user-facing error type derives from ValueError (or, VerifyError: a simulator
+        # that cannot run, RuntimeError) (DatasetError, ModelLoadError,
         # UnsupportedLayerError, ConversionError, GraphError, QuantizationError, WidthError,
         # NetFileError); print it as one clear line
         console.print(f"[bold red]error:[/bold red] {escape(str(e))}", highlight=False)

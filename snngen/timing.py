@@ -224,18 +224,34 @@ def predict(p: HwPlan, pixels: np.ndarray, inputs: Sequence[Sequence[np.ndarray]
                   latency=g + readout)
 
 
-def lower_bound(p: HwPlan, inputs: Sequence[Sequence[np.ndarray]], timesteps: int) -> int:
-    """The cycles of an ideal event-driven design that runs one layer at a time: every
-    synaptic update of every layer and timestep divided by the layer's lanes, plus one sweep
-    (one cycle per neuron) per layer and timestep (benchmarks/rtl.py)."""
+def lower_bound(p: HwPlan, pixels: np.ndarray, inputs: Sequence[Sequence[np.ndarray]],
+                timesteps: int) -> int:
+    """The cycles of an ideal event-driven design that runs one layer at a time with no
+    overhead: every synaptic update divided by the layer's lanes (for the first layer, the
+    once-per-image constant current: the nonzero pixels' fan-out, plus one pass over its
+    neurons to produce it), plus one sweep (one cycle per neuron) per layer and timestep.
+    benchmarks/rtl.py compares the real cycles with it."""
     total = 0
     for k, s in enumerate(p.stages):
         if isinstance(s, HiddenLayer):
-            fan = np.array([sum(len(grp) for grp in router_model.groups(s.geom, 1, i))
-                            for i in range(s.geom.n_in)], dtype=np.int64)
+            fan = _fanout(s.geom)
             for t in range(timesteps):
                 ev = inputs[k][t]
                 total += -(-int(fan[ev].sum()) // s.lanes) + s.n
         elif isinstance(s, InputLayer):
+            q = np.asarray(pixels).reshape(-1)
+            fan = _fanout(s.geom)
+            total += -(-int(fan[np.flatnonzero(q)].sum()) // s.lanes) + s.n
             total += timesteps * s.n
     return total
+
+
+_FANOUT: dict = {}
+
+
+def _fanout(geom) -> np.ndarray:
+    """Synaptic updates of one event per input index (the router's targets)."""
+    if geom not in _FANOUT:
+        _FANOUT[geom] = np.array([sum(len(grp) for grp in router_model.groups(geom, 1, i))
+                                  for i in range(geom.n_in)], dtype=np.int64)
+    return _FANOUT[geom]
