@@ -1,0 +1,162 @@
+"""Whole generated networks on Icarus and Verilator (snngen.verify + snngen.cocotb_net).
+
+For the bundled digits example and for seeded random networks (convolutions with stride and
+padding, max pooling of the constant current and of spikes, average pooling folded into the
+next layer, dense layers, various lanes), several images each: every stage's spike events of
+every timestep, the output counts, the class, every stage's cycles per timestep, the start of
+every pipeline step and the latency are compared with ``==`` against the golden model and the
+timing model. Plus: the generated RTL is lint-clean, and a corrupted weight is caught and
+reported with its image, stage, timestep and neuron.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pytest
+import runner
+
+from snngen import hwfiles, passes, verify
+from snngen.fixednet import FixedConfig, fix
+from snngen.hwplan import HiddenLayer, InputLayer, PoolStage, plan
+from snngen.passes import ConversionConfig
+from snngen.quantize import QuantizationError
+from snngen.verilog import BuildOptions, build, load_manifest
+from tests.randnet import random_graph, random_input
+
+ROOT = Path(__file__).resolve().parent.parent
+NET_BUILDS = runner.BUILD_ROOT / "networks"
+
+# random networks: seeds picked (see _random_net) so that together they cover conv stride 2,
+# padding, max pooling of the constant current and of spikes (the gate), folded average
+# pooling, a hidden dense layer, and lanes 1, 2 and 4
+RANDOM_SEEDS = {24: 2, 37: 1, 49: 4, 57: 2}
+
+
+def _random_net(seed: int):
+    g = random_graph(seed, dag=False)
+    x = random_input(seed, g, 16)
+    cfg = ConversionConfig()
+    snn = passes.convert(g, x, cfg)
+    bits = 8
+    for _ in range(4):
+        try:
+            return fix(snn, FixedConfig(weight_bits=bits, max_timesteps=32), asdict(cfg)), x
+        except QuantizationError as e:
+            bits = int(str(e).split("at least ")[1].split("-bit")[0])
+    raise AssertionError(f"seed {seed}: no weight width fits")
+
+
+def _pixels(net, x: np.ndarray) -> np.ndarray:
+    from snngen.quantize import quantize_input
+
+    return quantize_input(x, net.config.input_bits)
+
+
+@pytest.fixture(scope="module")
+def digits_net():
+    from snngen.workflow import load_experiment
+
+    exp = load_experiment(str(ROOT / "examples/digits/model.py") + ":make_model",
+                          str(ROOT / "examples/digits/weights.pt"), "digits", fixed=FixedConfig())
+    return exp.fixed, exp.data
+
+
+def _build(net, name: str, lanes) -> Path:
+    out = NET_BUILDS / name
+    build(net, out, BuildOptions(lanes=lanes), force=True)
+    return out
+
+
+def _check(report: verify.VerifyReport) -> None:
+    assert report.images
+    for r in report.images:
+        assert r.ok, "\n".join(r.mismatches[:10])
+        assert r.rtl_cycles == r.predicted_cycles
+
+
+def test_digits_example(sim, digits_net):
+    net, data = digits_net
+    out = _build(net, f"digits-{sim}", 2)
+    pixels = _pixels(net, data.test.x[:3])
+    rep = verify.verify(out, sim, pixels, 8, work_dir=NET_BUILDS / f"digits-{sim}-work")
+    _check(rep)
+    # the RTL's class is the golden model's, which is right on these images
+    assert [r.rtl_class for r in rep.images] == [int(y) for y in data.test.y[:3]]
+
+
+def test_random_networks_cover_the_architecture():
+    kinds = set()
+    for seed, lanes in RANDOM_SEEDS.items():
+        net, _ = _random_net(seed)
+        p = plan(net, lanes=lanes)
+        for s in p.stages:
+            if isinstance(s, InputLayer):
+                kinds.add("input-pool" if s.pool != (1, 1, 1, 1, 0, 0) else "input")
+                if s.geom.sh > 1:
+                    kinds.add("stride")
+                if s.geom.ph > 0:
+                    kinds.add("padding")
+            elif isinstance(s, HiddenLayer):
+                kinds.add("dense" if s.geom.h == 1 and s.geom.w == 1 else "conv")
+                if s.geom.sh > 1:
+                    kinds.add("stride")
+                if s.geom.ph > 0:
+                    kinds.add("padding")
+            elif isinstance(s, PoolStage):
+                kinds.add("gate")
+        kinds.add(f"lanes{lanes}")
+    want = {"input", "input-pool", "conv", "dense", "gate", "stride", "padding", "lanes1",
+            "lanes2", "lanes4"}
+    assert want <= kinds, f"random networks miss {want - kinds}"
+
+
+@pytest.mark.parametrize("seed", list(RANDOM_SEEDS))
+def test_random_network(sim, seed):
+    net, x = _random_net(seed)
+    out = _build(net, f"rand{seed}-{sim}", RANDOM_SEEDS[seed])
+    rng = np.random.default_rng(seed)
+    pixels = _pixels(net, x[:3])
+    pixels[0][rng.random(pixels[0].shape) < 0.5] = 0  # sparse and dense images
+    rep = verify.verify(out, sim, pixels, 6, work_dir=NET_BUILDS / f"rand{seed}-{sim}-work")
+    _check(rep)
+
+
+def test_generated_rtl_is_lint_clean(digits_net, tmp_path):
+    nets = [digits_net[0], _random_net(24)[0], _random_net(57)[0]]
+    for i, net in enumerate(nets):
+        out = tmp_path / f"b{i}"
+        build(net, out, BuildOptions(lanes=2))
+        man = load_manifest(out)
+        cmd = [runner.verilator_exe(), "--lint-only", "-Wall", "--default-language", "1364-2005",
+               "--top-module", man["top"], "-f", "files.f"]
+        r = subprocess.run(cmd, cwd=out, capture_output=True, text=True, timeout=300)
+        text = r.stdout + r.stderr
+        assert r.returncode == 0 and "%Warning" not in text and "%Error" not in text, text
+        runner.require_simulator("icarus")
+        r = subprocess.run(["iverilog", "-g2005", "-Wall", "-o", str(tmp_path / "x.vvp"), "-s",
+                            man["top"], "-c", "files.f"], cwd=out, capture_output=True,
+                           text=True, timeout=300, env={"PATH": runner.search_path()})
+        assert r.returncode == 0 and (r.stdout + r.stderr).strip() == "", r.stdout + r.stderr
+
+
+def test_a_corrupted_weight_is_reported(digits_net):
+    net, data = digits_net
+    out = _build(net, "digits-corrupt", 1)
+    man = load_manifest(out)
+    stage = man["stages"][1]
+    w = stage["weight_width"]
+    mem = out / "mem" / "s1_weights.mem"
+    words = hwfiles.read_mem(mem, w, signed=True)
+    i = int(np.argmax(np.abs(words)))  # the largest weight: it is used by many events
+    words[i] = -words[i]
+    hwfiles.write_mem(mem, words, w)
+    rep = verify.verify(out, "icarus", _pixels(net, data.test.x[:1]), 8,
+                        work_dir=NET_BUILDS / "digits-corrupt-work")
+    assert not rep.ok
+    first = rep.first_mismatch()
+    assert first.startswith("image 0, stage 1 (layer 5), timestep "), first
+    assert "neuron" in first
