@@ -1,0 +1,236 @@
+"""The Verilog backend's Python side, without a simulator: the hardware plan and its refusals,
+the build directory (determinism, overwrite rules, atomicity, sanitised names, manifest), the
+timing model's composition, and the CLI. Simulation is in rtl_tests/test_network.py."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict
+
+import numpy as np
+import pytest
+
+from snngen import cli, golden, hwplan, ir, netfile, passes, timing, verilog
+from snngen.fixednet import FixedConfig, fix
+from snngen.hwplan import HardwareError, plan
+from snngen.passes import ConversionConfig
+from snngen.quantize import QuantizationError, quantize_input
+from snngen.verilog import BuildError, BuildOptions, build, check_identifier, sanitize
+from tests.randnet import random_graph, random_input
+
+
+def _fixed(graph: ir.Graph, seed: int = 0, t_max: int = 32, **conv):
+    x = random_input(seed, graph, 16)
+    cfg = ConversionConfig(**conv)
+    snn = passes.convert(graph, x, cfg)
+    bits = 8
+    for _ in range(4):
+        try:
+            return fix(snn, FixedConfig(weight_bits=bits, max_timesteps=t_max), asdict(cfg)), x
+        except QuantizationError as e:
+            bits = int(str(e).split("at least ")[1].split("-bit")[0])
+    raise AssertionError("no weight width fits")
+
+
+def _odd_names_graph() -> ir.Graph:
+    """A small CNN whose node names are not Verilog identifiers."""
+    rng = np.random.default_rng(5)
+    specs = [
+        ("in put", ir.Input((1, 6, 6)), ()),
+        ("conv-1/a b", ir.conv(rng.normal(0, 0.5, (3, 1, 3, 3)), rng.normal(0, 0.1, 3), 1, 1),
+         ("in put",)),
+        ("relu.1", ir.ReLU(), ("conv-1/a b",)),
+        ("pool[0]", ir.maxpool(2), ("relu.1",)),
+        ("conv 2", ir.conv(rng.normal(0, 0.5, (4, 3, 3, 3)), None, 1, 0), ("pool[0]",)),
+        ("relu 2", ir.ReLU(), ("conv 2",)),
+        ("max*pool", ir.maxpool(1), ("relu 2",)),
+        ("flat!", ir.Flatten(), ("max*pool",)),
+        ("module", ir.linear(rng.normal(0, 0.5, (3, 4)), rng.normal(0, 0.1, 3)), ("flat!",)),
+    ]
+    return ir.build(specs, "module")
+
+
+@pytest.fixture(scope="module")
+def odd_net():
+    return _fixed(_odd_names_graph())[0]
+
+
+@pytest.fixture(scope="module")
+def rand_net():
+    return _fixed(random_graph(49, dag=False), 49)
+
+
+def _tree(d):
+    return {str(p.relative_to(d)): p.read_bytes() for p in sorted(d.rglob("*")) if p.is_file()}
+
+
+def test_build_is_deterministic(odd_net, tmp_path):
+    a = build(odd_net, tmp_path / "a", BuildOptions(lanes=2))
+    b = build(odd_net, tmp_path / "b", BuildOptions(lanes=2))
+    ta, tb = _tree(a), _tree(b)
+    assert ta == tb
+    assert {"files.f", "manifest.json", "net.snn", verilog.MARKER} <= set(ta)
+    assert any(k.startswith("mem/") for k in ta) and "rtl/snn_net.v" in ta
+    # the network file inside is the network, byte for byte
+    assert netfile.dumps(netfile.load(a / "net.snn")) == netfile.dumps(odd_net)
+    # a rebuild of a build directory replaces it (nothing stale left behind)
+    (a / "rtl" / "stale.v").write_text("// old\n")
+    build(odd_net, a, BuildOptions(lanes=2))
+    assert _tree(a) == tb
+
+
+def test_model_names_never_reach_verilog_unsanitised(odd_net, tmp_path):
+    out = build(odd_net, tmp_path / "b")
+    text = (out / "rtl" / "snn_net.v").read_text()
+    # every instance/wire name made from a node name is an identifier of [A-Za-z0-9_]
+    for name in re.findall(r"\b(s\d+_\S+?)(?:_m_valid|_fifo|\s\()", text):
+        assert re.fullmatch(r"s\d+_[A-Za-z0-9_]+", name), name
+    for bad in ("conv-1/a b", "relu 2", "flat!", "pool[0]"):
+        assert bad not in text.split("*/", 1)[1]  # only in the header comment, never in code
+    assert sanitize("conv-1/a b") == "conv_1_a_b" and sanitize("") == "_"
+
+
+@pytest.mark.parametrize("name", ["1abc", "module", "wire", "a-b", "snn_fifo", "", "a b"])
+def test_bad_top_names_are_refused(name):
+    with pytest.raises(BuildError, match="not a usable Verilog identifier"):
+        check_identifier(name)
+    assert check_identifier("my_net2") == "my_net2"
+
+
+def test_overwrite_rules(odd_net, tmp_path):
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep me")
+    with pytest.raises(BuildError, match="did not create.*--force"):
+        build(odd_net, foreign)
+    assert (foreign / "notes.txt").read_text() == "keep me"
+    build(odd_net, foreign, force=True)
+    assert not (foreign / "notes.txt").exists() and (foreign / verilog.MARKER).is_file()
+    f = tmp_path / "file"
+    f.write_text("x")
+    with pytest.raises(BuildError, match="not a directory"):
+        build(odd_net, f)
+    # an empty directory is fine
+    (tmp_path / "empty").mkdir()
+    build(odd_net, tmp_path / "empty")
+
+
+def test_a_failed_build_leaves_the_old_one_intact(odd_net, tmp_path, monkeypatch):
+    out = build(odd_net, tmp_path / "b")
+    before = _tree(out)
+
+    def boom(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(verilog, "write_mem", boom)
+    with pytest.raises(OSError, match="disk full"):
+        build(odd_net, out, BuildOptions(lanes=4))
+    assert _tree(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b"]  # no temporary left
+
+
+def test_manifest_matches_the_generated_ports(rand_net, tmp_path):
+    net, _ = rand_net
+    out = build(net, tmp_path / "b", BuildOptions(lanes={"*": 2}))
+    man = json.loads((out / "manifest.json").read_text())
+    text = (out / "rtl" / f"{man['top']}.v").read_text()
+    ports = {}
+    for d, hi, name in re.findall(r"^\s*(input|output)\s+wire\s+(?:\[(\d+):0\])?\s*(\w+)", text,
+                                  re.M):
+        if name in man["ports"] or name in ("clk", "rst"):
+            ports[name] = {"dir": "in" if d == "input" else "out",
+                           "width": int(hi) + 1 if hi else 1}
+    assert ports == man["ports"]
+    assert man["files"] == (out / "files.f").read_text().split()
+    assert all((out / f).is_file() for f in man["files"])
+    assert [s["kind"] for s in man["stages"]] == [s.kind for s in plan(net, lanes=2).stages]
+
+
+def test_plan_refusals(tmp_path):
+    g = random_graph(3, dag=True)
+    net, _ = _fixed(g, 3)
+    if any(isinstance(n.op, (ir.Add, ir.Concat)) for n in net.graph):
+        with pytest.raises(HardwareError, match="sequential networks only"):
+            plan(net)
+    spikes, _ = _fixed(random_graph(49, dag=False), 49, input="spikes")
+    with pytest.raises(HardwareError, match="spike .*input is not built in hardware yet"):
+        plan(spikes)
+    avg, _ = _fixed(random_graph(45, dag=False), 45)
+    with pytest.raises(HardwareError, match="AvgPool2d.*--spiking-avgpool"):
+        plan(avg)
+    net, _ = _fixed(random_graph(49, dag=False), 49)
+    with pytest.raises(HardwareError, match="lanes must be a power of two"):
+        plan(net, lanes=3)
+    first = plan(net).stages[1]
+    need = hwplan.min_fifo_depth(plan(net).stages[0].n)
+    with pytest.raises(HardwareError, match=f"at least {need}"):
+        plan(net, fifo_depth={first.name: need // 2})
+    assert plan(net, fifo_depth=2 * need).fifo_depths[0] == 2 * need
+
+
+def test_fifo_depth_holds_two_timesteps():
+    for n in (2, 7, 127, 128, 1000):
+        d = hwplan.min_fifo_depth(n)
+        assert d >= 2 * (n + 1) and d & (d - 1) == 0 and d < 4 * (n + 1)
+
+
+def test_timing_model_composition(rand_net):
+    net, x = rand_net
+    p = plan(net, lanes=4)
+    pixels = quantize_input(x[:2], 8)
+    res = golden.run(net.graph, pixels, (5,), trace=True)
+    for i in range(2):
+        ins = timing.stage_inputs(p, res.raster, i, 5)
+        tm = timing.predict(p, pixels[i], ins, 5)
+        assert len(tm.steps) == 5 + len(p.stages) - 1
+        assert tm.latency == tm.clear + tm.load + sum(tm.steps) + tm.readout
+        for s, (edge, cycles) in enumerate(zip(tm.step_edges, tm.steps, strict=True), start=1):
+            active = [tm.stage[k][s - k] for k in range(len(p.stages)) if 1 <= s - k <= 5]
+            assert cycles == max(active)
+            if s > 1:
+                assert edge == tm.step_edges[s - 2] + tm.steps[s - 2]
+        # more spikes in, more cycles: the per-stage cost grows with the events
+        for k, st in enumerate(p.stages):
+            if isinstance(st, hwplan.HiddenLayer):
+                none = timing.stage_cycles(p, k, np.zeros(0, dtype=np.int64))
+                assert none == st.n + timing.LAYER_OVERHEAD
+                all_ = timing.stage_cycles(p, k, np.arange(st.geom.n_in))
+                assert all_ >= none + st.geom.n_in
+        assert 0 < timing.lower_bound(p, pixels[i], ins, 5) < tm.latency
+
+
+def test_load_cycles_follow_the_router_queue_model(rand_net):
+    # with every pixel nonzero, the front end offers them back to back: the load phase is
+    # then the router's own schedule for those offers (rtlmodel.router.schedule) + readout
+    from snngen.rtlmodel import accum, router
+
+    net, _ = rand_net
+    p = plan(net, lanes=2)
+    s0 = p.stages[0]
+    pixels = np.full(p.n_in, 7)
+    sched = router.schedule(s0.geom, s0.lanes, list(range(p.n_in)), [0] * (p.n_in + 1))
+    # the load edge is 2 edges before the front end's first offer (edge 0 of the schedule)
+    want = 2 + sched.sweep + 1 + accum.readout_cycles(s0.n, s0.pool)
+    assert timing.load_cycles(p, pixels) == want
+
+
+def test_cli_build_and_errors(odd_net, tmp_path, capsys):
+    f = tmp_path / "net.snn"
+    netfile.save(odd_net, f)
+    out = tmp_path / "b"
+    assert cli.main(["build", str(f), "--target", "verilog", "-o", str(out), "--lanes", "2",
+                     "--images", "2", "--dataset", "digits"]) == 0
+    text = capsys.readouterr().out
+    assert "wrote" in text and (out / "manifest.json").is_file()
+    # digits images do not fit this 6x6 network: the build still works, without predictions
+    assert "no predicted cycles" in text
+    assert cli.main(["build", str(f), "-o", str(out), "--lanes", "3"]) == 2
+    assert "lanes must be a power of two" in capsys.readouterr().out
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "x").write_text("x")
+    assert cli.main(["build", str(f), "-o", str(foreign)]) == 2
+    assert "--force" in capsys.readouterr().out
+    assert cli.main(["verify", str(tmp_path), "--sim", "icarus"]) == 2
+    assert "a `snngen build` directory?" in " ".join(capsys.readouterr().out.split())
