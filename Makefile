@@ -1,5 +1,6 @@
 # snngen: every target installs what is missing first (idempotent), then runs.
-#   make demo   convert the bundled digits CNN and print ANN vs SNN accuracy and operations per T
+#   make demo   convert the bundled digits CNN, print ANN vs SNN accuracy and operations per T,
+#               generate its Verilog and verify it against the golden model on Verilator
 #   make test   lint + the whole test suite
 #   make quick  the fast inner loop: Python tests only, no slow ones, stop at the first failure
 #   make rtl    the cocotb/lint tests of the Verilog blocks only (Icarus and Verilator)
@@ -13,7 +14,7 @@ TORCH := torch==2.13.0
 # the MNIST test set (IDX); only examples and benchmarks use it, never the tests
 MNIST_DIR ?= ../shared/data/mnist
 
-.PHONY: venv demo test quick rtl lint bench bench-peers bench-speed peers-deps clean
+.PHONY: venv demo test quick rtl lint bench bench-peers bench-speed bench-rtl hw-mnist peers-deps clean
 
 venv: $(STAMP)
 
@@ -53,6 +54,8 @@ demo: venv
 	$(BIN)/snngen convert $(DIGITS) -o out/demo/digits.snn
 	$(BIN)/snngen simulate $(DIGITS) --json out/demo/digits.json
 	$(BIN)/snngen plot $(DIGITS) --out out/demo
+	$(BIN)/snngen build out/demo/digits.snn --target verilog -o out/demo/rtl --lanes 2
+	$(BIN)/snngen verify out/demo/rtl --sim verilator --images 4 --timesteps 16
 
 lint: venv
 	$(BIN)/ruff check .
@@ -68,6 +71,18 @@ rtl: venv
 
 bench: venv
 	$(BIN)/python benchmarks/accuracy.py --data-dir $(MNIST_DIR)
+
+# the MNIST example as hardware: convert, build (4 lanes), verify 2 images on both simulators
+hw-mnist: venv
+	$(BIN)/snngen convert examples/mnist_lenet/model.py:make_model \
+		--weights examples/mnist_lenet/weights.pt --dataset mnist --data-dir $(MNIST_DIR) \
+		-o out/mnist/mnist.snn
+	$(BIN)/snngen build out/mnist/mnist.snn --target verilog -o out/mnist/rtl --lanes 4 \
+		--data-dir $(MNIST_DIR)
+	$(BIN)/snngen verify out/mnist/rtl --sim verilator --images 2 --timesteps 16 \
+		--data-dir $(MNIST_DIR)
+	$(BIN)/snngen verify out/mnist/rtl --sim icarus --images 2 --timesteps 16 \
+		--data-dir $(MNIST_DIR)
 
 peers-deps: venv
 	@# spikingjelly 2.0.0 and the pure-Python packages its ann2snn module imports, all with

@@ -185,7 +185,8 @@ def run_cocotb(
         seed = pick_seed()
     params = {k: _literal(v) for k, v in parameters.items()}
     test_id = os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0]
-    how = f"SNN_SEED={seed} (rerun: SNN_SEED={seed} pytest '{test_id}')"
+    how = (f"SNN_SEED={seed} (rerun: SNN_SEED={seed} pytest '{test_id}')" if test_id
+           else f"seed {seed} (SNN_SEED={seed} repeats it)")
     log.info("%s on %s, %s, build dir %s", toplevel, sim, how, build_dir)
     print(f"[snngen] {toplevel} {dict(parameters)} on {sim}: {how}")
 
