@@ -125,6 +125,20 @@ def test_random_network(sim, seed):
     _check(rep)
 
 
+@pytest.mark.parametrize("seed", [24, 57])
+def test_random_network_with_stalls(seed):
+    # pixels withheld and the result refused in random cycles: the same spikes, counts, class,
+    # and the same cycles per stage and timestep (only the load and the handshake stretch)
+    net, x = _random_net(seed)
+    out = _build(net, f"rand{seed}-icarus", RANDOM_SEEDS[seed])
+    rep = verify.verify(out, "icarus", _pixels(net, x[:2]), 6, gap=0.3,
+                        work_dir=NET_BUILDS / f"rand{seed}-stall-work")
+    for r in rep.images:
+        assert r.ok, "\n".join(r.mismatches[:10])
+        # stalls never make it faster (they may cost nothing: a router busy anyway)
+        assert r.rtl_cycles >= r.predicted_cycles
+
+
 def test_generated_rtl_is_lint_clean(digits_net, tmp_path):
     nets = [digits_net[0], _random_net(24)[0], _random_net(57)[0]]
     for i, net in enumerate(nets):

@@ -3,7 +3,8 @@
 It only drives and records; snngen.verify compares the record with the golden and timing
 models in the calling process. Configuration: the JSON file named by ``SNNGEN_NET_BENCH``
 with ``images`` (a list of pixel lists), ``timesteps``, ``stages`` (the number of pipeline
-stages), ``index_width`` (of dbg_index fields) and ``out`` (where the record goes).
+stages), ``index_width`` (of dbg_index fields), ``out`` (where the record goes) and optionally
+``gap``: the probability that a pixel is withheld, or the result refused, in a cycle.
 
 Cycle convention: "cycle c" is the clock period after rising edge c (edges counted from the
 first edge after reset). A transfer in cycle c (valid && ready sampled in it) happens at edge
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 
 import cocotb
 from cocotb.clock import Clock
@@ -42,6 +44,9 @@ async def run_images(dut) -> None:
     classes: int = cfg["classes"]
     timesteps: int = cfg["timesteps"]
     budget: int = cfg.get("max_cycles", 50_000_000)
+    # optional stalls: pixels withheld and the result refused in random cycles
+    gap: float = cfg.get("gap", 0.0)
+    rng = random.Random(cocotb.RANDOM_SEED)
 
     # every input defined before the first edge (Verilator starts signals at random values)
     dut.rst.value = 1
@@ -74,19 +79,21 @@ async def run_images(dut) -> None:
                 raise AssertionError(f"no result after {budget} cycles")
             # drive this cycle
             dut.start.value = int(not started)
-            if started and pix < n_pix:
+            offer = started and pix < n_pix and not (gap and rng.random() < gap)
+            if offer:
                 dut.s_pix_valid.value = 1
                 dut.s_pix_data.value = pixels[pix]
             else:
                 dut.s_pix_valid.value = 0
-            dut.m_ready.value = 1
+            ready = not (gap and rng.random() < gap)
+            dut.m_ready.value = int(ready)
             await ReadOnly()
             if not started:
                 if not int(dut.busy.value):
                     started = True
                     rec["start_edge"] = edge + 1
                 continue
-            if pix < n_pix and int(dut.s_pix_ready.value):
+            if offer and int(dut.s_pix_ready.value):
                 pix += 1
             s = _u(dut.dbg_step.value)
             if s != step:
@@ -106,8 +113,9 @@ async def run_images(dut) -> None:
                         else:
                             field = index_bits[k * iw:(k + 1) * iw][::-1]
                             rec["events"][k].setdefault(key, []).append(int(field, 2))
-            if int(dut.m_valid.value):
+            if int(dut.m_valid.value) and "result_edge" not in rec:
                 rec["result_edge"] = edge
+            if int(dut.m_valid.value) and ready:
                 rec["class"] = _u(dut.m_class.value)
                 c = _u(dut.m_counts.value)
                 rec["counts"] = [(c >> (i * cw)) & ((1 << cw) - 1) for i in range(classes)]

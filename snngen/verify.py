@@ -84,8 +84,10 @@ def expected(net, p: HwPlan, pixels: np.ndarray, timesteps: int) -> tuple[object
 
 
 def simulate(build_dir: str | os.PathLike, sim: str, pixels: np.ndarray, timesteps: int,
-             work_dir: str | os.PathLike | None = None, seed: int | None = None) -> list[dict]:
-    """Run the build's RTL on ``pixels`` (n, ...) and return the bench's records."""
+             work_dir: str | os.PathLike | None = None, seed: int | None = None,
+             gap: float = 0.0) -> list[dict]:
+    """Run the build's RTL on ``pixels`` (n, ...) and return the bench's records. With ``gap``
+    > 0 the bench withholds pixels and refuses the result in random cycles."""
     build_dir = Path(build_dir).resolve()
     man = load_manifest(build_dir)
     files = [build_dir / f for f in man["files"]]
@@ -99,7 +101,7 @@ def simulate(build_dir: str | os.PathLike, sim: str, pixels: np.ndarray, timeste
         "images": [[int(v) for v in np.asarray(x).reshape(-1)] for x in pixels],
         "timesteps": int(timesteps), "stages": len(man["stages"]),
         "index_width": man["dbg_index_width"], "count_width": man["output"]["count_width"],
-        "classes": man["output"]["classes"], "out": str(out),
+        "classes": man["output"]["classes"], "out": str(out), "gap": float(gap),
     }
     cfg_file = work / "bench.json"
     cfg_file.write_text(json.dumps(cfg))
@@ -123,8 +125,11 @@ def _first_diff(a: list[int], b: list[int]) -> str:
 
 
 def compare(p: HwPlan, res, timings: list[timing.Timing], records: list[dict],
-            timesteps: int) -> list[ImageResult]:
-    """Every spike, count, class and cycle count of the records against the models."""
+            timesteps: int, stalls: bool = False) -> list[ImageResult]:
+    """Every spike, count, class and cycle count of the records against the models. With
+    ``stalls`` (pixels withheld, results refused) the load phase and the result handshake take
+    longer than predicted, so the step starts and the latency are not compared; every stage's
+    cycles per timestep still are."""
     out = []
     out_name = p.output.name
     for i, (rec, tm) in enumerate(zip(records, timings, strict=True)):
@@ -151,6 +156,8 @@ def compare(p: HwPlan, res, timings: list[timing.Timing], records: list[dict],
                                 f"{done - go} cycles, timing model {tm.stage[k][t]}")
         for s, edge in enumerate(tm.step_edges, start=1):
             got = rec["step_edges"].get(str(s))
+            if stalls and got is not None:
+                break
             if got is None or got - start != edge:
                 mism.append(f"image {i}: step {s} started at cycle "
                             f"{None if got is None else got - start}, timing model {edge}")
@@ -162,7 +169,7 @@ def compare(p: HwPlan, res, timings: list[timing.Timing], records: list[dict],
         if rec.get("class") != want_class:
             mism.append(f"image {i}: class {rec.get('class')}, golden {want_class}")
         latency = rec["result_edge"] - start if "result_edge" in rec else None
-        if latency != tm.latency:
+        if not stalls and latency != tm.latency:
             mism.append(f"image {i}: latency {latency} cycles, timing model {tm.latency}")
         out.append(ImageResult(i, want_class, rec.get("class"), spikes, tm.latency, latency,
                                mism))
@@ -170,8 +177,9 @@ def compare(p: HwPlan, res, timings: list[timing.Timing], records: list[dict],
 
 
 def verify(build_dir: str | os.PathLike, sim: str, pixels: np.ndarray, timesteps: int,
-           work_dir: str | os.PathLike | None = None, seed: int | None = None) -> VerifyReport:
-    """Simulate and compare; see the module doc."""
+           work_dir: str | os.PathLike | None = None, seed: int | None = None,
+           gap: float = 0.0) -> VerifyReport:
+    """Simulate and compare; see the module doc and :func:`simulate` (``gap``)."""
     _, net, p = plan_of_build(build_dir)
     if not 1 <= timesteps <= p.max_timesteps:
         raise VerifyError(f"timesteps must be 1 .. {p.max_timesteps} (the proven maximum of "
@@ -183,8 +191,8 @@ def verify(build_dir: str | os.PathLike, sim: str, pixels: np.ndarray, timesteps
     res, timings = expected(net, p, pixels, timesteps)
     if work_dir is None:
         with tempfile.TemporaryDirectory(prefix="snngen-verify-") as tmp:
-            records = simulate(build_dir, sim, pixels, timesteps, Path(tmp) / sim, seed)
+            records = simulate(build_dir, sim, pixels, timesteps, Path(tmp) / sim, seed, gap)
     else:
-        records = simulate(build_dir, sim, pixels, timesteps, work_dir, seed)
+        records = simulate(build_dir, sim, pixels, timesteps, work_dir, seed, gap)
     return VerifyReport(str(build_dir), sim, timesteps,
-                        compare(p, res, timings, records, timesteps))
+                        compare(p, res, timings, records, timesteps, stalls=gap > 0))
