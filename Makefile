@@ -93,6 +93,10 @@ peers-deps: venv
 		$(BIN)/python -m pip install -q --no-deps spikingjelly==2.0.0 tqdm loguru \
 			requests charset-normalizer idna urllib3 certifi
 
+# cycles per image vs the lower bound (timing model, verified), and simulation speed
+bench-rtl: venv
+	$(BIN)/python benchmarks/rtl.py --data-dir $(MNIST_DIR)
+
 bench-peers: peers-deps
 	$(BIN)/python benchmarks/peers.py
 	$(BIN)/python benchmarks/peers.py --example mnist --data-dir $(MNIST_DIR)

@@ -200,7 +200,8 @@ def _if_common(net: FixedNet, node: Node) -> dict:
 def plan(net: FixedNet, lanes: int | Mapping[str, int] = 1,
          fifo_depth: int | Mapping[str, int] | None = None) -> HwPlan:
     """The stage chain for ``net``; ``lanes`` per IF layer name (``"*"``: default) or for all;
-    ``fifo_depth`` overrides the FIFO in front of a stage (by its node name, or one for all)."""
+    ``fifo_depth`` overrides the FIFO in front of a stage (by its node name, ``"*"`` or a plain
+    int for all). A name that is not a stage is refused."""
     conv = net.conversion or {}
     if conv.get("input", "analog") != "analog":
         raise HardwareError("spike (rate-coded) input is not built in hardware yet: convert with "
@@ -323,6 +324,13 @@ def plan(net: FixedNet, lanes: int | Mapping[str, int] = 1,
         src_name = if_node.name
     del prev_if
 
+    known = {s.name for s in stages}
+    for what, opt in (("lanes", lanes), ("fifo_depth", fifo_depth)):
+        if isinstance(opt, Mapping):
+            bad = sorted(set(opt) - known - {"*"})
+            if bad:
+                raise HardwareError(f"{what}: no stage named {', '.join(bad)} (stages: "
+                                    f"{', '.join(s.name for s in stages)})")
     out = stages[-1]
     if not isinstance(out, (InputLayer, HiddenLayer)):
         raise HardwareError("the network must end with an IF population")
@@ -332,8 +340,8 @@ def plan(net: FixedNet, lanes: int | Mapping[str, int] = 1,
         need = min_fifo_depth(stages[k - 1].n)
         want = need
         if fifo_depth is not None:
-            want = (fifo_depth.get(stages[k].name, need) if isinstance(fifo_depth, Mapping)
-                    else int(fifo_depth))
+            want = (fifo_depth.get(stages[k].name, fifo_depth.get("*", need))
+                    if isinstance(fifo_depth, Mapping) else int(fifo_depth))
             if want < need or want & (want - 1):
                 raise HardwareError(
                     f"FIFO in front of {stages[k].name}: depth {want} is too small or not a "

@@ -57,8 +57,8 @@ _KEYWORDS = frozenset(_KEYWORD_TEXT.split())
 
 # hand-written blocks per stage kind, in dependency order
 _BLOCKS = {
-    "input": ["snn_rom", "snn_router", "snn_accum", "snn_if_array", "snn_input_layer"],
-    "layer": ["snn_rom", "snn_router", "snn_if_array", "snn_layer"],
+    "input": ["snn_router", "snn_accum", "snn_if_array", "snn_input_layer"],
+    "layer": ["snn_router", "snn_if_array", "snn_layer"],
     "pool": ["snn_maxpool_gate", "snn_pool_layer"],
 }
 _ALWAYS = ["snn_fifo", "snn_readout", "snn_control"]

@@ -167,6 +167,11 @@ def test_plan_refusals(tmp_path):
     with pytest.raises(HardwareError, match=f"at least {need}"):
         plan(net, fifo_depth={first.name: need // 2})
     assert plan(net, fifo_depth=2 * need).fifo_depths[0] == 2 * need
+    assert plan(net, fifo_depth={"*": 4 * need}).fifo_depths[0] == 4 * need
+    with pytest.raises(HardwareError, match="no stage named nope"):
+        plan(net, lanes={"nope": 2})
+    with pytest.raises(HardwareError, match="no stage named nope"):
+        plan(net, fifo_depth={"nope": 1024})
 
 
 def test_fifo_depth_holds_two_timesteps():

@@ -13,9 +13,11 @@
  *   - done is high in the cycle in which the output EOT transfers (m_valid && m_ready &&
  *     m_eot), i.e. the layer's timestep ends at that edge.
  *   - Cycles from the go edge (the edge after which go is high) to the done edge, when s_*
- *     already holds the whole timestep and m_ready is always 1: ROUTER_LAT + sum over the
- *     events of max(G, 1) + N + 3, with G the event's update groups (snn_router) and
- *     ROUTER_LAT the router's fixed latency; snngen/timing.py holds the formula.
+ *     already holds the whole timestep and m_ready is always 1: sum over the events of
+ *     max(G, 1) + N + 10, with G the event's update groups (snn_router): the first event is
+ *     taken at the go edge + 1, the router requests the sweep 5 + sum max(G, 1) edges later
+ *     (its SWEEP_LATENCY), the array takes it at the next edge and transfers its EOT N + 3
+ *     edges after that (snngen/timing.py, LAYER_OVERHEAD = 10).
  *   - busy: the router or the array is working.
  *   - dbg_rd_*: the array's debug read port (readout of the output layer, tests).
  *
