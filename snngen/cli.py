@@ -7,6 +7,7 @@
     snngen graph    MODEL [--weights W] ...
     snngen build    net.snn --target verilog -o DIR [--lanes 2|4,layer=1] [--fifo-depth ...]
     snngen verify   DIR --sim icarus|verilator [--images 4] [--timesteps 16]
+    snngen synth    DIR --device ice40-up5k|ice40-hx8k|ecp5-25k|ecp5-85k [--freq MHz]
 
 MODEL is ``path/to/file.py:factory`` (with ``--weights`` a state_dict, loaded with
 ``torch.load(weights_only=True)``) or a TorchScript archive. Errors from bad input are printed as
@@ -169,6 +170,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sim", choices=("icarus", "verilator"), default="verilator")
     _example_args(p, images=4)
     p.add_argument("--keep", help="simulation work directory to keep (default: a temporary one)")
+    p = sub.add_parser("synth", help="synthesise, place and route a build with Yosys and nextpnr "
+                                     "(LUTs, block RAMs, DSPs, Fmax, latency, images/s)")
+    p.add_argument("build", help="build directory (`snngen build -o`)")
+    p.add_argument("--device", required=True,
+                   choices=("ice40-up5k", "ice40-hx8k", "ecp5-25k", "ecp5-85k"))
+    p.add_argument("--freq", type=float, default=None,
+                   help="target clock in MHz for place and route (default: the device's)")
+    p.add_argument("--seed", type=int, default=1, help="nextpnr placement seed (default 1)")
     return ap
 
 
@@ -482,12 +491,35 @@ def cmd_verify(a: argparse.Namespace, console: Console) -> int:
     return 1
 
 
+def cmd_synth(a: argparse.Namespace, console: Console) -> int:
+    from snngen import synth
+
+    def show(rep) -> None:
+        table = Table(title=f"{escape(a.build)}: synthesis for {rep.device}")
+        table.add_column("")
+        table.add_column("", justify="right")
+        for label, value in synth.format_table(rep):
+            table.add_row(escape(label), escape(value))
+        console.print(table)
+
+    try:
+        rep = synth.synthesize(a.build, a.device, a.freq, a.seed,
+                               progress=lambda m: console.print(escape(m)))
+    except synth.DoesNotFit as e:
+        show(e.report)
+        raise
+    show(rep)
+    console.print(f"wrote {escape(str(Path(a.build) / 'synth' / a.device / 'synth.json'))}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
     # a pipe or CI log gets a fixed width, so tables are not truncated at 80 columns
     console = Console() if sys.stdout.isatty() else Console(width=160)
     cmds = {"convert": cmd_convert, "simulate": cmd_simulate, "sweep": cmd_sweep,
-            "plot": cmd_plot, "graph": cmd_graph, "build": cmd_build, "verify": cmd_verify}
+            "plot": cmd_plot, "graph": cmd_graph, "build": cmd_build, "verify": cmd_verify,
+            "synth": cmd_synth}
     if hasattr(a, "model") and _is_netfile(a.model) and a.cmd != "simulate":
         console.print(f"[bold red]error:[/bold red] {a.cmd} needs a model, not a network file")
         return 2
