@@ -12,20 +12,17 @@ reported with its image, stage, timestep and neuron.
 from __future__ import annotations
 
 import subprocess
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import pytest
 import runner
 
-from snngen import hwfiles, passes, verify
-from snngen.fixednet import FixedConfig, fix
+from snngen import hwfiles, verify
+from snngen.fixednet import FixedConfig
 from snngen.hwplan import HiddenLayer, InputLayer, PoolStage, plan
-from snngen.passes import ConversionConfig
-from snngen.quantize import QuantizationError
 from snngen.verilog import BuildOptions, build, load_manifest
-from tests.randnet import random_graph, random_input
+from tests.randnet import fixed_random_net
 
 ROOT = Path(__file__).resolve().parent.parent
 NET_BUILDS = runner.BUILD_ROOT / "networks"
@@ -37,17 +34,7 @@ RANDOM_SEEDS = {24: 2, 37: 1, 49: 4, 57: 2}
 
 
 def _random_net(seed: int):
-    g = random_graph(seed, dag=False)
-    x = random_input(seed, g, 16)
-    cfg = ConversionConfig()
-    snn = passes.convert(g, x, cfg)
-    bits = 8
-    for _ in range(4):
-        try:
-            return fix(snn, FixedConfig(weight_bits=bits, max_timesteps=32), asdict(cfg)), x
-        except QuantizationError as e:
-            bits = int(str(e).split("at least ")[1].split("-bit")[0])
-    raise AssertionError(f"seed {seed}: no weight width fits")
+    return fixed_random_net(seed)
 
 
 def _pixels(net, x: np.ndarray) -> np.ndarray:

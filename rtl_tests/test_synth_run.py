@@ -12,19 +12,16 @@ cache (snngen.synth.cache_dir()) is warm; the first run compiles the tools (abou
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 import runner
 
-from snngen import golden, passes, synth, timing
-from snngen.fixednet import FixedConfig, fix
+from snngen import golden, synth, timing
 from snngen.hwplan import plan
-from snngen.passes import ConversionConfig
-from snngen.quantize import QuantizationError, quantize_input
+from snngen.quantize import quantize_input
 from snngen.verilog import BuildOptions, build, load_manifest
-from tests.randnet import random_graph, random_input
+from tests.randnet import fixed_random_net
 
 SEED = 24          # input conv 32 neurons, conv 50, max-pool gate 8, dense 5: every stage kind
 T = 8
@@ -34,17 +31,7 @@ FIFO_DEPTH = 512
 
 
 def _net():
-    g = random_graph(SEED, dag=False)
-    x = random_input(SEED, g, 8)
-    cfg = ConversionConfig()
-    snn = passes.convert(g, x, cfg)
-    bits = 8
-    for _ in range(4):
-        try:
-            return fix(snn, FixedConfig(weight_bits=bits, max_timesteps=32), asdict(cfg)), x
-        except QuantizationError as e:
-            bits = int(str(e).split("at least ")[1].split("-bit")[0])
-    raise AssertionError(f"seed {SEED}: no weight width fits")
+    return fixed_random_net(SEED, n_calib=8)
 
 
 def _small_build(name: str) -> Path:

@@ -65,3 +65,27 @@ def random_graph(seed: int, dag: bool | None = None) -> ir.Graph:
 
 def random_input(seed: int, graph: ir.Graph, n: int = 8) -> np.ndarray:
     return np.random.default_rng(seed + 1).random((n, *graph.input.shape))
+
+
+def fixed_random_net(seed: int, n_calib: int = 16, t_max: int = 32, **conv):
+    """``random_graph(seed, dag=False)`` converted (default ConversionConfig, overridable with
+    ``conv``) on ``n_calib`` random inputs and fixed with 8-bit weights, or the width the
+    quantiser names when a layer needs more; returns the FixedNet and the inputs."""
+    from dataclasses import asdict
+
+    from snngen import passes
+    from snngen.fixednet import FixedConfig, fix
+    from snngen.passes import ConversionConfig
+    from snngen.quantize import QuantizationError
+
+    g = random_graph(seed, dag=False)
+    x = random_input(seed, g, n_calib)
+    cfg = ConversionConfig(**conv)
+    snn = passes.convert(g, x, cfg)
+    bits = 8
+    for _ in range(4):
+        try:
+            return fix(snn, FixedConfig(weight_bits=bits, max_timesteps=t_max), asdict(cfg)), x
+        except QuantizationError as e:
+            bits = int(str(e).split("at least ")[1].split("-bit")[0])
+    raise AssertionError(f"seed {seed}: no weight width fits")
