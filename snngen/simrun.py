@@ -167,11 +167,14 @@ def run_cocotb(
     build_dir: str | os.PathLike,
     extra_env: Mapping[str, str] | None = None,
     seed: int | None = None,
+    verilator_waivers: Sequence[str] = (),
 ) -> Path:
     """Build ``sources`` with ``toplevel`` and ``parameters`` on ``sim`` in ``build_dir`` and
     run every cocotb test of ``test_module`` (importable with this process's ``sys.path``).
 
     ``seed`` defaults to ``pick_seed()``; pass one when the caller made stimulus files from it.
+    ``verilator_waivers``: warnings Verilator must not stop on (``-Wno-<name>``), for sources
+    it otherwise refuses to build (Amaranth's output).
 
     Raises :class:`SimError` unless at least one cocotb test ran and
     all passed. Returns the results XML file."""
@@ -195,6 +198,7 @@ def run_cocotb(
     if sim == "verilator":
         # random initial values and X assignments, so nothing passes by relying on zeros
         build_args += ["--x-assign", "unique", "--x-initial", "unique"]
+        build_args += [f"-Wno-{w}" for w in verilator_waivers]
         plusargs += ["+verilator+rand+reset+2", f"+verilator+seed+{seed % 2**31 or 1}"]
         if waves:
             build_args += ["--trace-fst"]

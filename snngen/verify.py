@@ -83,6 +83,13 @@ def expected(net, p: HwPlan, pixels: np.ndarray, timesteps: int) -> tuple[object
     return res, timings
 
 
+def _parameters(man: dict, build_dir: Path) -> dict[str, str]:
+    # the top's parameters (MEM_DIR of a Verilog build, relative to the build directory; an
+    # Amaranth build has none: its memories hold their contents)
+    return {name: str(build_dir / value) + ("/" if value.endswith("/") else "")
+            for name, value in man.get("parameters", {}).items()}
+
+
 def simulate(build_dir: str | os.PathLike, sim: str, pixels: np.ndarray, timesteps: int,
              work_dir: str | os.PathLike | None = None, seed: int | None = None,
              gap: float = 0.0) -> list[dict]:
@@ -108,8 +115,9 @@ def simulate(build_dir: str | os.PathLike, sim: str, pixels: np.ndarray, timeste
     try:
         simrun.run_cocotb(
             toplevel=man["top"], sources=files, test_module="snngen.cocotb_net",
-            parameters={"MEM_DIR": str(build_dir / "mem") + "/"}, sim=sim, build_dir=work,
-            extra_env={"SNNGEN_NET_BENCH": str(cfg_file)}, seed=seed)
+            parameters=_parameters(man, build_dir), sim=sim, build_dir=work,
+            extra_env={"SNNGEN_NET_BENCH": str(cfg_file)}, seed=seed,
+            verilator_waivers=man.get("verilator_waivers", ()))
     except simrun.SimError as e:
         raise VerifyError(str(e)) from None
     return json.loads(out.read_text())

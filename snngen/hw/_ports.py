@@ -1,0 +1,28 @@
+"""Small helpers shared by the composed components (stage wrappers and the network top).
+
+The composed components wire their blocks up by the hand-written Verilog's port names
+(``verilog_ports()``), so that every connection reads like the Verilog wrapper it mirrors and
+does not depend on how a block names its Amaranth signature members.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Value
+from amaranth.lib import data
+
+__all__ = ["clog2", "event_layout", "vports"]
+
+
+def vports(component) -> dict[str, Value]:
+    """``component``'s Verilog-named ports (clk and rst aside): name -> Amaranth value."""
+    return {name: value for name, (value, _) in component.verilog_ports().items()}
+
+
+def event_layout(index_width: int) -> data.StructLayout:
+    """A spike event on a stage's stream: a neuron index, or the end-of-timestep marker."""
+    return data.StructLayout({"index": index_width, "eot": 1})
+
+
+def clog2(n: int) -> int:
+    """Verilog's ``$clog2``: the bits to address ``n`` items (0 for n <= 1)."""
+    return max(int(n) - 1, 0).bit_length()
