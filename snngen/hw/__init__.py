@@ -6,6 +6,7 @@ exchanged and checked against each other:
 
 * :class:`~snngen.hw.fifo.EventFifo` - ``snn_fifo.v``
 * :class:`~snngen.hw.if_array.IfArray` - ``snn_if_array.v``
+* :class:`~snngen.hw.maxpool_gate.MaxPoolGate` - ``snn_maxpool_gate.v``
 
 The clock and the reset are the ``sync`` domain's (``clk`` and ``rst`` in Verilog: one clock,
 synchronous active-high reset, as in the hand-written RTL). Every component has
@@ -18,12 +19,13 @@ Needs the ``amaranth`` extra: ``amaranth==0.5.4`` and, for Verilog output, ``ama
 
 from __future__ import annotations
 
-from amaranth.hdl import Signal
+from amaranth.hdl import ClockDomain, Signal
 
 from .fifo import EventFifo
 from .if_array import IfArray
+from .maxpool_gate import MaxPoolGate
 
-__all__ = ["EventFifo", "IfArray", "to_verilog"]
+__all__ = ["EventFifo", "IfArray", "MaxPoolGate", "to_verilog"]
 
 
 def to_verilog(component, name: str | None = None, *, flat_ports: bool = True) -> str:
@@ -46,6 +48,10 @@ def to_verilog(component, name: str | None = None, *, flat_ports: bool = True) -
     # a direction of None: Amaranth makes an undriven port an input, a driven one an output;
     # Amaranth adds the sync domain's clk and rst as ports under these names
     ports = {}
+    if not getattr(component, "VERILOG_RESET", True):
+        # the hand-written module has no rst port (snn_rom): a reset-less sync domain
+        m.domains.sync = cd = ClockDomain("sync", reset_less=True)
+        ports["clk"] = (cd.clk, None)
     for port_name, (value, direction) in component.verilog_ports().items():
         alias = Signal(len(value), name=port_name)
         m.d.comb += value.eq(alias) if direction == "i" else alias.eq(value)
