@@ -7,6 +7,7 @@ exchanged and checked against each other:
 * :class:`~snngen.hw.fifo.EventFifo` - ``snn_fifo.v``
 * :class:`~snngen.hw.if_array.IfArray` - ``snn_if_array.v``
 * :class:`~snngen.hw.maxpool_gate.MaxPoolGate` - ``snn_maxpool_gate.v``
+* :class:`~snngen.hw.accum.Accum` - ``snn_accum.v``
 
 The clock and the reset are the ``sync`` domain's (``clk`` and ``rst`` in Verilog: one clock,
 synchronous active-high reset, as in the hand-written RTL). Every component has
@@ -21,11 +22,12 @@ from __future__ import annotations
 
 from amaranth.hdl import ClockDomain, Signal
 
+from .accum import Accum
 from .fifo import EventFifo
 from .if_array import IfArray
 from .maxpool_gate import MaxPoolGate
 
-__all__ = ["EventFifo", "IfArray", "MaxPoolGate", "to_verilog"]
+__all__ = ["Accum", "EventFifo", "IfArray", "MaxPoolGate", "to_verilog"]
 
 
 def to_verilog(component, name: str | None = None, *, flat_ports: bool = True) -> str:
