@@ -108,7 +108,7 @@ def _verilog_literal(value) -> str:
 
 
 def check_equivalence(component, params: dict, renames: list[tuple[str, str]],
-                      work: Path) -> None:
+                      work: Path, seq: int = 3) -> None:
     """Prove that ``component`` converted to Verilog (the gate) and the hand-written
     ``snngen/rtl/<component.VERILOG_NAME>.v`` with ``params`` (the gold, instance ``u`` of a
     wrapper with the same ports) are equivalent cycle for cycle.
@@ -118,12 +118,20 @@ def check_equivalence(component, params: dict, renames: list[tuple[str, str]],
     the two designs' signals by name (each renamed register must be matched) and proves by
     temporal induction (equiv_induct) that every matched signal - every register, memory word
     and output - is equal in every cycle when they are all equal at the start. An unmatched
-    register would only be left free in the induction (a failure, never a wrong pass)."""
+    register would only be left free in the induction (a failure, never a wrong pass).
+
+    ``seq``: the induction assumes equality over that many cycles before the one it proves
+    (``equiv_induct -seq``); more rule out more unreachable start states (e.g. a counter that
+    must first run past an out-of-range value for which the Verilog reads an x). A component
+    with ``VERILOG_RESET = False`` (snn_rom) has no rst port."""
     name = component.VERILOG_NAME
     work.mkdir(parents=True, exist_ok=True)
     shutil.copy(rtl_dir() / f"{name}.v", work / f"{name}.v")
     (work / "gate.v").write_text(to_verilog(component, name="gate"))
-    ports = [("clk", 1, "i"), ("rst", 1, "i")] + [
+    clocks = [("clk", 1, "i")]
+    if getattr(component, "VERILOG_RESET", True):
+        clocks.append(("rst", 1, "i"))
+    ports = clocks + [
         (port, len(value), d) for port, (value, d) in component.verilog_ports().items()]
     decl = ",\n".join(f"  {'input' if d == 'i' else 'output'} wire [{w - 1}:0] {port}"
                       for port, w, d in ports)
@@ -135,7 +143,7 @@ def check_equivalence(component, params: dict, renames: list[tuple[str, str]],
         f"read_verilog -defer {name}.v", "read_verilog gold.v", "hierarchy -top gold", "proc",
         "flatten", "memory", "read_verilog gate.v", "proc", "memory", "cd gold",
         *[f"rename {old} {new}" for old, new in renames], "cd ..", "opt_clean",
-        "equiv_make gold gate equiv", "hierarchy -top equiv", "equiv_induct -seq 3",
+        "equiv_make gold gate equiv", "hierarchy -top equiv", f"equiv_induct -seq {seq}",
         "equiv_status -assert",
     ]
     (work / "equiv.ys").write_text("\n".join(script) + "\n")
