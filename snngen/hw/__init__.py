@@ -8,6 +8,7 @@ exchanged and checked against each other:
 * :class:`~snngen.hw.if_array.IfArray` - ``snn_if_array.v``
 * :class:`~snngen.hw.maxpool_gate.MaxPoolGate` - ``snn_maxpool_gate.v``
 * :class:`~snngen.hw.accum.Accum` - ``snn_accum.v``
+* :class:`~snngen.hw.router.Router` - ``snn_router.v``
 
 The clock and the reset are the ``sync`` domain's (``clk`` and ``rst`` in Verilog: one clock,
 synchronous active-high reset, as in the hand-written RTL). Every component has
@@ -26,8 +27,9 @@ from .accum import Accum
 from .fifo import EventFifo
 from .if_array import IfArray
 from .maxpool_gate import MaxPoolGate
+from .router import Router
 
-__all__ = ["Accum", "EventFifo", "IfArray", "MaxPoolGate", "to_verilog"]
+__all__ = ["Accum", "EventFifo", "IfArray", "MaxPoolGate", "Router", "to_verilog"]
 
 
 def to_verilog(component, name: str | None = None, *, flat_ports: bool = True) -> str:

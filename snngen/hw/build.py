@@ -23,9 +23,11 @@ import hashlib
 import os
 from pathlib import Path
 
+import amaranth
 from amaranth.back import rtlil, verilog
 from amaranth.hdl import Signal
 
+import snngen
 from snngen import netfile
 from snngen.fixednet import FixedNet
 from snngen.hwbuild import (
@@ -57,13 +59,23 @@ def _flat(component) -> tuple[object, dict]:
     return m, ports
 
 
+def _relative_src(text: str) -> str:
+    # src attributes name the Python line of every cell (synthesis reports point there);
+    # relative to the packages' parent directories, so that the output does not depend on
+    # where snngen and amaranth are installed (deterministic builds)
+    for pkg in (snngen, amaranth):
+        root = str(Path(pkg.__file__).resolve().parent.parent) + os.sep
+        text = text.replace(f'src = "{root}', 'src = "').replace(f'src "{root}', 'src "')
+    return text
+
+
 def convert(p: HwPlan, top: str) -> tuple[str, str]:
     """The Verilog and the RTLIL text of plan ``p``'s network as module ``top``."""
     m, ports = _flat(NetworkTop(p))
     v = verilog.convert(m, name=top, ports=ports)
     m, ports = _flat(NetworkTop(p))
     il = rtlil.convert(m, name=top, ports=ports)
-    return v, il
+    return _relative_src(v), _relative_src(il)
 
 
 def build(net: FixedNet, out_dir: str | os.PathLike, options: BuildOptions | None = None,
