@@ -9,6 +9,9 @@ exchanged and checked against each other:
 * :class:`~snngen.hw.maxpool_gate.MaxPoolGate` - ``snn_maxpool_gate.v``
 * :class:`~snngen.hw.accum.Accum` - ``snn_accum.v``
 * :class:`~snngen.hw.router.Router` - ``snn_router.v``
+* :class:`~snngen.hw.readout.Readout` - ``snn_readout.v``
+* :class:`~snngen.hw.control.Control` - ``snn_control.v``
+* :class:`~snngen.hw.rom.Rom` - ``snn_rom.v`` (no ``rst`` port: ``VERILOG_RESET = False``)
 
 The clock and the reset are the ``sync`` domain's (``clk`` and ``rst`` in Verilog: one clock,
 synchronous active-high reset, as in the hand-written RTL). Every component has
@@ -24,12 +27,16 @@ from __future__ import annotations
 from amaranth.hdl import ClockDomain, Signal
 
 from .accum import Accum
+from .control import Control
 from .fifo import EventFifo
 from .if_array import IfArray
 from .maxpool_gate import MaxPoolGate
+from .readout import Readout
+from .rom import Rom
 from .router import Router
 
-__all__ = ["Accum", "EventFifo", "IfArray", "MaxPoolGate", "Router", "to_verilog"]
+__all__ = ["Accum", "Control", "EventFifo", "IfArray", "MaxPoolGate", "Readout", "Rom", "Router",
+           "to_verilog"]
 
 
 def to_verilog(component, name: str | None = None, *, flat_ports: bool = True) -> str:
