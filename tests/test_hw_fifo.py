@@ -55,6 +55,8 @@ LINT_REASONS: dict[str, str] = {
     "WIDTHTRUNC": "x == 0 on a multi-bit x is written as the logical not !x",
     "CASEINCOMPLETE": "a case without default after a default assignment of the same variable "
                       "(the values not listed keep that assignment)",
+    "DECLFILENAME": "a composed component (a stage, the network top) is written as one file "
+                    "holding its submodules too, named <top>.<instance path> after the top",
 }
 FIFO_WAIVERS = ("PROCASSINIT", "UNUSEDSIGNAL")
 

@@ -13,6 +13,16 @@ exchanged and checked against each other:
 * :class:`~snngen.hw.control.Control` - ``snn_control.v``
 * :class:`~snngen.hw.rom.Rom` - ``snn_rom.v`` (no ``rst`` port: ``VERILOG_RESET = False``)
 
+composed, as the Verilog wrappers and the generated top compose them:
+
+* :class:`~snngen.hw.layer.Layer` - ``snn_layer.v`` (router + IF array)
+* :class:`~snngen.hw.input_layer.InputLayer` - ``snn_input_layer.v`` (pixel front end, router,
+  accumulator, IF array)
+* :class:`~snngen.hw.pool_layer.PoolLayer` - ``snn_pool_layer.v`` (max-pool gate)
+* :class:`~snngen.hw.top.NetworkTop` - the generated top (``templates/snn_top.v.j2``);
+  :func:`~snngen.hw.top.build_network` makes one from a network, for your own designs, and
+  ``snngen build --target amaranth`` (:mod:`snngen.hw.build`) writes it as Verilog and RTLIL.
+
 The clock and the reset are the ``sync`` domain's (``clk`` and ``rst`` in Verilog: one clock,
 synchronous active-high reset, as in the hand-written RTL). Every component has
 ``verilog_ports()``, the hand-written module's port list mapped onto its own signals, and
@@ -24,37 +34,33 @@ Needs the ``amaranth`` extra: ``amaranth==0.5.4`` and, for Verilog output, ``ama
 
 from __future__ import annotations
 
-from amaranth.hdl import ClockDomain, Signal
+from amaranth.hdl import ClockDomain, Module, Signal
 
 from .accum import Accum
 from .control import Control
 from .fifo import EventFifo
 from .if_array import IfArray
+from .input_layer import InputLayer
+from .layer import Layer
 from .maxpool_gate import MaxPoolGate
+from .pool_layer import PoolLayer
 from .readout import Readout
 from .rom import Rom
 from .router import Router
+from .top import NetworkTop, build_network
 
-__all__ = ["Accum", "Control", "EventFifo", "IfArray", "MaxPoolGate", "Readout", "Rom", "Router",
+__all__ = ["Accum", "Control", "EventFifo", "IfArray", "InputLayer", "Layer", "MaxPoolGate",
+           "NetworkTop", "PoolLayer", "Readout", "Rom", "Router", "build_network", "flat_module",
            "to_verilog"]
 
 
-def to_verilog(component, name: str | None = None, *, flat_ports: bool = True) -> str:
-    """The Verilog text of ``component`` (an :class:`EventFifo` or :class:`IfArray`).
-
-    ``flat_ports=True`` (default): module ``name`` (default: the hand-written module's name,
-    e.g. ``snn_fifo``) with the hand-written module's ports (``clk``, ``rst``, ``s_data``,
-    ``s_valid``, ...), each a plain alias of a component signal. ``flat_ports=False``:
-    Amaranth's own naming of the signature (``s__payload``, ``s__valid``, ...).
-    """
-    from amaranth.back import verilog
-
-    name = name or component.VERILOG_NAME
-    if not flat_ports:
-        return verilog.convert(component, name=name)
-    # elaborate the component's own module and add the aliases to it: one Verilog module
+def flat_module(component) -> tuple[Module, dict]:
+    """``component``'s own module plus one alias signal per port of the hand-written module
+    (``verilog_ports()``), and the ``ports`` argument for Amaranth's back ends that makes those
+    aliases the converted module's ports: ``clk``, ``rst`` (unless ``VERILOG_RESET = False``)
+    and the hand-written module's port names and packings."""
     m = component.elaborate(None)
-    # the component itself is not passed to convert(): mark it used (no UnusedElaboratable)
+    # the component itself is not passed to a back end: mark it used (no UnusedElaboratable)
     component._MustUse__used = True
     # a direction of None: Amaranth makes an undriven port an input, a driven one an output;
     # Amaranth adds the sync domain's clk and rst as ports under these names
@@ -67,4 +73,21 @@ def to_verilog(component, name: str | None = None, *, flat_ports: bool = True) -
         alias = Signal(len(value), name=port_name)
         m.d.comb += value.eq(alias) if direction == "i" else alias.eq(value)
         ports[port_name] = (alias, None)
+    return m, ports
+
+
+def to_verilog(component, name: str | None = None, *, flat_ports: bool = True) -> str:
+    """The Verilog text of ``component`` (any component of this package).
+
+    ``flat_ports=True`` (default): module ``name`` (default: the hand-written module's name,
+    e.g. ``snn_fifo``) with the hand-written module's ports (``clk``, ``rst``, ``s_data``,
+    ``s_valid``, ...), each a plain alias of a component signal (:func:`flat_module`).
+    ``flat_ports=False``: Amaranth's own naming of the signature (``s__payload``, ...).
+    """
+    from amaranth.back import verilog
+
+    name = name or component.VERILOG_NAME
+    if not flat_ports:
+        return verilog.convert(component, name=name)
+    m, ports = flat_module(component)
     return verilog.convert(m, name=name, ports=ports)

@@ -25,7 +25,6 @@ from pathlib import Path
 
 import amaranth
 from amaranth.back import rtlil, verilog
-from amaranth.hdl import Signal
 
 import snngen
 from snngen import netfile
@@ -40,23 +39,12 @@ from snngen.hwbuild import (
 )
 from snngen.hwplan import HwPlan, plan
 
+from . import flat_module
 from .top import NetworkTop
 
 __all__ = ["VERILATOR_WAIVERS", "build", "convert"]
 
 VERILATOR_WAIVERS = ("WIDTHEXPAND", "WIDTHTRUNC", "CASEINCOMPLETE")
-
-
-def _flat(component) -> tuple[object, dict]:
-    # the component's own module plus one alias per Verilog-named port (see hw.to_verilog)
-    m = component.elaborate(None)
-    component._MustUse__used = True
-    ports = {}
-    for port_name, (value, direction) in component.verilog_ports().items():
-        alias = Signal(len(value), name=port_name)
-        m.d.comb += value.eq(alias) if direction == "i" else alias.eq(value)
-        ports[port_name] = (alias, None)
-    return m, ports
 
 
 def _relative_src(text: str) -> str:
@@ -71,9 +59,9 @@ def _relative_src(text: str) -> str:
 
 def convert(p: HwPlan, top: str) -> tuple[str, str]:
     """The Verilog and the RTLIL text of plan ``p``'s network as module ``top``."""
-    m, ports = _flat(NetworkTop(p))
+    m, ports = flat_module(NetworkTop(p))
     v = verilog.convert(m, name=top, ports=ports)
-    m, ports = _flat(NetworkTop(p))
+    m, ports = flat_module(NetworkTop(p))
     il = rtlil.convert(m, name=top, ports=ports)
     return _relative_src(v), _relative_src(il)
 
