@@ -127,19 +127,21 @@ class ReadoutBench:
             await self.step()
         ctx.set(self.cd.rst, 0)
 
-    def make_round(self) -> tuple[list[int], list[int]]:
-        """Counts (with ties at the top in most rounds) and membranes (with ties in half)."""
+    def make_round(self, winner: int | None = None) -> tuple[list[int], list[int]]:
+        """Counts (with ties at the top in most rounds) and membranes (with ties in half); with
+        ``winner``, that neuron has the most spikes and the largest membrane."""
         rng, f = self.rng, self.f
         t = rng.randint(1, (1 << self.cw) - 1)
         counts = [rng.randint(0, t) for _ in range(f)]
-        if rng.random() < 0.7:
+        n = self.stats["rounds"]
+        if rng.random() < 0.7 or n % 4 == 0:
             top = max(counts)
             for i in rng.sample(range(f), rng.randint(2, min(f, 4))):
                 counts[i] = top
             self.stats["count_ties"] += 1
         lo, hi = -(1 << (self.vw - 1)), (1 << (self.vw - 1)) - 1
         v = [rng.randint(lo, hi) for _ in range(f)]
-        if rng.random() < 0.5:
+        if rng.random() < 0.5 or n % 4 == 0:
             same = rng.choice(v)
             for i in range(f):
                 if rng.random() < 0.5:
@@ -147,12 +149,17 @@ class ReadoutBench:
             self.stats["v_ties"] += 1
         if rng.random() < 0.15:
             v = [lo if rng.random() < 0.5 else hi for _ in range(f)]  # the extremes
+        if winner is not None:
+            top = (1 << self.cw) - 1
+            counts = [min(c, top - 1) for c in counts]
+            v = [min(x, hi - 1) for x in v]
+            counts[winner], v[winner] = top, hi
         return counts, v
 
-    async def round(self, p_ready: float) -> None:
+    async def round(self, p_ready: float, winner: int | None = None) -> None:
         """clear, events, start, the scan, the result; starts and ends idle."""
         rng, f = self.rng, self.f
-        counts, v = self.make_round()
+        counts, v = self.make_round(winner) if winner is not None else self.make_round()
         # the clear, sometimes with an event in the same cycle (the clear wins)
         ev = (rng.randrange(f), 0) if rng.random() < 0.3 else None
         out = await self.step(clear=1, ev=ev)
@@ -167,6 +174,8 @@ class ReadoutBench:
                 self.stats["eots"] += 1
             if rng.random() < 0.1:
                 await self.step()  # a gap
+        await self.step(ev=(rng.randrange(f), 1))  # the timestep's EOT
+        self.stats["eots"] += 1
         out = await self.step()
         assert out["counts"] == counts, self.msg(f"counts {out['counts']}, sent {counts}")
         self.v_mem = v
@@ -221,7 +230,9 @@ def test_readout_rounds(name):
         bench = b = ReadoutBench(ctx, dut, cd, seed)
         await b.reset(2)
         for r in range(10):
-            await b.round(p_ready=[1.0, 0.5, 0.2][r % 3])
+            # in round 1 a random neuron other than 0 wins (the last one in round 2)
+            winner = {1: b.rng.randrange(1, b.f), 2: b.f - 1}.get(r)
+            await b.round(p_ready=[1.0, 0.5, 0.2][r % 3], winner=winner)
             if b.rng.random() < 0.5:
                 out = await b.step()  # idle right after the transfer
                 assert not out["busy"] and not out["m_valid"], b.msg("busy after transfer")

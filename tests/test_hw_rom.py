@@ -106,7 +106,7 @@ def test_rom_reads(width, signed, depth, addr_width):
             elif held is not None:
                 assert data == held, msg(f"data changed with en low: {data} != {held}")
                 stats["holds"] += 1
-            reset = not en and rng.random() < 0.1
+            reset = not en and (rng.random() < 0.1 or not stats["resets"])
             ctx.set(cd.rst, reset)  # the reset never touches data
             stats["resets"] += reset
             await ctx.tick()
