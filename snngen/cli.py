@@ -8,6 +8,8 @@
     snngen build    net.snn --target verilog -o DIR [--lanes 2|4,layer=1] [--fifo-depth ...]
     snngen verify   DIR --sim icarus|verilator [--images 4] [--timesteps 16]
     snngen synth    DIR --device ice40-up5k|ice40-hx8k|ecp5-25k|ecp5-85k [--freq MHz]
+    snngen report   DIR [--dataset ...] [--model M --weights W]   (DIR/report.html)
+    snngen explore  MODEL|net.snn --weight-bits 4,6,8 --timesteps 8,16,32 --lanes 1,2,4 [--device D]
 
 MODEL is ``path/to/file.py:factory`` (with ``--weights`` a state_dict, loaded with
 ``torch.load(weights_only=True)``) or a TorchScript archive. Errors from bad input are printed as
@@ -178,6 +180,48 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--freq", type=float, default=None,
                    help="target clock in MHz for place and route (default: the device's)")
     p.add_argument("--seed", type=int, default=1, help="nextpnr placement seed (default 1)")
+    p = sub.add_parser("report", help="one self-contained HTML page for a build directory "
+                                      "(network, formats, accuracy, resources, synthesis, "
+                                      "raster, verification)")
+    p.add_argument("build", help="build directory (`snngen build -o`)")
+    p.add_argument("--dataset", default=None,
+                   help="measure accuracy on digits, mnist or a .npz (default: not measured)")
+    p.add_argument("--data-dir", help="directory with the MNIST IDX files")
+    p.add_argument("--model", dest="from_model", default=None,
+                   help="the model the network was converted from (file.py:factory), for the "
+                        "ANN and float SNN columns (checked against the network's digests)")
+    p.add_argument("--weights", help="its state_dict (with --model)")
+    p.add_argument("--timesteps", type=_int_list, default=None,
+                   help="T values for accuracy (default 8,16,32,64,128 up to the network's "
+                        "proven maximum)")
+    p.add_argument("--limit", type=_positive, help="evaluate on the first N test images only")
+    p.add_argument("--image", type=int, default=0, help="test image for the raster (default 0)")
+    p.add_argument("--batch-size", type=_positive, default=256)
+    p.add_argument("--engine", choices=("int64", "exact-float"), default="int64",
+                   help="golden-model engine (same results; exact-float is faster)")
+    p = sub.add_parser("explore", help="accuracy, cycles and resources over weight width, T and "
+                                       "lanes; table, explore.json and a Pareto plot")
+    _model_args(p)
+    _fixed_args(p, sweep=True)
+    p.set_defaults(weight_bits=None)
+    p.add_argument("--timesteps", type=_int_list, default=[8, 16, 32],
+                   help="T values (default 8,16,32)")
+    p.add_argument("--lanes", type=_int_list, default=[1, 2, 4],
+                   help="lanes of every layer (powers of two; default 1,2,4)")
+    p.add_argument("--images", type=_positive, default=None,
+                   help="evaluate on the first N test images (default: all)")
+    p.add_argument("--device", default=None,
+                   choices=("ice40-up5k", "ice40-hx8k", "ecp5-25k", "ecp5-85k"),
+                   help="also synthesise every (width, lanes) design for this FPGA (slow)")
+    p.add_argument("--freq", type=float, default=None,
+                   help="target clock in MHz for place and route (default: the device's)")
+    p.add_argument("--jobs", type=_positive, default=None,
+                   help="worker processes (default: the number of CPUs)")
+    p.add_argument("--batch-size", type=_positive, default=256)
+    p.add_argument("--engine", choices=("int64", "exact-float"), default="int64",
+                   help="golden-model engine (same results; exact-float is faster)")
+    p.add_argument("-o", "--output", default="explore",
+                   help="directory for explore.json and pareto.png (default explore)")
     return ap
 
 
@@ -466,8 +510,9 @@ def cmd_verify(a: argparse.Namespace, console: Console) -> int:
     from snngen import verify
 
     _, net, _ = verify.plan_of_build(a.build)
-    x, _ = _example_images(a, net)
+    x, dataset = _example_images(a, net)
     rep = verify.verify(a.build, a.sim, x, a.timesteps, work_dir=a.keep)
+    verify.record(a.build, rep, dataset, a.first)
     table = Table(title=f"{escape(a.build)} on {a.sim}, T={a.timesteps}: RTL vs golden and "
                         "timing models (== on every spike, count, class and cycle)")
     table.add_column("image", justify="right")
@@ -513,14 +558,119 @@ def cmd_synth(a: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def cmd_report(a: argparse.Namespace, console: Console) -> int:
+    from snngen import report
+
+    if a.weights and not a.from_model:
+        raise ValueError("--weights needs --model")
+    with _progress(console) as prog:
+        task = prog.add_task("simulating", total=None)
+        out = report.generate(a.build, dataset=a.dataset, data_dir=a.data_dir,
+                              model=a.from_model, weights=a.weights, timesteps=a.timesteps,
+                              limit=a.limit, image=a.image, batch_size=a.batch_size,
+                              engine=a.engine, progress=lambda k: prog.advance(task, k))
+    console.print(f"wrote {escape(str(out))}")
+    return 0
+
+
+def cmd_explore(a: argparse.Namespace, console: Console) -> int:
+    from snngen import explore
+
+    if _is_netfile(a.model):
+        exp = _experiment(a, console, None)
+        width = exp.fixed.config.weight_bits
+        if a.weight_bits not in (None, [width]) or a.layer_bits or a.max_timesteps:
+            raise ValueError(f"{a.model} is a network file with {width}-bit weights, widths "
+                             f"proven for {exp.fixed.config.max_timesteps} timesteps: it cannot "
+                             "be re-quantised (--weight-bits, --layer-bits, --max-timesteps "
+                             "need the model, file.py:factory --weights W)")
+        if max(a.timesteps) > exp.fixed.config.max_timesteps:
+            raise ValueError(f"T={max(a.timesteps)} exceeds the "
+                             f"{exp.fixed.config.max_timesteps} timesteps {a.model} was proven "
+                             "for")
+        bits = [width]
+        source = explore.Source(fixed=exp.fixed)
+    else:
+        exp = _experiment(a, console, None)
+        bits = a.weight_bits or [4, 6, 8]
+        if a.max_timesteps and a.max_timesteps < max(a.timesteps):
+            raise ValueError(f"--max-timesteps {a.max_timesteps} is below T={max(a.timesteps)}")
+        source = explore.Source(snn=exp.snn, conversion=asdict(exp.config),
+                                base=_fixed_config(a, bits[0]))
+    test = exp.data.test if a.images is None else exp.data.test.subset(
+        0, min(a.images, len(exp.data.test)))
+    grid = len(bits) * len(a.timesteps) * len(a.lanes)
+    with _progress(console) as prog:
+        task = prog.add_task(f"{grid} configurations", total=None)
+
+        def tick(label: str, done: int, total: int) -> None:
+            prog.update(task, completed=done, total=total, description=label)
+
+        configs = explore.explore(source, test.x, test.y, bits, a.timesteps, a.lanes,
+                                  device=a.device, freq_mhz=a.freq, jobs=a.jobs,
+                                  batch_size=a.batch_size, engine=a.engine, progress=tick)
+    doc = explore.document(configs, model=exp.model, dataset=exp.dataset,
+                           protocol=exp.data.protocol, images=len(test), weight_bits=bits,
+                           timesteps=a.timesteps, lanes=a.lanes, device=a.device,
+                           freq_mhz=a.freq)
+    table = Table(title=f"{escape(exp.model)} on {exp.dataset}: {len(test)} test images"
+                        f"{', ' + a.device if a.device else ''} (* Pareto-optimal)")
+    cols = ["weights", "T", "lanes", "acc %", "cycles/img", "min..max", "memory bits"]
+    if a.device:
+        cols += ["LUTs" if a.device.startswith("ecp5") else "logic cells", "BRAMs", "DSPs",
+                 "Fmax MHz", "latency us", "images/s"]
+    for col in [*cols, "pareto"]:
+        table.add_column(col, justify="right")
+    for c in configs:
+        cells = [f"{c['weight_bits']}-bit", str(c["timesteps"]), str(c["lanes"]),
+                 _pct(c.get("accuracy"))]
+        if "cycles" in c:
+            cy = c["cycles"]
+            cells += [f"{cy['mean']:,.0f}", f"{cy['min']:,}..{cy['max']:,}",
+                      f"{c['estimate']['memory_bits']:,}"]
+        else:
+            cells += ["-", "-", "-"]
+        if a.device:
+            s = c.get("synth") or {}
+            if "error" in s or "luts" not in s:
+                cells += ["error", "", "", "", "", ""]
+            else:
+                fits = "" if s["fits"] else " (does not fit)"
+                cells += [f"{s['luts']:,}{fits}", "-" if s["brams"] is None else str(s["brams"]),
+                          "-" if s["dsps"] is None else str(s["dsps"]),
+                          "-" if s.get("fmax_mhz") is None else f"{s['fmax_mhz']:.1f}",
+                          "-" if s.get("latency_us") is None else f"{s['latency_us']:,.1f}",
+                          "-" if s.get("images_per_s") is None else f"{s['images_per_s']:,.0f}"]
+        cells.append("*" if c["pareto"] else "")
+        table.add_row(*cells)
+    console.print(table)
+    for c in configs:
+        for what, err in (("", c.get("error")), ("synthesis: ", (c.get("synth") or {}).get(
+                "error"))):
+            if err:
+                console.print(f"{c['weight_bits']}-bit T={c['timesteps']} lanes={c['lanes']}: "
+                              f"{what}{escape(err)}", highlight=False)
+    console.print(f"protocol: {escape(exp.data.protocol)}")
+    console.print("resources: " + ("logic cells (iCE40) or LUT4s (ECP5) from synthesis"
+                                   if a.device else
+                                   "memory bits of the hardware plan (no --device: no "
+                                   "synthesis)") + "; latency: " +
+                  ("cycles / Fmax" if a.device else "cycles per image (timing model)"))
+    out = Path(a.output)
+    write_json_atomic(out / "explore.json", doc)
+    console.print(f"wrote {escape(str(out / 'explore.json'))}")
+    console.print(f"wrote {escape(str(explore.plot(doc, out / 'pareto.png')))}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
     # a pipe or CI log gets a fixed width, so tables are not truncated at 80 columns
     console = Console() if sys.stdout.isatty() else Console(width=160)
     cmds = {"convert": cmd_convert, "simulate": cmd_simulate, "sweep": cmd_sweep,
             "plot": cmd_plot, "graph": cmd_graph, "build": cmd_build, "verify": cmd_verify,
-            "synth": cmd_synth}
-    if hasattr(a, "model") and _is_netfile(a.model) and a.cmd != "simulate":
+            "synth": cmd_synth, "report": cmd_report, "explore": cmd_explore}
+    if hasattr(a, "model") and _is_netfile(a.model) and a.cmd not in ("simulate", "explore"):
         console.print(f"[bold red]error:[/bold red] {a.cmd} needs a model, not a network file")
         return 2
     try:

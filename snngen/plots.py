@@ -42,11 +42,30 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
+def _series(rep) -> list[tuple[str, str, list[float], list[float]]]:
+    """The SNN curves ``rep`` has: (label, style, accuracies %, operations per image in
+    millions). The float SNN alone keeps the label "SNN" (``snngen plot``); next to the
+    fixed-point golden model both are named."""
+    out = []
+    fixed = rep.fixed is not None and any(r.fixed_accuracy is not None for r in rep.rows)
+    if any(r.snn_accuracy is not None for r in rep.rows):
+        out.append(("float SNN" if fixed else "SNN", "o-",
+                    [100 * r.snn_accuracy for r in rep.rows],
+                    [r.snn_ops / 1e6 for r in rep.rows]))
+    if fixed:
+        out.append((f"fixed {rep.fixed['weight_bits']}-bit SNN", "s-",
+                    [100 * r.fixed_accuracy for r in rep.rows],
+                    [r.fixed_ops / 1e6 for r in rep.rows]))
+    return out
+
+
 def accuracy_vs_time(rep, path: Path) -> Path:
     ts = [r.timesteps for r in rep.rows]
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
-    ax.plot(ts, [100 * r.snn_accuracy for r in rep.rows], "o-", label="SNN")
-    ax.axhline(100 * rep.ann_accuracy, color="k", ls="--", label="ANN")
+    for label, style, acc, _ in _series(rep):
+        ax.plot(ts, acc, style, label=label)
+    if rep.ann_accuracy is not None:
+        ax.axhline(100 * rep.ann_accuracy, color="k", ls="--", label="ANN")
     _time_axis(ax, ts)
     return _accuracy_figure(ax, fig, "timesteps T", f"{rep.dataset}: accuracy vs simulation time",
                             path)
@@ -54,12 +73,13 @@ def accuracy_vs_time(rep, path: Path) -> Path:
 
 def accuracy_vs_ops(rep, path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
-    ops = [r.snn_ops / 1e6 for r in rep.rows]
-    ax.plot(ops, [100 * r.snn_accuracy for r in rep.rows], "o-", label="SNN")
-    for r, o in zip(rep.rows, ops, strict=True):
-        ax.annotate(f"T={r.timesteps}", (o, 100 * r.snn_accuracy), fontsize=7,
-                    textcoords="offset points", xytext=(3, -9))
-    ax.plot([rep.ann_macs / 1e6], [100 * rep.ann_accuracy], "ks", label="ANN (MACs)")
+    for label, style, acc, ops in _series(rep):
+        ax.plot(ops, acc, style, label=label)
+        for r, o, a in zip(rep.rows, ops, acc, strict=True):
+            ax.annotate(f"T={r.timesteps}", (o, a), fontsize=7,
+                        textcoords="offset points", xytext=(3, -9))
+    if rep.ann_accuracy is not None:
+        ax.plot([rep.ann_macs / 1e6], [100 * rep.ann_accuracy], "ks", label="ANN (MACs)")
     ax.set_xscale("log")
     # plain numbers on the log axis; minor labels would collide
     ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))

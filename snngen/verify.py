@@ -204,3 +204,34 @@ def verify(build_dir: str | os.PathLike, sim: str, pixels: np.ndarray, timesteps
         records = simulate(build_dir, sim, pixels, timesteps, work_dir, seed, gap)
     return VerifyReport(str(build_dir), sim, timesteps,
                         compare(p, res, timings, records, timesteps, stalls=gap > 0))
+
+
+RECORD = "verify.json"
+
+
+def record(build_dir: str | os.PathLike, rep: VerifyReport, dataset: str, first: int) -> Path:
+    """Record the result of a run in ``build_dir/verify.json`` (one entry per simulator, the
+    latest run of each; written atomically), for ``snngen report``."""
+    from snngen import atomic
+
+    path = Path(build_dir) / RECORD
+    man = load_manifest(build_dir)
+    try:
+        old = json.loads(path.read_text())
+        runs = old["runs"] if old.get("net_sha256") == man["net_sha256"] else {}
+    except (OSError, ValueError, KeyError, TypeError):
+        runs = {}
+    runs[rep.sim] = {
+        "sim": rep.sim, "dataset": dataset, "first": first, "images": len(rep.images),
+        "timesteps": rep.timesteps, "passed": rep.ok,
+        "images_passed": sum(r.ok for r in rep.images),
+        "cycles": {"predicted": [r.predicted_cycles for r in rep.images],
+                   "rtl": [r.rtl_cycles for r in rep.images]},
+        "classes": {"golden": [r.golden_class for r in rep.images],
+                    "rtl": [r.rtl_class for r in rep.images]},
+        "first_mismatch": rep.first_mismatch(),
+    }
+    doc = {"format": "snngen-verify", "version": 1, "net_sha256": man["net_sha256"],
+           "runs": dict(sorted(runs.items()))}
+    atomic.write_bytes(path, (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode())
+    return path
