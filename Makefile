@@ -4,6 +4,8 @@
 #   make test   lint + the whole test suite
 #   make quick  the fast inner loop: Python tests only, no slow ones, stop at the first failure
 #   make rtl    the cocotb/lint tests of the Verilog blocks only (Icarus and Verilator)
+#   make hw-mnist-mlp  the MNIST MLP (Spiker+'s topology) as hardware: convert, build, verify
+#               2 images on Verilator and Icarus
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -14,7 +16,7 @@ TORCH := torch==2.13.0
 # the MNIST test set (IDX); only examples and benchmarks use it, never the tests
 MNIST_DIR ?= ../shared/data/mnist
 
-.PHONY: venv demo test quick rtl lint bench bench-peers bench-speed bench-rtl hw-mnist peers-deps clean
+.PHONY: venv demo test quick rtl lint bench bench-peers bench-speed bench-rtl hw-mnist hw-mnist-mlp hw-amaranth peers-deps clean
 
 venv: $(STAMP)
 
@@ -82,6 +84,36 @@ hw-mnist: venv
 	$(BIN)/snngen verify out/mnist/rtl --sim verilator --images 2 --timesteps 16 \
 		--data-dir $(MNIST_DIR)
 	$(BIN)/snngen verify out/mnist/rtl --sim icarus --images 2 --timesteps 16 \
+		--data-dir $(MNIST_DIR)
+
+# the MNIST MLP (Spiker+'s 784-128-10 topology) as hardware: 4-bit weights, 1 lane (the dense
+# first layer cannot use more), T=4; convert, build, verify 2 images on both simulators
+hw-mnist-mlp: venv
+	$(BIN)/snngen convert examples/mnist_mlp/model.py:make_model \
+		--weights examples/mnist_mlp/weights.pt --dataset mnist --data-dir $(MNIST_DIR) \
+		--weight-bits 4 -o out/mnist_mlp/mnist_mlp.snn
+	$(BIN)/snngen build out/mnist_mlp/mnist_mlp.snn --target verilog -o out/mnist_mlp/rtl \
+		--lanes 1 --timesteps 4 --data-dir $(MNIST_DIR)
+	$(BIN)/snngen verify out/mnist_mlp/rtl --sim verilator --images 2 --timesteps 4 \
+		--data-dir $(MNIST_DIR)
+	$(BIN)/snngen verify out/mnist_mlp/rtl --sim icarus --images 2 --timesteps 4 \
+		--data-dir $(MNIST_DIR)
+
+# the same two examples built with the Amaranth backend, verified on both simulators
+hw-amaranth: venv
+	$(BIN)/snngen convert $(DIGITS) -o out/demo/digits.snn
+	$(BIN)/snngen convert examples/mnist_lenet/model.py:make_model \
+		--weights examples/mnist_lenet/weights.pt --dataset mnist --data-dir $(MNIST_DIR) \
+		-o out/mnist/mnist.snn
+	$(BIN)/snngen build out/demo/digits.snn --target amaranth -o out/demo/amaranth --lanes 2 \
+		--force
+	$(BIN)/snngen verify out/demo/amaranth --sim verilator --images 4 --timesteps 16
+	$(BIN)/snngen verify out/demo/amaranth --sim icarus --images 4 --timesteps 16
+	$(BIN)/snngen build out/mnist/mnist.snn --target amaranth -o out/mnist/amaranth --lanes 4 \
+		--data-dir $(MNIST_DIR)
+	$(BIN)/snngen verify out/mnist/amaranth --sim verilator --images 2 --timesteps 16 \
+		--data-dir $(MNIST_DIR)
+	$(BIN)/snngen verify out/mnist/amaranth --sim icarus --images 2 --timesteps 16 \
 		--data-dir $(MNIST_DIR)
 
 peers-deps: venv

@@ -71,6 +71,14 @@ def fixed_random_net(seed: int, n_calib: int = 16, t_max: int = 32, **conv):
     """``random_graph(seed, dag=False)`` converted (default ConversionConfig, overridable with
     ``conv``) on ``n_calib`` random inputs and fixed with 8-bit weights, or the width the
     quantiser names when a layer needs more; returns the FixedNet and the inputs."""
+    g = random_graph(seed, dag=False)
+    return fixed_net(g, random_input(seed, g, n_calib), t_max, **conv)
+
+
+def fixed_net(g: ir.Graph, x: np.ndarray, t_max: int = 32, **conv):
+    """``g`` converted (default ConversionConfig, overridable with ``conv``) on the inputs
+    ``x`` and fixed with 8-bit weights, or the width the quantiser names when a layer needs
+    more; returns the FixedNet and ``x``."""
     from dataclasses import asdict
 
     from snngen import passes
@@ -78,8 +86,6 @@ def fixed_random_net(seed: int, n_calib: int = 16, t_max: int = 32, **conv):
     from snngen.passes import ConversionConfig
     from snngen.quantize import QuantizationError
 
-    g = random_graph(seed, dag=False)
-    x = random_input(seed, g, n_calib)
     cfg = ConversionConfig(**conv)
     snn = passes.convert(g, x, cfg)
     bits = 8
@@ -88,4 +94,4 @@ def fixed_random_net(seed: int, n_calib: int = 16, t_max: int = 32, **conv):
             return fix(snn, FixedConfig(weight_bits=bits, max_timesteps=t_max), asdict(cfg)), x
         except QuantizationError as e:
             bits = int(str(e).split("at least ")[1].split("-bit")[0])
-    raise AssertionError(f"seed {seed}: no weight width fits")
+    raise AssertionError(f"{g.output}: no weight width fits")

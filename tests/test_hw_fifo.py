@@ -110,7 +110,7 @@ def _verilog_literal(value) -> str:
 
 
 def check_equivalence(component, params: dict, renames: list[tuple[str, str]],
-                      work: Path, seq: int = 3) -> None:
+                      work: Path, seq: int = 3, sources: tuple[str, ...] = ()) -> None:
     """Prove that ``component`` converted to Verilog (the gate) and the hand-written
     ``snngen/rtl/<component.VERILOG_NAME>.v`` with ``params`` (the gold, instance ``u`` of a
     wrapper with the same ports) are equivalent cycle for cycle.
@@ -125,10 +125,15 @@ def check_equivalence(component, params: dict, renames: list[tuple[str, str]],
     ``seq``: the induction assumes equality over that many cycles before the one it proves
     (``equiv_induct -seq``); more rule out more unreachable start states (e.g. a counter that
     must first run past an out-of-range value for which the Verilog reads an x). A component
-    with ``VERILOG_RESET = False`` (snn_rom) has no rst port."""
+    with ``VERILOG_RESET = False`` (snn_rom) has no rst port.
+
+    A composed component (a stage wrapper) names the hand-written modules it instantiates in
+    ``sources``; both designs are flattened, so its registers are named by instance path
+    (``u.router.d1_valid_reg`` in the gold, ``router.d1_valid_reg`` in the gate)."""
     name = component.VERILOG_NAME
     work.mkdir(parents=True, exist_ok=True)
-    shutil.copy(rtl_dir() / f"{name}.v", work / f"{name}.v")
+    for src in (name, *sources):
+        shutil.copy(rtl_dir() / f"{src}.v", work / f"{src}.v")
     (work / "gate.v").write_text(to_verilog(component, name="gate"))
     clocks = [("clk", 1, "i")]
     if getattr(component, "VERILOG_RESET", True):
@@ -142,9 +147,17 @@ def check_equivalence(component, params: dict, renames: list[tuple[str, str]],
     (work / "gold.v").write_text(
         f"module gold(\n{decl}\n);\n  {name} #({plist}) u ({conn});\nendmodule\n")
     script = [
-        f"read_verilog -defer {name}.v", "read_verilog gold.v", "hierarchy -top gold", "proc",
-        "flatten", "memory", "read_verilog gate.v", "proc", "memory", "cd gold",
-        *[f"rename {old} {new}" for old, new in renames], "cd ..", "opt_clean",
+        # each design alone (flatten drops the modules its top does not use), then both
+        *[f"read_verilog -defer {src}.v" for src in (name, *sources)], "read_verilog gold.v",
+        # (after flattening, a memory whose write enable a wrapper ties to 0 is a ROM in both:
+        # opt_mem removes the write port, so its words are constants, not free state)
+        "hierarchy -top gold", "proc", "flatten", "opt_expr -keepdc", "opt_mem", "memory",
+        "cd gold",
+        *[f"rename {old} {new}" for old, new in renames], "cd ..", "design -stash gold",
+        "read_verilog gate.v", "hierarchy -top gate", "proc", "flatten", "opt_expr -keepdc",
+        "opt_mem", "memory",
+        "design -stash gate", "design -copy-from gold -as gold gold",
+        "design -copy-from gate -as gate gate", "opt_clean",
         "equiv_make gold gate equiv", "hierarchy -top equiv", f"equiv_induct -seq {seq}",
         "equiv_status -assert",
     ]
