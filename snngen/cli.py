@@ -151,10 +151,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--image", type=int, default=0, help="test image for the raster (default 0)")
     p = sub.add_parser("graph", help="print the network before and after conversion")
     _model_args(p)
-    p = sub.add_parser("build", help="generate hardware for a network file (Verilog)")
+    p = sub.add_parser("build", help="generate hardware for a network file (Verilog or Amaranth)")
     p.add_argument("net", help="network file written by `snngen convert -o`")
-    p.add_argument("--target", choices=("verilog",), default="verilog",
-                   help="verilog: hand-written blocks + a generated top level (default)")
+    p.add_argument("--target", choices=("verilog", "amaranth"), default="verilog",
+                   help="verilog: hand-written blocks + a generated top level (default); "
+                        "amaranth: the same hardware from the Amaranth components (snngen.hw), "
+                        "converted to one Verilog module and RTLIL")
     p.add_argument("-o", "--output", required=True, help="build directory to write")
     p.add_argument("--lanes", type=_lanes, default={"*": 1},
                    help="parallel update lanes (a power of two) for every IF layer, and/or per "
@@ -483,7 +485,15 @@ def cmd_build(a: argparse.Namespace, console: Console) -> int:
                               "class": int(res.predictions[t][i]), "cycles": tm.latency,
                               "lower_bound": timing.lower_bound(p, x[i], ins, t),
                               "timing": tm.to_dict()})
-    out = verilog.build(net, a.output, opts, force=a.force, predicted=predicted)
+    if a.target == "amaranth":
+        try:
+            from snngen.hw import build as backend
+        except ImportError as e:
+            raise verilog.BuildError(f"--target amaranth needs the amaranth extra (pip install "
+                                     f"'snngen[amaranth]'): {e}") from None
+    else:
+        backend = verilog
+    out = backend.build(net, a.output, opts, force=a.force, predicted=predicted)
     man = verilog.load_manifest(out)
     table = Table(title=f"{escape(str(out))}: top {man['top']}, {len(p.stages)} pipeline stages")
     for col in ("stage", "kind", "neurons", "lanes", "weights", "membrane", "memory bits"):
@@ -501,8 +511,8 @@ def cmd_build(a: argparse.Namespace, console: Console) -> int:
         console.print(f"predicted cycles per image (T={predicted[0]['timesteps']}, test images "
                       f"{a.first}..{a.first + len(cyc) - 1}): mean {sum(cyc) / len(cyc):,.0f}, "
                       f"min {min(cyc):,}, max {max(cyc):,}")
-    console.print(f"wrote {escape(str(out))} ({len(man['files'])} Verilog files, "
-                  f"manifest.json, files.f)")
+    console.print(f"wrote {escape(str(out))} ({man['target']} target: {len(man['files'])} "
+                  f"Verilog file(s), manifest.json, files.f)")
     return 0
 
 
