@@ -153,3 +153,18 @@ def test_cli_build_amaranth(nets, tmp_path, capsys):
     captured = capsys.readouterr()
     assert rc != 0 and "relu0: lanes must be a power of two" in captured.out + captured.err
     assert not (tmp_path / "x").exists()
+
+
+def test_report_on_an_amaranth_build(nets, tmp_path):
+    # snngen report reads the manifest and net.snn, which both backends write alike
+    from snngen import report
+
+    out = build(nets[57], tmp_path / "b", BuildOptions(lanes=2))
+    html = report.generate(out).read_text()
+    assert "amaranth target" in html
+    man = load_manifest(out)
+    for st in man["stages"]:
+        assert f">{st['name']}<" in html
+    assert "Synthesis was not run on this build" in html
+    # a network without a dataset: the raster section says why there is none
+    assert "no example image" in html and "raster-img" not in html
