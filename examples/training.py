@@ -22,9 +22,26 @@ import numpy as np
 import torch
 from torch import nn
 
-from snngen.data import Dataset, Split
+from snngen.data import Dataset, DatasetError, Split, load_mnist, split
 
 SEED = 0
+# <repo>/../shared/data/mnist, resolved from this file so the scripts work from any directory
+DEFAULT_MNIST_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+
+
+def load_mnist_split(data_dir: Path) -> Split:
+    """The MNIST protocol: the official test set's first 8,000 images to train on, its last
+    2,000 to evaluate on (snngen.data.split); a bad file exits with its error, no traceback."""
+    try:
+        data = split(load_mnist(data_dir))
+    except DatasetError as e:
+        # The message already names the file and the problem; a traceback would only bury it.
+        raise SystemExit(f"error: {e}") from None
+    print(
+        f"training on the first {len(data.train):,} images, evaluating on the last "
+        f"{len(data.test):,}"
+    )
+    return data
 
 
 def load_model_module(example_dir: Path) -> ModuleType:
