@@ -93,7 +93,7 @@ hw-mnist-mlp: venv
 		--weights examples/mnist_mlp/weights.pt --dataset mnist --data-dir $(MNIST_DIR) \
 		--weight-bits 4 -o out/mnist_mlp/mnist_mlp.snn
 	$(BIN)/snngen build out/mnist_mlp/mnist_mlp.snn --target verilog -o out/mnist_mlp/rtl \
-		--lanes 1 --timesteps 4 --data-dir $(MNIST_DIR)
+		--lanes 2 --timesteps 4 --data-dir $(MNIST_DIR)
 	$(BIN)/snngen verify out/mnist_mlp/rtl --sim verilator --images 2 --timesteps 4 \
 		--data-dir $(MNIST_DIR)
 	$(BIN)/snngen verify out/mnist_mlp/rtl --sim icarus --images 2 --timesteps 4 \

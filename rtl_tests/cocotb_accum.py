@@ -65,7 +65,8 @@ class AccumBench:
         self.rng = random.Random(cocotb.RANDOM_SEED)
         dut._log.info("config %s, rng seed %d (COCOTB_RANDOM_SEED)", cfg, cocotb.RANDOM_SEED)
         self.bias = np.array(read_mem(cfg["bias_file"], self.kw, signed=True), dtype=np.int64)
-        assert len(self.bias) == cfg["C"]
+        self.per_neuron = bool(cfg.get("BIAS_PER_NEURON", 0))  # one bias per output neuron
+        assert len(self.bias) == (self.nout if self.per_neuron else cfg["C"])
         self.acc = np.zeros(self.n, dtype=np.int64)  # exact sums (valid after a clear)
         lim = 1 << (min(self.aw, self.kw) - 2)
         self.lo, self.hi = -lim, lim - 1
@@ -221,7 +222,8 @@ class AccumBench:
     def expected(self, free: bool) -> list[int]:
         held = accum.wrap(self.acc, self.aw)  # what the A_WIDTH-bit registers hold
         self.stats["wrapped_accumulators"] += int((held != self.acc).sum())
-        k = accum.readout(held.reshape(self.shape), self.bias, self.pool).ravel()
+        k = accum.readout(held.reshape(self.shape), self.bias, self.pool,
+                          self.per_neuron).ravel()
         if not free:
             assert (held == self.acc).all()
             lo, hi = -(1 << (self.kw - 1)), (1 << (self.kw - 1)) - 1

@@ -25,7 +25,7 @@ BLOCK = "snn_accum"
 # stride 2; 3x3 stride 2 padding 1 on an odd map; a rectangular window (2x3, strides 1 and 2,
 # padding 1) wider than its one-column map, with all accumulators in one bank row; narrow
 # (A_WIDTH 12, K_WIDTH < A_WIDTH) and wide (A_WIDTH 26, K_WIDTH 27) widths; address and index
-# ports wider than needed
+# ports wider than needed; a per-neuron bias (BIAS_PER_NEURON = 1, two channels, 4 lanes)
 CONFIGS: dict[str, dict[str, int]] = {
     "L1-nopool-A12": dict(C=2, H=3, W=5, LANES=1, U_WIDTH=6, A_WIDTH=12, K_WIDTH=10,
                           PKH=1, PKW=1, PSH=1, PSW=1, PPH=0, PPW=0, OH=3, OW=5,
@@ -39,6 +39,9 @@ CONFIGS: dict[str, dict[str, int]] = {
     "L4-tiny-rect": dict(C=2, H=2, W=1, LANES=4, U_WIDTH=5, A_WIDTH=8, K_WIDTH=9,
                          PKH=2, PKW=3, PSH=1, PSW=2, PPH=1, PPW=1, OH=3, OW=1,
                          ADDR_WIDTH=1, OUT_INDEX_WIDTH=3),
+    "L4-per-neuron": dict(C=2, H=2, W=5, LANES=4, U_WIDTH=9, A_WIDTH=14, K_WIDTH=13,
+                          PKH=1, PKW=1, PSH=1, PSW=1, PPH=0, PPW=0, OH=2, OW=5,
+                          ADDR_WIDTH=3, OUT_INDEX_WIDTH=6, BIAS_PER_NEURON=1),
 }
 
 
@@ -52,7 +55,8 @@ def test_accum(sim, name):
     seed = runner.pick_seed()
     rng = random.Random(seed)
     half = 1 << (hw["K_WIDTH"] - 2)
-    bias = [rng.randint(-half, half - 1) for _ in range(hw["C"])]
+    n_bias = hw["C"] * hw["OH"] * hw["OW"] if hw.get("BIAS_PER_NEURON") else hw["C"]
+    bias = [rng.randint(-half, half - 1) for _ in range(n_bias)]
     bias_file = build_dir / "bias.mem"  # a fixed path: the parameter, and the build, stay put
     write_mem(bias_file, bias, hw["K_WIDTH"])
     cfg = {**hw, "bias_file": str(bias_file), "images": 3}
@@ -125,6 +129,17 @@ def test_conv_current_readout_is_conv_then_maxpool(trial):
     assert np.array_equal(got, want), f"seed {seed}"
 
 
+def test_per_neuron_bias_readout():
+    acc = np.arange(12, dtype=np.int64).reshape(1, 2, 6) - 5
+    bias = np.arange(12, dtype=np.int64) * 100
+    assert np.array_equal(accum.readout(acc, bias, per_neuron=True).ravel(),
+                          acc.ravel() + bias)
+    with pytest.raises(ValueError, match="per-neuron bias needs no pooling"):
+        accum.readout(acc, bias, (2, 2, 2, 2, 0, 0), per_neuron=True)
+    with pytest.raises(ValueError, match="expected bias"):
+        accum.readout(acc, bias[:1], per_neuron=True)
+
+
 def test_cycle_formulas():
     assert accum.clear_cycles(30, 1) == 30 and accum.clear_cycles(45, 4) == 12
     assert accum.readout_cycles(30) == 33  # no pooling: NOUT + 3, like the IF array's sweep
@@ -155,6 +170,10 @@ BAD_PARAMS: list[tuple[dict[str, object], str]] = [
     ({"ADDR_WIDTH": 5, "LANES": 1, "C": 3}, "ADDR_WIDTH_too_small_for_N_over_LANES"),
     ({"OUT_INDEX_WIDTH": 4}, "OUT_INDEX_WIDTH_must_be_clog2_NOUT_to_32"),
     ({"OUT_INDEX_WIDTH": 33}, "OUT_INDEX_WIDTH_must_be_clog2_NOUT_to_32"),
+    ({"BIAS_PER_NEURON": 2}, "BIAS_PER_NEURON_must_be_0_or_1"),
+    ({"BIAS_PER_NEURON": 1}, "BIAS_PER_NEURON_needs_no_pooling"),
+    ({"BIAS_PER_NEURON": 1, "PKH": 1, "PKW": 1, "PSH": 1, "PSW": 2, "PPH": 0, "PPW": 0},
+     "BIAS_PER_NEURON_needs_no_pooling"),
 ]
 
 

@@ -76,6 +76,9 @@ LINT_PARAMS: dict[str, list[dict[str, object]]] = {
          "K_WIDTH": 32, "U_WIDTH": 1},
         {"BIAS_FILE": "b.mem", "C": 16, "H": 28, "W": 28, "LANES": 2, "PKH": 2, "PKW": 2,
          "PSH": 2, "PSW": 2, "U_WIDTH": 16, "A_WIDTH": 24, "K_WIDTH": 24},
+        {"BIAS_FILE": "b.mem", "C": 1, "H": 1, "W": 128, "LANES": 4, "BIAS_PER_NEURON": 1},
+        {"BIAS_FILE": "b.mem", "C": 3, "H": 2, "W": 5, "LANES": 1, "BIAS_PER_NEURON": 1,
+         "OUT_INDEX_WIDTH": 8},
     ],
     "snn_maxpool_gate": [
         {},
@@ -120,6 +123,10 @@ LINT_PARAMS: dict[str, list[dict[str, object]]] = {
          "R_IN_INDEX_WIDTH": 10, "A_ADDR_WIDTH": 11, "A_WIDTH": 19, "A_PKH": 2, "A_PKW": 2,
          "A_PSH": 2, "A_PSW": 2, "N": 864, "LANES": 2, "V_WIDTH": 26, "K_WIDTH": 19,
          "THRESHOLD": 116769, "V0": 58385, "INDEX_WIDTH": 10, "OH": 12, "OW": 12},
+        {"R_WEIGHT_FILE": "w.mem", "K_INIT_FILE": "k.mem", "A_BIAS_FILE": "b.mem", "N_IN": 784,
+         "R_CIN": 784, "R_H": 1, "R_W": 1, "R_COUT": 1, "R_OH": 1, "R_OW": 128, "R_KH": 1,
+         "R_KW": 128, "R_PW": 127, "R_IN_INDEX_WIDTH": 10, "A_ADDR_WIDTH": 5,
+         "A_BIAS_PER_NEURON": 1, "N": 128, "LANES": 4, "INDEX_WIDTH": 7, "OH": 1, "OW": 128},
     ],
     "snn_pool_layer": [
         {},

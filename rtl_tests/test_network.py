@@ -18,11 +18,11 @@ import numpy as np
 import pytest
 import runner
 
-from snngen import hwfiles, verify
+from snngen import hwfiles, ir, verify
 from snngen.fixednet import FixedConfig
 from snngen.hwplan import HiddenLayer, InputLayer, PoolStage, plan
 from snngen.verilog import BuildOptions, build, load_manifest
-from tests.randnet import fixed_random_net
+from tests.randnet import fixed_net, fixed_random_net
 
 ROOT = Path(__file__).resolve().parent.parent
 NET_BUILDS = runner.BUILD_ROOT / "networks"
@@ -35,6 +35,23 @@ RANDOM_SEEDS = {24: 2, 37: 1, 49: 4, 57: 2}
 
 def _random_net(seed: int):
     return fixed_random_net(seed)
+
+
+# a dense first layer (in the router's conv view, with the accumulator's per-neuron bias) on
+# lanes 4: (1, 6, 6) -> Flatten -> Linear(36, 12) -> ReLU -> Linear(12, 5)
+DENSE_FIRST_LANES = 4
+
+
+def _dense_first_net():
+    rng = np.random.default_rng(7)
+    specs = [("input", ir.Input((1, 6, 6)), ()), ("flat", ir.Flatten(), ("input",)),
+             ("fc0", ir.linear(rng.normal(0, 1 / 6, (12, 36)), rng.normal(0, 0.3, 12)),
+              ("flat",)),
+             ("fc0_relu", ir.ReLU(), ("fc0",)),
+             ("out", ir.linear(rng.normal(0, 1 / np.sqrt(12), (5, 12)), rng.normal(0, 0.1, 5)),
+              ("fc0_relu",))]
+    g = ir.build(specs, "out")
+    return fixed_net(g, rng.random((16, 1, 6, 6)))
 
 
 def _pixels(net, x: np.ndarray) -> np.ndarray:
@@ -109,6 +126,26 @@ def test_random_network(sim, seed):
     pixels = _pixels(net, x[:3])
     pixels[0][rng.random(pixels[0].shape) < 0.5] = 0  # sparse and dense images
     rep = verify.verify(out, sim, pixels, 6, work_dir=NET_BUILDS / f"rand{seed}-{sim}-work")
+    _check(rep)
+
+
+def test_dense_first_layer_plan():
+    net, _ = _dense_first_net()
+    s0 = plan(net, lanes=DENSE_FIRST_LANES).stages[0]
+    assert isinstance(s0, InputLayer) and s0.bias_per_neuron
+    g = s0.geom
+    assert (g.cin, g.h, g.w, g.cout, g.oh, g.ow, g.kw, g.pw) == (36, 1, 1, 1, 1, 12, 12, 11)
+    assert s0.bias.shape == (12,) and s0.pooled == (1, 12)
+    # the bias of neuron m is the Linear's bias[m]
+    assert np.array_equal(s0.bias, np.asarray(net.graph["fc0"].op.bias, dtype=np.int64))
+
+
+def test_dense_first_layer(sim):
+    net, x = _dense_first_net()
+    out = _build(net, f"dense-first-{sim}", DENSE_FIRST_LANES)
+    pixels = _pixels(net, x[:3])
+    pixels[0][np.random.default_rng(3).random(pixels[0].shape) < 0.5] = 0
+    rep = verify.verify(out, sim, pixels, 6, work_dir=NET_BUILDS / f"dense-first-{sim}-work")
     _check(rep)
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import runner
-from test_network import RANDOM_SEEDS, _pixels, _random_net
+from test_network import DENSE_FIRST_LANES, RANDOM_SEEDS, _dense_first_net, _pixels, _random_net
 
 from snngen import verify
 from snngen.fixednet import FixedConfig
@@ -89,6 +89,13 @@ def test_random_network(sim, seed):
     pixels = _pixels(net, x[:2])
     pixels[0][rng.random(pixels[0].shape) < 0.5] = 0  # sparse and dense images
     _differential(a, v, sim, pixels, 6)
+
+
+def test_dense_first_layer():
+    # a dense first layer with lanes (the accumulator's per-neuron bias), on Icarus
+    net, x = _dense_first_net()
+    a, v = _builds(net, "dense-first-icarus", DENSE_FIRST_LANES)
+    _differential(a, v, "icarus", _pixels(net, x[:2]), 6)
 
 
 @pytest.mark.parametrize("seed", [24, 57])

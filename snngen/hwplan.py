@@ -45,7 +45,7 @@ class InputLayer:
     value_width: int             # pixel bits
     pool: tuple[int, int, int, int, int, int]  # (PKH, PKW, PSH, PSW, PPH, PPW); 1,1,1,1,0,0: none
     pooled: tuple[int, int]      # (OH, OW) of the array's map
-    bias: np.ndarray             # (COUT,) int64
+    bias: np.ndarray             # (COUT,) int64, or (COUT*OH*OW,) with bias_per_neuron
     acc_width: int
     k_width: int
     n: int
@@ -59,6 +59,7 @@ class InputLayer:
     in_index_width: int
     acc_addr_width: int
     index_width: int
+    bias_per_neuron: bool = False  # one bias per accumulator (a dense first layer)
 
     kind = "input"
 
@@ -238,15 +239,11 @@ def plan(net: FixedNet, lanes: int | Mapping[str, int] = 1,
         nxt = chain[i] if i < len(chain) else None
         raise HardwareError(f"node {nxt.name if nxt else syn.name}: expected the first IF "
                             "population after the first synaptic layer")
-    if isinstance(syn.op, Linear):
-        # a dense first layer as COUT = F_out 1x1 channels, so the accumulator's per-channel
-        # bias is the per-neuron bias (its fan-out uses one lane per cycle; it runs once)
-        geom = RouterGeometry(cin=shape[0], h=1, w=1, cout=syn.shape[0], oh=1, ow=1, kh=1, kw=1,
-                              sh=1, sw=1, ph=0, pw=0)
-        w4 = np.asarray(syn.op.weight, dtype=np.int64)[:, :, None, None]
-    else:
-        geom = geometry(syn, shape)
-        w4 = weight4d(syn)
+    # a dense first layer in the router's conv view (COUT = 1, OH = 1, OW = F_out: its fan-out
+    # fills the lanes) with the accumulator's per-neuron bias
+    per_neuron = isinstance(syn.op, Linear)
+    geom = geometry(syn, shape)
+    w4 = weight4d(syn)
     fmt = net.formats[if_node.name]
     common = _if_common(net, if_node)
     l0 = _lanes_for(if_node.name, lanes)
@@ -258,7 +255,8 @@ def plan(net: FixedNet, lanes: int | Mapping[str, int] = 1,
         pool, pooled = (1, 1, 1, 1, 0, 0), (geom.oh, geom.ow)
     if not isinstance(syn.op, Conv2d) and pool_node is not None:
         raise HardwareError(f"node {pool_node.name}: max-pooling a dense layer's current")
-    bias = (np.zeros(geom.cout, dtype=np.int64) if syn.op.bias is None
+    n_bias = geom.cout * geom.oh * geom.ow if per_neuron else geom.cout
+    bias = (np.zeros(n_bias, dtype=np.int64) if syn.op.bias is None
             else np.asarray(syn.op.bias, dtype=np.int64).reshape(-1))
     lo, hi = fmt.current
     k_width = _check_width(if_node.name, "constant current", bits_for(min(lo, 0), max(hi, 0)))
@@ -269,7 +267,7 @@ def plan(net: FixedNet, lanes: int | Mapping[str, int] = 1,
         synapse=syn.name, geom=geom, weights=w4, w_width=fmt.weight.width,
         value_width=bits, pool=pool, pooled=pooled, bias=bias, acc_width=acc_width,
         k_width=k_width, lanes=l0, in_index_width=index_width(int(np.prod(shape))),
-        acc_addr_width=index_width(-(-n_acc // l0)), **common))
+        acc_addr_width=index_width(-(-n_acc // l0)), bias_per_neuron=per_neuron, **common))
     if isinstance(syn.op, Linear) and len(if_node.shape) != 1:
         raise HardwareError(f"layer {if_node.name}: unexpected shape {if_node.shape}")
     prev_if = if_node

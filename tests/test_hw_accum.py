@@ -55,7 +55,7 @@ _NOPOOL = dict(pkh=1, pkw=1, psh=1, psw=1, pph=0, ppw=0)
 # in one bank row; padding 2 on a 3-wide map (the walk's steps to the next row and channel are
 # negative); one channel (the bias is a constant) with U_WIDTH = A_WIDTH; narrow (A_WIDTH 8,
 # K_WIDTH < A_WIDTH) and wide (A_WIDTH 26, K_WIDTH 27) widths; address and index ports wider
-# than needed and the defaults
+# than needed and the defaults; a per-neuron bias on a dense layer's conv view (1 x 1 x 13)
 CONFIGS: dict[str, dict] = {
     "L1-nopool-A12": dict(c=2, h=3, w=5, lanes=1, u_width=6, a_width=12, k_width=10,
                           **_NOPOOL, addr_width=7, out_index_width=5),
@@ -71,6 +71,8 @@ CONFIGS: dict[str, dict] = {
                             pkh=2, pkw=3, psh=1, psw=1, pph=1, ppw=2),
     "L1-C1-U=A": dict(c=1, h=3, w=4, lanes=1, u_width=8, a_width=8, k_width=7,
                       pkh=2, pkw=2, psh=2, psw=1, pph=1, ppw=0),
+    "L4-per-neuron": dict(c=1, h=1, w=13, lanes=4, u_width=9, a_width=14, k_width=13,
+                          **_NOPOOL, bias_per_neuron=1),
 }
 ACCUM_WAIVERS = ("PROCASSINIT", "UNUSEDSIGNAL", "WIDTHEXPAND", "WIDTHTRUNC", "CASEINCOMPLETE")
 assert set(ACCUM_WAIVERS) <= set(LINT_REASONS)
@@ -86,8 +88,13 @@ def _random_bias(rng: random.Random, c: int, kw: int) -> list[int]:
     return [rng.randint(-half, half - 1) for _ in range(c)]
 
 
+def _n_bias(cfg: dict) -> int:
+    """Bias words of a configuration: one per channel, or one per neuron (no pooling)."""
+    return cfg["c"] * cfg["h"] * cfg["w"] if cfg.get("bias_per_neuron") else cfg["c"]
+
+
 def _make(cfg: dict, seed: int) -> Accum:
-    bias = _random_bias(random.Random(seed), cfg["c"], cfg["k_width"])
+    bias = _random_bias(random.Random(seed), _n_bias(cfg), cfg["k_width"])
     bias[0] = -abs(bias[0]) - 1  # some value is negative (the cleared map's readout is bias)
     return Accum(**cfg, bias_init=bias)
 
@@ -297,7 +304,8 @@ class AccumBench:
     def expected(self, free: bool) -> list[int]:
         held = accum.wrap(self.acc, self.aw)  # what the A_WIDTH-bit registers hold
         self.stats["wrapped_accumulators"] += int((held != self.acc).sum())
-        k = accum.readout(held.reshape(self.shape), self.bias, self.pool).ravel()
+        k = accum.readout(held.reshape(self.shape), self.bias, self.pool,
+                          bool(self.dut.bias_per_neuron)).ravel()
         if not free:
             assert (held == self.acc).all()
             lo, hi = -(1 << (self.kw - 1)), (1 << (self.kw - 1)) - 1
@@ -472,6 +480,11 @@ BAD_PARAMS: list[tuple[dict, str]] = [
     ({"bias_init": [0, 1 << 21]}, "BIAS_INIT_must_hold_C_values_that_fit_K_WIDTH"),
     ({"bias_init": [-(1 << 20) - 1, 0]}, "BIAS_INIT_must_hold_C_values_that_fit_K_WIDTH"),
     ({"bias_init": [0, 0.5]}, "BIAS_INIT_must_hold_C_values_that_fit_K_WIDTH"),
+    ({"bias_per_neuron": 2}, "BIAS_PER_NEURON_must_be_0_or_1"),
+    ({"bias_per_neuron": True}, "BIAS_PER_NEURON_must_be_0_or_1"),
+    ({"bias_per_neuron": 1}, "BIAS_PER_NEURON_needs_no_pooling"),
+    ({"bias_per_neuron": 1, **_NOPOOL, "psw": 2}, "BIAS_PER_NEURON_needs_no_pooling"),
+    ({"bias_per_neuron": 1, **_NOPOOL}, "BIAS_INIT_must_hold_C_values_that_fit_K_WIDTH"),
 ]
 
 
@@ -523,13 +536,17 @@ LINT_CONFIGS = {
                     addr_width=7, out_index_width=10, a_width=32, k_width=32, u_width=1),
     "L2-28x28": dict(c=16, h=28, w=28, lanes=2, pkh=2, pkw=2, psh=2, psw=2, pph=0, ppw=0,
                      u_width=16, a_width=24, k_width=24),
+    "L4-per-neuron-128": dict(c=1, h=1, w=128, lanes=4, u_width=12, a_width=20, k_width=21,
+                              **_NOPOOL, bias_per_neuron=1),
+    "L1-per-neuron-C3": dict(c=3, h=2, w=5, lanes=1, u_width=12, a_width=20, k_width=21,
+                             **_NOPOOL, out_index_width=8, bias_per_neuron=1),
 }
 
 
 @pytest.mark.parametrize("flat_ports", [True, False], ids=["verilog-names", "amaranth-names"])
 def test_accum_verilog_lint(flat_ports, tmp_path):
     rng = random.Random(1)
-    texts = {name: to_verilog(Accum(**cfg, bias_init=_random_bias(rng, cfg["c"],
+    texts = {name: to_verilog(Accum(**cfg, bias_init=_random_bias(rng, _n_bias(cfg),
                                                                   cfg["k_width"])),
                               flat_ports=flat_ports)
              for name, cfg in LINT_CONFIGS.items()}
@@ -553,6 +570,8 @@ EQUIV_CONFIGS = {
                             pkh=1, pkw=3, psh=1, psw=1, pph=0, ppw=2),
     "L2-C1-rect-U=A": dict(c=1, h=2, w=1, lanes=2, u_width=5, a_width=5, k_width=4,
                            pkh=2, pkw=3, psh=1, psw=2, pph=1, ppw=1),
+    "L4-per-neuron": dict(c=1, h=1, w=8, lanes=4, u_width=4, a_width=6, k_width=5,
+                          **_NOPOOL, bias_per_neuron=1),
 }
 
 
@@ -563,7 +582,8 @@ def _prove(dut: Accum, bias_words: list[int], tmp_path) -> None:
     params = dict(C=dut.c, H=dut.h, W=dut.w, LANES=dut.lanes, U_WIDTH=dut.u_width,
                   A_WIDTH=dut.a_width, K_WIDTH=dut.k_width, PKH=pkh, PKW=pkw, PSH=psh,
                   PSW=psw, PPH=pph, PPW=ppw, OH=dut.oh, OW=dut.ow, ADDR_WIDTH=dut.addr_width,
-                  OUT_INDEX_WIDTH=dut.out_index_width, BIAS_FILE="bias.mem")
+                  OUT_INDEX_WIDTH=dut.out_index_width, BIAS_PER_NEURON=dut.bias_per_neuron,
+                  BIAS_FILE="bias.mem")
     renames = [(f"u.{r}", r) for r in _TOP_REGS]
     for j in range(dut.lanes):
         renames += [(f"u.g_lane[{j}].{r}", f"{r}_{j}") for r in _LANE_REGS]
@@ -574,7 +594,7 @@ def _prove(dut: Accum, bias_words: list[int], tmp_path) -> None:
 @pytest.mark.parametrize("name", list(EQUIV_CONFIGS))
 def test_accum_formally_equivalent_to_the_verilog(name, tmp_path):
     cfg = EQUIV_CONFIGS[name]
-    bias = _random_bias(random.Random(name), cfg["c"], cfg["k_width"])
+    bias = _random_bias(random.Random(name), _n_bias(cfg), cfg["k_width"])
     bias[0] = -(1 << (cfg["k_width"] - 1))  # the most negative word
     dut = Accum(**cfg, bias_init=bias)
     _prove(dut, bias, tmp_path)

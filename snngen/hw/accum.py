@@ -1,6 +1,7 @@
 """Accum: the Amaranth twin of ``snngen/rtl/snn_accum.v``, the once-per-image constant-current
-accumulator of the first layer with an optional max-pool readout plus the per-channel bias
-(docs/semantics.md §2 "analog input", §4 "max-pool of a constant current").
+accumulator of the first layer with an optional max-pool readout plus the per-channel (or,
+``bias_per_neuron``, per-neuron) bias (docs/semantics.md §2 "analog input", §4 "max-pool of a
+constant current").
 
 With analog input the first layer's current is the same at every timestep: this block sums it
 once per image (the router delivers the weight * pixel products on the update lanes, as to an
@@ -12,18 +13,22 @@ Storage (as in the Verilog)
     :class:`~amaranth.lib.memory.Memory` banks: accumulator n is in bank ``n % lanes`` at row
     ``n // lanes``. A bank has ``max(ceil(N / lanes), 2)`` rows, one write port and one
     synchronous read port with enable (the read register ``rd_q``; not transparent).
-  - ``bias_mem``: C signed ``k_width``-bit biases (``bias_init``; the Verilog loads BIAS_FILE),
-    read through the register ``bias_q`` (a ROM).
+  - ``bias_mem``: NBIAS signed ``k_width``-bit biases (``bias_init``; the Verilog loads
+    BIAS_FILE), read through the register ``bias_q`` (a ROM); NBIAS = C, or NBIAS = NOUT =
+    C*OH*OW with ``bias_per_neuron`` (one bias per output neuron, only without pooling: a dense
+    first layer in the router's conv view).
 
 Readout (what it computes): output neuron m = (c*OH + y)*OW + x, m = 0 .. NOUT-1 with
 NOUT = C*OH*OW, gets
 
     K[m] = max{acc[c, y*psh - pph + i, x*psw - ppw + j] : i < pkh, j < pkw, inside the map}
-           + bias[c]
+           + bias[b]
 
-computed in max(a_width, k_width) + 1 bits, of which the low ``k_width`` bits are sent (the
-caller guarantees that k_width holds every max + bias). Every window holds a map position.
-Without pooling (pkh = pkw = psh = psw = 1, pph = ppw = 0) NOUT = N and K[n] = acc[n] + bias[c].
+with b = c (b = m with ``bias_per_neuron``), computed in max(a_width, k_width) + 1 bits, of
+which the low ``k_width`` bits are sent (the caller guarantees that k_width holds every max +
+bias). Every window holds a map position.
+Without pooling (pkh = pkw = psh = psw = 1, pph = ppw = 0) NOUT = N and K[n] = acc[n] + bias[c]
+(bias[n] with ``bias_per_neuron``, which changes only which bias word is read, not the timing).
 
 Contract (identical to the header of snn_accum.v, cycle for cycle; every stream transfers on a
 rising edge with valid & ready; every valid is a register or a function of registers and never
@@ -45,8 +50,8 @@ depends on any ready)
     ascending order, within each the window positions (i, j) row-major: s = m*pkh*pkw +
     i*pkw + j), one per cycle (a position outside the map takes its slot, its read masked),
     then one EOT slot, through a 2-stage pipeline: stage A reads the slot's bank word and
-    bias[c]; stage B updates the running window maximum and, at the window's last position,
-    loads max + bias[c] into the output register. One beat per output neuron (``index = m``,
+    bias[b]; stage B updates the running window maximum and, at the window's last position,
+    loads max + bias[b] into the output register. One beat per output neuron (``index = m``,
     ``value = K[m]``, ``eot = 0``) in ascending m, then one beat with ``eot = 1``, ``index =
     0``, ``value = 0``. The pipeline advances exactly in the cycles where not
     (``m.valid & ~m.ready``); in a stall nothing moves.
@@ -97,7 +102,8 @@ def _is_int(*values) -> bool:
 
 
 def _check(c, h, w, lanes, u_width, a_width, k_width, pkh, pkw, psh, psw, pph, ppw, oh, ow,
-           addr_width, out_index_width, bias_init) -> tuple[int, int, int, int, list[int]]:
+           addr_width, out_index_width, bias_init,
+           bias_per_neuron=0) -> tuple[int, int, int, int, list[int]]:
     """The Verilog's parameter checks, in its order, with its rule words; returns OH, OW,
     ADDR_WIDTH, OUT_INDEX_WIDTH (defaults filled in) and the biases as signed ints."""
     if not _is_int(c, h, w) or c < 1 or h < 1 or w < 1 or c * h * w < 2:
@@ -138,14 +144,20 @@ def _check(c, h, w, lanes, u_width, a_width, k_width, pkh, pkw, psh, psw, pph, p
                      out_index_width=out_index_width, nout=nout)
     if _nb(n, h, w, pph, ppw, lanes) > 32:
         raise _error("map_too_large", c=c, h=h, w=w)
+    if not _is_int(bias_per_neuron) or bias_per_neuron not in (0, 1):
+        raise _error("BIAS_PER_NEURON_must_be_0_or_1", bias_per_neuron=bias_per_neuron)
+    if bias_per_neuron and (pkh, pkw, psh, psw, pph, ppw) != (1, 1, 1, 1, 0, 0):
+        raise _error("BIAS_PER_NEURON_needs_no_pooling",
+                     pkh=pkh, pkw=pkw, psh=psh, psw=psw, pph=pph, ppw=ppw)
+    nbias = nout if bias_per_neuron else c
     # the .mem words: write_mem's range (signed, or the unsigned two's complement word)
     words = None if bias_init is None else [
         int(b) if isinstance(b, numbers.Integral) else b for b in bias_init]
-    if words is None or len(words) != c or not all(
+    if words is None or len(words) != nbias or not all(
             _is_int(b) and -(1 << (k_width - 1)) <= b < (1 << k_width) for b in words):
         shown = words if words is None or len(words) <= 8 else f"<{len(words)} values>"
         raise _error("BIAS_INIT_must_hold_C_values_that_fit_K_WIDTH",
-                     bias_init=shown, c=c, k_width=k_width)
+                     bias_init=shown, nbias=nbias, k_width=k_width)
     half = 1 << (k_width - 1)
     bias = [b - 2 * half if b >= half else b for b in words]
     return oh, ow, addr_width, out_index_width, bias
@@ -185,7 +197,10 @@ class Accum(wiring.Component):
         (the default).
     out_index_width : int [OUT_INDEX_WIDTH]
         Width of ``m.payload.index``, max(clog2(NOUT), 1) (the default) .. 32.
-    bias_init : sequence of c ints [BIAS_FILE]
+    bias_per_neuron : int [BIAS_PER_NEURON]
+        0 (default): one bias per channel; 1: one bias per output neuron (c*oh*ow of them),
+        only without pooling.
+    bias_init : sequence of c (or c*oh*ow) ints [BIAS_FILE]
         The biases, the words snngen.verilog puts into the bias .mem (``s.bias``): each in the
         range of ``snngen.hwfiles.write_mem``, -2**(k_width-1) .. 2**k_width - 1, a value
         >= 2**(k_width-1) being the two's complement word of a negative bias (as in the file).
@@ -206,8 +221,8 @@ class Accum(wiring.Component):
 
     Raises ValueError naming the parameter and the rule of the Verilog's elaboration error
     (``snn_accum_ERROR_<rule>``) for a bad parameter; ``bias_init`` has its own rule
-    (``snn_accum_ERROR_BIAS_INIT_must_hold_C_values_that_fit_K_WIDTH``) in place of the
-    Verilog's BIAS_FILE one.
+    (``snn_accum_ERROR_BIAS_INIT_must_hold_C_values_that_fit_K_WIDTH``; C*OH*OW values with
+    ``bias_per_neuron``) in place of the Verilog's BIAS_FILE one.
     """
 
     VERILOG_NAME = "snn_accum"
@@ -216,17 +231,17 @@ class Accum(wiring.Component):
                  k_width: int, pkh: int, pkw: int, psh: int, psw: int, pph: int, ppw: int,
                  oh: int | None = None, ow: int | None = None, addr_width: int | None = None,
                  out_index_width: int | None = None,
-                 bias_init: Sequence[int] | None = None) -> None:
+                 bias_init: Sequence[int] | None = None, bias_per_neuron: int = 0) -> None:
         # numpy integers are welcome (the parameters usually come from numpy arrays)
         (c, h, w, lanes, u_width, a_width, k_width, pkh, pkw, psh, psw, pph, ppw, oh, ow,
-         addr_width, out_index_width) = (
+         addr_width, out_index_width, bias_per_neuron) = (
             int(x) if isinstance(x, numbers.Integral) and not isinstance(x, bool) else x
             for x in (c, h, w, lanes, u_width, a_width, k_width, pkh, pkw, psh, psw, pph, ppw,
-                      oh, ow, addr_width, out_index_width))
+                      oh, ow, addr_width, out_index_width, bias_per_neuron))
         try:
             oh, ow, addr_width, out_index_width, bias = _check(
                 c, h, w, lanes, u_width, a_width, k_width, pkh, pkw, psh, psw, pph, ppw, oh, ow,
-                addr_width, out_index_width, bias_init)
+                addr_width, out_index_width, bias_init, bias_per_neuron)
         except ValueError:
             self._MustUse__silence = True  # refused, not unused: no UnusedElaboratable warning
             raise
@@ -241,6 +256,7 @@ class Accum(wiring.Component):
         self.addr_width = addr_width
         self.out_index_width = out_index_width
         self.bias_init = bias
+        self.bias_per_neuron = bias_per_neuron
         # derived, named as in the Verilog
         self.n = c * h * w  # N: accumulators
         self.nout = c * oh * ow  # NOUT: output neurons
@@ -428,14 +444,16 @@ class Accum(wiring.Component):
 
         # --- biases (a ROM read through the register bias_q) --------------------------------
         bias_q = Signal(signed(kw), reset_less=True)  # the Verilog's read register bias_q
-        if self.c > 1:
-            m.submodules.bias_mem = bias_mem = Memory(shape=signed(kw), depth=self.c,
+        if self.bias_per_neuron or self.c > 1:
+            # per neuron: the bias of the output neuron whose (only) window position is read
+            nbias = self.nout if self.bias_per_neuron else self.c
+            m.submodules.bias_mem = bias_mem = Memory(shape=signed(kw), depth=nbias,
                                                       init=self.bias_init)
             bias_rd = bias_mem.read_port()
             m.d.comb += [
                 bias_q.eq(bias_rd.data),
                 bias_rd.en.eq(a_issue_pos),
-                bias_rd.addr.eq(a_c_reg),
+                bias_rd.addr.eq(a_m_reg if self.bias_per_neuron else a_c_reg),
             ]
         else:
             # one word (the Verilog reads bias_mem[0]): a register loading the constant, as a

@@ -66,8 +66,8 @@ class InputLayer(wiring.Component):
                  a_pkw: int, a_psh: int, a_psw: int, a_pph: int, a_ppw: int,
                  a_bias_init: Sequence[int], n: int, lanes: int, v_width: int, k_width: int,
                  threshold: int, v0: int, has_vmin: int, vmin: int, spiking: int,
-                 k_init: Sequence[int], index_width: int | None = None, oh: int, ow: int
-                 ) -> None:
+                 k_init: Sequence[int], index_width: int | None = None, oh: int, ow: int,
+                 a_bias_per_neuron: int = 0) -> None:
         index_width = clog2(n) if index_width is None else index_width
         rule = None
         if n_in != r_cin * r_h * r_w:
@@ -90,7 +90,8 @@ class InputLayer(wiring.Component):
                 c=r_cout, h=r_oh, w=r_ow, lanes=lanes, u_width=u_width, a_width=a_width,
                 k_width=k_width, pkh=a_pkh, pkw=a_pkw, psh=a_psh, psw=a_psw, pph=a_pph,
                 ppw=a_ppw, oh=oh, ow=ow, addr_width=a_addr_width,
-                out_index_width=index_width, bias_init=a_bias_init)
+                out_index_width=index_width, bias_init=a_bias_init,
+                bias_per_neuron=a_bias_per_neuron)
             self._array = IfArray(
                 n=n, lanes=lanes, w_width=1, v_width=v_width, k_width=k_width,
                 threshold=threshold, v0=v0, v_min=vmin if has_vmin else None,

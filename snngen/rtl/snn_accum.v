@@ -6,7 +6,8 @@
  * With analog input the first layer's current is the same at every timestep. This block sums
  * it once per image (the router delivers the weight * pixel products of the convolution on
  * the update lanes, exactly like to an snn_if_array) and then streams it out, optionally
- * max-pooled and always plus the per-channel bias, as the K values of the first IF array.
+ * max-pooled and always plus the bias (per channel, or with BIAS_PER_NEURON = 1 per output
+ * neuron), as the K values of the first IF array.
  *
  * Storage
  *   - N = C*H*W signed A_WIDTH-bit accumulators, accumulator n = (c*H + h)*W + w (row-major
@@ -14,18 +15,23 @@
  *     address n / LANES (as in snn_if_array). Each bank is a plain `reg mem [0:DEPTH-1]`
  *     (DEPTH = ceil(N/LANES), at least 2) with one synchronous write port and one synchronous
  *     read port with enable (read register rd_q): an inferable simple dual-port RAM.
- *   - BIAS[0..C-1]: C signed K_WIDTH-bit words, loaded from BIAS_FILE by $readmemh (format:
- *     snngen.hwfiles.write_mem, K_WIDTH-bit two's complement), read through one register: an
- *     inferable ROM.
+ *   - BIAS[0..NBIAS-1]: NBIAS signed K_WIDTH-bit words, loaded from BIAS_FILE by $readmemh
+ *     (format: snngen.hwfiles.write_mem, K_WIDTH-bit two's complement), read through one
+ *     register: an inferable ROM. NBIAS = C (BIAS_PER_NEURON = 0: one bias per channel) or
+ *     NBIAS = NOUT = C*OH*OW (BIAS_PER_NEURON = 1: one bias per output neuron, only without
+ *     pooling; this is how a dense first layer in the router's conv view, C = 1, H = 1,
+ *     W = F_out, gets its per-neuron bias).
  *
  * Readout (what it computes): output neuron m = (c*OH + y)*OW + x, m = 0 .. NOUT-1 with
  * NOUT = C*OH*OW, gets
  *     K[m] = max { acc[c, y*PSH - PPH + i, x*PSW - PPW + j] : i < PKH, j < PKW,
- *                  position inside the H x W map } + BIAS[c]
- * computed in max(A_WIDTH, K_WIDTH) + 1 bits, of which the low K_WIDTH bits are sent (the
- * caller guarantees that K_WIDTH holds every max + bias). The parameters guarantee that every
+ *                  position inside the H x W map } + BIAS[b]
+ * with b = c (BIAS_PER_NEURON = 0) or b = m (BIAS_PER_NEURON = 1), computed in
+ * max(A_WIDTH, K_WIDTH) + 1 bits, of which the low K_WIDTH bits are sent (the caller
+ * guarantees that K_WIDTH holds every max + bias). The parameters guarantee that every
  * window holds at least one map position. Without pooling (PKH = PKW = PSH = PSW = 1,
- * PPH = PPW = 0) NOUT = N and K[n] = acc[n] + BIAS[c].
+ * PPH = PPW = 0) NOUT = N and K[n] = acc[n] + BIAS[c] (BIAS[n] with BIAS_PER_NEURON = 1).
+ * BIAS_PER_NEURON changes which bias word is read, nothing else: the timing is the same.
  *
  * Contract (every stream: a transfer is a rising edge with valid && ready; every valid is a
  * register or a function of registers and never depends on any ready)
@@ -51,8 +57,8 @@
  *     each, the window positions (i, j) in row-major order (slot s = m*PKH*PKW + i*PKW + j),
  *     one slot per cycle; a position outside the map still takes its slot (its read is
  *     masked). Then one more slot, the EOT. It is a 2-stage pipeline (P = 2): stage A reads
- *     the slot's bank word and BIAS[c]; stage B updates the running window maximum and, at
- *     the window's last position, loads max + BIAS[c] into the output register. The output
+ *     the slot's bank word and BIAS[b]; stage B updates the running window maximum and, at
+ *     the window's last position, loads max + BIAS[b] into the output register. The output
  *     is one beat per output neuron, m_index = m, m_value = K[m] (signed K_WIDTH), m_eot = 0,
  *     in ascending m; then one beat with m_eot = 1, m_index = 0, m_value = 0.
  *     The whole readout pipeline advances in exactly the cycles where !(m_valid && !m_ready);
@@ -114,7 +120,10 @@ module snn_accum #
                            ? $clog2((C * H * W + LANES - 1) / ((LANES > 0) ? LANES : 1)) : 1,
     // Width of m_index; >= $clog2(C*OH*OW) and >= 1, <= 32
     parameter OUT_INDEX_WIDTH = ($clog2(C * OH * OW) > 0) ? $clog2(C * OH * OW) : 1,
-    // Path of the .mem file holding the C signed K_WIDTH-bit biases; required
+    // 0: one bias per channel (BIAS_FILE holds C words); 1: one bias per output neuron
+    // (BIAS_FILE holds C*OH*OW words; only without pooling)
+    parameter BIAS_PER_NEURON = 0,
+    // Path of the .mem file holding the C (or C*OH*OW) signed K_WIDTH-bit biases; required
     parameter BIAS_FILE = ""
 )
 (
@@ -164,6 +173,10 @@ localparam PSW_SAFE = (PSW > 0) ? PSW : 1;
 // accumulators and output neurons
 localparam N = C * H * W;
 localparam NOUT = C * OH * OW;
+// bias words: one per channel or one per output neuron
+localparam NBIAS = (BIAS_PER_NEURON != 0) ? NOUT : C;
+// bits of a per-neuron bias address (at least 1)
+localparam MB = ($clog2(NOUT) > 0) ? $clog2(NOUT) : 1;
 // bank rows in use
 localparam DEPTH_USED = (N + LANES_SAFE - 1) / LANES_SAFE;
 // bank address bits that select a row (at least 1)
@@ -272,6 +285,14 @@ generate
     if (NB > 32) begin : g_bad_size
         snn_accum_ERROR_map_too_large bad_size();
     end
+    if (BIAS_PER_NEURON != 0 && BIAS_PER_NEURON != 1) begin : g_bad_bias_mode
+        snn_accum_ERROR_BIAS_PER_NEURON_must_be_0_or_1 bad_bias_mode();
+    end
+    if (BIAS_PER_NEURON != 0
+        && (PKH != 1 || PKW != 1 || PSH != 1 || PSW != 1 || PPH != 0 || PPW != 0))
+    begin : g_bad_bias_pool
+        snn_accum_ERROR_BIAS_PER_NEURON_needs_no_pooling bad_bias_pool();
+    end
     if (BIAS_FILE == "") begin : g_no_file
         snn_accum_ERROR_BIAS_FILE_must_name_a_mem_file no_file();
     end
@@ -375,7 +396,7 @@ wire [LANES*A_WIDTH-1:0] bank_q;
 /*
  * biases
  */
-reg [K_WIDTH-1:0] bias_mem [0:C-1];
+reg [K_WIDTH-1:0] bias_mem [0:NBIAS-1];
 reg [K_WIDTH-1:0] bias_q;
 
 initial begin
@@ -383,7 +404,14 @@ initial begin
 end
 
 generate
-    if (C > 1) begin : g_bias_many
+    if (BIAS_PER_NEURON != 0) begin : g_bias_neuron
+        // the bias of the output neuron whose (only) window position is read now
+        always @(posedge clk) begin
+            if (a_issue_pos) begin
+                bias_q <= bias_mem[a_m_reg[MB-1:0]];
+            end
+        end
+    end else if (C > 1) begin : g_bias_many
         always @(posedge clk) begin
             if (a_issue_pos) begin
                 bias_q <= bias_mem[a_c_reg];

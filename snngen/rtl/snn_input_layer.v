@@ -24,8 +24,9 @@
  *   - dbg_rd_*: the array's debug read port.
  *
  * Parameters: R_* the router's, A_* the accumulator's (map A_C x A_H x A_W = the router's
- * output map; pooling A_PK*, A_PS*, A_PP*; pooled map = the array's N neurons), the others
- * the array's.
+ * output map; pooling A_PK*, A_PS*, A_PP*; pooled map = the array's N neurons; bias per
+ * channel, or per neuron with A_BIAS_PER_NEURON = 1: a dense first layer in the router's conv
+ * view, R_COUT = 1), the others the array's.
  *
  * Verilog-2005, `default_nettype none.
  */
@@ -68,7 +69,9 @@ module snn_input_layer #
     parameter A_PSW = 1,
     parameter A_PPH = 0,
     parameter A_PPW = 0,
-    // per-channel bias (.mem, R_COUT signed K_WIDTH-bit words)
+    // 0: per-channel bias (.mem, R_COUT signed K_WIDTH-bit words); 1: per-neuron bias
+    // (R_COUT*R_OH*R_OW words, no pooling)
+    parameter A_BIAS_PER_NEURON = 0,
     parameter A_BIAS_FILE = "",
     // neurons of the array (the pooled map)
     parameter N = 64,
@@ -215,7 +218,7 @@ snn_accum #(
     .C(R_COUT), .H(R_OH), .W(R_OW), .LANES(LANES), .U_WIDTH(U_WIDTH), .A_WIDTH(A_WIDTH),
     .K_WIDTH(K_WIDTH), .PKH(A_PKH), .PKW(A_PKW), .PSH(A_PSH), .PSW(A_PSW), .PPH(A_PPH),
     .PPW(A_PPW), .OH(OH), .OW(OW), .ADDR_WIDTH(A_ADDR_WIDTH), .OUT_INDEX_WIDTH(INDEX_WIDTH),
-    .BIAS_FILE(A_BIAS_FILE)
+    .BIAS_PER_NEURON(A_BIAS_PER_NEURON), .BIAS_FILE(A_BIAS_FILE)
 ) accum (
     .clk(clk), .rst(rst),
     .clear_valid(clear_valid), .clear_ready(acc_clear_ready),

@@ -4,7 +4,7 @@ accumulator of the first layer with its optional max-pool readout (docs/semantic
 * :func:`readout` is what the block streams out, computed independently of the RTL's walk (with
   :func:`snngen.kernels.maxpool2d`, whose integer padding never wins): for every output neuron
   ``(c, y, x)`` the maximum of the accumulators in its pooling window (padding excluded) plus
-  ``bias[c]``.
+  ``bias[c]`` (or, ``per_neuron``, ``bias[m]``: the RTL's BIAS_PER_NEURON, without pooling).
 * :func:`clear_cycles` and :func:`readout_cycles` are the exact cycle counts of the block's
   header comment (the timing contract); :func:`beat_offer_cycle` says in which cycle after the
   sweep's acceptance edge each value beat first appears on ``m``.
@@ -56,20 +56,28 @@ def wrap(x: np.ndarray | int, width: int) -> np.ndarray | int:
     return ((np.asarray(x, dtype=np.int64) + half) % (2 * half)) - half
 
 
-def readout(acc: np.ndarray, bias: np.ndarray, pool: Pool = NO_POOL) -> np.ndarray:
+def readout(acc: np.ndarray, bias: np.ndarray, pool: Pool = NO_POOL,
+            per_neuron: bool = False) -> np.ndarray:
     """The values the block streams out, ``(C, OH, OW)`` int64, in flat order ``m``.
 
-    ``acc`` is the ``(C, H, W)`` accumulator map (int64), ``bias`` the ``C`` biases, ``pool``
-    ``(PKH, PKW, PSH, PSW, PPH, PPW)``. Unbounded integers: the RTL sends the low ``K_WIDTH``
-    bits (equal whenever the caller's width guarantee holds; :func:`wrap` otherwise)."""
+    ``acc`` is the ``(C, H, W)`` accumulator map (int64), ``bias`` the ``C`` biases (with
+    ``per_neuron``: the ``C*OH*OW`` biases of the output neurons, flat order ``m``; only without
+    pooling, as the RTL's BIAS_PER_NEURON), ``pool`` ``(PKH, PKW, PSH, PSW, PPH, PPW)``.
+    Unbounded integers: the RTL sends the low ``K_WIDTH`` bits (equal whenever the caller's
+    width guarantee holds; :func:`wrap` otherwise)."""
     acc = np.asarray(acc, dtype=np.int64)
     bias = np.asarray(bias, dtype=np.int64)
-    if acc.ndim != 3 or bias.shape != (acc.shape[0],):
-        raise ValueError(f"expected acc (C, H, W) and bias (C,), got {acc.shape}, {bias.shape}")
+    if acc.ndim != 3:
+        raise ValueError(f"expected acc (C, H, W), got {acc.shape}")
     pkh, pkw, psh, psw, pph, ppw = _check_pool(pool)
-    out_shape(acc.shape, pool)
+    shape = out_shape(acc.shape, pool)
+    if per_neuron and (pkh, pkw, psh, psw, pph, ppw) != NO_POOL:
+        raise ValueError(f"a per-neuron bias needs no pooling, got {pool}")
+    want = (int(np.prod(shape)),) if per_neuron else (acc.shape[0],)
+    if bias.shape != want:
+        raise ValueError(f"expected bias {want} for acc {acc.shape}, got {bias.shape}")
     pooled = kernels.maxpool2d(acc[None], MaxPool2d((pkh, pkw), (psh, psw), (pph, ppw)))[0]
-    return pooled + bias[:, None, None]
+    return pooled + (bias.reshape(shape) if per_neuron else bias[:, None, None])
 
 
 def clear_cycles(n: int, lanes: int) -> int:
