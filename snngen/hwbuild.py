@@ -17,6 +17,7 @@ create unless forced.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -29,8 +30,10 @@ from pathlib import Path
 
 import numpy as np
 
+from snngen import netfile
+from snngen.fixednet import FixedNet
 from snngen.hwfiles import rtl_dir
-from snngen.hwplan import HiddenLayer, HwPlan, InputLayer, PoolStage
+from snngen.hwplan import HiddenLayer, HwPlan, InputLayer, PoolStage, plan
 from snngen.rtlmodel.router import rom_words
 
 MARKER = ".snngen-build"
@@ -242,6 +245,32 @@ def manifest(p: HwPlan, top: str, net_sha256: str, files: list[str],
         "stages": _stage_manifest(p), "resources": _resources(p), "files": files,
         "predicted": predicted or [],
     }
+
+
+@dataclass(frozen=True)
+class BuildInput:
+    """What every build starts from: the checked options, the hardware plan, and the network
+    file's bytes (copied into the build as ``net.snn``) with their digest."""
+
+    options: BuildOptions
+    plan: HwPlan
+    net_bytes: bytes
+    net_sha256: str
+
+
+def prepare(net: FixedNet, options: BuildOptions | None = None) -> BuildInput:
+    """Check ``options`` (the top's name) and plan ``net``: the start of both backends' build."""
+    options = options or BuildOptions()
+    check_identifier(options.top)
+    p = plan(net, lanes=options.lanes, fifo_depth=options.fifo_depth)
+    body = netfile.dumps(net)
+    return BuildInput(options, p, body, "sha256:" + hashlib.sha256(body).hexdigest())
+
+
+def write_sources(tmp: Path, b: BuildInput, files: list[str]) -> None:
+    """``net.snn`` and ``files.f`` (the Verilog sources in dependency order) of a build."""
+    (tmp / "net.snn").write_bytes(b.net_bytes)
+    (tmp / "files.f").write_text("".join(f"{f}\n" for f in files))
 
 
 def write_build_dir(out_dir: str | os.PathLike, force: bool,

@@ -18,14 +18,12 @@ model names unsanitised.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 from pathlib import Path
 
 import jinja2
 
-from snngen import netfile
 from snngen.fixednet import FixedNet
 from snngen.hwbuild import (
     MARKER,
@@ -35,14 +33,16 @@ from snngen.hwbuild import (
     check_identifier,
     load_manifest,
     manifest,
+    prepare,
     sanitize,
     stage_params,
     version,
     write_build_dir,
     write_manifest,
+    write_sources,
 )
 from snngen.hwfiles import rtl_dir, write_mem
-from snngen.hwplan import HwPlan, plan
+from snngen.hwplan import HwPlan
 from snngen.resources import templates_dir
 
 __all__ = ["MARKER", "BuildError", "BuildOptions", "build", "check_identifier", "load_manifest",
@@ -106,28 +106,24 @@ def render(net: FixedNet, p: HwPlan, top: str, net_sha256: str
 def build(net: FixedNet, out_dir: str | os.PathLike, options: BuildOptions | None = None,
           force: bool = False, predicted: list[dict] | None = None) -> Path:
     """Write the build directory ``out_dir`` for ``net`` (see the module doc). Returns it."""
-    options = options or BuildOptions()
-    check_identifier(options.top)
-    p = plan(net, lanes=options.lanes, fifo_depth=options.fifo_depth)
-    body = netfile.dumps(net)
-    sha = "sha256:" + hashlib.sha256(body).hexdigest()
+    b = prepare(net, options)
+    top = b.options.top
 
     def fill(tmp: Path) -> None:
-        (tmp / "net.snn").write_bytes(body)
-        text, mems, blocks = render(net, p, options.top, sha)
+        text, mems, blocks = render(net, b.plan, top, b.net_sha256)
         (tmp / "rtl").mkdir()
         (tmp / "mem").mkdir()
         files = []
-        for b in blocks:
-            shutil.copyfile(rtl_dir() / f"{b}.v", tmp / "rtl" / f"{b}.v")
-            files.append(f"rtl/{b}.v")
-        (tmp / "rtl" / f"{options.top}.v").write_text(text)
-        files.append(f"rtl/{options.top}.v")
+        for blk in blocks:
+            shutil.copyfile(rtl_dir() / f"{blk}.v", tmp / "rtl" / f"{blk}.v")
+            files.append(f"rtl/{blk}.v")
+        (tmp / "rtl" / f"{top}.v").write_text(text)
+        files.append(f"rtl/{top}.v")
         for name, (words, width) in sorted(mems.items()):
             write_mem(tmp / "mem" / name, words, width)
-        (tmp / "files.f").write_text("".join(f"{f}\n" for f in files))
+        write_sources(tmp, b, files)
         write_manifest(tmp / "manifest.json",
-                       manifest(p, options.top, sha, files, predicted,
+                       manifest(b.plan, top, b.net_sha256, files, predicted,
                                 target="verilog", parameters={"MEM_DIR": "mem/"}))
 
     return write_build_dir(out_dir, force, fill)

@@ -24,11 +24,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from amaranth.hdl import Module, Signal, signed
+from amaranth.hdl import Module, signed
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ._ports import clog2, event_layout, vports
+from ._ports import clog2, event_layout, timestep_input, vports
 from .if_array import IfArray
 from .router import Router
 
@@ -116,18 +116,9 @@ class Layer(wiring.Component):
         m.submodules.array = array = self._array
         r, a = vports(router), vports(array)
 
-        # consuming this timestep's input events (besides the go cycle itself)
-        en_reg = Signal(name="en_reg")
-        en = self.go | en_reg
-        r_s_valid = self.s.valid & en
-        eot_taken = r_s_valid & r["s_ready"] & self.s.payload.eot
-        m.d.sync += en_reg.eq(en & ~eot_taken)
+        timestep_input(m, self.go, self.s, r)
         m.d.comb += [
-            self.s.ready.eq(r["s_ready"] & en),
-            r["s_valid"].eq(r_s_valid),
-            r["s_index"].eq(self.s.payload.index),
             r["s_value"].eq(0),
-            r["s_eot"].eq(self.s.payload.eot),
             a["clear_valid"].eq(self.clear_valid),
             self.clear_ready.eq(a["clear_ready"]),
             a["upd_valid"].eq(r["upd_valid"]),

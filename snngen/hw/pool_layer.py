@@ -17,11 +17,11 @@ Parameters: the lowercase names of snn_pool_layer.v's parameters.
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Module
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ._ports import event_layout, vports
+from ._ports import event_layout, timestep_input, vports
 from .maxpool_gate import MaxPoolGate
 
 __all__ = ["PoolLayer"]
@@ -88,17 +88,8 @@ class PoolLayer(wiring.Component):
         m.submodules.gate = gate = self._gate
         g = vports(gate)
 
-        # consuming this timestep's input events (besides the go cycle itself)
-        en_reg = Signal(name="en_reg")
-        en = self.go | en_reg
-        g_s_valid = self.s.valid & en
-        eot_taken = g_s_valid & g["s_ready"] & self.s.payload.eot
-        m.d.sync += en_reg.eq(en & ~eot_taken)
+        timestep_input(m, self.go, self.s, g)
         m.d.comb += [
-            self.s.ready.eq(g["s_ready"] & en),
-            g["s_valid"].eq(g_s_valid),
-            g["s_index"].eq(self.s.payload.index),
-            g["s_eot"].eq(self.s.payload.eot),
             g["clear_valid"].eq(self.clear_valid),
             self.clear_ready.eq(g["clear_ready"]),
             self.m.valid.eq(g["m_valid"]),
