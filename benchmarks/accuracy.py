@@ -2,11 +2,11 @@
 
     python benchmarks/accuracy.py [--data-dir ../shared/data/mnist] [--only digits|mnist]
 
-For each example and each configuration below, runs `snngen.workflow.evaluate` (the code behind
-`snngen simulate`) on the example's test split and writes `benchmarks/results/accuracy_<ex>.json`
-plus a Markdown table on stdout. MNIST follows the project protocol: the official MNIST test set
-only, trained on its first 8,000 images, evaluated on its last 2,000. MNIST is skipped (with a
-message) when the IDX files are not there.
+For each example and each configuration below, runs `snngen.flows.workflow.evaluate` (the code
+behind `snngen simulate`) on the example's test split and writes
+`benchmarks/results/accuracy_<ex>.json` plus a Markdown table on stdout. MNIST follows the project
+protocol: the official MNIST test set only, trained on its first 8,000 images, evaluated on its last
+2,000. MNIST is skipped (with a message) when the IDX files are not there.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 from common import EXAMPLES, MNIST_DIR, RESULTS, ROOT
 
-from snngen.fixednet import FixedConfig
-from snngen.passes import ConversionConfig
-from snngen.workflow import evaluate, load_experiment
+from snngen.convert.passes import ConversionConfig
+from snngen.fixedpoint.fixednet import FixedConfig
+from snngen.flows.workflow import evaluate, load_experiment
 
 DEFAULT = "default: layer-wise p99.9, v_init 0.5"
 CONFIGS = {

@@ -28,10 +28,10 @@ from common import EXAMPLES, MNIST_DIR, RESULTS, ROOT
 from peers import fix_seeds, run_spikingjelly
 from threadpoolctl import threadpool_limits
 
-from snngen import sim
-from snngen.fixednet import FixedConfig
+from snngen.fixedpoint.fixednet import FixedConfig
+from snngen.flows.workflow import load_experiment
 from snngen.frontend import load_model
-from snngen.workflow import load_experiment
+from snngen.golden import sim
 
 
 def timed(fn) -> tuple[object, float]:

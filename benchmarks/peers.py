@@ -30,8 +30,8 @@ neurons). Every mode is run layer-wise and in all four channel-wise combinations
 simulated as its example does: a DataLoader over the test set, `functional.reset_net` before each
 batch, the network called once per step and its outputs summed over time, argmax.
 
-snngen: `snngen.workflow.load_experiment` + `evaluate` (exactly what `snngen simulate` runs) with
-the default `ConversionConfig()` (99.9th percentile of positive activations, layer-wise,
+snngen: `snngen.flows.workflow.load_experiment` + `evaluate` (exactly what `snngen simulate` runs)
+with the default `ConversionConfig()` (99.9th percentile of positive activations, layer-wise,
 v_init 0.5, spike-count readout) and with `channelwise=True`; the membrane readout (the analogue
 of SpikingJelly's summed outputs) of both is in the JSON as well.
 
@@ -63,9 +63,9 @@ from pathlib import Path
 import numpy as np
 from common import EXAMPLES, MNIST_DIR, RESULTS, ROOT
 
+from snngen.convert.passes import ConversionConfig
 from snngen.data import load_dataset, split
-from snngen.passes import ConversionConfig
-from snngen.workflow import evaluate, load_experiment
+from snngen.flows.workflow import evaluate, load_experiment
 
 SEED = 0
 SNNGEN_CONFIGS = {

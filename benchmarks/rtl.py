@@ -5,10 +5,11 @@
 
 For each example the script converts the network as `snngen convert` does by default (layer-wise
 p99.9, v_init 0.5, 8-bit weights, 8-bit pixels, widths proven for 128 timesteps), writes the
-network file and `snngen.verilog.build`s it with 1, 2 and 4 update lanes in every layer (into a
-temporary directory, or --work DIR to keep it). Then:
+network file and `snngen.backends.verilog.writer.build`s it with 1, 2 and 4 update lanes in every
+layer (into a temporary directory, or --work DIR to keep it). Then:
 
-1. **Cycles per image** (the timing model, `snngen.timing.predict`, which `snngen verify` checks
+1. **Cycles per image** (the timing model, `snngen.hwmodel.timing.predict`, which `snngen verify`
+  checks
    cycle for cycle against the RTL): the golden model runs once per network with trace=True
    (in batches, all T as checkpoints: a timestep's spikes do not depend on the T the run stops
    at) and every image is predicted at T = 8, 16, 32: mean / min / max latency (start to result),
@@ -57,15 +58,20 @@ import numpy as np
 from common import EXAMPLES, MNIST_DIR, RESULTS, ROOT
 from threadpoolctl import threadpool_limits
 
-from snngen import golden, hwplan, netfile, simrun, timing, verify, verilog
-from snngen.fixednet import FixedConfig
-from snngen.hwplan import HiddenLayer, InputLayer, PoolStage
-from snngen.passes import ConversionConfig
-from snngen.quantize import quantize_input
-from snngen.rtlmodel import router as router_model
-from snngen.workflow import load_experiment
+from snngen.backends.verilog import writer as verilog
+from snngen.convert.passes import ConversionConfig
+from snngen.fixedpoint import netfile
+from snngen.fixedpoint.fixednet import FixedConfig
+from snngen.fixedpoint.quantize import quantize_input
+from snngen.flows import simrun, verify
+from snngen.flows.workflow import load_experiment
+from snngen.golden import model as golden
+from snngen.hwmodel import plan as hwplan
+from snngen.hwmodel import timing
+from snngen.hwmodel.blocks import router as router_model
+from snngen.hwmodel.plan import HiddenLayer, InputLayer, PoolStage
 
-PERIOD_NS = 10          # the bench's clock (snngen.cocotb_net.PERIOD_NS)
+PERIOD_NS = 10          # the bench's clock (snngen.flows.cocotb_net.PERIOD_NS)
 BATCH = 256             # golden-model batch (rasters are T x images x neurons booleans)
 GOAL = 1.25             # the issue's target for cycles / lower bound
 # example -> (lanes, images, T) of the simulation-speed runs
@@ -105,7 +111,7 @@ def golden_trace(net, x: np.ndarray, timesteps: list[int]) -> golden.SimResult:
 
 class _Fan:
     """Per stage geometry and lanes: synaptic updates and router issue cycles of each input
-    index (as snngen.timing computes them, from the public router model)."""
+    index (as snngen.hwmodel.timing computes them, from the public router model)."""
 
     def __init__(self) -> None:
         self._cache: dict = {}
@@ -249,7 +255,7 @@ def cocotb_times(results_xml: Path) -> tuple[float, float]:
 
 def sim_speed(build_dir: Path, sim: str, pixels: np.ndarray, t_steps: int, work: Path,
               run: int) -> dict:
-    """One `snngen.verify.verify` run, its phases timed; asserts it verified."""
+    """One `snngen.flows.verify.verify` run, its phases timed; asserts it verified."""
     with timed_runner_phases() as phases, contextlib.redirect_stdout(sys.stderr):
         t0 = time.perf_counter()
         rep = verify.verify(build_dir, sim, pixels, t_steps, work_dir=work, seed=1)

@@ -5,11 +5,11 @@ win over; checked to take exactly ceil(N/LANES) busy cycles), random updates on 
 random gaps, including runs of the same accumulator on consecutive cycles and at spacing 2 (the
 read-add-write hazard), then a readout under random backpressure; some images get more updates
 and a second readout (a readout leaves the accumulators as they are). The expected beats come
-from ``snngen.rtlmodel.accum.readout`` (numpy max-pool of the model accumulators plus the bias)
-and are compared with ``==``: every (m_index, m_value) in order, then the EOT (index 0, value 0).
-The cycle contract of the header of snngen/rtl/snn_accum.v is asserted: the EOT transfers
-NOUT*PKH*PKW + 3 + (stall cycles) cycles after the sweep's acceptance edge, every beat is first
-offered in the cycle ``beat_offer_cycle``/``eot_offer_cycle`` says and held unchanged while
+from ``snngen.hwmodel.blocks.accum.readout`` (numpy max-pool of the model accumulators plus the
+bias) and are compared with ``==``: every (m_index, m_value) in order, then the EOT (index 0, value
+0). The cycle contract of the header of snngen/backends/verilog/rtl/snn_accum.v is asserted: the EOT
+transfers NOUT*PKH*PKW + 3 + (stall cycles) cycles after the sweep's acceptance edge, every beat is
+first offered in the cycle ``beat_offer_cycle``/``eot_offer_cycle`` says and held unchanged while
 stalled, the block is idle right after the EOT. While busy, random updates, clears and sweeps
 are offered: they must be refused (readies low). The readies' priority rule is checked every
 cycle.
@@ -33,8 +33,8 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ReadOnly, RisingEdge, Timer
 
-from snngen.hwfiles import read_mem
-from snngen.rtlmodel import accum
+from snngen.backends.verilog.memfile import read_mem
+from snngen.hwmodel.blocks import accum
 
 PERIOD_NS = 10
 

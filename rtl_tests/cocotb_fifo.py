@@ -1,7 +1,7 @@
 """cocotb tests for snn_fifo, run inside the simulator by test_fifo.py (through runner.py).
 
 One coroutine drives and checks every cycle against a cycle-accurate model of the contract in
-the header of snngen/rtl/snn_fifo.v: a deque of at most DEPTH words, with
+the header of snngen/backends/verilog/rtl/snn_fifo.v: a deque of at most DEPTH words, with
 
     count == len(model),  m_valid == (len(model) > 0),  s_ready == (len(model) < DEPTH)
     (s_ready low in the first cycle after reset),  m_data == model[0] when m_valid.

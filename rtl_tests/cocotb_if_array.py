@@ -4,13 +4,14 @@ Several images of several timesteps. Per image: a few k_wr writes (the per-image
 a clear (checked to take exactly ceil(N/LANES) cycles and to set every membrane to V0), then
 per timestep random updates on every lane with random gaps, including runs of the same neuron
 on consecutive cycles and at spacing 2 (the read-add-write hazard), then a sweep under random
-backpressure. The expected values come from ``snngen.golden.if_update`` on int64 arrays, one
+backpressure. The expected values come from ``snngen.golden.model.if_update`` on int64 arrays, one
 call per timestep with current = (sum of the neuron's updates) + K: every event of every
 timestep (the spiking indices in ascending order, then EOT) and, after every timestep, every
 membrane (through the debug read port) are compared with ``==``. The sweep's cycle count
 (acceptance edge to EOT transfer edge) must equal N + 3 + the cycles with m_valid && !m_ready,
-the clear's ceil(N/LANES), as in the header of snngen/rtl/snn_if_array.v. While busy, random
-updates, k writes and debug reads are offered: they must be refused (readies low) or ignored.
+the clear's ceil(N/LANES), as in the header of snngen/backends/verilog/rtl/snn_if_array.v. While
+busy, random updates, k writes and debug reads are offered: they must be refused (readies low) or
+ignored.
 
 The weights are chosen so that every partial sum and every membrane stays within half of the
 V_WIDTH range (the width analysis guarantees no wrap in real networks; here it keeps the int64
@@ -29,8 +30,8 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ReadOnly, RisingEdge, Timer
 
-from snngen.golden import if_update
-from snngen.hwfiles import read_mem
+from snngen.backends.verilog.memfile import read_mem
+from snngen.golden.model import if_update
 
 PERIOD_NS = 10
 

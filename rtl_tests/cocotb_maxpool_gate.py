@@ -7,12 +7,12 @@ spike in every timestep of the image so that counts reach T and ties are common)
 input events in random, ascending or descending order with random gaps, then the EOT beat;
 then the sweep under random backpressure with junk offered on the input side (it must be
 refused). Every output event of every timestep is compared with ``==`` against the indices
-from ``snngen.golden.maxpool_gate`` (and the model ``snngen.rtlmodel.gate.gate_step`` must
-agree). Cycle counts asserted, as in the header of snngen/rtl/snn_maxpool_gate.v: every event
-accepted in the cycle it is offered (no bubbles); the sweep's EOT transfer exactly
-``sweep_cycles`` = C*OH*OW*KH*KW + 3 + stall cycles after the input EOT's acceptance edge;
-output o's event first offered right after edge e + 1 + (o+1)*KH*KW + stalls so far; an
-offered event held unchanged while stalled. The configuration comes from
+from ``snngen.golden.model.maxpool_gate`` (and the model ``snngen.hwmodel.blocks.gate.gate_step``
+must agree). Cycle counts asserted, as in the header of
+snngen/backends/verilog/rtl/snn_maxpool_gate.v: every event accepted in the cycle it is offered (no
+bubbles); the sweep's EOT transfer exactly ``sweep_cycles`` = C*OH*OW*KH*KW + 3 + stall cycles after
+the input EOT's acceptance edge; output o's event first offered right after edge e + 1 + (o+1)*KH*KW
++ stalls so far; an offered event held unchanged while stalled. The configuration comes from
 SNN_MAXPOOL_GATE_CONFIG (JSON).
 """
 
@@ -28,9 +28,8 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ReadOnly, RisingEdge, Timer
 
-from snngen.golden import maxpool_gate
-from snngen.ir import maxpool
-from snngen.rtlmodel.gate import (
+from snngen.golden.model import maxpool_gate
+from snngen.hwmodel.blocks.gate import (
     GateGeometry,
     clear_cycles,
     collect_cycles,
@@ -39,6 +38,7 @@ from snngen.rtlmodel.gate import (
     sweep_cycles,
     sweep_order,
 )
+from snngen.ir.graph import maxpool
 
 PERIOD_NS = 10
 

@@ -3,9 +3,9 @@
 Per round: a clear, random output events (counts, with forced ties), then start; the bench
 plays the IF array's debug port (data for the index read at an edge is on dbg_rd_data after
 it) with random membranes (with forced ties). The class must equal
-``snngen.golden.readout`` (ties: count, then membrane, then lowest index; or by membrane), every
-count must equal the events sent, and m_valid must rise exactly F + 1 edges after the edge that
-took start, and hold under random m_ready.
+``snngen.golden.model.readout`` (ties: count, then membrane, then lowest index; or by membrane),
+every count must equal the events sent, and m_valid must rise exactly F + 1 edges after the edge
+that took start, and hold under random m_ready.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ReadOnly, RisingEdge, Timer
 
-from snngen.golden import readout
+from snngen.golden.model import readout
 
 
 @cocotb.test()

@@ -8,9 +8,9 @@ with VALUE_WIDTH = 0, which must be ignored), offered back to back or with rando
 timestep:
 
 (a) golden: the per-neuron sum of the transferred updates (neuron upd_addr*LANES + lane) equals
-    snngen.golden.synaptic_current of the IR node for the event pattern, with ``==``;
+    snngen.golden.model.synaptic_current of the IR node for the event pattern, with ``==``;
 (b) the sequence of groups (the lanes of one issue slot, with their neurons and weights) equals
-    snngen.rtlmodel.router.groups, weight = W[o, c, kh, kw] * value;
+    snngen.hwmodel.blocks.router.groups, weight = W[o, c, kh, kw] * value;
 (c) cycles: back to back, sweep_valid first rises at edge e0 + SWEEP_LATENCY + sum max(G, 1) +
     the stall cycles; without stalls, every acceptance edge, every group's transfer edge and the
     sweep edge equal rtlmodel.router.schedule (for gapped inputs too), and the first update
@@ -39,9 +39,9 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ReadOnly, RisingEdge, Timer
 
-from snngen import ir
-from snngen.golden import synaptic_current
-from snngen.rtlmodel import router as rm
+from snngen.golden.model import synaptic_current
+from snngen.hwmodel.blocks import router as rm
+from snngen.ir import graph as ir
 
 PERIOD_NS = 10
 

@@ -1,6 +1,6 @@
 """Shared cocotb infrastructure for the RTL tests: build + run one block on one simulator.
 
-The work is done by :mod:`snngen.simrun` (also used by ``snngen verify``); this module adds
+The work is done by :mod:`snngen.flows.simrun` (also used by ``snngen verify``); this module adds
 what only the tests need:
 
 * one build directory per (block, parameter set, simulator) under ``rtl_tests/_build/``
@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from snngen import simrun
-from snngen.simrun import (  # noqa: F401  (re-exported for the tests)
+from snngen.flows import simrun
+from snngen.flows.simrun import (  # noqa: F401  (re-exported for the tests)
     SIMS,
     TIMESCALE,
     VENV_BIN,
@@ -78,7 +78,7 @@ def run_cocotb(
     extra_env: Mapping[str, str] | None = None,
     seed: int | None = None,
 ) -> Path:
-    """:func:`snngen.simrun.run_cocotb`, failing the calling pytest test on any error."""
+    """:func:`snngen.flows.simrun.run_cocotb`, failing the calling pytest test on any error."""
     __tracebackhide__ = True
     try:
         return simrun.run_cocotb(toplevel, sources, test_module, parameters, sim, build_dir,

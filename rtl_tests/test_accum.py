@@ -1,7 +1,7 @@
 """snn_accum on Icarus and Verilator (cocotb_accum.py): images of clears, random updates (with
 same-accumulator hazards) and max-pool readouts under backpressure, checked beat by beat against
-snngen.rtlmodel.accum.readout, with the documented cycle counts. Plus: the conv-current use
-case end to end in Python (the readout of the router's summed products equals snngen.kernels
+snngen.hwmodel.blocks.accum.readout, with the documented cycle counts. Plus: the conv-current use
+case end to end in Python (the readout of the router's summed products equals snngen.ir.kernels
 conv2d -> maxpool2d), and bad parameters fail elaboration in both tools with a message naming
 the rule."""
 
@@ -15,9 +15,11 @@ import pytest
 import runner
 from test_lint import _iverilog, _verilator
 
-from snngen import ir, kernels
-from snngen.hwfiles import rtl_dir, write_mem
-from snngen.rtlmodel import accum
+from snngen.backends.verilog.memfile import write_mem
+from snngen.hwmodel.blocks import accum
+from snngen.ir import graph as ir
+from snngen.ir import kernels
+from snngen.resources import rtl_dir
 
 BLOCK = "snn_accum"
 

@@ -9,8 +9,8 @@ import json
 import pytest
 import runner
 
-from snngen import simrun
-from snngen.hwfiles import rtl_dir
+from snngen.flows import simrun
+from snngen.resources import rtl_dir
 
 CONFIGS = [(2, 8), (16, 16), (4, 24)]  # (DEPTH, DATA_WIDTH)
 

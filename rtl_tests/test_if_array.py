@@ -1,6 +1,6 @@
 """snn_if_array on Icarus and Verilator (cocotb_if_array.py): images of timesteps of random
 updates (with same-neuron hazards), sweeps under backpressure, k writes and clears, checked
-event by event and membrane by membrane against snngen.golden.if_update, with the documented
+event by event and membrane by membrane against snngen.golden.model.if_update, with the documented
 cycle counts. Plus: bad parameters fail elaboration in both tools with a message naming the
 rule."""
 
@@ -13,7 +13,8 @@ import pytest
 import runner
 from test_lint import _iverilog, _verilator
 
-from snngen.hwfiles import rtl_dir, write_mem
+from snngen.backends.verilog.memfile import write_mem
+from snngen.resources import rtl_dir
 
 BLOCK = "snn_if_array"
 

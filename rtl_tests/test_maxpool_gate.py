@@ -1,7 +1,7 @@
 """snn_maxpool_gate on Icarus and Verilator (cocotb_maxpool_gate.py): images of timesteps of
 random spike patterns through the spiking max-pool gate under backpressure, every output event
-checked against snngen.golden.maxpool_gate, with the documented cycle counts. Plus: the model
-snngen.rtlmodel.gate.gate_step agrees with golden on many random timesteps and geometries, and
+checked against snngen.golden.model.maxpool_gate, with the documented cycle counts. Plus: the model
+snngen.hwmodel.blocks.gate.gate_step agrees with golden on many random timesteps and geometries, and
 bad parameters fail elaboration in both tools with a message naming the rule."""
 
 from __future__ import annotations
@@ -13,10 +13,8 @@ import pytest
 import runner
 from test_lint import _iverilog, _verilator
 
-from snngen.golden import maxpool_gate
-from snngen.hwfiles import rtl_dir
-from snngen.ir import maxpool
-from snngen.rtlmodel.gate import (
+from snngen.golden.model import maxpool_gate
+from snngen.hwmodel.blocks.gate import (
     GateGeometry,
     clear_cycles,
     cnt_width,
@@ -25,6 +23,8 @@ from snngen.rtlmodel.gate import (
     sweep_cycles,
     sweep_order,
 )
+from snngen.ir.graph import maxpool
+from snngen.resources import rtl_dir
 
 BLOCK = "snn_maxpool_gate"
 

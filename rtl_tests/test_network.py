@@ -1,4 +1,4 @@
-"""Whole generated networks on Icarus and Verilator (snngen.verify + snngen.cocotb_net).
+"""Whole generated networks on Icarus and Verilator (snngen.flows.verify + snngen.flows.cocotb_net).
 
 For the bundled digits example and for seeded random networks (convolutions with stride and
 padding, max pooling of the constant current and of spikes, average pooling folded into the
@@ -18,10 +18,12 @@ import numpy as np
 import pytest
 import runner
 
-from snngen import hwfiles, ir, verify
-from snngen.fixednet import FixedConfig
-from snngen.hwplan import HiddenLayer, InputLayer, PoolStage, plan
-from snngen.verilog import BuildOptions, build, load_manifest
+from snngen.backends.verilog import memfile as hwfiles
+from snngen.backends.verilog.writer import BuildOptions, build, load_manifest
+from snngen.fixedpoint.fixednet import FixedConfig
+from snngen.flows import verify
+from snngen.hwmodel.plan import HiddenLayer, InputLayer, PoolStage, plan
+from snngen.ir import graph as ir
 from tests.randnet import fixed_net, fixed_random_net
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,14 +57,14 @@ def _dense_first_net():
 
 
 def _pixels(net, x: np.ndarray) -> np.ndarray:
-    from snngen.quantize import quantize_input
+    from snngen.fixedpoint.quantize import quantize_input
 
     return quantize_input(x, net.config.input_bits)
 
 
 @pytest.fixture(scope="module")
 def digits_net():
-    from snngen.workflow import load_experiment
+    from snngen.flows.workflow import load_experiment
 
     exp = load_experiment(str(ROOT / "examples/digits/model.py") + ":make_model",
                           str(ROOT / "examples/digits/weights.pt"), "digits", fixed=FixedConfig())

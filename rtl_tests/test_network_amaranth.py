@@ -1,8 +1,8 @@
 """The Amaranth backend's whole networks (``snngen build --target amaranth``) on Icarus and
 Verilator, and the differential test against the Verilog backend.
 
-* The whole-network check of the Verilog backend (snngen.verify + snngen.cocotb_net, the same
-  bench, unchanged) runs on the Amaranth build of the digits example and of the seeded random
+* The whole-network check of the Verilog backend (snngen.flows.verify + snngen.flows.cocotb_net, the
+  same bench, unchanged) runs on the Amaranth build of the digits example and of the seeded random
   networks of test_network.py (which together cover every kind of stage, strides, padding,
   both max-pool flavours and lanes 1, 2 and 4): every spike of every stage and timestep, the
   counts, the class, each stage's cycles per timestep, each step's start and the latency equal
@@ -22,11 +22,11 @@ import pytest
 import runner
 from test_network import DENSE_FIRST_LANES, RANDOM_SEEDS, _dense_first_net, _pixels, _random_net
 
-from snngen import verify
-from snngen.fixednet import FixedConfig
-from snngen.hw import build as amaranth_build
-from snngen.hwbuild import BuildOptions, load_manifest
-from snngen.verilog import build as verilog_build
+from snngen.backends.amaranth import build as amaranth_build
+from snngen.backends.verilog.writer import build as verilog_build
+from snngen.fixedpoint.fixednet import FixedConfig
+from snngen.flows import verify
+from snngen.hwmodel.build import BuildOptions, load_manifest
 
 ROOT = Path(__file__).resolve().parent.parent
 NET_BUILDS = runner.BUILD_ROOT / "networks-amaranth"
@@ -34,7 +34,7 @@ NET_BUILDS = runner.BUILD_ROOT / "networks-amaranth"
 
 @pytest.fixture(scope="module")
 def digits_net():
-    from snngen.workflow import load_experiment
+    from snngen.flows.workflow import load_experiment
 
     exp = load_experiment(str(ROOT / "examples/digits/model.py") + ":make_model",
                           str(ROOT / "examples/digits/weights.pt"), "digits", fixed=FixedConfig())

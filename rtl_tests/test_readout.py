@@ -1,5 +1,6 @@
 """snn_readout on Icarus and Verilator (cocotb_readout.py): the class against
-snngen.golden.readout with ties in count and membrane, the counts, the F + 1 cycle contract."""
+snngen.golden.model.readout with ties in count and membrane, the counts, the F + 1 cycle
+contract."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import json
 import pytest
 import runner
 
-from snngen.hwfiles import rtl_dir
+from snngen.resources import rtl_dir
 
 CONFIGS = {
     "F10-count": dict(F=10, CNT_WIDTH=5, V_WIDTH=12, INDEX_WIDTH=4, CLASS_WIDTH=4, BY_COUNT=1),

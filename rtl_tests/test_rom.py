@@ -1,5 +1,5 @@
 """snn_rom on Icarus and Verilator (cocotb_rom.py), fed by a random .mem from write_mem; and
-the .mem writer/reader of snngen.hwfiles on its own."""
+the .mem writer/reader of snngen.backends.verilog.memfile on its own."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ import runner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from snngen.hwfiles import mem_digits, read_mem, rtl_dir, write_mem
+from snngen.backends.verilog.memfile import mem_digits, read_mem, write_mem
+from snngen.resources import rtl_dir
 
 # (DATA_WIDTH, signed, DEPTH, ADDR_WIDTH): widths 8/13/24, each signed and unsigned; depths
 # that are and are not powers of two; an addr wider than needed

@@ -1,6 +1,6 @@
 """snn_router on Icarus and Verilator (cocotb_router.py): timesteps of input events through one
-layer's fan-out, checked against snngen.golden.synaptic_current (the per-neuron sums), the
-reference enumeration snngen.rtlmodel.router.groups (every group, in order) and the cycle
+layer's fan-out, checked against snngen.golden.model.synaptic_current (the per-neuron sums), the
+reference enumeration snngen.hwmodel.blocks.router.groups (every group, in order) and the cycle
 contract (rtlmodel.router: the timestep formula, the schedule), under random update
 backpressure and sweep delays. Plus: the geometry/weight mapping of Conv2d and Linear nodes,
 the ROM packing, and bad parameters failing elaboration in both tools with a message naming
@@ -17,10 +17,11 @@ import pytest
 import runner
 from test_lint import _iverilog, _verilator
 
-from snngen import ir
-from snngen.golden import synaptic_current
-from snngen.hwfiles import read_mem, rtl_dir, write_mem
-from snngen.rtlmodel import router as rm
+from snngen.backends.verilog.memfile import read_mem, write_mem
+from snngen.golden.model import synaptic_current
+from snngen.hwmodel.blocks import router as rm
+from snngen.ir import graph as ir
+from snngen.resources import rtl_dir
 
 BLOCK = "snn_router"
 

@@ -2,11 +2,12 @@
 
 A seeded random network (convolution, spiking max-pool gate, dense output; lanes 1) is built
 with its predicted cycles, then synthesised, placed and routed on one iCE40 and one ECP5 device
-by ``snngen.synth.synthesize``. The numbers must be sane: LUTs and flip-flops used, block RAMs
+by ``snngen.flows.synth.synthesize``. The numbers must be sane: LUTs and flip-flops used, block RAMs
 used (the membranes, K, weights and FIFOs are written as inferable RAMs), Fmax > 0, the latency
 and throughput consistent with the manifest's predicted cycles. Nothing is skipped: without the
 toolchain the tests fail with the install hint. Each run takes about a minute once the YoWASP
-cache (snngen.synth.cache_dir()) is warm; the first run compiles the tools (about 20-90 s each).
+cache (snngen.flows.synth.cache_dir()) is warm; the first run compiles the tools (about 20-90 s
+each).
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ from pathlib import Path
 import pytest
 import runner
 
-from snngen import golden, synth, timing
-from snngen.hwplan import plan
-from snngen.quantize import quantize_input
-from snngen.verilog import BuildOptions, build, load_manifest
+from snngen.backends.verilog.writer import BuildOptions, build, load_manifest
+from snngen.fixedpoint.quantize import quantize_input
+from snngen.flows import synth
+from snngen.golden import model as golden
+from snngen.hwmodel import timing
+from snngen.hwmodel.plan import plan
 from tests.randnet import fixed_random_net
 
 SEED = 24          # input conv 32 neurons, conv 50, max-pool gate 8, dense 5: every stage kind

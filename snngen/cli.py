@@ -30,8 +30,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from snngen import atomic
-from snngen.fixednet import FixedConfig
-from snngen.passes import ConversionConfig
+from snngen.convert.passes import ConversionConfig
+from snngen.fixedpoint.fixednet import FixedConfig
 
 
 def _int_list(s: str) -> list[int]:
@@ -155,7 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("net", help="network file written by `snngen convert -o`")
     p.add_argument("--target", choices=("verilog", "amaranth"), default="verilog",
                    help="verilog: hand-written blocks + a generated top level (default); "
-                        "amaranth: the same hardware from the Amaranth components (snngen.hw), "
+                        "amaranth: the same hardware from the Amaranth components "
+                        "(snngen.backends.amaranth), "
                         "converted to one Verilog module and RTLIL")
     p.add_argument("-o", "--output", required=True, help="build directory to write")
     p.add_argument("--lanes", type=_lanes, default={"*": 1},
@@ -273,7 +274,7 @@ def _is_netfile(model: str) -> bool:
 
 
 def _experiment(a: argparse.Namespace, console: Console, fixed: FixedConfig | None):
-    from snngen.workflow import load_experiment, load_fixed_experiment
+    from snngen.flows.workflow import load_experiment, load_fixed_experiment
 
     with console.status("converting"):
         if _is_netfile(a.model):
@@ -283,7 +284,7 @@ def _experiment(a: argparse.Namespace, console: Console, fixed: FixedConfig | No
 
 
 def _evaluate(exp, a: argparse.Namespace, console: Console):
-    from snngen.workflow import evaluate
+    from snngen.flows.workflow import evaluate
 
     n = len(exp.data.test) if a.limit is None else min(a.limit, len(exp.data.test))
     runs = (exp.snn is not None) + (exp.fixed is not None)
@@ -361,7 +362,7 @@ def write_json_atomic(path: str | Path, obj) -> None:
 
 
 def cmd_convert(a: argparse.Namespace, console: Console) -> int:
-    from snngen import netfile
+    from snngen.fixedpoint import netfile
 
     exp = _experiment(a, console, _fixed_config(a))
     print_formats(exp.fixed, console)
@@ -384,8 +385,8 @@ def cmd_simulate(a: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_sweep(a: argparse.Namespace, console: Console) -> int:
-    from snngen import plots
-    from snngen.fixednet import fix
+    from snngen.fixedpoint.fixednet import fix
+    from snngen.flows import plots
 
     exp = _experiment(a, console, None)
     results = {}
@@ -421,8 +422,8 @@ def cmd_sweep(a: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_plot(a: argparse.Namespace, console: Console) -> int:
-    from snngen import plots, sim
-
+    from snngen.flows import plots
+    from snngen.golden import sim
     exp = _experiment(a, console, None)
     rep = _evaluate(exp, a, console)
     test = exp.data.test
@@ -448,7 +449,7 @@ def _example_images(a: argparse.Namespace, net) -> tuple[object, str]:
     """Integer pixels of the test images ``--first`` .. of the network's dataset (and its
     name)."""
     from snngen.data import load_dataset, split
-    from snngen.quantize import quantize_input
+    from snngen.fixedpoint.quantize import quantize_input
 
     name = a.dataset or net.source.get("dataset") or "digits"
     data = split(load_dataset(name, a.data_dir))
@@ -464,8 +465,11 @@ def _example_images(a: argparse.Namespace, net) -> tuple[object, str]:
 
 
 def cmd_build(a: argparse.Namespace, console: Console) -> int:
-    from snngen import golden, hwplan, netfile, timing, verilog
-
+    from snngen.backends.verilog import writer as verilog
+    from snngen.fixedpoint import netfile
+    from snngen.golden import model as golden
+    from snngen.hwmodel import plan as hwplan
+    from snngen.hwmodel import timing
     net = netfile.load(a.net)
     opts = verilog.BuildOptions(top=a.top, lanes=a.lanes, fifo_depth=a.fifo_depth)
     p = hwplan.plan(net, lanes=a.lanes, fifo_depth=a.fifo_depth)
@@ -487,7 +491,7 @@ def cmd_build(a: argparse.Namespace, console: Console) -> int:
                               "timing": tm.to_dict()})
     if a.target == "amaranth":
         try:
-            from snngen.hw import build as backend
+            from snngen.backends.amaranth import build as backend
         except ImportError as e:
             raise verilog.BuildError(f"--target amaranth needs the amaranth extra (pip install "
                                      f"'snngen[amaranth]'): {e}") from None
@@ -517,7 +521,7 @@ def cmd_build(a: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_verify(a: argparse.Namespace, console: Console) -> int:
-    from snngen import verify
+    from snngen.flows import verify
 
     _, net, _ = verify.plan_of_build(a.build)
     x, dataset = _example_images(a, net)
@@ -547,7 +551,7 @@ def cmd_verify(a: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_synth(a: argparse.Namespace, console: Console) -> int:
-    from snngen import synth
+    from snngen.flows import synth
 
     def show(rep) -> None:
         table = Table(title=f"{escape(a.build)}: synthesis for {rep.device}")
@@ -569,7 +573,7 @@ def cmd_synth(a: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_report(a: argparse.Namespace, console: Console) -> int:
-    from snngen import report
+    from snngen.flows import report
 
     if a.weights and not a.from_model:
         raise ValueError("--weights needs --model")
@@ -584,7 +588,7 @@ def cmd_report(a: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_explore(a: argparse.Namespace, console: Console) -> int:
-    from snngen import explore
+    from snngen.flows import explore
 
     if _is_netfile(a.model):
         exp = _experiment(a, console, None)

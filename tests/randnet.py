@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from snngen import ir
+from snngen.ir import graph as ir
 
 
 def random_graph(seed: int, dag: bool | None = None) -> ir.Graph:
@@ -81,10 +81,10 @@ def fixed_net(g: ir.Graph, x: np.ndarray, t_max: int = 32, **conv):
     more; returns the FixedNet and ``x``."""
     from dataclasses import asdict
 
-    from snngen import passes
-    from snngen.fixednet import FixedConfig, fix
-    from snngen.passes import ConversionConfig
-    from snngen.quantize import QuantizationError
+    from snngen.convert import passes
+    from snngen.convert.passes import ConversionConfig
+    from snngen.fixedpoint.fixednet import FixedConfig, fix
+    from snngen.fixedpoint.quantize import QuantizationError
 
     cfg = ConversionConfig(**conv)
     snn = passes.convert(g, x, cfg)

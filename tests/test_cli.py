@@ -4,11 +4,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from snngen import sim
 from snngen.cli import main
-from snngen.ir import MaxPool2d
-from snngen.passes import ConversionConfig
-from snngen.workflow import evaluate, load_experiment
+from snngen.convert.passes import ConversionConfig
+from snngen.flows.workflow import evaluate, load_experiment
+from snngen.golden import sim
+from snngen.ir.graph import MaxPool2d
 
 ROOT = Path(__file__).resolve().parent.parent
 DIGITS = [str(ROOT / "examples/digits/model.py") + ":make_model",
@@ -138,7 +138,7 @@ def test_digits_fixed_8bit_close_to_float(digits):
     # SNN at T = 16, 32, 64 (the benchmark reports the exact differences)
     from dataclasses import asdict, replace
 
-    from snngen.fixednet import FixedConfig, fix
+    from snngen.fixedpoint.fixednet import FixedConfig, fix
 
     exp = replace(digits, fixed=fix(digits.snn, FixedConfig(max_timesteps=64),
                                     asdict(digits.config)))

@@ -11,11 +11,15 @@ from dataclasses import asdict
 import numpy as np
 import pytest
 
-from snngen import explore, golden, netfile, timing, verilog
+from snngen.backends.verilog import writer as verilog
 from snngen.cli import main
-from snngen.fixednet import FixedConfig, fix
-from snngen.hwplan import plan
-from snngen.quantize import quantize_input
+from snngen.fixedpoint import netfile
+from snngen.fixedpoint.fixednet import FixedConfig, fix
+from snngen.fixedpoint.quantize import quantize_input
+from snngen.flows import explore
+from snngen.golden import model as golden
+from snngen.hwmodel import timing
+from snngen.hwmodel.plan import plan
 from tests import tinydigits
 
 N = 40

@@ -5,12 +5,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from snngen import golden, ir, passes, sim
-from snngen.fixed import Fixed, bits_for, integer_format, round_half_away
-from snngen.fixednet import FixedConfig, fix
-from snngen.passes import ConversionConfig
-from snngen.quantize import QuantizationError, quantize, synapses
-from snngen.widths import WidthError, analyze, check_membrane_bits
+from snngen.convert import passes
+from snngen.convert.passes import ConversionConfig
+from snngen.fixedpoint.fixednet import FixedConfig, fix
+from snngen.fixedpoint.formats import Fixed, bits_for, integer_format, round_half_away
+from snngen.fixedpoint.quantize import QuantizationError, quantize, synapses
+from snngen.fixedpoint.widths import WidthError, analyze, check_membrane_bits
+from snngen.golden import model as golden
+from snngen.golden import sim
+from snngen.ir import graph as ir
 from tests.randnet import random_graph, random_input
 
 

@@ -3,8 +3,10 @@ import pytest
 import torch
 from torch import nn
 
-from snngen import ann, ir, passes
+from snngen.convert import passes
 from snngen.frontend import ModelLoadError, UnsupportedLayerError, from_torch, load_graph
+from snngen.ir import ann
+from snngen.ir import graph as ir
 from tests.nets import Inception, Residual, StridedMaxFirst, digits_like, randomize_bn
 
 GEN = torch.Generator().manual_seed(0)

@@ -8,9 +8,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from snngen import ann, ir
-from snngen.frontend import ModelLoadError, UnsupportedLayerError, from_torch, load_graph
-from snngen.frontend_ts import from_torchscript, load_torchscript
+from snngen.frontend import (
+    ModelLoadError,
+    UnsupportedLayerError,
+    from_torch,
+    from_torchscript,
+    load_graph,
+    load_torchscript,
+)
+from snngen.ir import ann
+from snngen.ir import graph as ir
 from tests.nets import randomize_bn
 
 TOL = 1e-5

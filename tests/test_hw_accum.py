@@ -1,4 +1,5 @@
-"""snngen.hw.accum.Accum (the Amaranth twin of snngen/rtl/snn_accum.v) in amaranth.sim.
+"""snngen.backends.amaranth.accum.Accum (the Amaranth twin of
+snngen/backends/verilog/rtl/snn_accum.v) in amaranth.sim.
 
 The same bench as rtl_tests/cocotb_accum.py, cycle by cycle: several images. Per image: a clear
 (offered together with a sweep and updates, which must lose; exactly ceil(N/LANES) busy cycles),
@@ -6,7 +7,7 @@ random updates on every lane with random gaps, including runs of the same accumu
 consecutive cycles and at spacing 2 (the read-add-write hazard), then a readout under random
 backpressure; some images get more updates and a second readout (a readout leaves the
 accumulators as they are), the first image also reads out the freshly cleared map (K = bias).
-The expected beats come from ``snngen.rtlmodel.accum.readout`` (numpy max-pool of the model
+The expected beats come from ``snngen.hwmodel.blocks.accum.readout`` (numpy max-pool of the model
 accumulators plus the bias) and are compared with ``==``: every (m_index, m_value) in order, then
 the EOT (index 0, value 0). The cycle contract of the header of snn_accum.v is asserted with
 the model's ``clear_cycles``, ``readout_cycles``, ``beat_offer_cycle`` and ``eot_offer_cycle``:
@@ -26,8 +27,8 @@ the configuration's name; the seed is in every assertion message.
 Plus: reset (in a readout and in a clear: idle, no beat; while idle: the accumulators are kept),
 the parameter checks with the Verilog's rule words, the port list, Verilator lint of the
 Verilog, and a formal proof (Yosys equiv_induct) that the converted module and
-snngen/rtl/snn_accum.v are equivalent cycle for cycle (every register, memory word and output),
-which fails for a gate with another bias.
+snngen/backends/verilog/rtl/snn_accum.v are equivalent cycle for cycle (every register, memory word
+and output), which fails for a gate with another bias.
 """
 
 from __future__ import annotations
@@ -42,11 +43,11 @@ import pytest
 from amaranth.hdl import Cat, Fragment
 from test_hw_fifo import LINT_REASONS, check_equivalence, check_lint, run_sim, sim_top
 
-from snngen import simrun
-from snngen.hw import to_verilog
-from snngen.hw.accum import Accum
-from snngen.hwfiles import write_mem
-from snngen.rtlmodel import accum
+from snngen.backends.amaranth import to_verilog
+from snngen.backends.amaranth.accum import Accum
+from snngen.backends.verilog.memfile import write_mem
+from snngen.flows import simrun
+from snngen.hwmodel.blocks import accum
 
 _NOPOOL = dict(pkh=1, pkw=1, psh=1, psw=1, pph=0, ppw=0)
 

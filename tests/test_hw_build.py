@@ -1,4 +1,5 @@
-"""``snngen build --target amaranth`` (snngen.hw.build) and ``snngen.hw.build_network``.
+"""``snngen build --target amaranth`` (snngen.backends.amaranth.build) and
+``snngen.backends.amaranth.build_network``.
 
 Without a simulator (the whole-network simulations and the differential test against the
 Verilog backend are in rtl_tests/test_network_amaranth.py): the build directory's layout and
@@ -18,13 +19,15 @@ import pytest
 from amaranth.hdl import Fragment
 from test_hw_fifo import LINT_REASONS, check_lint
 
-from snngen import cli, netfile, simrun
-from snngen.hw import InputLayer, Layer, NetworkTop, PoolLayer, build_network
-from snngen.hw.build import VERILATOR_WAIVERS, build
-from snngen.hw.top import stage_component
-from snngen.hwbuild import MARKER, BuildError, BuildOptions, load_manifest, stage_params
-from snngen.hwplan import plan
-from snngen.verilog import build as verilog_build
+from snngen import cli
+from snngen.backends.amaranth import InputLayer, Layer, NetworkTop, PoolLayer, build_network
+from snngen.backends.amaranth.build import VERILATOR_WAIVERS, build
+from snngen.backends.amaranth.top import stage_component
+from snngen.backends.verilog.writer import build as verilog_build
+from snngen.fixedpoint import netfile
+from snngen.flows import simrun
+from snngen.hwmodel.build import MARKER, BuildError, BuildOptions, load_manifest, stage_params
+from snngen.hwmodel.plan import plan
 from tests.randnet import fixed_random_net
 
 # seed 24: input layer with max pooling + gate + conv; 57: stride, padding, dense (see
@@ -69,7 +72,7 @@ def test_build_directory_and_determinism(nets, tmp_path):
     text = (a / "rtl" / "my_net.v").read_text()
     # no absolute path of this machine in the output (src attributes are package-relative)
     assert str(tmp_path) not in text and 'src = "/' not in text
-    assert 'src = "snngen/hw/' in text
+    assert 'src = "snngen/backends/amaranth/' in text
     # a rebuild replaces the directory; a foreign directory is refused
     build(net, a, BuildOptions(lanes=1, top="my_net"))
     assert load_manifest(a)["stages"][0]["lanes"] == 1
@@ -157,7 +160,7 @@ def test_cli_build_amaranth(nets, tmp_path, capsys):
 
 def test_report_on_an_amaranth_build(nets, tmp_path):
     # snngen report reads the manifest and net.snn, which both backends write alike
-    from snngen import report
+    from snngen.flows import report
 
     out = build(nets[57], tmp_path / "b", BuildOptions(lanes=2))
     html = report.generate(out).read_text()

@@ -1,4 +1,5 @@
-"""snngen.hw.control.Control (the Amaranth twin of snngen/rtl/snn_control.v) in amaranth.sim.
+"""snngen.backends.amaranth.control.Control (the Amaranth twin of
+snngen/backends/verilog/rtl/snn_control.v) in amaranth.sim.
 
 snn_control has no block test of its own in rtl_tests (the whole-network tests run it); this
 one checks the contract of its header (docs/architecture.md §3.2) cycle by cycle, images back
@@ -25,8 +26,9 @@ the wait are junk that must change nothing (the run length and every pulse are c
 some cycles the inputs are first set to other values and the outputs must not move (no
 combinational path). Plus reset (in every phase: idle at once, then a full image), the
 parameter checks with the Verilog's rule words, the port list, Verilator lint of the Verilog,
-and a formal proof (Yosys equiv_induct) that the converted module and snngen/rtl/snn_control.v
-are equivalent cycle for cycle (every register and output).
+and a formal proof (Yosys equiv_induct) that the converted module and
+snngen/backends/verilog/rtl/snn_control.v are equivalent cycle for cycle (every register and
+output).
 
 Seeded from SNN_SEED (else a fresh seed), mixed with the configuration's name; the seed is in
 every assertion message.
@@ -44,9 +46,9 @@ import pytest
 from amaranth.hdl import Fragment
 from test_hw_fifo import LINT_REASONS, check_equivalence, check_lint, run_sim, sim_top
 
-from snngen import simrun
-from snngen.hw import to_verilog
-from snngen.hw.control import Control
+from snngen.backends.amaranth import to_verilog
+from snngen.backends.amaranth.control import Control
+from snngen.flows import simrun
 
 CONFIGS: dict[str, dict] = {
     "S3-T3-max5": dict(stages=3, t_width=3, t_max=5),  # timesteps > T_MAX are limited

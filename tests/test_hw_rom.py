@@ -1,4 +1,5 @@
-"""snngen.hw.rom.Rom (the Amaranth twin of snngen/rtl/snn_rom.v) in amaranth.sim.
+"""snngen.backends.amaranth.rom.Rom (the Amaranth twin of snngen/backends/verilog/rtl/snn_rom.v) in
+amaranth.sim.
 
 The bench of rtl_tests/cocotb_rom.py, cycle by cycle: every address read once per pass in
 random order (small ROMs get several passes), with random cycles of en low in between (a random
@@ -10,8 +11,8 @@ weights in its own reg array, docs/architecture.md §4.6); this is the ROM primi
 Amaranth backend. Plus the init rules (the values of write_mem: signed or unsigned, stored as
 the .mem words), the parameter checks with the Verilog's rule words, the port list (no rst),
 Verilator lint, and a formal proof (Yosys equiv_induct) that the converted module and
-snngen/rtl/snn_rom.v reading the same words from a .mem file (write_mem, in tmp_path) give the
-same data in every cycle; a ROM with one word changed must fail that proof.
+snngen/backends/verilog/rtl/snn_rom.v reading the same words from a .mem file (write_mem, in
+tmp_path) give the same data in every cycle; a ROM with one word changed must fail that proof.
 
 Seeded from SNN_SEED (else a fresh seed), mixed with the configuration's name; the seed is in
 every assertion message.
@@ -28,10 +29,10 @@ import pytest
 from amaranth.hdl import Fragment
 from test_hw_fifo import LINT_REASONS, check_equivalence, check_lint, run_sim, sim_top
 
-from snngen import simrun
-from snngen.hw import to_verilog
-from snngen.hw.rom import Rom
-from snngen.hwfiles import read_mem, write_mem
+from snngen.backends.amaranth import to_verilog
+from snngen.backends.amaranth.rom import Rom
+from snngen.backends.verilog.memfile import read_mem, write_mem
+from snngen.flows import simrun
 
 # (data_width, signed, depth, addr_width) as in rtl_tests/test_rom.py: widths 1/8/13/24,
 # signed and unsigned words, depths that are and are not powers of two, a wider addr

@@ -1,4 +1,5 @@
-"""snngen.hw.router.Router (the Amaranth twin of snngen/rtl/snn_router.v) in amaranth.sim.
+"""snngen.backends.amaranth.router.Router (the Amaranth twin of
+snngen/backends/verilog/rtl/snn_router.v) in amaranth.sim.
 
 The same bench as rtl_tests/cocotb_router.py, cycle by cycle. The testbench plays the IF array:
 it records every update transfer, drops random upd_ready bits (partial groups: some lanes of a
@@ -8,9 +9,9 @@ value_width > 0, random junk on s.payload.value with value_width = 0, which must
 offered back to back or with random gaps. Per timestep:
 
 (a) golden: the per-neuron sum of the transferred updates (neuron upd_addr*lanes + lane) equals
-    snngen.golden.synaptic_current of the IR node for the event pattern, with ``==``;
+    snngen.golden.model.synaptic_current of the IR node for the event pattern, with ``==``;
 (b) the sequence of groups (the lanes of one issue slot, with their neurons and weights) equals
-    snngen.rtlmodel.router.groups, weight = W[o, c, kh, kw] * value;
+    snngen.hwmodel.blocks.router.groups, weight = W[o, c, kh, kw] * value;
 (c) cycles: back to back, sweep_valid first rises at edge e0 + SWEEP_LATENCY + sum max(G, 1) +
     the stall cycles; without stalls, every acceptance edge, every group's transfer edge and the
     sweep edge equal rtlmodel.router.schedule (for gapped inputs too), and the first update
@@ -29,8 +30,8 @@ stride-2 conv on 1 lane (events that reach nothing: G = 0) and an asymmetric con
 ROM fields empty) with a 2-bit value. Seeded from SNN_SEED (else a fresh seed), mixed with the
 configuration's name; the seed is in every assertion message. Plus: the parameter checks with the
 Verilog's rule words, the port list, Verilator lint of the Verilog, and a formal proof (Yosys
-equiv_induct) that the converted module and snngen/rtl/snn_router.v are equivalent cycle for
-cycle (every register and output) for four parameter sets.
+equiv_induct) that the converted module and snngen/backends/verilog/rtl/snn_router.v are equivalent
+cycle for cycle (every register and output) for four parameter sets.
 """
 
 from __future__ import annotations
@@ -46,12 +47,14 @@ import pytest
 from amaranth.hdl import Cat, Fragment
 from test_hw_fifo import LINT_REASONS, check_equivalence, check_lint, run_sim, sim_top
 
-from snngen import ir, simrun
-from snngen.golden import synaptic_current
-from snngen.hw import to_verilog
-from snngen.hw.router import Router
-from snngen.hwfiles import rtl_dir, write_mem
-from snngen.rtlmodel import router as rm
+from snngen.backends.amaranth import to_verilog
+from snngen.backends.amaranth.router import Router
+from snngen.backends.verilog.memfile import write_mem
+from snngen.flows import simrun
+from snngen.golden.model import synaptic_current
+from snngen.hwmodel.blocks import router as rm
+from snngen.ir import graph as ir
+from snngen.resources import rtl_dir
 
 CONFIGS: dict[str, dict] = {
     "conv3x3-s2-p1-L2": dict(kind="conv", in_shape=(2, 5, 5), cout=3, kernel=(3, 3),
@@ -100,8 +103,8 @@ def make_node(spec: dict, rng: random.Random) -> tuple[ir.Node, tuple[int, ...]]
 
 
 def make_router(spec: dict, rng: random.Random) -> tuple[Router, ir.Node, tuple[int, ...]]:
-    """The Router of a layer set, its ROM from rom_words exactly as snngen.verilog writes the
-    .mem file."""
+    """The Router of a layer set, its ROM from rom_words exactly as snngen.backends.verilog.writer
+    writes the .mem file."""
     node, in_shape = make_node(spec, rng)
     geom = rm.geometry(node, in_shape)
     words = rm.rom_words(geom, rm.weight4d(node), spec["lanes"], spec["w_width"])

@@ -4,7 +4,7 @@ hand-written snn_layer.v, snn_input_layer.v and snn_pool_layer.v (with their blo
 Each stage of a tiny network (an input layer with a strided conv, a hidden 1x1 conv layer, a
 max-pool gate and a dense output layer; sized so that a proof takes at most a minute or two)
 is instantiated twice with
-the parameters both backends take from ``snngen.hwbuild.stage_params``: the Verilog wrapper
+the parameters both backends take from ``snngen.hwmodel.build.stage_params``: the Verilog wrapper
 reading its weights and biases from ``.mem`` files, and the Amaranth wrapper holding them as
 initial memory contents. Yosys flattens both and proves by temporal induction (equiv_induct)
 that every register, memory word and output is equal in every cycle (see
@@ -26,11 +26,11 @@ from test_hw_maxpool_gate import _REGS as GATE_REGS
 from test_hw_router import _REGS as ROUTER_REGS
 from test_hw_router import _VAL_REGS as ROUTER_VAL_REGS
 
-from snngen import ir
-from snngen.hw.top import stage_component
-from snngen.hwbuild import MemRef, stage_params
-from snngen.hwfiles import write_mem
-from snngen.hwplan import plan
+from snngen.backends.amaranth.top import stage_component
+from snngen.backends.verilog.memfile import write_mem
+from snngen.hwmodel.build import MemRef, stage_params
+from snngen.hwmodel.plan import plan
+from snngen.ir import graph as ir
 from tests.randnet import fixed_net
 
 LANES = 2

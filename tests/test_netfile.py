@@ -15,10 +15,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from snngen import ir, netfile
-from snngen.fixednet import FixedConfig, FixedNet, fix
-from snngen.netfile import NetFileError
-from snngen.passes import ConversionConfig, convert
+from snngen.convert.passes import ConversionConfig, convert
+from snngen.fixedpoint import netfile
+from snngen.fixedpoint.fixednet import FixedConfig, FixedNet, fix
+from snngen.fixedpoint.netfile import NetFileError
+from snngen.ir import graph as ir
 from tests.randnet import random_graph
 
 # --------------------------------------------------------------------------------------------
@@ -789,7 +790,7 @@ def test_formats_must_be_the_proven_ones(tmp_path):
     # a re-signed file whose membrane format is self-consistent but narrower than proven
     import json as _json
 
-    from snngen import netfile as nf
+    from snngen.fixedpoint import netfile as nf
 
     net = _net_for_proof()
     data = _json.loads(nf.dumps(net))
@@ -804,9 +805,9 @@ def test_formats_must_be_the_proven_ones(tmp_path):
 def _net_for_proof():
     from dataclasses import asdict
 
-    from snngen import passes
-    from snngen.fixednet import FixedConfig, fix
-    from snngen.passes import ConversionConfig
+    from snngen.convert import passes
+    from snngen.convert.passes import ConversionConfig
+    from snngen.fixedpoint.fixednet import FixedConfig, fix
     from tests.randnet import random_graph, random_input
 
     g = random_graph(4)

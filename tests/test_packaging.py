@@ -5,8 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from snngen.hwfiles import rtl_dir
-from snngen.resources import templates_dir
+from snngen.resources import rtl_dir, templates_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -30,11 +29,11 @@ def test_wheel_ships_templates_rtl_and_entry_point(tmp_path):
         assert "snngen = snngen.cli:main" in z.read(entry).decode()
         # the hand-written Verilog ships inside the package, byte for byte
         for v in rtl_dir().glob("*.v"):
-            assert z.read(f"snngen/rtl/{v.name}") == v.read_bytes()
+            assert z.read(f"snngen/backends/verilog/rtl/{v.name}") == v.read_bytes()
         z.extractall(tmp_path / "site")
     # rtl_dir() of the unpacked wheel points inside it
     code = ("import sys; sys.path.insert(0, sys.argv[1]); "
-            "from snngen.hwfiles import rtl_dir; print(rtl_dir())")
+            "from snngen.resources import rtl_dir; print(rtl_dir())")
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "site")],
                          check=True, capture_output=True, text=True).stdout.strip()
     assert Path(out) == tmp_path / "site" / "snngen" / "rtl"

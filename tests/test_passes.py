@@ -3,7 +3,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from snngen import ann, ir, passes
+from snngen.convert import passes
+from snngen.ir import ann
+from snngen.ir import graph as ir
 from tests.randnet import random_graph, random_input
 
 

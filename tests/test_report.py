@@ -15,9 +15,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from snngen import netfile, report, sim, synth, verify
 from snngen.cli import main
 from snngen.data import load_dataset, split
+from snngen.fixedpoint import netfile
+from snngen.flows import report, synth, verify
+from snngen.golden import sim
 from tests import tinydigits
 from tests.test_synth import _report_from_logs
 

@@ -3,7 +3,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from snngen import ir, kernels, passes, sim, spikegen
+from snngen.convert import passes
+from snngen.golden import sim, spikegen
+from snngen.ir import graph as ir
+from snngen.ir import kernels
 from tests.randnet import random_graph, random_input
 
 

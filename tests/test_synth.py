@@ -1,4 +1,4 @@
-"""snngen.synth without running the tools: the parsers on real captured Yosys and nextpnr logs
+"""snngen.flows.synth without running the tools: the parsers on real captured Yosys and nextpnr logs
 (tests/data/synth/, see its README), the device table against nextpnr's own capacities, the
 does-not-fit message, the latency math, the generated wrapper and script, and the errors
 raised before any tool runs. The real runs are in rtl_tests/test_synth_run.py (slow)."""
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from snngen import synth
+from snngen.flows import synth
 
 DATA = Path(__file__).resolve().parent / "data" / "synth"
 

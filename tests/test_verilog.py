@@ -11,12 +11,25 @@ from dataclasses import asdict
 import numpy as np
 import pytest
 
-from snngen import cli, golden, hwplan, ir, netfile, passes, timing, verilog
-from snngen.fixednet import FixedConfig, fix
-from snngen.hwplan import HardwareError, plan
-from snngen.passes import ConversionConfig
-from snngen.quantize import QuantizationError, quantize_input
-from snngen.verilog import BuildError, BuildOptions, build, check_identifier, sanitize
+from snngen import cli
+from snngen.backends.verilog import writer as verilog
+from snngen.backends.verilog.writer import (
+    BuildError,
+    BuildOptions,
+    build,
+    check_identifier,
+    sanitize,
+)
+from snngen.convert import passes
+from snngen.convert.passes import ConversionConfig
+from snngen.fixedpoint import netfile
+from snngen.fixedpoint.fixednet import FixedConfig, fix
+from snngen.fixedpoint.quantize import QuantizationError, quantize_input
+from snngen.golden import model as golden
+from snngen.hwmodel import plan as hwplan
+from snngen.hwmodel import timing
+from snngen.hwmodel.plan import HardwareError, plan
+from snngen.ir import graph as ir
 from tests.randnet import random_graph, random_input
 
 
@@ -208,7 +221,7 @@ def test_timing_model_composition(rand_net):
 def test_load_cycles_follow_the_router_queue_model(rand_net):
     # with every pixel nonzero, the front end offers them back to back: the load phase is
     # then the router's own schedule for those offers (rtlmodel.router.schedule) + readout
-    from snngen.rtlmodel import accum, router
+    from snngen.hwmodel.blocks import accum, router
 
     net, _ = rand_net
     p = plan(net, lanes=2)

@@ -8,10 +8,11 @@ from dataclasses import asdict
 
 import numpy as np
 
-from snngen import ir, passes
+from snngen.convert import passes
+from snngen.convert.passes import ConversionConfig
 from snngen.data import load_dataset, split
-from snngen.fixednet import FixedConfig, FixedNet, fix
-from snngen.passes import ConversionConfig
+from snngen.fixedpoint.fixednet import FixedConfig, FixedNet, fix
+from snngen.ir import graph as ir
 
 
 def digits_split():
@@ -28,7 +29,7 @@ def float_graph(seed: int = 3, channels: int = 4) -> ir.Graph:
     # the ReLU features of the training images, then a least-squares readout
     probe = ir.build([("in", ir.Input((1, 8, 8)), ()),
                       ("c1", ir.conv(w, b, 2, 1), ("in",))], "c1")
-    from snngen import ann
+    from snngen.ir import ann
 
     feats = np.maximum(ann.forward(probe, x)["c1"], 0).reshape(len(x), -1)
     onehot = np.eye(10)[data.train.y]

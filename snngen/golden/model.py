@@ -1,0 +1,334 @@
+"""The golden model: the executable form of docs/semantics.md, which the hardware must match.
+
+Module-level pure functions, one per operation, on numpy arrays with a leading batch axis, and a
+thin runner (:func:`run`) that applies them timestep by timestep. On a quantised graph
+(:mod:`snngen.fixedpoint.quantize`) every array is ``int64`` and no float is involved; the same
+runner on a float graph is the float reference simulator (:mod:`snngen.golden.sim`), so the two
+differ only in the numbers they are given. No torch, no backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from snngen.golden import spikegen
+from snngen.ir import kernels
+from snngen.ir.ann import eval_node
+from snngen.ir.graph import (
+    IF,
+    LINEAR_OPS,
+    Add,
+    AvgPool2d,
+    Concat,
+    Flatten,
+    Graph,
+    Input,
+    MaxPool2d,
+    Node,
+)
+
+# --------------------------------------------------------------------------------------------
+# one function per operation
+# --------------------------------------------------------------------------------------------
+
+
+def if_update(v: np.ndarray, current: np.ndarray, threshold, v_min=None,
+              spiking: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """One IF step (semantics.md §3): add the current, compare, subtract, clamp.
+
+    Returns the new membrane and the spikes (bool). ``v >= threshold`` fires; reset by
+    subtraction keeps the surplus; ``v_min`` (if any) is applied last.
+    """
+    v = v + current
+    if spiking:
+        s = v >= threshold
+        v = v - np.where(s, threshold, 0).astype(v.dtype)
+    else:
+        s = np.zeros(v.shape, dtype=bool)
+    if v_min is not None:
+        v = np.maximum(v, v_min)
+    return v, s
+
+
+def synaptic_current(node: Node, x: np.ndarray) -> np.ndarray:
+    """The current a Conv/Linear/AvgPool delivers for input events ``x`` (bias excluded): the
+    spike router's fan-out, each event adding its weights to the neurons it reaches."""
+    op = node.op
+    if isinstance(op, AvgPool2d):
+        return kernels.avgpool2d(x, op)
+    return eval_node(Node(node.name, replace(op, bias=None), node.inputs, node.shape), [x])
+
+
+def exact_float_type(node: Node, xmax: int) -> type | None:
+    """A float type in which ``synaptic_current(node, x)`` is exact for integer inputs in
+    ``[0, xmax]``, or None.
+
+    Every product and every partial sum of the op's dot products is an integer no larger than
+    ``max_o sum_i |W[o, i]| * xmax``; below 2**24 (float32) or 2**53 (float64) each of them is
+    representable, so every addition is exact in any order and the result equals the integer
+    one bit for bit. This lets :func:`run` use the BLAS (numpy has none for integers) without
+    changing a single result (``engine="exact-float"``).
+    """
+    op = node.op
+    w = np.abs(op.gain if isinstance(op, AvgPool2d) else op.weight).astype(np.int64)
+    if isinstance(op, AvgPool2d):
+        per_out = int(w.max(initial=0)) * op.kernel[0] * op.kernel[1]
+    else:
+        per_out = int(w.reshape(w.shape[0], -1).sum(axis=1).max(initial=0))
+    bound = per_out * xmax
+    if bound < 2**24:
+        return np.float32
+    if bound < 2**53:
+        return np.float64
+    return None
+
+
+def bias_current(node: Node, dtype) -> np.ndarray | int:
+    """The constant per-timestep bias current of a Conv/Linear (0 for AvgPool/none)."""
+    op = node.op
+    if isinstance(op, AvgPool2d) or op.bias is None:
+        return 0
+    return op.bias.reshape((-1,) + (1,) * (len(node.shape) - 1)).astype(dtype)
+
+
+def add_currents(node: Node, args: list[np.ndarray]) -> np.ndarray:
+    """Sum of the inputs of an Add, each times its gain (residual connections)."""
+    return eval_node(node, args)
+
+
+def maxpool_gate(spikes: np.ndarray, counts: np.ndarray, op: MaxPool2d) -> np.ndarray:
+    """The spiking max-pool gate (semantics.md §4); ``counts`` include this timestep."""
+    return kernels.maxpool_gate(spikes, counts, op)
+
+
+def readout(counts: np.ndarray, v: np.ndarray, by: str = "count") -> np.ndarray:
+    """Class per sample (semantics.md §5): most spikes, then largest membrane, then lowest index
+    (``by="count"``); largest membrane, then lowest index (``by="membrane"``)."""
+    if by == "membrane":
+        return v.argmax(axis=1)
+    top = counts == counts.max(axis=1, keepdims=True)
+    low = np.iinfo(v.dtype).min if np.issubdtype(v.dtype, np.integer) else -np.inf
+    return np.where(top, v, low).argmax(axis=1)  # argmax takes the first of equal maxima
+
+
+def input_spikes(x: np.ndarray, t: int, draws: np.ndarray, levels: int | None) -> np.ndarray:
+    """Rate-coded input spikes at 0-based timestep ``t`` (semantics.md §2): element ``i`` spikes
+    when its 16-bit draw ``u`` satisfies ``u < p * 65536``, i.e. ``u * levels < q * 65536`` for
+    an integer pixel ``q`` of ``levels = 2**bits - 1``."""
+    u = draws[t].reshape(x.shape[1:])[None]
+    if levels is None:
+        return (u < x * 65536.0).astype(x.dtype)
+    return (u.astype(np.int64) * levels < x * 65536).astype(np.int64)
+
+
+# --------------------------------------------------------------------------------------------
+# the runner
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class SimResult:
+    """Per checkpoint ``T``: predictions, synaptic operations and spike counts of every image."""
+
+    timesteps: tuple[int, ...]
+    predictions: dict[int, np.ndarray]          # T -> (N,) class
+    ops: dict[int, np.ndarray]                  # T -> (N,) synaptic operations so far
+    spikes: dict[int, dict[str, np.ndarray]]    # T -> IF layer -> (N,) spikes so far
+    final: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    # final["layer"] = {"v": membrane, "count": spike counts, "current": summed input current,
+    #                   "v0": initial membrane}, each (N, *shape), after the largest T; trace only
+    raster: dict[str, np.ndarray] = field(default_factory=dict)
+    # raster["node"] = (T, N, *shape) bool: every spike of every timestep of every IF population
+    # and max-pool gate; trace only
+    layer_ops: dict[str, np.ndarray] = field(default_factory=dict)
+    # layer_ops["op"] = (T, N) synaptic operations of each Conv/Linear/AvgPool/Add at each
+    # timestep (a constant current's MACs in timestep 1); they add up to ``ops``; trace only
+
+    def accuracy(self, y: np.ndarray) -> dict[int, float]:
+        return {t: float(np.mean(p == y)) for t, p in self.predictions.items()}
+
+
+class OverflowDetected(AssertionError):
+    """A register left the range the width analysis proved: a bug, never expected."""
+
+
+ENGINES = ("int64", "exact-float")
+
+
+def run(graph: Graph, x: np.ndarray, checkpoints: tuple[int, ...], input_mode: str = "analog",
+        draws: np.ndarray | None = None, trace: bool = False,
+        check: Mapping[str, object] | None = None, engine: str = "int64") -> SimResult:
+    """Simulate one batch ``x`` for ``max(checkpoints)`` timesteps.
+
+    ``x`` is float intensities for a float graph and integer pixels for a quantised one.
+    ``draws`` are the spike generator's 16-bit draws (spike input only). With ``check`` (layer
+    -> :class:`snngen.fixedpoint.widths.LayerFormat`), every membrane value is checked against its
+    proven range after every event batch and every update. ``engine="exact-float"`` computes the
+    synaptic currents of an integer graph with the BLAS where :func:`exact_float_type` proves
+    that exact (the same results, faster); the default computes everything in ``int64``.
+    """
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+    integer = graph.input.op.bits is not None
+    dt = np.int64 if integer else np.float64
+    levels = (1 << graph.input.op.bits) - 1 if integer else None
+    n_img = len(x)
+    t_max = checkpoints[-1]
+    analog = input_mode == "analog"
+
+    # time-invariant values under analog input (the input and what only depends on it), and
+    # which values are spike events
+    static: dict[str, np.ndarray] = {}
+    spiking: set[str] = set()
+    for n in graph:
+        if isinstance(n.op, Input):
+            if analog:
+                static[n.name] = x
+            else:
+                spiking.add(n.name)
+        elif isinstance(n.op, IF):
+            if n.op.spiking:
+                spiking.add(n.name)
+        elif all(i in static for i in n.inputs):
+            static[n.name] = eval_node(n, [static[i] for i in n.inputs])
+        elif isinstance(n.op, (MaxPool2d, Flatten, Concat)):
+            spiking.add(n.name)
+
+    # synaptic cost of one event: a linear op's fan-out; 1 per spike added directly
+    fan: dict[str, np.ndarray] = {}
+    ops = np.zeros(n_img, dtype=np.int64)
+    layer_ops = {n.name: np.zeros((t_max, n_img), dtype=np.int64) for n in graph
+                 if isinstance(n.op, (*LINEAR_OPS, Add))} if trace else {}
+    for n in graph:
+        if isinstance(n.op, LINEAR_OPS):
+            f = kernels.fanout(n, graph[n.inputs[0]].shape)
+            if n.inputs[0] in static:
+                ops += int(f.sum())  # a constant current: its MACs once per image
+                if trace:
+                    layer_ops[n.name][0] = int(f.sum())
+            else:
+                fan[n.name] = f.reshape(-1).astype(dt)
+    # event-driven linear ops computed with the BLAS where that is provably exact
+    fast: dict[str, tuple[Node, type]] = {}
+    if integer and engine == "exact-float":
+        for name in fan:
+            n = graph[name]
+            ft = exact_float_type(n, 1)  # their inputs are spikes: 0 or 1
+            if ft is not None:
+                op = n.op
+                op = (replace(op, gain=op.gain.astype(ft)) if isinstance(op, AvgPool2d) else
+                      replace(op, weight=op.weight.astype(ft), bias=None))
+                fast[name] = (Node(n.name, op, n.inputs, n.shape), ft)
+    ifs = [n for n in graph if isinstance(n.op, IF)]
+    v = {n.name: np.full((n_img, *n.shape), n.op.v0, dtype=dt) for n in ifs}
+    count = {n.name: np.zeros((n_img, *n.shape), dtype=np.int64) for n in ifs}
+    current = {n.name: np.zeros((n_img, *n.shape), dtype=dt) for n in ifs} if trace else {}
+    raster: dict[str, np.ndarray] = {}
+    if trace:
+        for n in graph:
+            if isinstance(n.op, IF) or (isinstance(n.op, MaxPool2d) and n.name in spiking):
+                raster[n.name] = np.zeros((t_max, n_img, *n.shape), dtype=bool)
+    pool_counts = {n.inputs[0]: np.zeros((n_img, *graph[n.inputs[0]].shape), dtype=dt)
+                   for n in graph if isinstance(n.op, MaxPool2d) and n.name in spiking}
+
+    res = SimResult(checkpoints, {}, {}, {})
+    for t in range(1, t_max + 1):
+        val: dict[str, np.ndarray] = dict(static)
+        for n in graph:
+            if n.name in static:
+                continue
+            op = n.op
+            if isinstance(op, Input):
+                val[n.name] = input_spikes(x, t - 1, draws, levels)
+            elif isinstance(op, LINEAR_OPS):
+                if n.name in fast:
+                    fnode, ft = fast[n.name]
+                    cur = synaptic_current(fnode, val[n.inputs[0]].astype(ft)).astype(np.int64)
+                else:
+                    cur = synaptic_current(n, val[n.inputs[0]])
+                val[n.name] = cur + bias_current(n, dt)
+                if n.name in fan:
+                    step_ops = val[n.inputs[0]].reshape(n_img, -1).astype(np.int64) @ \
+                        fan[n.name].astype(np.int64)
+                    ops += step_ops
+                    if trace:
+                        layer_ops[n.name][t - 1] = step_ops
+            elif isinstance(op, IF):
+                cur = val[n.inputs[0]]
+                if check is not None:
+                    # the register also holds v + the whole current before compare/subtract
+                    _check_range(n, v[n.name] + cur, check[n.name], t)
+                v[n.name], s = if_update(v[n.name], cur, op.threshold, op.v_min, op.spiking)
+                if check is not None:
+                    _check_range(n, v[n.name], check[n.name], t)
+                if trace:
+                    current[n.name] += cur
+                    raster[n.name][t - 1] = s
+                count[n.name] += s
+                val[n.name] = s.astype(dt)
+            elif isinstance(op, MaxPool2d):
+                src = n.inputs[0]
+                pool_counts[src] += val[src]
+                val[n.name] = maxpool_gate(val[src], pool_counts[src], op)
+                if trace:
+                    raster[n.name][t - 1] = val[n.name] > 0
+            elif isinstance(op, Add):
+                val[n.name] = add_currents(n, [val[i] for i in n.inputs])
+                for i in n.inputs:
+                    if i in spiking:
+                        step_ops = val[i].reshape(n_img, -1).sum(axis=1).astype(np.int64)
+                        ops += step_ops
+                        if trace:
+                            layer_ops[n.name][t - 1] += step_ops
+            else:  # Flatten, Concat
+                val[n.name] = eval_node(n, [val[i] for i in n.inputs])
+        if t in checkpoints:
+            out = graph[graph.output]
+            by = "count" if out.op.spiking else "membrane"
+            res.predictions[t] = readout(count[out.name].reshape(n_img, -1),
+                                         v[out.name].reshape(n_img, -1), by)
+            res.ops[t] = ops.copy()
+            res.spikes[t] = {k: c.reshape(n_img, -1).sum(axis=1) for k, c in count.items()}
+    if trace:
+        res.raster = raster
+        res.layer_ops = layer_ops
+        res.final = {n.name: {"v": v[n.name], "count": count[n.name],
+                              "current": current[n.name],
+                              "v0": np.full_like(v[n.name], n.op.v0)}
+                     for n in ifs}
+    return res
+
+
+def _check_range(n: Node, v: np.ndarray, fmt, t: int) -> None:
+    lo, hi = fmt.membrane_range
+    if v.size and (v.min() < lo or v.max() > hi):
+        raise OverflowDetected(f"{n.name}: membrane {v.min()}..{v.max()} at timestep {t} "
+                               f"outside the analysed range {lo}..{hi}")
+
+
+def concat_results(parts: list[SimResult]) -> SimResult:
+    """Join the results of consecutive batches."""
+    if len(parts) == 1:
+        return parts[0]
+    cat = np.concatenate
+    cps = parts[0].timesteps
+    res = SimResult(
+        cps,
+        {t: cat([p.predictions[t] for p in parts]) for t in cps},
+        {t: cat([p.ops[t] for p in parts]) for t in cps},
+        {t: {k: cat([p.spikes[t][k] for p in parts]) for k in parts[0].spikes[t]} for t in cps},
+    )
+    if parts[0].final:
+        res.final = {k: {f: cat([p.final[k][f] for p in parts]) for f in d}
+                     for k, d in parts[0].final.items()}
+        res.raster = {k: cat([p.raster[k] for p in parts], axis=1) for k in parts[0].raster}
+        res.layer_ops = {k: cat([p.layer_ops[k] for p in parts], axis=1)
+                         for k in parts[0].layer_ops}
+    return res
+
+
+# the spike generator's draws, re-exported so the golden model is self-contained
+uniform16 = spikegen.uniform16
