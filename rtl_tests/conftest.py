@@ -30,6 +30,13 @@ def sim(request) -> str:
     return request.param
 
 
+@pytest.fixture(params=runner.BACKENDS)
+def backend(request) -> str:
+    """A block bench that takes this fixture runs on the hand-written Verilog and on the
+    Amaranth twin (converted to Verilog with the same module name and ports)."""
+    return request.param
+
+
 def _version(cmd: list[str]) -> str:
     exe = shutil.which(cmd[0], path=runner.search_path())
     if exe is None:

@@ -1,10 +1,14 @@
-"""Shared cocotb infrastructure for the RTL tests: build + run one block on one simulator.
+"""Shared cocotb infrastructure for the RTL tests: build + run one block on one simulator,
+from either backend.
 
 The work is done by :mod:`snngen.flows.simrun` (also used by ``snngen verify``); this module adds
 what only the tests need:
 
 * one build directory per (block, parameter set, simulator) under ``rtl_tests/_build/``
   (``build_dir_for``), so pytest-xdist workers never share one and rebuilds are incremental;
+* ``block_sources``: a block's sources for a backend: the hand-written ``rtl/<module>.v`` with
+  its parameters, or its Amaranth twin converted to a Verilog module of the same name and ports,
+  so one cocotb bench checks both implementations;
 * a missing simulator, a failed build or a failed cocotb run fails the pytest test (never
   skips), with the cocotb messages, the log's tail and the seed to rerun with (``SNN_SEED``);
   ``WAVES=1`` records waves.
@@ -14,7 +18,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -29,7 +33,9 @@ from snngen.flows.simrun import (  # noqa: F401  (re-exported for the tests)
     search_path,
     waves_enabled,
 )
+from snngen.resources import rtl_dir
 
+BACKENDS = ("verilog", "amaranth")
 RTL_TESTS = Path(__file__).resolve().parent
 ROOT = RTL_TESTS.parent
 BUILD_ROOT = RTL_TESTS / "_build"
@@ -55,17 +61,47 @@ def _key(value: object) -> str:
     return re.sub(r"[^A-Za-z0-9_.+]+", ".", str(value)).strip(".")
 
 
-def build_dir_for(block: str, parameters: Mapping[str, object], sim: str, tag: str = "") -> Path:
-    """``rtl_tests/_build/<block>/<PARAMvalue-...>[-tag]-<sim>[-waves]``, e.g.
-    ``_build/snn_fifo/DATA_WIDTH8-DEPTH2-icarus``: one directory per block, parameter set and
-    simulator (and per waves on/off, which compile differently)."""
+def build_dir_for(block: str, parameters: Mapping[str, object], sim: str, tag: str = "",
+                  backend: str = "verilog") -> Path:
+    """``rtl_tests/_build/<block>/[amaranth-]<PARAMvalue-...>[-tag]-<sim>[-waves]``, e.g.
+    ``_build/snn_fifo/DATA_WIDTH8-DEPTH2-icarus``: one directory per block, backend, parameter
+    set and simulator (and per waves on/off, which compile differently)."""
     name = "-".join(f"{_key(k)}{_key(v)}" for k, v in sorted(parameters.items())) or "default"
+    if backend != "verilog":
+        name = f"{backend}-{name}"
     if tag:
         name += f"-{_key(tag)}"
     name += f"-{sim}"
     if waves_enabled():
         name += "-waves"
     return BUILD_ROOT / block / name
+
+
+def block_sources(backend: str, module: str, parameters: Mapping[str, object],
+                  component: Callable[[], object], build_dir: str | os.PathLike,
+                  ) -> tuple[list[Path], dict[str, object], tuple[str, ...]]:
+    """(sources, simulator parameters, Verilator waivers) of block ``module`` for ``backend``.
+
+    ``verilog``: the hand-written ``rtl/<module>.v``, simulated with ``parameters``.
+    ``amaranth``: ``component()`` (the Amaranth twin built with the same parameters) converted
+    to a Verilog module named ``module`` with the hand-written module's ports, written to
+    ``build_dir/<module>.v`` (rewritten only when its text changes, so Verilator rebuilds
+    incrementally); no parameters (they are built in) and the Amaranth build's Verilator
+    waivers. ``component`` is only called for ``amaranth``, so the Verilog runs never import
+    Amaranth."""
+    if backend == "verilog":
+        return [rtl_dir() / f"{module}.v"], dict(parameters), ()
+    if backend != "amaranth":
+        raise ValueError(f"unknown backend {backend!r}; expected one of {BACKENDS}")
+    from snngen.backends.amaranth import to_verilog
+    from snngen.backends.amaranth.build import VERILATOR_WAIVERS
+
+    path = Path(build_dir) / f"{module}.v"
+    text = to_verilog(component(), name=module)
+    if not path.is_file() or path.read_text() != text:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return [path], {}, VERILATOR_WAIVERS
 
 
 def run_cocotb(
@@ -77,11 +113,13 @@ def run_cocotb(
     build_dir: str | os.PathLike,
     extra_env: Mapping[str, str] | None = None,
     seed: int | None = None,
+    verilator_waivers: Sequence[str] = (),
 ) -> Path:
     """:func:`snngen.flows.simrun.run_cocotb`, failing the calling pytest test on any error."""
     __tracebackhide__ = True
     try:
         return simrun.run_cocotb(toplevel, sources, test_module, parameters, sim, build_dir,
-                                 extra_env=extra_env, seed=seed)
+                                 extra_env=extra_env, seed=seed,
+                                 verilator_waivers=verilator_waivers)
     except SimError as e:
         pytest.fail(str(e), pytrace=False)

@@ -1,5 +1,6 @@
-"""snn_fifo on Icarus and Verilator: random traffic, throughput and reset (cocotb_fifo.py),
-for several DEPTH/DATA_WIDTH; plus self-tests of the infrastructure (a wrong model must fail
+"""snn_fifo on Icarus and Verilator, from both backends (the hand-written Verilog and the
+Amaranth EventFifo): random traffic, throughput and reset (cocotb_fifo.py), for several
+DEPTH/DATA_WIDTH; plus self-tests of the infrastructure (a wrong model must fail
 the pytest test, a missing simulator must fail with an install hint)."""
 
 from __future__ import annotations
@@ -10,27 +11,37 @@ import pytest
 import runner
 
 from snngen.flows import simrun
-from snngen.resources import rtl_dir
 
-CONFIGS = [(2, 8), (16, 16), (4, 24)]  # (DEPTH, DATA_WIDTH)
+CONFIGS = [(2, 1), (2, 8), (16, 16), (4, 24)]  # (DEPTH, DATA_WIDTH)
 
 
-def _run(sim: str, depth: int, width: int, tag: str = "", **cfg) -> None:
+def _fifo(depth: int, width: int):
+    from snngen.backends.amaranth.fifo import EventFifo
+
+    return EventFifo(width, depth)
+
+
+def _run(sim: str, depth: int, width: int, tag: str = "", backend: str = "verilog",
+         **cfg) -> None:
     params = {"DEPTH": depth, "DATA_WIDTH": width}
+    build_dir = runner.build_dir_for("snn_fifo", params, sim, tag, backend)
+    sources, sim_params, waivers = runner.block_sources(
+        backend, "snn_fifo", params, lambda: _fifo(depth, width), build_dir)
     runner.run_cocotb(
         toplevel="snn_fifo",
-        sources=[rtl_dir() / "snn_fifo.v"],
+        sources=sources,
         test_module="cocotb_fifo",
-        parameters=params,
+        parameters=sim_params,
         sim=sim,
-        build_dir=runner.build_dir_for("snn_fifo", params, sim, tag),
+        build_dir=build_dir,
         extra_env={"SNN_FIFO_CONFIG": json.dumps({**params, **cfg})},
+        verilator_waivers=waivers,
     )
 
 
 @pytest.mark.parametrize(("depth", "width"), CONFIGS, ids=[f"D{d}-W{w}" for d, w in CONFIGS])
-def test_fifo(sim, depth, width):
-    _run(sim, depth, width)
+def test_fifo(sim, backend, depth, width):
+    _run(sim, depth, width, backend=backend)
 
 
 def test_wrong_model_fails_the_pytest_test(sim):

@@ -17,7 +17,7 @@ import subprocess
 
 import pytest
 from amaranth.hdl import Fragment
-from test_hw_fifo import LINT_REASONS, check_lint
+from hwcheck import LINT_REASONS, check_lint
 
 from snngen import cli
 from snngen.backends.amaranth import InputLayer, Layer, NetworkTop, PoolLayer, build_network

@@ -32,7 +32,7 @@ import zlib
 import numpy as np
 import pytest
 from amaranth.hdl import Fragment
-from test_hw_fifo import LINT_REASONS, check_equivalence, check_lint, run_sim, sim_top
+from hwcheck import LINT_REASONS, check_equivalence, check_lint, run_sim, sim_top
 
 from snngen.backends.amaranth import to_verilog
 from snngen.backends.amaranth.readout import Readout

@@ -17,9 +17,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from amaranth.hdl import Fragment
+from hwcheck import check_equivalence
 from test_hw_accum import _LANE_REGS as ACC_LANE_REGS
 from test_hw_accum import _TOP_REGS as ACC_TOP_REGS
-from test_hw_fifo import check_equivalence
 from test_hw_if_array import _LANE_REGS as IF_LANE_REGS
 from test_hw_if_array import _TOP_REGS as IF_TOP_REGS
 from test_hw_maxpool_gate import _REGS as GATE_REGS
