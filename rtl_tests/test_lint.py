@@ -23,7 +23,7 @@ from snngen.resources import rtl_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# parameter sets per module; every .v file in snngen/rtl must have at least one
+# parameter sets per module; every .v file in snngen/backends/verilog/rtl must have at least one
 LINT_PARAMS: dict[str, list[dict[str, object]]] = {
     "snn_fifo": [
         {},

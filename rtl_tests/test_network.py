@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import runner
 
-from snngen.backends.verilog import memfile as hwfiles
+from snngen.backends.verilog import memfile
 from snngen.backends.verilog.writer import BuildOptions, build, load_manifest
 from snngen.fixedpoint.fixednet import FixedConfig
 from snngen.flows import verify
@@ -190,10 +190,10 @@ def test_a_corrupted_weight_is_reported(digits_net):
     stage = man["stages"][1]
     w = stage["weight_width"]
     mem = out / "mem" / "s1_weights.mem"
-    words = hwfiles.read_mem(mem, w, signed=True)
+    words = memfile.read_mem(mem, w, signed=True)
     i = int(np.argmax(np.abs(words)))  # the largest weight: it is used by many events
     words[i] = -words[i]
-    hwfiles.write_mem(mem, words, w)
+    memfile.write_mem(mem, words, w)
     rep = verify.verify(out, "icarus", _pixels(net, data.test.x[:1]), 8,
                         work_dir=NET_BUILDS / "digits-corrupt-work")
     assert not rep.ok

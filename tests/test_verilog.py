@@ -220,7 +220,7 @@ def test_timing_model_composition(rand_net):
 
 def test_load_cycles_follow_the_router_queue_model(rand_net):
     # with every pixel nonzero, the front end offers them back to back: the load phase is
-    # then the router's own schedule for those offers (rtlmodel.router.schedule) + readout
+    # then the router's own schedule for those offers (hwmodel.blocks.router.schedule) + readout
     from snngen.hwmodel.blocks import accum, router
 
     net, _ = rand_net

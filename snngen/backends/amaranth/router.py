@@ -189,7 +189,7 @@ class Router(wiring.Component):
     weight_init : sequence of ``cout*cin*kh*kw`` ints [WEIGHT_FILE]
         The ROM words, exactly the words of the .mem file the Verilog reads (what
         :func:`snngen.hwmodel.blocks.router.rom_words` returns and
-        ``snngen.backends.verilog.writer`` writes with ``hwfiles.write_mem(path, words, lanes *
+        ``snngen.backends.verilog.writer`` writes with ``memfile.write_mem(path, words, lanes *
         w_width)``): unsigned ``lanes * w_width``-bit words; as in ``write_mem``, a negative word
         down to ``-2**(lanes*w_width - 1)`` is taken as its two's complement. Required (the Verilog
         refuses an empty WEIGHT_FILE).

@@ -159,7 +159,7 @@ def rom_words(geom: RouterGeometry, w4d: np.ndarray, lanes: int, w_width: int) -
     """The weight ROM: ``COUT*CIN*KH*KW`` unsigned words of ``lanes * w_width`` bits. Word
     ``((o*CIN + c)*KH + kh)*KW + kw_start`` holds, in field ``k`` (bits ``k*w_width`` up),
     ``W[o, c, kh, kw_start + k*SW]`` in ``w_width``-bit two's complement, or 0 where
-    ``kw_start + k*SW >= KW``. Ready for ``hwfiles.write_mem(path, words, lanes * w_width)``."""
+    ``kw_start + k*SW >= KW``. Ready for ``memfile.write_mem(path, words, lanes * w_width)``."""
     lanes = _check_lanes(lanes)
     w_width = operator.index(w_width)
     if w_width < 1:

@@ -16,11 +16,11 @@
  *     (DEPTH = ceil(N/LANES), at least 2) with one synchronous write port and one synchronous
  *     read port with enable (read register rd_q): an inferable simple dual-port RAM.
  *   - BIAS[0..NBIAS-1]: NBIAS signed K_WIDTH-bit words, loaded from BIAS_FILE by $readmemh
- *     (format: snngen.hwfiles.write_mem, K_WIDTH-bit two's complement), read through one
- *     register: an inferable ROM. NBIAS = C (BIAS_PER_NEURON = 0: one bias per channel) or
- *     NBIAS = NOUT = C*OH*OW (BIAS_PER_NEURON = 1: one bias per output neuron, only without
- *     pooling; this is how a dense first layer in the router's conv view, C = 1, H = 1,
- *     W = F_out, gets its per-neuron bias).
+ *     (format: snngen.backends.verilog.memfile.write_mem, K_WIDTH-bit two's complement), read
+ *     through one register: an inferable ROM. NBIAS = C (BIAS_PER_NEURON = 0: one bias per
+ *     channel) or NBIAS = NOUT = C*OH*OW (BIAS_PER_NEURON = 1: one bias per output neuron, only
+ *     without pooling; this is how a dense first layer in the router's conv view, C = 1, H = 1, W =
+ *     F_out, gets its per-neuron bias).
  *
  * Readout (what it computes): output neuron m = (c*OH + y)*OW + x, m = 0 .. NOUT-1 with
  * NOUT = C*OH*OW, gets
@@ -76,8 +76,9 @@
  *     change the accumulators: it may be repeated, with or without further updates.
  *
  * Written for block RAM inference (plain `reg mem` arrays, one write port and one registered
- * read port with enable each, no reset, muxed addresses); NOT yet checked with a synthesis
- * tool.
+ * read port with enable each, no reset, muxed addresses); checked with `snngen synth` (Yosys +
+ * nextpnr on iCE40 and ECP5, docs/benchmarks.md "Hardware: synthesis"): large accumulator banks
+ * and bias ROMs become block RAM, small ones LUT RAM (ECP5) or logic.
  *
  * Verilog-2005, `default_nettype none.
  */

@@ -8,8 +8,8 @@
  *     register rd_q), i.e. an inferable simple dual-port RAM.
  *   - The constant currents K[0..N-1] (bias, or for the first layer bias + the once-per-image
  *     analog current) live in one more simple dual-port RAM of N words, loaded from
- *     K_INIT_FILE by $readmemh (format: snngen.hwfiles.write_mem, K_WIDTH-bit two's
- *     complement) and overwritten word by word through k_wr_*.
+ *     K_INIT_FILE by $readmemh (format: snngen.backends.verilog.memfile.write_mem, K_WIDTH-bit
+ *     two's complement) and overwritten word by word through k_wr_*.
  *
  * Contract (every stream: a transfer is a rising edge with valid && ready; every valid is a
  * register or a function of registers and never depends on any ready)
@@ -51,13 +51,15 @@
  *     offered from that edge on.
  *   - Debug read (tests, while idle): dbg_rd_en with dbg_rd_index at edge e puts the
  *     membrane of that neuron on dbg_rd_data after e (held until the bank's read port is
- *     used again: a debug read, an update or a sweep). It uses the bank's read port: do not issue it in a cycle where
- *     the same lane accepts an update, nor in the cycle right after an update to the same
- *     neuron was accepted (the write-back lands at that edge). Undefined while busy.
+ *     used again: a debug read, an update or a sweep). It uses the bank's read port: do not
+ *     issue it in a cycle where the same lane accepts an update, nor in the cycle right after an
+ *     update to the same neuron was accepted (the write-back lands at that edge). Undefined while
+ *     busy.
  *
  * Written for block RAM inference (plain `reg mem` arrays, one write port and one registered
- * read port with enable each, no reset, muxed addresses); unlike snn_fifo/snn_rom this has NOT
- * yet been checked with a synthesis tool.
+ * read port with enable each, no reset, muxed addresses); checked with `snngen synth` (Yosys +
+ * nextpnr on iCE40 and ECP5, docs/benchmarks.md "Hardware: synthesis"): large membrane banks
+ * and K RAMs become block RAM, small ones LUT RAM (ECP5) or logic.
  *
  * Verilog-2005, `default_nettype none.
  */

@@ -57,7 +57,7 @@ module snn_input_layer #
     parameter R_VALUE_WIDTH = 8,
     // pixel index width (>= clog2(N_IN))
     parameter R_IN_INDEX_WIDTH = 6,
-    // weight ROM contents (.mem, snngen.rtlmodel.router.rom_words)
+    // weight ROM contents (.mem, snngen.hwmodel.blocks.router.rom_words)
     parameter R_WEIGHT_FILE = "",
     // accumulator bank address width (>= clog2(ceil(R_COUT*R_OH*R_OW / LANES)), >= 1)
     parameter A_ADDR_WIDTH = 6,

@@ -17,7 +17,7 @@
  *     max(G, 1) + N + 10, with G the event's update groups (snn_router): the first event is
  *     taken at the go edge + 1, the router requests the sweep 5 + sum max(G, 1) edges later
  *     (its SWEEP_LATENCY), the array takes it at the next edge and transfers its EOT N + 3
- *     edges after that (snngen/timing.py, LAYER_OVERHEAD = 10).
+ *     edges after that (snngen/hwmodel/timing.py, LAYER_OVERHEAD = 10).
  *   - busy: the router or the array is working.
  *   - dbg_rd_*: the array's debug read port (readout of the output layer, tests).
  *
@@ -49,7 +49,7 @@ module snn_layer #
     parameter R_PW = 0,
     // input event index width
     parameter R_IN_INDEX_WIDTH = 4,
-    // weight ROM contents (.mem, LANES * W_WIDTH-bit words, snngen.rtlmodel.router.rom_words)
+    // weight ROM contents (.mem, LANES * W_WIDTH-bit words, snngen.hwmodel.blocks.router.rom_words)
     parameter R_WEIGHT_FILE = "",
     // neurons (R_COUT * R_OH * R_OW)
     parameter N = 16,

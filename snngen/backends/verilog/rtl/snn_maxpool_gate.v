@@ -60,8 +60,9 @@
  *     high) plus P + 3 + S to sweep.
  *
  * Written for block RAM inference (one write port, one registered read port with enable, no
- * reset, muxed addresses); NOT yet checked with a synthesis tool. The sweep addresses are
- * kept incrementally (no multipliers).
+ * reset, muxed addresses); checked with `snngen synth` (Yosys + nextpnr on iCE40 and ECP5,
+ * docs/benchmarks.md "Hardware: synthesis"): a large count RAM becomes block RAM, a small one
+ * LUT RAM (ECP5) or logic. The sweep addresses are kept incrementally (no multipliers).
  *
  * Verilog-2005, `default_nettype none.
  */

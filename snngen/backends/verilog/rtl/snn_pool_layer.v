@@ -10,7 +10,7 @@
  *   - Cycles from the go edge to the done edge with m_ready always 1 and s_* holding the
  *     whole timestep: E + C*OH*OW*KH*KW + 4, E = the number of input events: they are taken
  *     at the go edge + 1 .. + E, the EOT at + E + 1, and the gate's sweep transfers its EOT
- *     C*OH*OW*KH*KW + 3 edges later (snngen/timing.py, POOL_OVERHEAD = 4).
+ *     C*OH*OW*KH*KW + 3 edges later (snngen/hwmodel/timing.py, POOL_OVERHEAD = 4).
  *
  * Verilog-2005, `default_nettype none.
  */

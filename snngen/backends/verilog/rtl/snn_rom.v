@@ -11,7 +11,7 @@
  *     relative path is relative to the simulator's or synthesis tool's working directory, so
  *     pass an absolute path when in doubt.
  *
- * .mem format (written by snngen.hwfiles.write_mem, read back by read_mem)
+ * .mem format (written by snngen.backends.verilog.memfile.write_mem, read back by read_mem)
  *   - plain text, one word per line, DEPTH lines, the word for address 0 first, each line
  *     ending in a newline; no comments, no @address records
  *   - each word is hexadecimal, lower case, zero-padded to exactly ceil(DATA_WIDTH/4)

@@ -6,7 +6,7 @@
  * synaptic updates of an snn_if_array (lane j adds upd_weight[j] to neuron upd_addr[j]*LANES + j,
  * i.e. neuron n is on lane n % LANES at bank address n / LANES), and after the EOT, once every
  * update has been delivered, requests the array's sweep. Connect upd_* and sweep_* directly to
- * the array's ports of the same names. The Python model is snngen/rtlmodel/router.py.
+ * the array's ports of the same names. The Python model is snngen/hwmodel/blocks/router.py.
  *
  * Geometry (every layer is one convolution; a Linear F_in -> F_out is CIN=F_in, H=W=1, COUT=1,
  * OH=1, OW=F_out, KH=1, KW=F_out, SH=SW=1, PH=0, PW=F_out-1, W[0,c,0,kw] = Wl[F_out-1-kw, c])
@@ -21,12 +21,13 @@
  *   lane neuron % LANES (the members of a group are consecutive neurons: distinct lanes). One
  *   group per cycle, all its members at once; other lanes idle. An event costs exactly
  *   max(G, 1) issue slots, G = COUT * cnt_y * ceil(cnt_x / LANES) (an event that reaches no
- *   neuron still takes one slot and issues nothing). rtlmodel.router.groups is the reference.
+ *   neuron still takes one slot and issues nothing). hwmodel.blocks.router.groups is the reference.
  *
  * Weights: one ROM (inferable `reg` array, registered read), COUT*CIN*KH*KW words of
- *   LANES*W_WIDTH bits from WEIGHT_FILE ($readmemh, snngen.hwfiles.write_mem format, written
- *   by rtlmodel.router.rom_words): word ((o*CIN + c)*KH + kh)*KW + kw_start holds in field k
- *   (bits k*W_WIDTH +: W_WIDTH) W[o, c, kh, kw_start + k*SW], or 0 past KW.
+ *   LANES*W_WIDTH bits from WEIGHT_FILE ($readmemh, snngen.backends.verilog.memfile.write_mem
+ *   format, written by snngen.hwmodel.blocks.router.rom_words): word
+ *   ((o*CIN + c)*KH + kh)*KW + kw_start holds in field k (bits k*W_WIDTH +: W_WIDTH)
+ *   W[o, c, kh, kw_start + k*SW], or 0 past KW.
  *
  * Values: VALUE_WIDTH = 0: spike events, upd_weight = the weight (U_WIDTH = W_WIDTH; s_value is
  *   1 bit wide and ignored). VALUE_WIDTH > 0: every event carries an unsigned s_value and every
@@ -64,7 +65,7 @@
  *     e0 and the events and the EOT are offered back to back (each item is offered from the
  *     cycle after the previous one is accepted), then sweep_valid is first high in the cycle
  *     after edge e0 + A' + sum_i max(G_i, 1) + S with A' = 5, S = the stall cycles.
- *     rtlmodel.router.schedule gives the exact edges for any input timing (no stall).
+ *     hwmodel.blocks.router.schedule gives the exact edges for any input timing (no stall).
  *   - Backpressure: a stall cycle is a cycle in which some lane has upd_valid && !upd_ready.
  *     The lanes of the group that are ready in it transfer (and drop upd_valid), the others
  *     keep their update; nothing else in Q, R, O moves, nothing is lost or reordered; the
@@ -76,8 +77,10 @@
  *     EOT until its sweep handshake).
  *
  * Written for block RAM inference (the weight ROM: a plain `reg` array loaded by $readmemh,
- * one registered read with enable); NOT yet checked with a synthesis tool. The constant
- * divisions and multiplications of D1, D2, N are each followed by a register.
+ * one registered read with enable); checked with `snngen synth` (Yosys + nextpnr on iCE40 and
+ * ECP5, docs/benchmarks.md "Hardware: synthesis"): a large weight ROM becomes block RAM, a small
+ * one LUT RAM (ECP5) or logic. The constant divisions and multiplications of D1, D2, N are
+ * each followed by a register.
  *
  * Verilog-2005, `default_nettype none.
  */
