@@ -1,9 +1,15 @@
 """What the example training scripts share: deterministic setup, loading the example's model.py,
 the training loop, evaluation on the test split and writing the weights.
 
-Each ``examples/<name>/train.py`` keeps only what differs: its docstring, how it loads its data,
-and its hyper-parameter defaults with the reasons for them. It imports this module by putting
-``examples/`` on ``sys.path`` (resolved from its own ``__file__``), so it runs from any directory.
+MNIST: only the official test set (10,000 images) is available to the project, so a network is
+trained on its first 8,000 images and evaluated on the last 2,000 (:func:`load_mnist_split`,
+snngen.data.split). Deterministic: the same torch build on the same machine writes a
+byte-identical weights file (one thread, fixed seeds; another CPU may round differently).
+
+Each ``examples/<name>/train.py`` keeps only what differs: its docstring, its dataset and its
+hyper-parameter defaults with the reasons for them, and calls :func:`main`. It imports this module
+by putting ``examples/`` on ``sys.path`` (resolved from its own ``__file__``), so it runs from any
+directory.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from snngen.data import Dataset, DatasetError, Split, load_mnist, split
+from snngen.data import Dataset, DatasetError, Split, load_digits, load_mnist, split
 
 SEED = 0
 # <repo>/../shared/data/mnist, resolved from this file so the scripts work from any directory
@@ -184,3 +190,21 @@ def run(args: argparse.Namespace, example_dir: Path, load_data: Callable[[], Spl
         torch.save(model.state_dict(), tmp)
         os.replace(tmp, args.out)
     print(f"wrote {args.out}")
+
+
+def main(doc: str, example_dir: Path, dataset: str, **defaults) -> None:
+    """The command line of ``example_dir/train.py``: its docstring's first line as the
+    description, ``--data-dir`` for MNIST, the hyper-parameter options with the example's
+    ``defaults`` (see :func:`add_arguments`; ``out`` defaults to ``example_dir/weights.pt``),
+    then :func:`run` on the dataset's fixed split (``"digits"`` or ``"mnist"``)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    if dataset == "mnist":
+        parser.add_argument("--data-dir", type=Path, default=DEFAULT_MNIST_DIR)
+    elif dataset != "digits":
+        raise ValueError(f"unknown dataset {dataset!r}")
+    add_arguments(parser, out=example_dir / "weights.pt", **defaults)
+    args = parser.parse_args()
+    if dataset == "mnist":
+        run(args, example_dir, lambda: load_mnist_split(args.data_dir))
+    else:
+        run(args, example_dir, lambda: split(load_digits()))

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
@@ -104,22 +104,11 @@ def block_sources(backend: str, module: str, parameters: Mapping[str, object],
     return [path], {}, VERILATOR_WAIVERS
 
 
-def run_cocotb(
-    toplevel: str,
-    sources: Sequence[str | os.PathLike],
-    test_module: str,
-    parameters: Mapping[str, object],
-    sim: str,
-    build_dir: str | os.PathLike,
-    extra_env: Mapping[str, str] | None = None,
-    seed: int | None = None,
-    verilator_waivers: Sequence[str] = (),
-) -> Path:
-    """:func:`snngen.flows.simrun.run_cocotb`, failing the calling pytest test on any error."""
+def run_cocotb(*args, **kwargs) -> Path:
+    """:func:`snngen.flows.simrun.run_cocotb` (the same arguments), failing the calling pytest
+    test on any error."""
     __tracebackhide__ = True
     try:
-        return simrun.run_cocotb(toplevel, sources, test_module, parameters, sim, build_dir,
-                                 extra_env=extra_env, seed=seed,
-                                 verilator_waivers=verilator_waivers)
+        return simrun.run_cocotb(*args, **kwargs)
     except SimError as e:
         pytest.fail(str(e), pytrace=False)

@@ -59,6 +59,8 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from ._ports import debug_members, debug_ports, event_layout, event_ports
+
 __all__ = ["IfArray"]
 
 _S_IDLE, _S_CLEAR, _S_SWEEP = 0, 1, 2
@@ -227,12 +229,9 @@ class IfArray(wiring.Component):
             "k_wr_data": In(signed(k_width)),
             "sweep_valid": In(1),
             "sweep_ready": Out(1),
-            "m": Out(stream.Signature(data.StructLayout({
-                "index": unsigned(index_width), "eot": unsigned(1)}))),
+            "m": Out(stream.Signature(event_layout(index_width))),
             "busy": Out(1),
-            "dbg_rd_en": In(1),
-            "dbg_rd_index": In(index_width),
-            "dbg_rd_data": Out(signed(v_width)),
+            **debug_members(index_width, v_width),
         })
 
     def verilog_ports(self) -> dict[str, tuple]:
@@ -249,14 +248,9 @@ class IfArray(wiring.Component):
             "k_wr_data": (self.k_wr_data, "i"),
             "sweep_valid": (self.sweep_valid, "i"),
             "sweep_ready": (self.sweep_ready, "o"),
-            "m_valid": (self.m.valid, "o"),
-            "m_ready": (self.m.ready, "i"),
-            "m_index": (self.m.payload.index, "o"),
-            "m_eot": (self.m.payload.eot, "o"),
+            **event_ports("m", self.m, "o"),
             "busy": (self.busy, "o"),
-            "dbg_rd_en": (self.dbg_rd_en, "i"),
-            "dbg_rd_index": (self.dbg_rd_index, "i"),
-            "dbg_rd_data": (self.dbg_rd_data, "o"),
+            **debug_ports(self),
         }
 
     def elaborate(self, platform) -> Module:

@@ -31,11 +31,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from amaranth.hdl import Module, Signal, signed
+from amaranth.hdl import Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ._ports import clog2, event_layout, vports
+from ._ports import (
+    clog2,
+    debug_members,
+    debug_ports,
+    event_layout,
+    event_ports,
+    step_members,
+    step_ports,
+    vports,
+)
 from .accum import Accum
 from .if_array import IfArray
 from .router import Router
@@ -112,13 +121,9 @@ class InputLayer(wiring.Component):
             "load": In(1),
             "load_done": Out(1),
             "s_pix": In(stream.Signature(r_value_width)),
-            "go": In(1),
-            "done": Out(1),
-            "busy": Out(1),
+            **step_members(),
             "m": Out(stream.Signature(event_layout(index_width))),
-            "dbg_rd_en": In(1),
-            "dbg_rd_index": In(index_width),
-            "dbg_rd_data": Out(signed(v_width)),
+            **debug_members(index_width, v_width),
         })
 
     def verilog_ports(self) -> dict[str, tuple]:
@@ -131,16 +136,9 @@ class InputLayer(wiring.Component):
             "s_pix_valid": (self.s_pix.valid, "i"),
             "s_pix_ready": (self.s_pix.ready, "o"),
             "s_pix_data": (self.s_pix.payload, "i"),
-            "go": (self.go, "i"),
-            "done": (self.done, "o"),
-            "busy": (self.busy, "o"),
-            "m_valid": (self.m.valid, "o"),
-            "m_ready": (self.m.ready, "i"),
-            "m_index": (self.m.payload.index, "o"),
-            "m_eot": (self.m.payload.eot, "o"),
-            "dbg_rd_en": (self.dbg_rd_en, "i"),
-            "dbg_rd_index": (self.dbg_rd_index, "i"),
-            "dbg_rd_data": (self.dbg_rd_data, "o"),
+            **step_ports(self),
+            **event_ports("m", self.m, "o"),
+            **debug_ports(self),
         }
 
     def elaborate(self, platform) -> Module:

@@ -25,11 +25,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from amaranth.hdl import Module, signed
-from amaranth.lib import stream, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.hdl import Module
+from amaranth.lib import wiring
 
-from ._ports import clog2, event_layout, timestep_input, vports
+from ._ports import (
+    clog2,
+    debug_members,
+    debug_ports,
+    stage_members,
+    stage_ports,
+    timestep_input,
+    vports,
+)
 from .if_array import IfArray
 from .router import Router
 
@@ -77,39 +84,12 @@ class Layer(wiring.Component):
         self.in_index_width = r_in_index_width
         self.index_width = index_width
         self.v_width = v_width
-        super().__init__({
-            "clear_valid": In(1),
-            "clear_ready": Out(1),
-            "go": In(1),
-            "done": Out(1),
-            "busy": Out(1),
-            "s": In(stream.Signature(event_layout(r_in_index_width))),
-            "m": Out(stream.Signature(event_layout(index_width))),
-            "dbg_rd_en": In(1),
-            "dbg_rd_index": In(index_width),
-            "dbg_rd_data": Out(signed(v_width)),
-        })
+        super().__init__({**stage_members(r_in_index_width, index_width),
+                          **debug_members(index_width, v_width)})
 
     def verilog_ports(self) -> dict[str, tuple]:
         """snn_layer.v's ports (besides clk, rst): name -> (value, "i" or "o")."""
-        return {
-            "clear_valid": (self.clear_valid, "i"),
-            "clear_ready": (self.clear_ready, "o"),
-            "go": (self.go, "i"),
-            "done": (self.done, "o"),
-            "busy": (self.busy, "o"),
-            "s_valid": (self.s.valid, "i"),
-            "s_ready": (self.s.ready, "o"),
-            "s_index": (self.s.payload.index, "i"),
-            "s_eot": (self.s.payload.eot, "i"),
-            "m_valid": (self.m.valid, "o"),
-            "m_ready": (self.m.ready, "i"),
-            "m_index": (self.m.payload.index, "o"),
-            "m_eot": (self.m.payload.eot, "o"),
-            "dbg_rd_en": (self.dbg_rd_en, "i"),
-            "dbg_rd_index": (self.dbg_rd_index, "i"),
-            "dbg_rd_data": (self.dbg_rd_data, "o"),
-        }
+        return {**stage_ports(self), **debug_ports(self)}
 
     def elaborate(self, platform) -> Module:
         m = Module()

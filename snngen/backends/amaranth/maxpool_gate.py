@@ -69,9 +69,11 @@ from __future__ import annotations
 import numbers
 
 from amaranth.hdl import Cat, Const, Module, Mux, ResetSignal, Signal, unsigned
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
+
+from ._ports import event_layout, event_ports
 
 __all__ = ["MaxPoolGate"]
 
@@ -218,10 +220,8 @@ class MaxPoolGate(wiring.Component):
         super().__init__({
             "clear_valid": In(1),
             "clear_ready": Out(1),
-            "s": In(stream.Signature(data.StructLayout({
-                "index": unsigned(in_index_width), "eot": unsigned(1)}))),
-            "m": Out(stream.Signature(data.StructLayout({
-                "index": unsigned(out_index_width), "eot": unsigned(1)}))),
+            "s": In(stream.Signature(event_layout(in_index_width))),
+            "m": Out(stream.Signature(event_layout(out_index_width))),
             "busy": Out(1),
         })
 
@@ -230,14 +230,8 @@ class MaxPoolGate(wiring.Component):
         return {
             "clear_valid": (self.clear_valid, "i"),
             "clear_ready": (self.clear_ready, "o"),
-            "s_valid": (self.s.valid, "i"),
-            "s_ready": (self.s.ready, "o"),
-            "s_index": (self.s.payload.index, "i"),
-            "s_eot": (self.s.payload.eot, "i"),
-            "m_valid": (self.m.valid, "o"),
-            "m_ready": (self.m.ready, "i"),
-            "m_index": (self.m.payload.index, "o"),
-            "m_eot": (self.m.payload.eot, "o"),
+            **event_ports("s", self.s, "i"),
+            **event_ports("m", self.m, "o"),
             "busy": (self.busy, "o"),
         }
 

@@ -19,10 +19,9 @@ Parameters: the lowercase names of snn_pool_layer.v's parameters.
 from __future__ import annotations
 
 from amaranth.hdl import Module
-from amaranth.lib import stream, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.lib import wiring
 
-from ._ports import event_layout, timestep_input, vports
+from ._ports import stage_members, stage_ports, timestep_input, vports
 from .maxpool_gate import MaxPoolGate
 
 __all__ = ["PoolLayer"]
@@ -56,33 +55,11 @@ class PoolLayer(wiring.Component):
             raise
         self.in_index_width = in_index_width
         self.index_width = out_index_width
-        super().__init__({
-            "clear_valid": In(1),
-            "clear_ready": Out(1),
-            "go": In(1),
-            "done": Out(1),
-            "busy": Out(1),
-            "s": In(stream.Signature(event_layout(in_index_width))),
-            "m": Out(stream.Signature(event_layout(out_index_width))),
-        })
+        super().__init__(stage_members(in_index_width, out_index_width))
 
     def verilog_ports(self) -> dict[str, tuple]:
         """snn_pool_layer.v's ports (besides clk, rst): name -> (value, "i" or "o")."""
-        return {
-            "clear_valid": (self.clear_valid, "i"),
-            "clear_ready": (self.clear_ready, "o"),
-            "go": (self.go, "i"),
-            "done": (self.done, "o"),
-            "busy": (self.busy, "o"),
-            "s_valid": (self.s.valid, "i"),
-            "s_ready": (self.s.ready, "o"),
-            "s_index": (self.s.payload.index, "i"),
-            "s_eot": (self.s.payload.eot, "i"),
-            "m_valid": (self.m.valid, "o"),
-            "m_ready": (self.m.ready, "i"),
-            "m_index": (self.m.payload.index, "o"),
-            "m_eot": (self.m.payload.eot, "o"),
-        }
+        return stage_ports(self)
 
     def elaborate(self, platform) -> Module:
         m = Module()
