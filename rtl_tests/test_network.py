@@ -1,12 +1,14 @@
-"""Whole generated networks on Icarus and Verilator (snngen.flows.verify + snngen.flows.cocotb_net).
+"""Whole generated networks on Icarus and Verilator (snngen.flows.verify with the in-simulator
+harness, snngen.flows.bench, and the per-edge cocotb bench, snngen.flows.cocotb_net).
 
 For the bundled digits example and for seeded random networks (convolutions with stride and
 padding, max pooling of the constant current and of spikes, average pooling folded into the
 next layer, dense layers, various lanes), several images each: every stage's spike events of
 every timestep, the output counts, the class, every stage's cycles per timestep, the start of
 every pipeline step and the latency are compared with ``==`` against the golden model and the
-timing model. Plus: the generated RTL is lint-clean, and a corrupted weight is caught and
-reported with its image, stage, timestep and neuron.
+timing model. The two benches give identical records (same protocol, cycle for cycle). Plus:
+the generated RTL and the harness are lint-clean, and a corrupted weight is caught and reported
+with its image, stage, timestep and neuron.
 """
 
 from __future__ import annotations
@@ -92,6 +94,38 @@ def test_digits_example(sim, digits_net):
     _check(rep)
     # the RTL's class is the golden model's, which is right on these images
     assert [r.rtl_class for r in rep.images] == [int(y) for y in data.test.y[:3]]
+
+
+def test_the_harness_and_the_per_edge_bench_record_the_same(sim, digits_net):
+    # the harness (stimulus and capture in the simulator) must drive the top exactly as the
+    # per-edge cocotb bench does: every event, edge, class and count equal
+    net, data = digits_net
+    out = _build(net, f"digits-{sim}", 2)
+    pixels = _pixels(net, data.test.x[3:5])
+    fast = verify.simulate(out, sim, pixels, 6, work_dir=NET_BUILDS / f"digits-{sim}-work")
+    slow = verify.simulate(out, sim, pixels, 6, work_dir=NET_BUILDS / f"digits-{sim}-edges",
+                           bench_kind="edges")
+    assert len(fast) == len(slow) == 2
+    assert fast == slow
+
+
+def test_the_harness_is_lint_clean(digits_net, tmp_path):
+    from snngen.flows import bench
+
+    out = tmp_path / "b"
+    build(digits_net[0], out, BuildOptions(lanes=2))
+    man = load_manifest(out)
+    name = bench.bench_name(man)
+    (out / f"{name}.v").write_text(bench.render(man, {"MEM_DIR": "mem/"}))
+    cmd = [runner.verilator_exe(), "--lint-only", "-Wall", "--timing", "--default-language",
+           "1364-2005", "--top-module", name, "-f", "files.f", f"{name}.v"]
+    r = subprocess.run(cmd, cwd=out, capture_output=True, text=True, timeout=300)
+    text = r.stdout + r.stderr
+    assert r.returncode == 0 and "%Warning" not in text and "%Error" not in text, text
+    r = subprocess.run(["iverilog", "-g2005", "-Wall", "-o", str(tmp_path / "x.vvp"), "-s", name,
+                        "-c", "files.f", f"{name}.v"], cwd=out, capture_output=True, text=True,
+                       timeout=300, env={"PATH": runner.search_path()})
+    assert r.returncode == 0 and (r.stdout + r.stderr).strip() == "", r.stdout + r.stderr
 
 
 def test_random_networks_cover_the_architecture():

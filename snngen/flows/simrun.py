@@ -168,6 +168,8 @@ def run_cocotb(
     extra_env: Mapping[str, str] | None = None,
     seed: int | None = None,
     verilator_waivers: Sequence[str] = (),
+    plusargs: Sequence[str] = (),
+    timing: bool = False,
 ) -> Path:
     """Build ``sources`` with ``toplevel`` and ``parameters`` on ``sim`` in ``build_dir`` and
     run every cocotb test of ``test_module`` (importable with this process's ``sys.path``).
@@ -175,6 +177,10 @@ def run_cocotb(
     ``seed`` defaults to ``pick_seed()``; pass one when the caller made stimulus files from it.
     ``verilator_waivers``: warnings Verilator must not stop on (``-Wno-<name>``), for sources
     it otherwise refuses to build (Amaranth's output).
+    ``timing``: the sources use delays (``#5``, a clock generated in HDL): Verilator builds
+    with ``--timing`` (Icarus always runs them).
+    ``plusargs``: run-time arguments of the simulation (``+name=value``), which unlike
+    ``parameters`` do not make Verilator rebuild.
 
     Raises :class:`SimError` unless at least one cocotb test ran and
     all passed. Returns the results XML file."""
@@ -194,11 +200,13 @@ def run_cocotb(
     print(f"[snngen] {toplevel} {dict(parameters)} on {sim}: {how}")
 
     build_args: list[str] = []
-    plusargs: list[str] = []
+    plusargs = list(plusargs)
     if sim == "verilator":
         # random initial values and X assignments, so nothing passes by relying on zeros
         build_args += ["--x-assign", "unique", "--x-initial", "unique"]
         build_args += [f"-Wno-{w}" for w in verilator_waivers]
+        if timing:
+            build_args += ["--timing"]
         plusargs += ["+verilator+rand+reset+2", f"+verilator+seed+{seed % 2**31 or 1}"]
         if waves:
             build_args += ["--trace-fst"]
@@ -215,8 +223,12 @@ def run_cocotb(
         # for Verilator to split its output (and use a precompiled header) fails to compile
         # with "Vtop__pch.h.fast: linker input file not found"; make takes the fix from
         # MAKEFLAGS
-        env["MAKEFLAGS"] = " ".join(
-            [os.environ.get("MAKEFLAGS", ""), "CFG_CXXFLAGS_PCH_I=-include"]).strip()
+        fixes = ["CFG_CXXFLAGS_PCH_I=-include"]
+        if timing:
+            # likewise its C++ standard and coroutine flags are empty, and --timing models
+            # need C++20 coroutines (g++ 12 defaults to C++17)
+            fixes += ["CFG_CXXFLAGS_STD=-std=c++20", "CFG_CXXFLAGS_COROUTINES=-fcoroutines"]
+        env["MAKEFLAGS"] = " ".join([os.environ.get("MAKEFLAGS", ""), *fixes]).strip()
     failure = ""
     try:
         with _environ(**env):

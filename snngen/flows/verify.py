@@ -22,11 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-from snngen.backends.verilog.writer import load_manifest
 from snngen.fixedpoint import netfile
-from snngen.flows import simrun
+from snngen.flows import bench, simrun
 from snngen.golden import model as golden
 from snngen.hwmodel import timing
+from snngen.hwmodel.build import load_manifest
 from snngen.hwmodel.plan import HwPlan, plan
 
 
@@ -93,17 +93,33 @@ def _parameters(man: dict, build_dir: Path) -> dict[str, str]:
             for name, value in man.get("parameters", {}).items()}
 
 
+BENCHES = ("harness", "edges")
+
+
 def simulate(build_dir: str | os.PathLike, sim: str, pixels: np.ndarray, timesteps: int,
              work_dir: str | os.PathLike | None = None, seed: int | None = None,
-             gap: float = 0.0) -> list[dict]:
+             gap: float = 0.0, bench_kind: str = "harness") -> list[dict]:
     """Run the build's RTL on ``pixels`` (n, ...) and return the bench's records. With ``gap``
-    > 0 the bench withholds pixels and refuses the result in random cycles."""
+    > 0 the bench withholds pixels and refuses the result in random cycles.
+
+    ``bench_kind``: ``"harness"`` (default) runs the in-simulator harness
+    (:mod:`snngen.flows.bench`, at the simulator's speed); ``"edges"`` the per-edge cocotb
+    bench (:mod:`snngen.flows.cocotb_net`, Python at every clock edge). Both follow the same
+    protocol and give the same records."""
+    if bench_kind not in BENCHES:
+        raise ValueError(f"bench must be one of {BENCHES}, got {bench_kind!r}")
     build_dir = Path(build_dir).resolve()
     man = load_manifest(build_dir)
     files = [build_dir / f for f in man["files"]]
     work = Path(work_dir) if work_dir is not None else build_dir / "sim" / sim
     work = work.resolve()
     work.mkdir(parents=True, exist_ok=True)
+    if bench_kind == "harness":
+        try:
+            return bench.run(build_dir, man, files, _parameters(man, build_dir), sim, pixels,
+                             timesteps, work, seed=seed, gap=gap)
+        except simrun.SimError as e:
+            raise VerifyError(str(e)) from None
     out = work / "record.json"
     if out.exists():
         out.unlink()
@@ -189,7 +205,7 @@ def compare(p: HwPlan, res, timings: list[timing.Timing], records: list[dict],
 
 def verify(build_dir: str | os.PathLike, sim: str, pixels: np.ndarray, timesteps: int,
            work_dir: str | os.PathLike | None = None, seed: int | None = None,
-           gap: float = 0.0) -> VerifyReport:
+           gap: float = 0.0, bench_kind: str = "harness") -> VerifyReport:
     """Simulate and compare; see the module doc and :func:`simulate` (``gap``)."""
     _, net, p = plan_of_build(build_dir)
     if not 1 <= timesteps <= p.max_timesteps:
@@ -202,9 +218,10 @@ def verify(build_dir: str | os.PathLike, sim: str, pixels: np.ndarray, timesteps
     res, timings = expected(net, p, pixels, timesteps)
     if work_dir is None:
         with tempfile.TemporaryDirectory(prefix="snngen-verify-") as tmp:
-            records = simulate(build_dir, sim, pixels, timesteps, Path(tmp) / sim, seed, gap)
+            records = simulate(build_dir, sim, pixels, timesteps, Path(tmp) / sim, seed, gap,
+                               bench_kind)
     else:
-        records = simulate(build_dir, sim, pixels, timesteps, work_dir, seed, gap)
+        records = simulate(build_dir, sim, pixels, timesteps, work_dir, seed, gap, bench_kind)
     return VerifyReport(str(build_dir), sim, timesteps,
                         compare(p, res, timings, records, timesteps, stalls=gap > 0))
 
