@@ -173,7 +173,15 @@ def build_parser() -> argparse.ArgumentParser:
                                       "cycle with the golden and timing models")
     p.add_argument("build", help="build directory (`snngen build -o`)")
     p.add_argument("--sim", choices=("icarus", "verilator"), default="verilator")
-    _example_args(p, images=4)
+    _example_args(p, images=None)
+    p.add_argument("--images", type=_image_spec, default="4",
+                   help="N (the first N test images from --first), A:B (test images A .. B-1) "
+                        "or all (the whole evaluation split); default 4")
+    p.add_argument("--jobs", type=_positive, default=1,
+                   help="simulator processes in parallel (each compiles its own model)")
+    p.add_argument("--bench", choices=("harness", "edges"), default="harness",
+                   help="harness: stimulus and capture inside the simulation (default, fast); "
+                        "edges: the per-edge cocotb bench")
     p.add_argument("--keep", help="simulation work directory to keep (default: a temporary one)")
     p = sub.add_parser("synth", help="synthesise, place and route a build with Yosys and nextpnr "
                                      "(LUTs, block RAMs, DSPs, Fmax, latency, images/s)")
@@ -228,15 +236,25 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
-def _example_args(p: argparse.ArgumentParser, images: int) -> None:
-    p.add_argument("--images", type=_positive, default=images,
-                   help=f"how many test images (default {images})")
+def _example_args(p: argparse.ArgumentParser, images: int | None) -> None:
+    if images is not None:  # (None: the command adds its own --images)
+        p.add_argument("--images", type=_positive, default=images,
+                       help=f"how many test images (default {images})")
     p.add_argument("--first", type=int, default=0, help="index of the first test image")
     p.add_argument("--timesteps", type=_positive, default=16, help="T (default 16)")
     p.add_argument("--dataset", default=None,
                    help="digits, mnist or a .npz (default: the dataset the network was "
                         "calibrated on)")
     p.add_argument("--data-dir", help="directory with the MNIST IDX files")
+
+
+def _image_spec(s: str) -> str:
+    """``N``, ``A:B`` or ``all`` (checked against the split later)."""
+    a, sep, b = s.partition(":")
+    if s == "all" or (not sep and s.isdigit() and int(s) > 0) or (
+            sep and a.isdigit() and b.isdigit() and int(a) < int(b)):
+        return s
+    raise argparse.ArgumentTypeError(f"expected N, A:B (A < B) or all, got {s!r}")
 
 
 def _lanes(s: str) -> dict[str, int]:
@@ -445,19 +463,33 @@ def cmd_graph(a: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def _image_range(a: argparse.Namespace, n: int, name: str) -> tuple[int, int]:
+    """The test images ``--images`` (N from ``--first``, A:B, or all) select: (start, stop)."""
+    spec = str(a.images)
+    if spec == "all" or ":" in spec:
+        if a.first:
+            raise ValueError(f"--first {a.first} goes with --images N, not with {spec}")
+        start, stop = (0, n) if spec == "all" else (int(v) for v in spec.split(":"))
+        a.first = start
+    else:
+        start, stop = a.first, a.first + int(spec)
+    if not 0 <= start < stop <= n:
+        raise ValueError(f"test images {start} .. {stop - 1}: the test split of {name} has "
+                         f"{n} images (0 .. {n - 1})")
+    return start, stop
+
+
 def _example_images(a: argparse.Namespace, net) -> tuple[object, str]:
-    """Integer pixels of the test images ``--first`` .. of the network's dataset (and its
-    name)."""
+    """Integer pixels of the test images ``--images`` selects (see :func:`_image_range`) of the
+    network's dataset (and its name); sets ``a.first`` to the first one."""
     from snngen.data import load_dataset, split
     from snngen.fixedpoint.quantize import quantize_input
 
     name = a.dataset or net.source.get("dataset") or "digits"
     data = split(load_dataset(name, a.data_dir))
     test = data.test
-    if not 0 <= a.first < len(test) or a.first + a.images > len(test):
-        raise ValueError(f"--first {a.first} --images {a.images}: the test split of {name} has "
-                         f"{len(test)} images")
-    x = test.x[a.first:a.first + a.images]
+    start, stop = _image_range(a, len(test), name)
+    x = test.x[start:stop]
     if tuple(x.shape[1:]) != tuple(net.graph.input.shape):
         raise ValueError(f"dataset {name} has images of shape {tuple(x.shape[1:])}, the "
                          f"network expects {tuple(net.graph.input.shape)}")
@@ -525,7 +557,16 @@ def cmd_verify(a: argparse.Namespace, console: Console) -> int:
 
     _, net, _ = verify.plan_of_build(a.build)
     x, dataset = _example_images(a, net)
-    rep = verify.verify(a.build, a.sim, x, a.timesteps, work_dir=a.keep)
+
+    def progress(done: int, total: int, s) -> None:
+        if done < total:
+            rate = s.cycles_per_second
+            console.print(f"  {done:,}/{total:,} images, {s.cycles:,} cycles simulated, "
+                          f"{s.wall_seconds:.1f} s" + (f", {rate:,.0f} cycles/s per simulator"
+                                                       if rate else ""))
+
+    rep = verify.verify(a.build, a.sim, x, a.timesteps, work_dir=a.keep, jobs=a.jobs,
+                        bench_kind=a.bench, progress=progress)
     verify.record(a.build, rep, dataset, a.first)
     table = Table(title=f"{escape(a.build)} on {a.sim}, T={a.timesteps}: RTL vs golden and "
                         "timing models (== on every spike, count, class and cycle)")
@@ -534,18 +575,33 @@ def cmd_verify(a: argparse.Namespace, console: Console) -> int:
     table.add_column("spikes per stage", justify="right")
     table.add_column("cycles predicted / RTL", justify="right")
     table.add_column("result")
-    for r in rep.images:
+    shown = rep.images if len(rep.images) <= 20 else [r for r in rep.images if not r.ok][:20]
+    for r in shown:
         table.add_row(str(a.first + r.image), f"{r.golden_class} / {r.rtl_class}",
                       " ".join(str(s) for s in r.spikes),
                       f"{r.predicted_cycles:,} / {r.rtl_cycles:,}" if r.rtl_cycles is not None
                       else f"{r.predicted_cycles:,} / -",
                       "[green]match[/green]" if r.ok else f"[red]{len(r.mismatches)} "
                                                            "differences[/red]")
-    console.print(table)
+    if shown:
+        console.print(table)
+    s = rep.stats
+    cyc = [r.rtl_cycles for r in rep.images if r.rtl_cycles is not None]
+    if cyc:
+        console.print(f"cycles per image (RTL): mean {sum(cyc) / len(cyc):,.0f}, min {min(cyc):,}, "
+                      f"max {max(cyc):,}")
+    steady = s.steady_cycles_per_second
+    console.print(f"simulated {s.cycles:,} cycles with the {s.bench} bench on {s.jobs} "
+                  f"job(s): {s.sim_seconds:.1f} s of simulator time"
+                  + (f" ({s.cycles_per_second:,.0f} cycles/s" if s.cycles_per_second else " (")
+                  + (f"; {steady:,.0f} without compiling)" if steady else ")")
+                  + f", {s.wall_seconds:.1f} s wall")
     if rep.ok:
         console.print(f"[green]verified:[/green] {len(rep.images)} images, every stage's spikes "
                       "of every timestep, the counts, the class and the cycle counts match")
         return 0
+    console.print(f"[red]{sum(not r.ok for r in rep.images)} of {len(rep.images)} images "
+                  "differ[/red]")
     console.print(f"[bold red]mismatch:[/bold red] {escape(rep.first_mismatch() or '')}")
     return 1
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,11 +51,38 @@ class ImageResult:
 
 
 @dataclass
+class RunStats:
+    """What a verification run cost: ``cycles`` simulated (reset to last result, summed over the
+    simulator runs), ``sim_seconds`` (wall time of those runs, summed: start-up and any
+    compilation included), ``wall_seconds`` of the whole verification, the ``jobs`` and the
+    ``bench``. ``steady_cycles``/``steady_seconds`` leave out each worker's first run (the one
+    that compiles), for the simulator's own speed."""
+    bench: str = "harness"
+    jobs: int = 1
+    cycles: int = 0
+    sim_seconds: float = 0.0
+    wall_seconds: float = 0.0
+    steady_cycles: int = 0
+    steady_seconds: float = 0.0
+
+    @property
+    def cycles_per_second(self) -> float | None:
+        """Simulated cycles per second of simulator run time (start-up and compilation in)."""
+        return self.cycles / self.sim_seconds if self.sim_seconds > 0 else None
+
+    @property
+    def steady_cycles_per_second(self) -> float | None:
+        """The same without each worker's first (compiling) run."""
+        return self.steady_cycles / self.steady_seconds if self.steady_seconds > 0 else None
+
+
+@dataclass
 class VerifyReport:
     build: str
     sim: str
     timesteps: int
     images: list[ImageResult]
+    stats: RunStats = field(default_factory=RunStats)
 
     @property
     def ok(self) -> bool:
@@ -203,35 +231,124 @@ def compare(p: HwPlan, res, timings: list[timing.Timing], records: list[dict],
     return out
 
 
+def _chunks(n: int, jobs: int, chunk: int | None) -> list[range]:
+    """Contiguous image ranges: about ``chunk`` images each (default: enough that every job
+    gets a few, at most 100 each, so progress shows), never more than ``n``."""
+    if chunk is None:
+        chunk = max(1, min(100, -(-n // (4 * jobs))))
+    return [range(a, min(a + chunk, n)) for a in range(0, n, chunk)]
+
+
+_WORKER_DIR: list[Path] = []
+
+
+def _init_worker(dirs) -> None:
+    # each worker process takes one work directory of its own for its whole life: its compiled
+    # model is reused by every chunk it runs, and no two processes share one
+    _WORKER_DIR.append(Path(dirs.get()))
+
+
+def _run_chunk(args: tuple) -> tuple[list[dict], float, bool, str]:
+    (build_dir, sim, pixels, timesteps, seed, gap, bench_kind) = args
+    import time
+
+    work = _WORKER_DIR[0]
+    first = not (work / ".used").exists()
+    t0 = time.perf_counter()
+    recs = simulate(build_dir, sim, pixels, timesteps, work, seed, gap, bench_kind)
+    (work / ".used").touch()
+    return recs, time.perf_counter() - t0, first, str(work)
+
+
 def verify(build_dir: str | os.PathLike, sim: str, pixels: np.ndarray, timesteps: int,
            work_dir: str | os.PathLike | None = None, seed: int | None = None,
-           gap: float = 0.0, bench_kind: str = "harness") -> VerifyReport:
-    """Simulate and compare; see the module doc and :func:`simulate` (``gap``)."""
+           gap: float = 0.0, bench_kind: str = "harness", jobs: int = 1,
+           chunk: int | None = None,
+           progress: Callable[[int, int, RunStats], None] | None = None) -> VerifyReport:
+    """Simulate and compare; see the module doc and :func:`simulate` (``gap``, ``bench_kind``).
+
+    The images run in contiguous chunks (``chunk`` images each) on ``jobs`` worker processes,
+    each with a work directory of its own (``work_dir/job<k>``; a temporary directory when
+    ``work_dir`` is None) whose compiled model serves all its chunks. ``progress(done, total,
+    stats)`` is called after every chunk. Every image is compared, whatever the chunking: the
+    records are the same as one run's but for the absolute edge numbers, which the comparison
+    takes relative to each image's start."""
+    import concurrent.futures as cf
+    import multiprocessing as mp
+    import time
+
+    t_start = time.perf_counter()
     _, net, p = plan_of_build(build_dir)
     if not 1 <= timesteps <= p.max_timesteps:
         raise VerifyError(f"timesteps must be 1 .. {p.max_timesteps} (the proven maximum of "
                           f"this network), got {timesteps}")
+    if jobs < 1:
+        raise VerifyError(f"jobs must be at least 1, got {jobs}")
     pixels = np.asarray(pixels, dtype=np.int64)
     if pixels.shape[1:] != tuple(p.input_shape):
         raise VerifyError(f"images of shape {pixels.shape[1:]}, the build expects "
                           f"{tuple(p.input_shape)}")
+    if seed is None:
+        seed = simrun.pick_seed()
     res, timings = expected(net, p, pixels, timesteps)
-    if work_dir is None:
-        with tempfile.TemporaryDirectory(prefix="snngen-verify-") as tmp:
-            records = simulate(build_dir, sim, pixels, timesteps, Path(tmp) / sim, seed, gap,
-                               bench_kind)
-    else:
-        records = simulate(build_dir, sim, pixels, timesteps, work_dir, seed, gap, bench_kind)
-    return VerifyReport(str(build_dir), sim, timesteps,
-                        compare(p, res, timings, records, timesteps, stalls=gap > 0))
+    stats = RunStats(bench=bench_kind, jobs=jobs)
+    chunks = _chunks(len(pixels), jobs, chunk)
+    records: list[list[dict] | None] = [None] * len(chunks)
+    with tempfile.TemporaryDirectory(prefix="snngen-verify-") as tmp:
+        root = Path(work_dir) if work_dir is not None else Path(tmp) / sim
+        dirs = [root / f"job{k}" for k in range(min(jobs, len(chunks)))]
+        if len(dirs) == 1:
+            _WORKER_DIR[:] = [dirs[0]]
+            outcomes = ((k, _run_chunk((build_dir, sim, pixels[c.start:c.stop], timesteps,
+                                        seed + k, gap, bench_kind)))
+                        for k, c in enumerate(chunks))
+            pool = None
+        else:
+            ctx = mp.get_context("spawn")
+            queue = ctx.Manager().Queue()
+            for d in dirs:
+                queue.put(str(d))
+            pool = cf.ProcessPoolExecutor(len(dirs), mp_context=ctx, initializer=_init_worker,
+                                          initargs=(queue,))
+            futures = {pool.submit(_run_chunk, (build_dir, sim, pixels[c.start:c.stop],
+                                                timesteps, seed + k, gap, bench_kind)): k
+                       for k, c in enumerate(chunks)}
+            outcomes = ((futures[f], f.result()) for f in cf.as_completed(futures))
+        done = 0
+        try:
+            for k, (recs, seconds, first, _) in outcomes:
+                records[k] = recs
+                cyc = bench.cycles_of(recs)
+                stats.cycles += cyc
+                stats.sim_seconds += seconds
+                if not first:
+                    stats.steady_cycles += cyc
+                    stats.steady_seconds += seconds
+                done += len(recs)
+                if progress is not None:
+                    stats.wall_seconds = time.perf_counter() - t_start
+                    progress(done, len(pixels), stats)
+        finally:
+            if pool is not None:
+                # after a failure: the chunks not started are dropped, the running ones end
+                pool.shutdown(wait=True, cancel_futures=True)
+    flat = [r for recs in records for r in (recs or [])]
+    images = compare(p, res, timings, flat, timesteps, stalls=gap > 0)
+    stats.wall_seconds = time.perf_counter() - t_start
+    return VerifyReport(str(build_dir), sim, timesteps, images, stats)
 
 
 RECORD = "verify.json"
 
 
+def _rounded(x: float | None) -> int | None:
+    return None if x is None else round(x)
+
+
 def record(build_dir: str | os.PathLike, rep: VerifyReport, dataset: str, first: int) -> Path:
     """Record the result of a run in ``build_dir/verify.json`` (one entry per simulator, the
-    latest run of each; written atomically), for ``snngen report``."""
+    latest run of each; written atomically), for ``snngen report``: the images, classes and
+    cycles, and what the simulation cost (cycles simulated, seconds, cycles per second)."""
     from snngen import atomic
 
     path = Path(build_dir) / RECORD
@@ -250,6 +367,14 @@ def record(build_dir: str | os.PathLike, rep: VerifyReport, dataset: str, first:
         "classes": {"golden": [r.golden_class for r in rep.images],
                     "rtl": [r.rtl_class for r in rep.images]},
         "first_mismatch": rep.first_mismatch(),
+        "simulation": {
+            "bench": rep.stats.bench, "jobs": rep.stats.jobs,
+            "cycles_simulated": rep.stats.cycles,
+            "simulator_seconds": round(rep.stats.sim_seconds, 3),
+            "wall_seconds": round(rep.stats.wall_seconds, 3),
+            "cycles_per_second": _rounded(rep.stats.cycles_per_second),
+            "steady_cycles_per_second": _rounded(rep.stats.steady_cycles_per_second),
+        },
     }
     doc = {"format": "snngen-verify", "version": 1, "net_sha256": man["net_sha256"],
            "runs": dict(sorted(runs.items()))}
