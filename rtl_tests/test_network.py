@@ -234,3 +234,32 @@ def test_a_corrupted_weight_is_reported(digits_net):
     first = rep.first_mismatch()
     assert first.startswith("image 0, stage 1 (layer 5), timestep "), first
     assert "neuron" in first
+
+
+def test_verify_cli_image_ranges_jobs_and_record(digits_net, tmp_path, capsys):
+    # --images A:B on 2 jobs (chunks of one image each): every image compared, the record says
+    # which images and what the simulation cost
+    import json
+
+    from snngen import cli
+
+    net, _ = digits_net
+    out = _build(net, "digits-cli", 2)
+    argv = ["verify", str(out), "--sim", "icarus", "--images", "5:8", "--jobs", "2",
+            "--timesteps", "4", "--keep", str(tmp_path / "work")]
+    assert cli.main(argv) == 0
+    text = capsys.readouterr().out
+    assert "verified: 3 images" in text and "on 2 job(s)" in text
+    assert "1/3 images" in text or "2/3 images" in text  # progress before the end
+    run = json.loads((out / verify.RECORD).read_text())["runs"]["icarus"]
+    assert (run["first"], run["images"], run["passed"]) == (5, 3, True)
+    sim_ = run["simulation"]
+    assert sim_["bench"] == "harness" and sim_["jobs"] == 2
+    assert sim_["cycles_simulated"] > sum(run["cycles"]["rtl"]) > 0
+    assert sim_["cycles_per_second"] > 0
+    assert sorted(p.name for p in (tmp_path / "work").iterdir()) == ["job0", "job1"]
+    # the range and --first do not mix; a range past the split is refused
+    assert cli.main([*argv[:4], "--images", "all", "--first", "3"]) == 2
+    assert "--first 3 goes with --images N" in capsys.readouterr().out
+    assert cli.main([*argv[:4], "--images", "350:400"]) == 2
+    assert "has 360 images" in capsys.readouterr().out

@@ -158,3 +158,11 @@ def test_graph_command(capsys):
     assert main(["graph", *DIGITS]) == 0
     out = capsys.readouterr().out
     assert "canonical ANN" in out and "spiking network" in out and "9_if" in out
+
+
+@pytest.mark.parametrize("spec", ["0", "-1", "5:3", "3:3", "x", "1:", ":4", "al"])
+def test_verify_refuses_bad_image_specs(spec, tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["verify", str(tmp_path), "--images", spec])
+    assert e.value.code == 2
+    assert "expected N, A:B (A < B) or all" in capsys.readouterr().err
