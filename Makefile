@@ -6,6 +6,7 @@
 #   make rtl    the cocotb/lint tests of the Verilog blocks only (Icarus and Verilator)
 #   make hw-mnist-mlp  the MNIST MLP (Spiker+'s topology) as hardware: convert, build, verify
 #               2 images on Verilator and Icarus
+#   make verify-all  every evaluation image of every example through the RTL, both backends
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -16,7 +17,7 @@ TORCH := torch==2.13.0
 # the MNIST test set (IDX); only examples and benchmarks use it, never the tests
 MNIST_DIR ?= ../shared/data/mnist
 
-.PHONY: venv demo test quick rtl lint bench bench-peers bench-speed bench-rtl hw-mnist hw-mnist-mlp hw-amaranth peers-deps clean
+.PHONY: venv demo test quick rtl lint bench bench-peers bench-speed bench-rtl verify-all hw-mnist hw-mnist-mlp hw-amaranth peers-deps clean
 
 venv: $(STAMP)
 
@@ -128,6 +129,11 @@ peers-deps: venv
 # cycles per image vs the lower bound (timing model, verified), and simulation speed
 bench-rtl: venv
 	$(BIN)/python benchmarks/rtl.py --data-dir $(MNIST_DIR)
+
+# every evaluation image of every example through the RTL (both backends; Verilator on the whole
+# split, Icarus on a sample): benchmarks/results/verify.json; long (see docs/benchmarks.md)
+verify-all: venv
+	$(BIN)/python benchmarks/verify_all.py --data-dir $(MNIST_DIR)
 
 bench-peers: peers-deps
 	$(BIN)/python benchmarks/peers.py
