@@ -1,11 +1,13 @@
-"""snn_rom on Icarus and Verilator (cocotb_rom.py), fed by a random .mem from write_mem; and
-the .mem writer/reader of snngen.backends.verilog.memfile on its own."""
+"""snn_rom on Icarus and Verilator, from both backends (cocotb_rom.py): the hand-written Verilog
+reading a random .mem from write_mem, and the Amaranth Rom built from the words read back from
+that same file; and the .mem writer/reader of snngen.backends.verilog.memfile on its own."""
 
 from __future__ import annotations
 
 import json
 import os
 import random
+import zlib
 
 import numpy as np
 import pytest
@@ -14,10 +16,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from snngen.backends.verilog.memfile import mem_digits, read_mem, write_mem
-from snngen.resources import rtl_dir
 
-# (DATA_WIDTH, signed, DEPTH, ADDR_WIDTH): widths 8/13/24, each signed and unsigned; depths
-# that are and are not powers of two; an addr wider than needed
+# (DATA_WIDTH, signed, DEPTH, ADDR_WIDTH): widths 1/8/13/24, each signed and unsigned; depths
+# that are and are not powers of two, down to the smallest (2); an addr wider than needed
 CONFIGS = [
     (8, False, 256, 8),
     (8, True, 64, 6),
@@ -25,6 +26,7 @@ CONFIGS = [
     (13, False, 37, 9),
     (24, True, 512, 9),
     (24, False, 3, 2),
+    (1, False, 2, 1),
 ]
 
 
@@ -37,30 +39,47 @@ def _values(rng: random.Random, width: int, signed: bool, depth: int) -> list[in
     return values
 
 
+def _rom(mem, width: int, signed: bool, depth: int, addr_width: int):
+    from snngen.backends.amaranth.rom import Rom
+
+    # the words the Verilog's $readmemh reads: those of the .mem file, read back
+    return Rom(width, depth, addr_width, init=read_mem(mem, width, signed))
+
+
 @pytest.mark.parametrize(("width", "signed", "depth", "addr_width"), CONFIGS,
                          ids=[f"W{w}-{'s' if s else 'u'}-D{d}-A{a}" for w, s, d, a in CONFIGS])
-def test_rom(sim, width, signed, depth, addr_width):
+def test_rom(sim, backend, width, signed, depth, addr_width):
     hw = {"DATA_WIDTH": width, "DEPTH": depth, "ADDR_WIDTH": addr_width}
-    build_dir = runner.build_dir_for("snn_rom", hw, sim)
+    build_dir = runner.build_dir_for("snn_rom", hw, sim, backend=backend)
     build_dir.mkdir(parents=True, exist_ok=True)
-    # the contents come from the same seed as the simulation (logged by run_cocotb)
+    # the contents come from the same seed as the simulation (logged by run_cocotb). The
+    # Amaranth Rom has its words built into its Verilog, so new contents mean a new Verilator
+    # build (about 10 s each): its contents come from a seed fixed per configuration (the read
+    # order still follows the run's seed), so its builds stay incremental
     seed = runner.pick_seed()
-    values = _values(random.Random(seed), width, signed, depth)
+    contents_seed = seed if backend == "verilog" else zlib.crc32(f"{hw}-{signed}".encode())
+    values = _values(random.Random(contents_seed), width, signed, depth)
     mem = build_dir / "rom.mem"  # a fixed path: the parameter, and so the build, stays the same
     write_mem(mem, values, width)
     assert read_mem(mem, width, signed) == values
     expected = build_dir / "expected.json"
     expected.write_text(json.dumps(values))
     cfg = {**hw, "signed": signed, "expected_file": str(expected)}
+    # the Verilog reads the .mem at its start (INIT_FILE); the Amaranth Rom has its words
+    # built in (no INIT_FILE parameter, no rst port)
+    sources, sim_params, waivers = runner.block_sources(
+        backend, "snn_rom", {**hw, "INIT_FILE": mem},
+        lambda: _rom(mem, width, signed, depth, addr_width), build_dir)
     runner.run_cocotb(
         toplevel="snn_rom",
-        sources=[rtl_dir() / "snn_rom.v"],
+        sources=sources,
         test_module="cocotb_rom",
-        parameters={**hw, "INIT_FILE": mem},
+        parameters=sim_params,
         sim=sim,
         build_dir=build_dir,
         extra_env={"SNN_ROM_CONFIG": json.dumps(cfg)},
         seed=seed,
+        verilator_waivers=waivers,
     )
 
 
