@@ -1,37 +1,40 @@
-"""snn_accum on Icarus and Verilator (cocotb_accum.py): images of clears, random updates (with
+"""snn_accum on Icarus and Verilator, from both backends (the hand-written Verilog and the
+Amaranth Accum), with the one bench cocotb_accum.py: images of clears, random updates (with
 same-accumulator hazards) and max-pool readouts under backpressure, checked beat by beat against
-snngen.hwmodel.blocks.accum.readout, with the documented cycle counts. Plus: the conv-current use
-case end to end in Python (the readout of the router's summed products equals snngen.ir.kernels
-conv2d -> maxpool2d), and bad parameters fail elaboration in both tools with a message naming
-the rule."""
+snngen.hwmodel.blocks.accum.readout, with the documented cycle counts; resets while idle, inside
+a readout and inside a clear. Plus: the conv-current use case end to end in Python (the readout
+of the router's summed products equals snngen.ir.kernels conv2d -> maxpool2d), and bad
+parameters fail elaboration in both tools with a message naming the rule."""
 
 from __future__ import annotations
 
-import json
 import random
 
 import numpy as np
 import pytest
 import runner
+from lanebench import run_bench
 from test_lint import _iverilog, _verilator
 
-from snngen.backends.verilog.memfile import write_mem
 from snngen.hwmodel.blocks import accum
 from snngen.ir import graph as ir
 from snngen.ir import kernels
-from snngen.resources import rtl_dir
 
 BLOCK = "snn_accum"
 
+_NOPOOL = dict(PKH=1, PKW=1, PSH=1, PSW=1, PPH=0, PPW=0)
+
 # hardware parameter sets (BIAS_FILE is added per build dir): LANES 1/2/4; no pooling; 2x2
 # stride 2; 3x3 stride 2 padding 1 on an odd map; a rectangular window (2x3, strides 1 and 2,
-# padding 1) wider than its one-column map, with all accumulators in one bank row; narrow
-# (A_WIDTH 12, K_WIDTH < A_WIDTH) and wide (A_WIDTH 26, K_WIDTH 27) widths; address and index
-# ports wider than needed; a per-neuron bias (BIAS_PER_NEURON = 1, two channels, 4 lanes)
+# padding 1) wider than its one-column map, with all accumulators in one bank row; padding 2
+# on a 3-wide map (the walk's steps to the next row and channel are negative) with unequal
+# paddings; one channel (the bias is a constant) with U_WIDTH = A_WIDTH and the larger stride
+# in H; narrow (A_WIDTH 8, K_WIDTH < A_WIDTH) and wide (A_WIDTH 26, K_WIDTH 27) widths; address
+# and index ports wider than needed; a per-neuron bias (BIAS_PER_NEURON = 1) on two channels
+# and on a dense layer's conv view (1 x 1 x 13, N not a multiple of LANES)
 CONFIGS: dict[str, dict[str, int]] = {
     "L1-nopool-A12": dict(C=2, H=3, W=5, LANES=1, U_WIDTH=6, A_WIDTH=12, K_WIDTH=10,
-                          PKH=1, PKW=1, PSH=1, PSW=1, PPH=0, PPW=0, OH=3, OW=5,
-                          ADDR_WIDTH=7, OUT_INDEX_WIDTH=5),
+                          **_NOPOOL, OH=3, OW=5, ADDR_WIDTH=7, OUT_INDEX_WIDTH=5),
     "L2-pool2s2": dict(C=3, H=6, W=4, LANES=2, U_WIDTH=10, A_WIDTH=16, K_WIDTH=14,
                        PKH=2, PKW=2, PSH=2, PSW=2, PPH=0, PPW=0, OH=3, OW=2,
                        ADDR_WIDTH=6, OUT_INDEX_WIDTH=8),
@@ -41,37 +44,44 @@ CONFIGS: dict[str, dict[str, int]] = {
     "L4-tiny-rect": dict(C=2, H=2, W=1, LANES=4, U_WIDTH=5, A_WIDTH=8, K_WIDTH=9,
                          PKH=2, PKW=3, PSH=1, PSW=2, PPH=1, PPW=1, OH=3, OW=1,
                          ADDR_WIDTH=1, OUT_INDEX_WIDTH=3),
+    "L2-pad2-negstep": dict(C=2, H=3, W=3, LANES=2, U_WIDTH=6, A_WIDTH=10, K_WIDTH=11,
+                            PKH=2, PKW=3, PSH=1, PSW=1, PPH=1, PPW=2, OH=4, OW=5,
+                            ADDR_WIDTH=4, OUT_INDEX_WIDTH=6),
+    "L1-C1-U=A": dict(C=1, H=3, W=4, LANES=1, U_WIDTH=8, A_WIDTH=8, K_WIDTH=7,
+                      PKH=2, PKW=2, PSH=2, PSW=1, PPH=1, PPW=0, OH=2, OW=3,
+                      ADDR_WIDTH=4, OUT_INDEX_WIDTH=3),
     "L4-per-neuron": dict(C=2, H=2, W=5, LANES=4, U_WIDTH=9, A_WIDTH=14, K_WIDTH=13,
-                          PKH=1, PKW=1, PSH=1, PSW=1, PPH=0, PPW=0, OH=2, OW=5,
-                          ADDR_WIDTH=3, OUT_INDEX_WIDTH=6, BIAS_PER_NEURON=1),
+                          **_NOPOOL, OH=2, OW=5, ADDR_WIDTH=3, OUT_INDEX_WIDTH=6,
+                          BIAS_PER_NEURON=1),
+    "L4-per-neuron-dense": dict(C=1, H=1, W=13, LANES=4, U_WIDTH=9, A_WIDTH=14, K_WIDTH=13,
+                                **_NOPOOL, OH=1, OW=13, ADDR_WIDTH=2, OUT_INDEX_WIDTH=4,
+                                BIAS_PER_NEURON=1),
 }
 
 
+def _accum(hw: dict[str, int], bias: list[int]):
+    """The Amaranth twin with the parameters ``hw`` of the Verilog and BIAS = ``bias``."""
+    from snngen.backends.amaranth.accum import Accum
+
+    # the constructor's arguments are the Verilog parameters' names in lower case
+    return Accum(**{k.lower(): v for k, v in hw.items()}, bias_init=bias)
+
+
 @pytest.mark.parametrize("name", list(CONFIGS))
-def test_accum(sim, name):
+def test_accum(sim, backend, name):
     hw = CONFIGS[name]
-    build_dir = runner.build_dir_for(BLOCK, hw, sim)
-    build_dir.mkdir(parents=True, exist_ok=True)
     # the biases come from the same seed as the simulation (logged by run_cocotb); within half
-    # the K range, so that max + bias fits K_WIDTH
+    # the K range, so that max + bias fits K_WIDTH; the first one negative, so that a negative
+    # value is sent (the readout of the cleared map is the bias)
     seed = runner.pick_seed()
     rng = random.Random(seed)
     half = 1 << (hw["K_WIDTH"] - 2)
     n_bias = hw["C"] * hw["OH"] * hw["OW"] if hw.get("BIAS_PER_NEURON") else hw["C"]
     bias = [rng.randint(-half, half - 1) for _ in range(n_bias)]
-    bias_file = build_dir / "bias.mem"  # a fixed path: the parameter, and the build, stay put
-    write_mem(bias_file, bias, hw["K_WIDTH"])
-    cfg = {**hw, "bias_file": str(bias_file), "images": 3}
-    runner.run_cocotb(
-        toplevel=BLOCK,
-        sources=[rtl_dir() / f"{BLOCK}.v"],
-        test_module="cocotb_accum",
-        parameters={**hw, "BIAS_FILE": bias_file},
-        sim=sim,
-        build_dir=build_dir,
-        extra_env={"SNN_ACCUM_CONFIG": json.dumps(cfg)},
-        seed=seed,
-    )
+    bias[0] = rng.randint(-half, -1)
+    run_bench(BLOCK, "cocotb_accum", "SNN_ACCUM_CONFIG", hw, sim, backend,
+              ("BIAS_FILE", "bias.mem", bias, hw["K_WIDTH"]), lambda words: _accum(hw, words),
+              seed, images=3)
 
 
 def _router_sums(x: np.ndarray, op: ir.Conv2d, out_hw: tuple[int, int]) -> np.ndarray:

@@ -1,26 +1,25 @@
-"""snn_if_array on Icarus and Verilator (cocotb_if_array.py): images of timesteps of random
-updates (with same-neuron hazards), sweeps under backpressure, k writes and clears, checked
-event by event and membrane by membrane against snngen.golden.model.if_update, with the documented
-cycle counts. Plus: bad parameters fail elaboration in both tools with a message naming the
-rule."""
+"""snn_if_array on Icarus and Verilator, from both backends (the hand-written Verilog and the
+Amaranth IfArray), with the one bench cocotb_if_array.py: images of timesteps of random
+updates (with same-neuron hazards), sweeps under backpressure, k writes (also in the cycle a
+sweep is accepted) and clears, checked event by event and membrane by membrane against
+snngen.golden.model.if_update, with the documented cycle counts; resets while idle, inside a
+sweep and inside a clear. Plus: bad parameters fail elaboration in both tools with a message
+naming the rule."""
 
 from __future__ import annotations
 
-import json
 import random
 
 import pytest
 import runner
+from lanebench import run_bench
 from test_lint import _iverilog, _verilator
-
-from snngen.backends.verilog.memfile import write_mem
-from snngen.resources import rtl_dir
 
 BLOCK = "snn_if_array"
 
 # hardware parameter sets (K_INIT_FILE is added per build dir): LANES 1/2/4, N not a multiple
-# of LANES, SPIKING 0/1, HAS_VMIN 0/1, narrow (V_WIDTH 10) and wide (V_WIDTH 24) membranes,
-# THRESHOLD 1, index/address ports wider than needed
+# of LANES, SPIKING 0/1, HAS_VMIN 0/1 (also without spiking), narrow (V_WIDTH 8, 10) and wide
+# (V_WIDTH 24) membranes, THRESHOLD 1, index/address ports wider than needed
 CONFIGS: dict[str, dict[str, int]] = {
     "L1-N13-V10": dict(N=13, LANES=1, W_WIDTH=4, V_WIDTH=10, K_WIDTH=6, THRESHOLD=40, V0=0,
                        HAS_VMIN=0, VMIN=0, SPIKING=1, INDEX_WIDTH=4, ADDR_WIDTH=4),
@@ -35,32 +34,34 @@ CONFIGS: dict[str, dict[str, int]] = {
     "L2-N9-V10-theta1": dict(N=9, LANES=2, W_WIDTH=4, V_WIDTH=10, K_WIDTH=4, THRESHOLD=1,
                              V0=0, HAS_VMIN=1, VMIN=-3, SPIKING=1, INDEX_WIDTH=4,
                              ADDR_WIDTH=3),
+    # a readout population (no spikes) with a clamp: the membrane rests on VMIN
+    "L1-N3-V8-readout-vmin": dict(N=3, LANES=1, W_WIDTH=3, V_WIDTH=8, K_WIDTH=3,
+                                  THRESHOLD=20, V0=-1, HAS_VMIN=1, VMIN=-10, SPIKING=0,
+                                  INDEX_WIDTH=2, ADDR_WIDTH=2),
 }
 
 
+def _if_array(hw: dict[str, int], k: list[int]):
+    """The Amaranth twin with the parameters ``hw`` of the Verilog and K = ``k``."""
+    from snngen.backends.amaranth.if_array import IfArray
+
+    return IfArray(n=hw["N"], lanes=hw["LANES"], w_width=hw["W_WIDTH"], v_width=hw["V_WIDTH"],
+                   k_width=hw["K_WIDTH"], threshold=hw["THRESHOLD"], v0=hw["V0"],
+                   v_min=hw["VMIN"] if hw["HAS_VMIN"] else None, spiking=hw["SPIKING"],
+                   k_init=k, index_width=hw["INDEX_WIDTH"], addr_width=hw["ADDR_WIDTH"])
+
+
 @pytest.mark.parametrize("name", list(CONFIGS))
-def test_if_array(sim, name):
+def test_if_array(sim, backend, name):
     hw = CONFIGS[name]
-    build_dir = runner.build_dir_for(BLOCK, hw, sim)
-    build_dir.mkdir(parents=True, exist_ok=True)
     # K comes from the same seed as the simulation (logged by run_cocotb)
     seed = runner.pick_seed()
     rng = random.Random(seed)
     kw = hw["K_WIDTH"]
     k = [rng.randint(-(1 << (kw - 1)), (1 << (kw - 1)) - 1) for _ in range(hw["N"])]
-    k_file = build_dir / "k.mem"  # a fixed path: the parameter, and so the build, stays the same
-    write_mem(k_file, k, kw)
-    cfg = {**hw, "k_file": str(k_file), "images": 3, "timesteps": 4}
-    runner.run_cocotb(
-        toplevel=BLOCK,
-        sources=[rtl_dir() / f"{BLOCK}.v"],
-        test_module="cocotb_if_array",
-        parameters={**hw, "K_INIT_FILE": k_file},
-        sim=sim,
-        build_dir=build_dir,
-        extra_env={"SNN_IF_ARRAY_CONFIG": json.dumps(cfg)},
-        seed=seed,
-    )
+    run_bench(BLOCK, "cocotb_if_array", "SNN_IF_ARRAY_CONFIG", hw, sim, backend,
+              ("K_INIT_FILE", "k.mem", k, kw), lambda words: _if_array(hw, words), seed,
+              images=3, timesteps=4)
 
 
 _OK = {"K_INIT_FILE": "k.mem", "N": 10, "LANES": 2, "V_WIDTH": 12, "W_WIDTH": 6,
