@@ -1,4 +1,5 @@
-"""cocotb test for snn_router, run inside the simulator by test_router.py (through runner.py).
+"""cocotb test for snn_router, run inside the simulator by test_router.py (through runner.py) on
+both backends (the hand-written Verilog and the Amaranth Router converted to Verilog).
 
 The testbench plays the IF array: it records every update transfer cycle by cycle, drops random
 upd_ready bits (partial groups: some lanes of a group transfer, the others wait) and delays
@@ -21,8 +22,12 @@ timestep:
 Protocol checks every cycle: a lane's update and sweep_valid are held until they transfer, no
 update is offered together with sweep_valid, s_ready is low from an EOT's acceptance until the
 sweep handshake (the next timestep's first event is offered meanwhile) and high in the cycle
-after it, busy is high while anything is in flight and low once the sweep is done. One timestep
-is cut short by rst in the middle: the router must come back idle with nothing in flight. The
+after it, busy is high while anything is in flight and low once the sweep is done, and (on
+random cycles) no output moves when only s_valid/s_index/s_value/s_eot change. Directed: the
+exact latencies of one event with the most groups and the EOT behind it (groups one per cycle
+from e0 + FIRST_UPDATE_LATENCY, the sweep request at e0 + SWEEP_LATENCY + G, held for a few
+cycles without the handshake). One timestep of every input is cut short by rst in the middle
+(always before it ends): the router must come back idle with nothing in flight. The
 configuration comes from SNN_ROUTER_CONFIG (JSON).
 """
 
@@ -123,17 +128,34 @@ class RouterBench:
             index, value, eot = item
         if self.vw == 0:
             value = rng.randrange(2)  # must be ignored
+        d.upd_ready.value = upd_ready
+        d.sweep_ready.value = sweep_ready
+        before = None
+        if check and rng.random() < 0.1:
+            # other s_valid/s_index/s_value/s_eot first: no output may depend on them (the
+            # producer's valid and data reach registers only)
+            d.s_valid.value = 1 - int(item is not None)
+            d.s_index.value = rng.randrange(1 << self.iw)
+            d.s_value.value = rng.randrange(1 << max(self.vw, 1))
+            d.s_eot.value = rng.randrange(2)
+            await Timer(1, unit="ns")
+            before = self.outputs()
+            d.s_valid.value = int(item is not None)
         d.s_index.value = index
         d.s_value.value = value
         d.s_eot.value = eot
-        d.upd_ready.value = upd_ready
-        d.sweep_ready.value = sweep_ready
         await ReadOnly()
         if not check:
             self.prev = None
             self.cycle += 1
             await RisingEdge(d.clk)
             return {}
+        if before is not None:
+            now = self.outputs()
+            assert now == before, (
+                f"cycle {self.cycle}: outputs moved with s_valid/s_index/s_value/s_eot: "
+                f"{before} -> {now}")
+            self.stats["probes"] += 1
         upd_valid = _uint(d.upd_valid.value)
         out = {
             "cycle": self.cycle,
@@ -163,6 +185,12 @@ class RouterBench:
         await RisingEdge(d.clk)
         return out
 
+    def outputs(self) -> tuple[str, ...]:
+        """Every output as its bit string (X and Z included)."""
+        d = self.dut
+        return tuple(str(getattr(d, name).value) for name in (
+            "s_ready", "upd_valid", "upd_addr", "upd_weight", "sweep_valid", "busy"))
+
     def protocol(self, out: dict) -> None:
         c = out["cycle"]
         assert not (out["sweep_valid"] and out["upd_valid"]), f"cycle {c}: updates with sweep"
@@ -176,6 +204,7 @@ class RouterBench:
                     f"{out['lanes'].get(j)}")
         if p["sweep_valid"] and not p["sweep_ready"]:
             assert out["sweep_valid"], f"cycle {c}: sweep_valid dropped before its handshake"
+            self.stats["sweep_held"] += 1
 
     # --- stimulus ----------------------------------------------------------------------------
 
@@ -259,6 +288,7 @@ class RouterBench:
                 break
             assert self.cycle - t0 < 100 * (len(items) + 10) * (g.cout * g.kh * g.kw + 1), (
                 "the timestep never ends")
+        assert cut_at is None, f"the timestep ended before the cut at {cut_at} cycles"
         # right after the sweep handshake: idle, ready for the next timestep
         out = await self.step(None)
         assert out["s_ready"] and not out["busy"] and not out["upd_valid"] \
@@ -346,11 +376,59 @@ class RouterBench:
             self.stats["checked_schedule"] += 1
         self.stats["groups"] += len(got_groups)
 
+    async def latencies(self) -> None:
+        """The exact latencies on one event (the input index with the most groups) accepted at
+        edge e0 with the router idle and the EOT right behind it, offered until accepted:
+        every acceptance edge as rtlmodel.router.schedule says; the groups transfer at
+        e0 + FIRST_UPDATE_LATENCY + k, one per cycle; sweep_valid rises at edge
+        e0 + SWEEP_LATENCY + G and is held, with s_ready low and busy high, while sweep_ready
+        stays low for 1 to 4 cycles; right after the handshake the router is idle."""
+        g, lanes = self.geom, self.lanes
+        index = max(range(self.n_in), key=lambda i: len(rm.groups(g, lanes, i)))
+        ngroups = len(rm.groups(g, lanes, index))
+        value = (1 << self.vw) - 1 if self.vw else 1
+        offers, accepts, edges = [], [], []
+        items = [(index, value, 0), (0, 0, 1)]
+        while len(accepts) < len(items):
+            if len(offers) == len(accepts):
+                offers.append(self.cycle)
+            out = await self.step(items[len(accepts)], sweep_ready=0)
+            if out["s_fire"]:
+                accepts.append(out["cycle"])
+            if out["upd_fire"]:
+                edges.append(out["cycle"])
+        sched = rm.schedule(g, lanes, [index], offers)
+        assert tuple(accepts) == sched.accept, f"accepted at {accepts}, model {sched.accept}"
+        e0 = accepts[0]
+        while True:
+            out = await self.step(None, sweep_ready=0)
+            assert not out["s_ready"], f"cycle {out['cycle']}: s_ready before the sweep"
+            if out["upd_fire"]:
+                edges.append(out["cycle"])
+            if out["sweep_valid"]:
+                break
+            assert out["cycle"] - e0 < 10 * (ngroups + 10), "no sweep request"
+        assert edges == [e0 + rm.FIRST_UPDATE_LATENCY + k for k in range(ngroups)], (
+            f"G = {ngroups} groups of event {index} transferred at {edges}, accepted at {e0}")
+        assert out["cycle"] - 1 == e0 + rm.SWEEP_LATENCY + ngroups == sched.sweep, (
+            f"sweep_valid rose at edge {out['cycle'] - 1}, expected e0 {e0} + "
+            f"{rm.SWEEP_LATENCY} + G {ngroups}")
+        for _ in range(self.rng.randint(1, 4)):  # held without the handshake
+            out = await self.step(None, sweep_ready=0)
+            assert out["sweep_valid"] and not out["s_ready"] and out["busy"], (
+                f"cycle {out['cycle']}: sweep request not held: {out}")
+        out = await self.step(None, sweep_ready=1)
+        assert out["sweep_fire"]
+        out = await self.step(None)
+        assert out["s_ready"] and not out["busy"] and not out["sweep_valid"] \
+            and not out["upd_valid"], f"cycle {out['cycle']}: not idle after the sweep: {out}"
+        self.stats["checked_latencies"] += 1
+
     async def cut(self) -> None:
         """rst in the middle of a timestep: afterwards idle, nothing in flight, nothing left."""
         self.dut.rst.value = 1
         for _ in range(self.rng.randint(1, 2)):
-            await self.step(None, check=False)
+            await self.step(None, upd_ready=self.rng.randrange(1 << self.lanes), check=False)
         self.dut.rst.value = 0
         for _ in range(3):
             out = await self.step(None, upd_ready=self.rng.randrange(1 << self.lanes))
@@ -383,17 +461,23 @@ async def test_timesteps(dut) -> None:
              ("last", True, True, False)]
     plan += [(rng.choice(["sparse", "medium", "dense", "ends"]), rng.random() < 0.5,
               rng.random() < 0.5, rng.random() < 0.5) for _ in range(3)]
+    await bench.latencies()
+    # a timestep of every input offered back to back lasts at least timestep_cycles (more
+    # with stalls), so a cut at most that many cycles in always happens
+    all_cycles = rm.timestep_cycles(bench.geom, bench.lanes, list(range(bench.n_in)))
+    assert all_cycles >= 5, f"every input takes only {all_cycles} cycles: no room for a cut"
     for n, (kind, gaps, stalls, delay) in enumerate(plan):
         if n == 8:
             # a timestep cut short by rst, then the plan goes on
-            await bench.timestep("dense", False, True, False, cut_at=rng.randint(5, 40))
+            await bench.timestep("all", False, True, False,
+                                 cut_at=rng.randint(3, min(40, all_cycles)))
         await bench.timestep(kind, gaps, stalls, delay)
         for _ in range(rng.randrange(3)):  # idle cycles between timesteps
             await bench.step(None, upd_ready=rng.randrange(1 << bench.lanes))
     s = bench.stats
     dut._log.info("%d cycles; %s", bench.cycle, dict(s))
     for key in ("stall_cycles", "checked_formula", "checked_schedule", "checked_first_latency",
-                "resets"):
+                "checked_latencies", "resets", "sweep_held", "probes"):
         assert s[key] > 0, f"stimulus never reached {key!r}: {dict(s)}"
     if bench.cfg.get("expect_empty_events"):
         assert s["empty_events"] > 0, f"no event with G = 0: {dict(s)}"

@@ -1,10 +1,12 @@
-"""snn_router on Icarus and Verilator (cocotb_router.py): timesteps of input events through one
-layer's fan-out, checked against snngen.golden.model.synaptic_current (the per-neuron sums), the
-reference enumeration snngen.hwmodel.blocks.router.groups (every group, in order) and the cycle
-contract (rtlmodel.router: the timestep formula, the schedule), under random update
-backpressure and sweep delays. Plus: the geometry/weight mapping of Conv2d and Linear nodes,
-the ROM packing, and bad parameters failing elaboration in both tools with a message naming
-the rule."""
+"""snn_router on Icarus and Verilator, from both backends (the hand-written Verilog reading its
+weights from WEIGHT_FILE, and the Amaranth Router holding the same words), with one bench
+(cocotb_router.py): timesteps of input events through one layer's fan-out, checked against
+snngen.golden.model.synaptic_current (the per-neuron sums), the reference enumeration
+snngen.hwmodel.blocks.router.groups (every group, in order) and the cycle contract
+(rtlmodel.router: the timestep formula, the schedule, the latencies), under random update
+backpressure and sweep delays, with a reset in the middle of a timestep. Plus: the
+geometry/weight mapping of Conv2d and Linear nodes, the ROM packing, and bad parameters failing
+elaboration in both tools with a message naming the rule."""
 
 from __future__ import annotations
 
@@ -21,7 +23,6 @@ from snngen.backends.verilog.memfile import read_mem, write_mem
 from snngen.golden.model import synaptic_current
 from snngen.hwmodel.blocks import router as rm
 from snngen.ir import graph as ir
-from snngen.resources import rtl_dir
 
 BLOCK = "snn_router"
 
@@ -78,32 +79,46 @@ def hw_params(spec: dict, geom: rm.RouterGeometry) -> dict[str, int]:
     return hw
 
 
+def _router(hw: dict[str, int], words: list[int]):
+    """The Amaranth twin with the same parameters, its ROM holding the words of the .mem file
+    the Verilog reads (rom_words, as the Amaranth stage wrappers give it a layer's weights)."""
+    from snngen.backends.amaranth.router import Router
+
+    return Router(**{k.lower(): v for k, v in hw.items()}, weight_init=words)
+
+
 @pytest.mark.parametrize("name", list(CONFIGS))
-def test_router(sim, name):
+def test_router(sim, backend, name):
     spec = CONFIGS[name]
-    # the weights come from the same seed as the simulation (logged by run_cocotb)
+    # the weights come from the same seed as the simulation (logged by run_cocotb); the
+    # Verilog reads them at run time, the Amaranth twin has them built in (so its Verilator
+    # model is recompiled for new weights: a few seconds, not worth weaker weights)
     seed = runner.pick_seed()
     node, in_shape = make_node(spec, random.Random(seed))
     geom = rm.geometry(node, in_shape)
     hw = hw_params(spec, geom)
-    build_dir = runner.build_dir_for(BLOCK, hw, sim)
+    build_dir = runner.build_dir_for(BLOCK, hw, sim, backend=backend)
     build_dir.mkdir(parents=True, exist_ok=True)
     w_file = build_dir / "w.mem"  # a fixed path: the parameter, and so the build, stays the same
     word = spec["LANES"] * spec["W_WIDTH"]
-    write_mem(w_file, rm.rom_words(geom, rm.weight4d(node), spec["LANES"], spec["W_WIDTH"]), word)
+    words = rm.rom_words(geom, rm.weight4d(node), spec["LANES"], spec["W_WIDTH"])
+    write_mem(w_file, words, word)
+    sources, sim_params, waivers = runner.block_sources(
+        backend, BLOCK, {**hw, "WEIGHT_FILE": w_file}, lambda: _router(hw, words), build_dir)
     cfg = {**hw, "kind": spec["kind"], "weight": node.op.weight.tolist(),
            "in_shape": list(in_shape), "stride": list(spec.get("stride", (1, 1))),
            "padding": list(spec.get("padding", (0, 0))),
            "expect_empty_events": spec.get("expect_empty_events", False)}
     runner.run_cocotb(
         toplevel=BLOCK,
-        sources=[rtl_dir() / f"{BLOCK}.v"],
+        sources=sources,
         test_module="cocotb_router",
-        parameters={**hw, "WEIGHT_FILE": w_file},
+        parameters=sim_params,
         sim=sim,
         build_dir=build_dir,
         extra_env={"SNN_ROUTER_CONFIG": json.dumps(cfg)},
         seed=seed,
+        verilator_waivers=waivers,
     )
 
 
