@@ -294,17 +294,17 @@ class LaneBench:
 
 # --- host side (pytest): one run of a bench on one backend and simulator --------------------
 
-def run_bench(block: str, test_module: str, env: str, hw: Mapping[str, int], sim: str,
+def run_bench(block: str, hw: Mapping[str, int], sim: str,
               backend: str, mem: tuple[str, str, Sequence[int], int],
               component: Callable[[list[int]], object], seed: int,
               **cfg: object) -> None:
-    """Run the cocotb bench ``test_module`` on ``block`` with hardware parameters ``hw``.
+    """Run ``block``'s cocotb bench (``runner.run_block``) with hardware parameters ``hw``.
 
     ``mem`` = (parameter, file name, words, width): the block's memory contents, written as a
     .mem file in the build directory (the bench's model reads it; the Verilog loads it through
     the parameter) and given to ``component(words)``, the Amaranth twin with ``hw``, for the
     amaranth backend. ``seed`` (that of the words) is the run's seed. ``cfg``: the bench's
-    other settings, passed with ``hw`` in the environment variable ``env`` (JSON)."""
+    other settings, passed to the bench with ``hw``."""
     import runner
 
     from snngen.backends.verilog.memfile import write_mem
@@ -314,9 +314,6 @@ def run_bench(block: str, test_module: str, env: str, hw: Mapping[str, int], sim
     build_dir.mkdir(parents=True, exist_ok=True)
     mem_file = build_dir / file_name  # a fixed path: the parameter, and the build, stay put
     write_mem(mem_file, list(words), width)
-    sources, params, waivers = runner.block_sources(
-        backend, block, {**hw, param: mem_file}, lambda: component(list(words)), build_dir)
-    settings = {**hw, "mem_file": str(mem_file), **cfg}
-    runner.run_cocotb(block, sources, test_module, params, sim, build_dir,
-                      extra_env={env: json.dumps(settings)}, seed=seed,
-                      verilator_waivers=waivers)
+    runner.run_block(block, sim, backend, hw, lambda: component(list(words)),
+                     {**hw, "mem_file": str(mem_file), **cfg},
+                     sim_parameters={**hw, param: mem_file}, seed=seed)

@@ -16,8 +16,10 @@ what only the tests need:
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import subprocess
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -112,3 +114,60 @@ def run_cocotb(*args, **kwargs) -> Path:
         return simrun.run_cocotb(*args, **kwargs)
     except SimError as e:
         pytest.fail(str(e), pytrace=False)
+
+
+def _literal(v: object) -> str:
+    return f'"{v}"' if isinstance(v, str) else str(v)
+
+
+def lint_verilator(module: str, params: Mapping[str, object],
+                   cwd: Path) -> subprocess.CompletedProcess:
+    """``verilator --lint-only -Wall`` of the hand-written ``module`` with ``params``."""
+    exe = verilator_exe()
+    cmd = [exe, "--lint-only", "-Wall", "--default-language", "1364-2005",
+           "--top-module", module, *[f"-G{k}={_literal(v)}" for k, v in params.items()],
+           "-y", str(rtl_dir()), str(rtl_dir() / f"{module}.v")]
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=120)
+
+
+def lint_iverilog(module: str, params: Mapping[str, object],
+                  cwd: Path) -> subprocess.CompletedProcess:
+    """``iverilog -g2005 -Wall`` elaboration of the hand-written ``module`` with ``params``."""
+    require_simulator("icarus")
+    cmd = ["iverilog", "-g2005", "-Wall", "-o", str(cwd / "lint.vvp"), "-s", module,
+           *[f"-P{module}.{k}={_literal(v)}" for k, v in params.items()],
+           "-y", str(rtl_dir()), str(rtl_dir() / f"{module}.v")]
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PATH": search_path()})
+
+
+def check_bad_parameters(tool: str, module: str, params: Mapping[str, object], message: str,
+                         cwd: Path) -> None:
+    """Elaborating ``module`` with ``params`` in ``tool`` (verilator or iverilog) must fail
+    naming the rule: the block's check instantiates a module called
+    ``<module>_ERROR_<message>``."""
+    r = (lint_verilator if tool == "verilator" else lint_iverilog)(module, params, cwd)
+    assert r.returncode != 0, f"{module} {dict(params)} elaborated in {tool}"
+    assert message in r.stdout + r.stderr, r.stdout + r.stderr
+
+
+def run_block(module: str, sim: str, backend: str, parameters: Mapping[str, object],
+              component: Callable[[], object], config: Mapping[str, object], *,
+              sim_parameters: Mapping[str, object] | None = None, tag: str = "",
+              seed: int | None = None) -> Path:
+    """Run block ``module``'s one cocotb bench (``cocotb_<block>``, ``<block>`` = ``module``
+    without ``snn_``) on ``sim`` against ``backend`` (see :func:`block_sources`;
+    ``component`` builds the Amaranth twin). ``parameters`` name the build directory and go to
+    the hand-written module (``sim_parameters`` instead, when they differ, e.g. with a
+    ``.mem`` path); ``config`` goes to the bench as JSON in ``SNN_<BLOCK>_CONFIG``. Returns the
+    build directory."""
+    block = module.removeprefix("snn_")
+    build_dir = build_dir_for(module, parameters, sim, tag, backend)
+    sources, params, waivers = block_sources(
+        backend, module, parameters if sim_parameters is None else sim_parameters, component,
+        build_dir)
+    run_cocotb(toplevel=module, sources=sources, test_module=f"cocotb_{block}",
+               parameters=params, sim=sim, build_dir=build_dir,
+               extra_env={f"SNN_{block.upper()}_CONFIG": json.dumps(dict(config))}, seed=seed,
+               verilator_waivers=waivers)
+    return build_dir

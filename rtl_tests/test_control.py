@@ -5,8 +5,6 @@ exact step lengths with fixed delays, and reset in every cycle of an image."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import runner
 
@@ -30,10 +28,4 @@ def _control(hw: dict):
 @pytest.mark.parametrize("name", list(CONFIGS))
 def test_control(sim, backend, name):
     hw = CONFIGS[name]
-    build_dir = runner.build_dir_for("snn_control", hw, sim, backend=backend)
-    sources, sim_params, waivers = runner.block_sources(
-        backend, "snn_control", hw, lambda: _control(hw), build_dir)
-    runner.run_cocotb(
-        toplevel="snn_control", sources=sources, test_module="cocotb_control",
-        parameters=sim_params, sim=sim, build_dir=build_dir,
-        extra_env={"SNN_CONTROL_CONFIG": json.dumps(hw)}, verilator_waivers=waivers)
+    runner.run_block("snn_control", sim, backend, hw, lambda: _control(hw), hw)

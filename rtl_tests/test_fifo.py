@@ -5,8 +5,6 @@ the pytest test, a missing simulator must fail with an install hint)."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import runner
 
@@ -24,19 +22,8 @@ def _fifo(depth: int, width: int):
 def _run(sim: str, depth: int, width: int, tag: str = "", backend: str = "verilog",
          **cfg) -> None:
     params = {"DEPTH": depth, "DATA_WIDTH": width}
-    build_dir = runner.build_dir_for("snn_fifo", params, sim, tag, backend)
-    sources, sim_params, waivers = runner.block_sources(
-        backend, "snn_fifo", params, lambda: _fifo(depth, width), build_dir)
-    runner.run_cocotb(
-        toplevel="snn_fifo",
-        sources=sources,
-        test_module="cocotb_fifo",
-        parameters=sim_params,
-        sim=sim,
-        build_dir=build_dir,
-        extra_env={"SNN_FIFO_CONFIG": json.dumps({**params, **cfg})},
-        verilator_waivers=waivers,
-    )
+    runner.run_block("snn_fifo", sim, backend, params, lambda: _fifo(depth, width),
+                     {**params, **cfg}, tag=tag)
 
 
 @pytest.mark.parametrize(("depth", "width"), CONFIGS, ids=[f"D{d}-W{w}" for d, w in CONFIGS])

@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -150,27 +149,6 @@ BAD_PARAMS: list[tuple[str, dict[str, object], str]] = [
 ]
 
 
-def _literal(v: object) -> str:
-    return f'"{v}"' if isinstance(v, str) else str(v)
-
-
-def _verilator(module: str, params: dict[str, object], cwd: Path) -> subprocess.CompletedProcess:
-    exe = runner.verilator_exe()
-    cmd = [exe, "--lint-only", "-Wall", "--default-language", "1364-2005",
-           "--top-module", module, *[f"-G{k}={_literal(v)}" for k, v in params.items()],
-           "-y", str(rtl_dir()), str(rtl_dir() / f"{module}.v")]
-    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=120)
-
-
-def _iverilog(module: str, params: dict[str, object], cwd: Path) -> subprocess.CompletedProcess:
-    runner.require_simulator("icarus")
-    cmd = ["iverilog", "-g2005", "-Wall", "-o", str(cwd / "lint.vvp"), "-s", module,
-           *[f"-P{module}.{k}={_literal(v)}" for k, v in params.items()],
-           "-y", str(rtl_dir()), str(rtl_dir() / f"{module}.v")]
-    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "PATH": runner.search_path()})
-
-
 def _cases() -> list[tuple[str, dict[str, object]]]:
     return [(m, p) for m, sets in LINT_PARAMS.items() for p in sets]
 
@@ -188,7 +166,7 @@ def test_every_rtl_file_is_linted():
 @pytest.mark.parametrize("case", _cases(), ids=[_id(c) for c in _cases()])
 def test_verilator_lint_clean(case, tmp_path):
     module, params = case
-    r = _verilator(module, params, tmp_path)
+    r = runner.lint_verilator(module, params, tmp_path)
     out = r.stdout + r.stderr
     assert r.returncode == 0 and "%Warning" not in out and "%Error" not in out, out
 
@@ -196,7 +174,7 @@ def test_verilator_lint_clean(case, tmp_path):
 @pytest.mark.parametrize("case", _cases(), ids=[_id(c) for c in _cases()])
 def test_icarus_verilog_2005_clean(case, tmp_path):
     module, params = case
-    r = _iverilog(module, params, tmp_path)
+    r = runner.lint_iverilog(module, params, tmp_path)
     out = (r.stdout + r.stderr).strip()
     assert r.returncode == 0 and out == "", out
 
@@ -215,9 +193,7 @@ def test_waivers_are_inline_named_and_explained():
                          ids=[_id((m, p)) or m for m, p, _ in BAD_PARAMS])
 @pytest.mark.parametrize("tool", ["verilator", "iverilog"])
 def test_bad_parameters_fail_elaboration(tool, module, params, message, tmp_path):
-    r = (_verilator if tool == "verilator" else _iverilog)(module, params, tmp_path)
-    assert r.returncode != 0
-    assert message in r.stdout + r.stderr
+    runner.check_bad_parameters(tool, module, params, message, tmp_path)
 
 
 @pytest.mark.slow

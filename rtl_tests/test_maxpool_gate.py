@@ -8,12 +8,9 @@ bad parameters fail elaboration in both tools with a message naming the rule."""
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 import runner
-from test_lint import _iverilog, _verilator
 
 from snngen.golden.model import maxpool_gate
 from snngen.hwmodel.blocks.gate import (
@@ -70,19 +67,7 @@ def _gate(hw: dict[str, int]):
 def test_maxpool_gate(sim, backend, name):
     hw, timesteps = CONFIGS[name]
     cfg = {**hw, "images": 3, "timesteps": timesteps, "stale_tags": name in STALE_TAGS}
-    build_dir = runner.build_dir_for(BLOCK, hw, sim, backend=backend)
-    sources, sim_params, waivers = runner.block_sources(
-        backend, BLOCK, hw, lambda: _gate(hw), build_dir)
-    runner.run_cocotb(
-        toplevel=BLOCK,
-        sources=sources,
-        test_module="cocotb_maxpool_gate",
-        parameters=sim_params,
-        sim=sim,
-        build_dir=build_dir,
-        extra_env={"SNN_MAXPOOL_GATE_CONFIG": json.dumps(cfg)},
-        verilator_waivers=waivers,
-    )
+    runner.run_block(BLOCK, sim, backend, hw, lambda: _gate(hw), cfg)
 
 
 # geometries for the model check: (C, H, W), kernel, stride, padding
@@ -155,9 +140,7 @@ BAD_PARAMS: list[tuple[dict[str, object], str]] = [
 @pytest.mark.parametrize(("params", "message"), BAD_PARAMS, ids=[m for _, m in BAD_PARAMS])
 @pytest.mark.parametrize("tool", ["verilator", "iverilog"])
 def test_bad_parameters_fail_elaboration(tool, params, message, tmp_path):
-    r = (_verilator if tool == "verilator" else _iverilog)(BLOCK, {**_OK, **params}, tmp_path)
-    assert r.returncode != 0
-    assert message in r.stdout + r.stderr
+    runner.check_bad_parameters(tool, BLOCK, {**_OK, **params}, message, tmp_path)
 
 
 def test_lint_parameter_sets_are_clean(tmp_path):
@@ -170,8 +153,8 @@ def test_lint_parameter_sets_are_clean(tmp_path):
         _hw(3, 13, 11, (3, 2), (2, 3), (1, 1), 32, iw=32, ow=32),
     ]
     for params in sets:
-        r = _verilator(BLOCK, params, tmp_path)
+        r = runner.lint_verilator(BLOCK, params, tmp_path)
         out = r.stdout + r.stderr
         assert r.returncode == 0 and "%Warning" not in out and "%Error" not in out, out
-        r = _iverilog(BLOCK, params, tmp_path)
+        r = runner.lint_iverilog(BLOCK, params, tmp_path)
         assert r.returncode == 0 and (r.stdout + r.stderr).strip() == "", r.stdout + r.stderr

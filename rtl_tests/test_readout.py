@@ -5,8 +5,6 @@ scan, stalls, junk start/clear, no combinational path), hand-picked tie cases an
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import runner
 
@@ -60,11 +58,5 @@ def _readout(hw: dict):
 @pytest.mark.parametrize("name", list(CONFIGS))
 def test_readout(sim, backend, name):
     hw = CONFIGS[name]
-    build_dir = runner.build_dir_for("snn_readout", hw, sim, backend=backend)
-    sources, sim_params, waivers = runner.block_sources(
-        backend, "snn_readout", hw, lambda: _readout(hw), build_dir)
-    runner.run_cocotb(
-        toplevel="snn_readout", sources=sources, test_module="cocotb_readout",
-        parameters=sim_params, sim=sim, build_dir=build_dir,
-        extra_env={"SNN_READOUT_CONFIG": json.dumps({**hw, "rounds": 25, "ties": _ties(hw)})},
-        verilator_waivers=waivers)
+    runner.run_block("snn_readout", sim, backend, hw, lambda: _readout(hw),
+                     {**hw, "rounds": 25, "ties": _ties(hw)})

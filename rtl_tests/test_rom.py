@@ -67,20 +67,9 @@ def test_rom(sim, backend, width, signed, depth, addr_width):
     cfg = {**hw, "signed": signed, "expected_file": str(expected)}
     # the Verilog reads the .mem at its start (INIT_FILE); the Amaranth Rom has its words
     # built in (no INIT_FILE parameter, no rst port)
-    sources, sim_params, waivers = runner.block_sources(
-        backend, "snn_rom", {**hw, "INIT_FILE": mem},
-        lambda: _rom(mem, width, signed, depth, addr_width), build_dir)
-    runner.run_cocotb(
-        toplevel="snn_rom",
-        sources=sources,
-        test_module="cocotb_rom",
-        parameters=sim_params,
-        sim=sim,
-        build_dir=build_dir,
-        extra_env={"SNN_ROM_CONFIG": json.dumps(cfg)},
-        seed=seed,
-        verilator_waivers=waivers,
-    )
+    runner.run_block("snn_rom", sim, backend, hw,
+                     lambda: _rom(mem, width, signed, depth, addr_width), cfg,
+                     sim_parameters={**hw, "INIT_FILE": mem}, seed=seed)
 
 
 # --- the .mem format on its own -----------------------------------------------------------

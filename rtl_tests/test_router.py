@@ -10,14 +10,12 @@ elaboration in both tools with a message naming the rule."""
 
 from __future__ import annotations
 
-import json
 import random
 from dataclasses import replace
 
 import numpy as np
 import pytest
 import runner
-from test_lint import _iverilog, _verilator
 
 from snngen.backends.verilog.memfile import read_mem, write_mem
 from snngen.golden.model import synaptic_current
@@ -103,23 +101,12 @@ def test_router(sim, backend, name):
     word = spec["LANES"] * spec["W_WIDTH"]
     words = rm.rom_words(geom, rm.weight4d(node), spec["LANES"], spec["W_WIDTH"])
     write_mem(w_file, words, word)
-    sources, sim_params, waivers = runner.block_sources(
-        backend, BLOCK, {**hw, "WEIGHT_FILE": w_file}, lambda: _router(hw, words), build_dir)
     cfg = {**hw, "kind": spec["kind"], "weight": node.op.weight.tolist(),
            "in_shape": list(in_shape), "stride": list(spec.get("stride", (1, 1))),
            "padding": list(spec.get("padding", (0, 0))),
            "expect_empty_events": spec.get("expect_empty_events", False)}
-    runner.run_cocotb(
-        toplevel=BLOCK,
-        sources=sources,
-        test_module="cocotb_router",
-        parameters=sim_params,
-        sim=sim,
-        build_dir=build_dir,
-        extra_env={"SNN_ROUTER_CONFIG": json.dumps(cfg)},
-        seed=seed,
-        verilator_waivers=waivers,
-    )
+    runner.run_block(BLOCK, sim, backend, hw, lambda: _router(hw, words), cfg,
+                     sim_parameters={**hw, "WEIGHT_FILE": w_file}, seed=seed)
 
 
 # --- the Python model on its own (no simulator) ---------------------------------------------
@@ -236,6 +223,4 @@ BAD_PARAMS: list[tuple[dict[str, object], str]] = [
 @pytest.mark.parametrize(("params", "message"), BAD_PARAMS, ids=[m for _, m in BAD_PARAMS])
 @pytest.mark.parametrize("tool", ["verilator", "iverilog"])
 def test_bad_parameters_fail_elaboration(tool, params, message, tmp_path):
-    r = (_verilator if tool == "verilator" else _iverilog)(BLOCK, {**_OK, **params}, tmp_path)
-    assert r.returncode != 0
-    assert message in r.stdout + r.stderr
+    runner.check_bad_parameters(tool, BLOCK, {**_OK, **params}, message, tmp_path)
