@@ -24,7 +24,11 @@ def test_wheel_ships_templates_rtl_and_entry_point(tmp_path):
     with zipfile.ZipFile(wheel) as z:
         names = set(z.namelist())
         assert "snngen/templates/README.md" in names
+        # the top, the report page and the verification harness
+        for j2 in ("snn_top.v.j2", "report.html.j2", "snn_bench.v.j2"):
+            assert f"snngen/templates/{j2}" in names
         assert "snngen/cli.py" in names
+        assert "snngen/backends/verilog/memfile.py" in names
         entry = next(n for n in names if n.endswith("entry_points.txt"))
         assert "snngen = snngen.cli:main" in z.read(entry).decode()
         # the hand-written Verilog ships inside the package, byte for byte
@@ -36,5 +40,5 @@ def test_wheel_ships_templates_rtl_and_entry_point(tmp_path):
             "from snngen.resources import rtl_dir; print(rtl_dir())")
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "site")],
                          check=True, capture_output=True, text=True).stdout.strip()
-    assert Path(out) == tmp_path / "site" / "snngen" / "rtl"
-    assert (Path(out) / "snn_fifo.v").is_file()
+    assert Path(out) == tmp_path / "site" / "snngen" / "backends" / "verilog" / "rtl"
+    assert (Path(out) / "snn_fifo.v").is_file() and (Path(out) / "snn_rom.v").is_file()

@@ -319,7 +319,7 @@ wire unused_sweep_high = ^b_new[SW-1:V_WIDTH];
 wire [INDEX_WIDTH-1:0] dbg_row_full = dbg_rd_index >> LOG_LANES;
 wire [INDEX_WIDTH-1:0] dbg_lane_full = dbg_rd_index & LAST_LANE_I[INDEX_WIDTH-1:0];
 wire [MEM_AW-1:0] dbg_row = dbg_row_full[MEM_AW-1:0];
-wire [LANE_W-1:0] dbg_lane = dbg_lane_full[LANE_W-1:0];
+wire [LANE_W-1:0] dbg_lane;
 wire dbg_go = dbg_rd_en && idle;
 reg [LANE_W-1:0] dbg_lane_reg;
 
@@ -329,6 +329,13 @@ generate
     end
     if (INDEX_WIDTH > LANE_W) begin : g_dbg_lane_high
         wire unused_dbg_lane_high = |dbg_lane_full[INDEX_WIDTH-1:LANE_W];
+    end
+    // more lanes than 2^INDEX_WIDTH (a layer smaller than its lane count): the index has
+    // fewer bits than a lane number, the lane's high bits are 0
+    if (INDEX_WIDTH >= LANE_W) begin : g_dbg_lane_cut
+        assign dbg_lane = dbg_lane_full[LANE_W-1:0];
+    end else begin : g_dbg_lane_ext
+        assign dbg_lane = {{(LANE_W-INDEX_WIDTH){1'b0}}, dbg_lane_full};
     end
 endgenerate
 
