@@ -7,6 +7,7 @@
 #   make hw-mnist-mlp  the MNIST MLP (Spiker+'s topology) as hardware: convert, build, verify
 #               2 images on Verilator and Icarus
 #   make verify-all  every evaluation image of every example through the RTL, both backends
+#   make fuzz   100 random networks x both backends x both simulators
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -17,7 +18,7 @@ TORCH := torch==2.13.0
 # the MNIST test set (IDX); only examples and benchmarks use it, never the tests
 MNIST_DIR ?= ../shared/data/mnist
 
-.PHONY: venv demo test quick rtl lint bench bench-peers bench-speed bench-rtl verify-all hw-mnist hw-mnist-mlp hw-amaranth peers-deps clean
+.PHONY: venv demo test quick rtl lint bench bench-peers bench-speed bench-rtl verify-all fuzz hw-mnist hw-mnist-mlp hw-amaranth peers-deps clean
 
 venv: $(STAMP)
 
@@ -134,6 +135,11 @@ bench-rtl: venv
 # split, Icarus on a sample): benchmarks/results/verify.json; long (see docs/benchmarks.md)
 verify-all: venv
 	$(BIN)/python benchmarks/verify_all.py --data-dir $(MNIST_DIR)
+
+# 100 seeded random networks, both backends, both simulators: benchmarks/results/fuzz.json; a
+# failure prints the command that reproduces it (make test runs two of them)
+fuzz: venv
+	$(BIN)/python benchmarks/fuzz.py --count 100 --jobs 2
 
 bench-peers: peers-deps
 	$(BIN)/python benchmarks/peers.py
