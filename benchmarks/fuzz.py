@@ -105,12 +105,20 @@ def options(net, d: dict) -> tuple[dict, dict]:
 
 
 def run_seed(seed: int, backends: list[str], sims: list[str], work: Path) -> dict:
+    from snngen.hwmodel.plan import HardwareError
+
     d = draw(seed)
     out: dict = {"seed": seed, "draw": d, "runs": [], "passed": True}
     t0 = time.perf_counter()
     try:
         net, pixels = network(seed, d)
-        lanes, depths = options(net, d)
+        try:
+            lanes, depths = options(net, d)
+        except HardwareError as e:
+            # a network the hardware does not build (yet), e.g. average pooling the converter
+            # could not fold: not a failure, and not counted as one of the networks
+            out.update(refused=str(e), passed=None, seconds=round(time.perf_counter() - t0, 1))
+            return out
         p = plan(net, lanes=lanes, fifo_depth=depths)
         out["stages"] = [f"{s.kind} {s.name}" for s in p.stages]
         out["lanes_by_layer"] = lanes
@@ -145,7 +153,9 @@ def repro(seed: int) -> str:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--count", type=int, default=100, help="networks (seeds first .. first+N-1)")
+    ap.add_argument("--count", type=int, default=100,
+                    help="networks to build and verify (seeds from --first on; seeds whose "
+                         "network the hardware refuses are skipped)")
     ap.add_argument("--first", type=int, default=0)
     ap.add_argument("--seed", type=int, help="run only this seed (prints every mismatch)")
     ap.add_argument("--backends", default="verilog,amaranth")
@@ -158,27 +168,39 @@ def main() -> int:
     backends = [b for b in a.backends.split(",") if b]
     sims = [s for s in a.sims.split(",") if s]
     work = Path(a.work).resolve()
-    seeds = [a.seed] if a.seed is not None else list(range(a.first, a.first + a.count))
     t0 = time.perf_counter()
-    results = []
-    if a.jobs > 1 and len(seeds) > 1:
+    results: list[dict] = []
+    if a.seed is not None:
+        results.append(run_seed(a.seed, backends, sims, work))
+        _show(results[-1], 1, 1)
+    else:
+        # seeds from --first on until --count networks were built and verified (seeds whose
+        # network the hardware refuses are recorded and skipped)
         import concurrent.futures as cf
         import multiprocessing as mp
 
-        with cf.ProcessPoolExecutor(a.jobs, mp_context=mp.get_context("spawn")) as pool:
-            futs = [pool.submit(run_seed, s, backends, sims, work) for s in seeds]
-            for f in cf.as_completed(futs):
-                results.append(f.result())
-                _show(results[-1], len(results), len(seeds))
-    else:
-        for s in seeds:
-            results.append(run_seed(s, backends, sims, work))
-            _show(results[-1], len(results), len(seeds))
+        next_seed = a.first
+        built = lambda: sum(r["passed"] is not None for r in results)  # noqa: E731
+        with cf.ProcessPoolExecutor(max(1, a.jobs), mp_context=mp.get_context("spawn")) as pool:
+            running: set = set()
+            while True:
+                while len(running) < max(1, a.jobs) and built() + len(running) < a.count:
+                    running.add(pool.submit(run_seed, next_seed, backends, sims, work))
+                    next_seed += 1
+                if not running:
+                    break
+                done, running = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+                for f in done:
+                    results.append(f.result())
+                    _show(results[-1], built(), a.count)
     results.sort(key=lambda r: r["seed"])
-    failed = [r for r in results if not r["passed"]]
+    failed = [r for r in results if r["passed"] is False]
+    refused = [r for r in results if r["passed"] is None]
+    networks = len(results) - len(refused)
     runs = sum(len(r["runs"]) for r in results)
-    print(f"{len(results) - len(failed)} of {len(results)} networks passed ({runs} runs: "
-          f"{', '.join(backends)} x {', '.join(sims)}) in {time.perf_counter() - t0:.0f} s")
+    print(f"{networks - len(failed)} of {networks} networks passed ({runs} runs: "
+          f"{', '.join(backends)} x {', '.join(sims)}) in {time.perf_counter() - t0:.0f} s; "
+          f"{len(refused)} seeds skipped (the hardware refuses their network)")
     for r in failed:
         print(f"FAILED seed {r['seed']}: {r.get('error') or _first(r)}; reproduce: "
               f"{repro(r['seed'])}")
@@ -186,7 +208,8 @@ def main() -> int:
         path = Path(a.json or RESULTS / "fuzz.json")
         path.parent.mkdir(parents=True, exist_ok=True)
         doc = {"format": "snngen-fuzz", "version": 1, "backends": backends, "sims": sims,
-               "networks": len(results), "passed": len(results) - len(failed),
+               "networks": networks, "passed": networks - len(failed),
+               "refused": {str(r["seed"]): r["refused"] for r in refused},
                "runs": runs, "seconds": round(time.perf_counter() - t0, 1),
                "results": [{k: v for k, v in r.items() if k != "traceback"} for r in results]}
         path.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
@@ -205,6 +228,9 @@ def _first(r: dict) -> str:
 
 def _show(r: dict, done: int, total: int) -> None:
     d = r["draw"]
+    if r["passed"] is None:
+        print(f"[{done}/{total}] seed {r['seed']}: skipped ({r['refused']})", flush=True)
+        return
     state = "ok" if r["passed"] else "FAILED"
     print(f"[{done}/{total}] seed {r['seed']}: {state} ({r['seconds']} s; "
           f"{' / '.join(r.get('stages', []))}; w{d.get('weight_bits_used', d['weight_bits'])} "

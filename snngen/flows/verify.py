@@ -232,10 +232,11 @@ def compare(p: HwPlan, res, timings: list[timing.Timing], records: list[dict],
 
 
 def _chunks(n: int, jobs: int, chunk: int | None) -> list[range]:
-    """Contiguous image ranges: about ``chunk`` images each (default: enough that every job
-    gets a few, at most 100 each, so progress shows), never more than ``n``."""
+    """Contiguous image ranges: about ``chunk`` images each (default: a quarter of a job's
+    share, at least 16 so that a simulator run is not mostly start-up, at most 100 so that
+    progress shows), never more than ``n``."""
     if chunk is None:
-        chunk = max(1, min(100, -(-n // (4 * jobs))))
+        chunk = min(100, max(16, -(-n // (4 * jobs))))
     return [range(a, min(a + chunk, n)) for a in range(0, n, chunk)]
 
 
