@@ -59,7 +59,7 @@ demo: venv
 	$(BIN)/snngen simulate $(DIGITS) --json out/demo/digits.json
 	$(BIN)/snngen plot $(DIGITS) --out out/demo
 	$(BIN)/snngen build out/demo/digits.snn --target verilog -o out/demo/rtl --lanes 2
-	$(BIN)/snngen verify out/demo/rtl --sim verilator --images 4 --timesteps 16
+	$(BIN)/snngen verify out/demo/rtl --sim verilator --images all --timesteps 16
 
 lint: venv
 	$(BIN)/ruff check .
