@@ -25,8 +25,9 @@ layer (into a temporary directory, or --work DIR to keep it). Then:
    (`snngen.flows.cocotb_net`): digits with 2 lanes, 8 images at T=16, on Verilator and Icarus;
    MNIST with 4 lanes, 2 images at T=16, on Verilator; each Verilator model compiled once per
    bench first (its compile time is reported), then three rounds, each running the two
-   benches one after the other (interleaved), and the minimum over the rounds kept. The speed is simulated clock cycles
-   (cocotb's simulated time / the 10 ns clock period, reset included) per second of cocotb's
+   benches one after the other (interleaved), and the minimum over the rounds kept. The speed
+   is simulated clock cycles (cocotb's simulated time / the 10 ns clock period, reset
+   included) per second of cocotb's
    own wall-clock time of the test (its REAL TIME: simulator and bench running, process
    start-up and compile excluded); the simulator-process seconds (start-up included) are
    reported beside it. Every run must verify (`report.ok`: every spike, count, class and cycle
