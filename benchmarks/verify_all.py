@@ -61,6 +61,19 @@ def data_args(example: str, data_dir: str) -> list[str]:
     return [] if example == "digits" else ["--data-dir", data_dir]
 
 
+def _recorded(bdir: Path, net: Path, t: int) -> dict[str, dict]:
+    """With --resume: the runs a build directory already recorded for this network file and T
+    (simulator -> run), so an interrupted regression does not redo them."""
+    try:
+        doc = json.loads((bdir / "verify.json").read_text())
+        if (bdir / "net.snn").read_bytes() != net.read_bytes():  # the build's own copy
+            return {}
+    except (OSError, ValueError):
+        return {}
+    return {sim: r for sim, r in doc.get("runs", {}).items()
+            if r.get("timesteps") == t and "simulation" in r}
+
+
 def run(a: argparse.Namespace) -> list[dict]:
     work = Path(a.work).resolve()
     work.mkdir(parents=True, exist_ok=True)
@@ -72,17 +85,22 @@ def run(a: argparse.Namespace) -> list[dict]:
             sh([SNNGEN, "convert", *conv, *data_args(example, a.data_dir), "-o", str(net)], log)
             for backend in a.backends:
                 bdir = work / f"{example}_{backend}"
-                sh([SNNGEN, "build", str(net), "--target", backend, "-o", str(bdir), "--lanes",
-                    str(lanes), "--timesteps", str(t), "--force",
-                    *data_args(example, a.data_dir)], log)
                 n_icarus = a.icarus_images.get(example, ICARUS_IMAGES[example])
-                for sim, images in (("verilator", "all"), ("icarus", f"0:{n_icarus}")):
-                    if sim == "icarus" and n_icarus == 0:
-                        continue
-                    t0 = time.perf_counter()
-                    sh([SNNGEN, "verify", str(bdir), "--sim", sim, "--images", images,
-                        "--timesteps", str(t), "--jobs", str(a.jobs),
+                plan_ = [(sim, images) for sim, images in
+                         (("verilator", "all"), ("icarus", f"0:{n_icarus}"))
+                         if sim == "verilator" or n_icarus > 0]
+                kept = _recorded(bdir, net, t) if a.resume else {}
+                if not all(sim in kept for sim, _ in plan_):
+                    sh([SNNGEN, "build", str(net), "--target", backend, "-o", str(bdir),
+                        "--lanes", str(lanes), "--timesteps", str(t), "--force",
                         *data_args(example, a.data_dir)], log)
+                    kept = {}
+                for sim, images in plan_:
+                    t0 = time.perf_counter()
+                    if sim not in kept:
+                        sh([SNNGEN, "verify", str(bdir), "--sim", sim, "--images", images,
+                            "--timesteps", str(t), "--jobs", str(a.jobs),
+                            *data_args(example, a.data_dir)], log)
                     rec = json.loads((bdir / "verify.json").read_text())["runs"][sim]
                     rtl = rec["cycles"]["rtl"]
                     s = rec["simulation"]
@@ -95,11 +113,14 @@ def run(a: argparse.Namespace) -> list[dict]:
                            "accuracy": sum(g == r for g, r in zip(
                                rec["classes"]["golden"], rec["classes"]["rtl"], strict=True))
                            / len(rtl),
-                           "simulation": s, "command_seconds": round(time.perf_counter() - t0, 1)}
+                           "simulation": s,
+                           "command_seconds": (round(time.perf_counter() - t0, 1)
+                                               if sim not in kept else None)}
                     rows.append(row)
                     print(f"{example} {backend} {sim}: {row['images_passed']}/{row['images']} "
                           f"images verified, {s['cycles_simulated']:,} cycles, "
-                          f"{s['cycles_per_second'] or 0:,} cycles/s, {row['command_seconds']} s",
+                          f"{s['cycles_per_second'] or 0:,} cycles/s, {s['wall_seconds']} s"
+                          + (" (recorded before)" if sim in kept else ""),
                           file=sys.stderr, flush=True)
     return rows
 
@@ -134,6 +155,9 @@ def main() -> int:
                     help="Icarus images per example, in the order digits,mnist_lenet,mnist_mlp "
                          f"(default {','.join(str(v) for v in ICARUS_IMAGES.values())})")
     ap.add_argument("--work", default=str(ROOT / "out" / "verify_all"))
+    ap.add_argument("--resume", action="store_true",
+                    help="keep the runs the work directory's builds already recorded for the "
+                         "same network and T (an interrupted run goes on where it stopped)")
     ap.add_argument("--json", default=str(RESULTS / "verify.json"))
     a = ap.parse_args()
     for e in a.only:
@@ -141,13 +165,24 @@ def main() -> int:
             ap.error(f"unknown example {e!r}; expected some of {', '.join(EXAMPLES)}")
     t0 = time.perf_counter()
     rows = run(a)
+    # rows of examples not run this time stay as they were recorded (--only reruns a part)
+    path = Path(a.json)
+    try:
+        old = json.loads(path.read_text())["rows"]
+    except (OSError, ValueError, KeyError):
+        old = []
+    done = {(r["example"], r["backend"], r["sim"]) for r in rows}
+    order = {e: i for i, e in enumerate(EXAMPLES)}
+    rows = sorted([r for r in old if (r["example"], r["backend"], r["sim"]) not in done] + rows,
+                  key=lambda r: (order.get(r["example"], 99), r["backend"] != "verilog",
+                                 r["sim"] != "verilator"))
     doc = {"format": "snngen-verify-all", "version": 1, "rows": rows,
-           "seconds": round(time.perf_counter() - t0, 1),
+           "seconds_this_run": round(time.perf_counter() - t0, 1),
            "passed": all(r["passed"] for r in rows)}
-    Path(a.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.json).write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
     print(markdown(rows))
-    print(f"wrote {a.json} ({doc['seconds']} s)")
+    print(f"wrote {a.json} ({doc['seconds_this_run']} s this run)")
     return 0 if doc["passed"] else 1
 
 
