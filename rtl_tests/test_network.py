@@ -237,22 +237,23 @@ def test_a_corrupted_weight_is_reported(digits_net):
 
 
 def test_verify_cli_image_ranges_jobs_and_record(digits_net, tmp_path, capsys):
-    # --images A:B on 2 jobs (chunks of one image each): every image compared, the record says
-    # which images and what the simulation cost
+    # --images A:B on 2 jobs (20 images: chunks of 16 and 4, one per job): every image
+    # compared, progress after the first chunk, the record says which images and what the
+    # simulation cost
     import json
 
     from snngen import cli
 
     net, _ = digits_net
     out = _build(net, "digits-cli", 2)
-    argv = ["verify", str(out), "--sim", "icarus", "--images", "5:8", "--jobs", "2",
+    argv = ["verify", str(out), "--sim", "icarus", "--images", "5:25", "--jobs", "2",
             "--timesteps", "4", "--keep", str(tmp_path / "work")]
     assert cli.main(argv) == 0
     text = capsys.readouterr().out
-    assert "verified: 3 images" in text and "on 2 job(s)" in text
-    assert "1/3 images" in text or "2/3 images" in text  # progress before the end
+    assert "verified: 20 images" in text and "on 2 job(s)" in text
+    assert "4/20 images" in text or "16/20 images" in text  # progress before the end
     run = json.loads((out / verify.RECORD).read_text())["runs"]["icarus"]
-    assert (run["first"], run["images"], run["passed"]) == (5, 3, True)
+    assert (run["first"], run["images"], run["passed"]) == (5, 20, True)
     sim_ = run["simulation"]
     assert sim_["bench"] == "harness" and sim_["jobs"] == 2
     assert sim_["cycles_simulated"] > sum(run["cycles"]["rtl"]) > 0
