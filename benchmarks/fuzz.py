@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 import traceback
 from pathlib import Path
@@ -60,31 +59,15 @@ def draw(seed: int) -> dict:
 
 
 def network(seed: int, d: dict):
-    """The fixed-point network of ``seed`` and its pixels (``d`` from :func:`draw`)."""
-    sys.path.insert(0, str(ROOT))
-    from dataclasses import asdict
-
-    from snngen.convert import passes
-    from snngen.convert.passes import ConversionConfig
-    from snngen.fixedpoint.fixednet import FixedConfig, fix
-    from snngen.fixedpoint.quantize import QuantizationError
-    from tests.randnet import random_graph, random_input
+    """The fixed-point network of ``seed`` and its pixels (``d`` from :func:`draw`): the
+    quantiser takes the drawn weight width or, where a layer needs more, the width it names
+    (recorded as ``weight_bits_used``)."""
+    from tests.randnet import fixed_net, random_graph, random_input
 
     g = random_graph(seed, dag=False)
-    x = random_input(seed, g, 16)
-    cfg = ConversionConfig()
-    snn = passes.convert(g, x, cfg)
-    bits = d["weight_bits"]
-    for _ in range(4):
-        try:
-            net = fix(snn, FixedConfig(weight_bits=bits, input_bits=d["input_bits"],
-                                       max_timesteps=16), asdict(cfg))
-            break
-        except QuantizationError as e:  # a layer needs more bits: take the width it names
-            bits = int(str(e).split("at least ")[1].split("-bit")[0])
-    else:
-        raise AssertionError(f"seed {seed}: no weight width fits")
-    d["weight_bits_used"] = bits
+    net, x = fixed_net(g, random_input(seed, g, 16), t_max=16, weight_bits=d["weight_bits"],
+                       input_bits=d["input_bits"])
+    d["weight_bits_used"] = net.config.weight_bits
     pixels = quantize_input(x[:d["images"]], d["input_bits"])
     pixels[0][np.random.default_rng(seed).random(pixels[0].shape) < 0.6] = 0  # a sparse one
     return net, pixels

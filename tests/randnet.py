@@ -75,10 +75,11 @@ def fixed_random_net(seed: int, n_calib: int = 16, t_max: int = 32, **conv):
     return fixed_net(g, random_input(seed, g, n_calib), t_max, **conv)
 
 
-def fixed_net(g: ir.Graph, x: np.ndarray, t_max: int = 32, **conv):
+def fixed_net(g: ir.Graph, x: np.ndarray, t_max: int = 32, weight_bits: int = 8,
+              input_bits: int = 8, **conv):
     """``g`` converted (default ConversionConfig, overridable with ``conv``) on the inputs
-    ``x`` and fixed with 8-bit weights, or the width the quantiser names when a layer needs
-    more; returns the FixedNet and ``x``."""
+    ``x`` and fixed with ``weight_bits``-bit weights, or the width the quantiser names when a
+    layer needs more, and ``input_bits``-bit pixels; returns the FixedNet and ``x``."""
     from dataclasses import asdict
 
     from snngen.convert import passes
@@ -88,10 +89,11 @@ def fixed_net(g: ir.Graph, x: np.ndarray, t_max: int = 32, **conv):
 
     cfg = ConversionConfig(**conv)
     snn = passes.convert(g, x, cfg)
-    bits = 8
+    bits = weight_bits
     for _ in range(4):
         try:
-            return fix(snn, FixedConfig(weight_bits=bits, max_timesteps=t_max), asdict(cfg)), x
+            return fix(snn, FixedConfig(weight_bits=bits, input_bits=input_bits,
+                                        max_timesteps=t_max), asdict(cfg)), x
         except QuantizationError as e:
             bits = int(str(e).split("at least ")[1].split("-bit")[0])
     raise AssertionError(f"{g.output}: no weight width fits")

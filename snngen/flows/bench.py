@@ -20,6 +20,7 @@ from pathlib import Path
 import jinja2
 import numpy as np
 
+from snngen.backends.verilog.memfile import write_mem
 from snngen.flows import simrun
 from snngen.resources import templates_dir
 
@@ -50,12 +51,12 @@ def render(man: dict, parameters: dict[str, str]) -> str:
 
 
 def write_images(path: Path, pixels: np.ndarray, bits: int) -> None:
-    """The pixels of every image, one hexadecimal word per line, image after image."""
-    digits = max(1, -(-bits // 4))
+    """The pixels of every image, image after image, in the ``.mem`` format (one zero-padded
+    hexadecimal word per line) that the harness reads with ``$fscanf``."""
     flat = np.asarray(pixels, dtype=np.int64).reshape(-1)
-    if flat.size and (flat.min() < 0 or flat.max() >= 1 << bits):
+    if flat.size and flat.min() < 0:  # (write_mem would store a negative in two's complement)
         raise ValueError(f"pixels outside the {bits}-bit input range")
-    path.write_text("".join(f"{int(v):0{digits}x}\n" for v in flat))
+    write_mem(path, flat, bits)
 
 
 def parse_record(text: str, stages: int, count_width: int, classes: int) -> list[dict]:

@@ -1,7 +1,8 @@
 """Whole-network verification of a build: ``snngen verify DIR --sim icarus|verilator``.
 
-It simulates the build's RTL (cocotb, :mod:`snngen.flows.cocotb_net`) on some images and compares,
-with ``==`` and nothing else,
+It simulates the build's RTL on some images (the in-simulator harness,
+:mod:`snngen.flows.bench`, or the per-edge cocotb bench, :mod:`snngen.flows.cocotb_net`; in
+chunks on one or more worker processes) and compares, with ``==`` and nothing else,
 
 * every stage's spike events of every timestep with the golden model's (``snngen.golden.model``,
   run on the build's own ``net.snn``),
