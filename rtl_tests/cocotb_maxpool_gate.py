@@ -138,17 +138,15 @@ class GateBench:
 
     # --- operations --------------------------------------------------------------------------
 
-    async def reset(self, cycles: int = 2, clear_ok: bool = False) -> None:
-        """rst for ``cycles`` edges with random events and EOT beats offered; idle after it.
-        A clear is offered in reset cycles only with ``clear_ok`` (a clear follows): offered
-        while idle it sets ts to 1 (the datapath registers are not reset), which the contract
-        leaves open (inputs in reset are not transfers)."""
+    async def reset(self, cycles: int = 2, m_ready: int | None = None) -> None:
+        """rst for ``cycles`` edges with random clears, events and EOT beats offered (inputs in
+        reset are not transfers: the RAM and ts must not change); idle after it. ``m_ready``:
+        its value in the first reset cycle (random otherwise), where an event held in the
+        output register is still offered."""
         self.dut.rst.value = 1
-        for _ in range(cycles):
-            junk = self.junk()
-            if not clear_ok:
-                junk["clear"] = 0
-            await self.step(m_ready=self.rng.randrange(2), check=False, **junk)
+        for k in range(cycles):
+            ready = m_ready if k == 0 and m_ready is not None else self.rng.randrange(2)
+            await self.step(m_ready=ready, check=False, **self.junk())
         self.dut.rst.value = 0
         out = await self.step(m_ready=0)
         assert not out["busy"] and not out["m_valid"], f"cycle {self.cycle}: after reset: {out}"
@@ -231,12 +229,13 @@ class GateBench:
         self.stats["input_gap_cycles"] += gaps
 
     async def sweep(self, expected: list[int], p_ready: float, stop_after: int | None = None,
-                    force_stall: bool = False) -> bool:
+                    force_stall: bool = False, stop_at_eot: bool = False) -> bool:
         """The sweep of a timestep whose EOT was accepted at the last edge e: sweep cycle j lies
         between edges e + j - 1 and e + j. Checks the events and every cycle count. With
         ``stop_after``, returns False after that many cycles (the caller resets); with
         ``force_stall``, m_ready is low in the cycle the EOT is first offered (the output EOT
-        held under backpressure)."""
+        held under backpressure); with ``stop_at_eot`` (and ``force_stall``), returns False
+        right after that cycle, the output EOT still waiting in the output register."""
         g, rng = self.g, self.rng
         kk = g.KH * g.KW
         got: list[int] = []
@@ -268,6 +267,8 @@ class GateBench:
             offered = bool(out["stall"])
             stalls += out["stall"]
             self.stats["eot_stalls"] += bool(out["stall"] and out["m_eot"])
+            if stop_at_eot and out["m_valid"] and out["m_eot"] and not out["m_fire"]:
+                return False
             if out["m_fire"]:
                 if out["m_eot"]:
                     break
@@ -320,7 +321,7 @@ async def start(dut) -> GateBench:
         getattr(dut, name).value = 0
     await Timer(1, unit="ns")
     Clock(dut.clk, PERIOD_NS, unit="ns").start()
-    await bench.reset(clear_ok=True)  # a clear follows
+    await bench.reset()
     return bench
 
 
@@ -372,8 +373,9 @@ async def test_images(dut) -> None:
 
 @cocotb.test()
 async def test_reset_and_clear_mid_timestep(dut) -> None:
-    """Reset keeps the RAM and ts: a sweep cut by a reset (after some events came out),
-    redone with an EOT alone, gives the same events in the same cycles; a reset while idle
+    """Reset keeps the RAM and ts: a sweep cut by a reset (after some events came out, or
+    with the output EOT waiting and m_ready high in reset), redone with an EOT alone, gives
+    the same events in the same cycles; a reset while idle
     loses nothing; a reset in a clear leaves the gate idle (then clear again). A clear
     accepted after some events of a timestep (no EOT) drops them."""
     bench = await start(dut)
@@ -396,6 +398,11 @@ async def test_reset_and_clear_mid_timestep(dut) -> None:
     assert not await bench.sweep(expected, 0.6, stop_after=cut)
     await bench.reset(rng.randint(1, 2))
     await bench.collect(none, 0.0)
+    # cut again with the output EOT waiting, and m_ready high in the first reset cycle: that
+    # is no transfer, ts must hold (else the redone sweep sees no spike of this timestep)
+    assert not await bench.sweep(expected, 0.6, force_stall=True, stop_at_eot=True)
+    await bench.reset(rng.randint(1, 2), m_ready=1)
+    await bench.collect(none, 0.0)
     await bench.sweep(expected, 0.6)
     bench.counts = new_counts
     # reset while idle: nothing lost
@@ -411,13 +418,13 @@ async def test_reset_and_clear_mid_timestep(dut) -> None:
     for _ in range(rng.randrange(1, bench.g.n_in)):
         out = await bench.step(m_ready=rng.randrange(2), **bench.junk())
         assert out["busy"], "clear ended early"
-    await bench.reset(1, clear_ok=True)
+    await bench.reset(1)
     await bench.clear()
     for _ in range(3):
         await bench.timestep(bench.pattern(rates, none, True), 0.2, 0.5, force_stall=True)
     s = bench.stats
     dut._log.info("%d cycles; %s", bench.cycle, dict(s))
-    assert s["timesteps"] == before + 6 and s["resets"] == 4 and s["clears"] == 3, dict(s)
+    assert s["timesteps"] == before + 6 and s["resets"] == 5 and s["clears"] == 3, dict(s)
 
 
 async def stale_tags(dut) -> None:

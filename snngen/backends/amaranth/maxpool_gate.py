@@ -432,8 +432,11 @@ class MaxPoolGate(wiring.Component):
         # --- datapath registers (no reset: a clear or a sweep start initialises them) -------
         m.d.sync += ev_addr_reg.eq(self.s.payload.index[:mem_aw])
 
-        # timestep number
-        with m.If(clear_fire):
+        # timestep number; it holds in reset (the contract: reset does not touch ts), since an
+        # output EOT still in m_valid_reg in the first reset cycle may meet m.ready there
+        with m.If(ResetSignal("sync")):
+            pass
+        with m.Elif(clear_fire):
             m.d.sync += ts_reg.eq(1)
         with m.Elif(sweeping & m_fire & m_eot_reg):
             m.d.sync += ts_reg.eq(ts_reg + 1)

@@ -439,8 +439,11 @@ end
 always @(posedge clk) begin
     ev_addr_reg <= s_addr;
 
-    // timestep number
-    if (clear_fire) begin
+    // timestep number; it holds in reset (the contract: reset does not touch ts), since an
+    // output EOT still in m_valid_reg in the first reset cycle may meet m_ready there
+    if (rst) begin
+        ts_reg <= ts_reg;
+    end else if (clear_fire) begin
         ts_reg <= {{(CNT_WIDTH-1){1'b0}}, 1'b1};
     end else if (sweeping && m_fire && m_eot_reg) begin
         ts_reg <= ts_reg + 1'b1;
