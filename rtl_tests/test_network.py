@@ -97,16 +97,19 @@ def test_digits_example(sim, digits_net):
 
 
 def test_the_harness_and_the_per_edge_bench_record_the_same(sim, digits_net):
-    # the harness (stimulus and capture in the simulator) must drive the top exactly as the
-    # per-edge cocotb bench does: every event, edge, class and count equal
+    # the harness (stimulus and capture in the simulator), run alone or under cocotb, must
+    # drive the top exactly as the per-edge cocotb bench does: every event, edge, class and
+    # count equal
     net, data = digits_net
     out = _build(net, f"digits-{sim}", 2)
     pixels = _pixels(net, data.test.x[3:5])
     fast = verify.simulate(out, sim, pixels, 6, work_dir=NET_BUILDS / f"digits-{sim}-work")
+    cocotb = verify.simulate(out, sim, pixels, 6, work_dir=NET_BUILDS / f"digits-{sim}-cocotb",
+                             bench_kind="harness-cocotb")
     slow = verify.simulate(out, sim, pixels, 6, work_dir=NET_BUILDS / f"digits-{sim}-edges",
                            bench_kind="edges")
     assert len(fast) == len(slow) == 2
-    assert fast == slow
+    assert fast == cocotb == slow
 
 
 def test_the_harness_is_lint_clean(digits_net, tmp_path):
@@ -258,7 +261,8 @@ def test_verify_cli_image_ranges_jobs_and_record(digits_net, tmp_path, capsys):
     assert sim_["bench"] == "harness" and sim_["jobs"] == 2
     assert sim_["cycles_simulated"] > sum(run["cycles"]["rtl"]) > 0
     assert sim_["cycles_per_second"] > 0
-    assert sorted(p.name for p in (tmp_path / "work").iterdir()) == ["job0", "job1"]
+    # one compiled model, one directory per chunk
+    assert sorted(p.name for p in (tmp_path / "work").iterdir()) == ["chunk0", "chunk1", "model"]
     # the range and --first do not mix; a range past the split is refused
     assert cli.main([*argv[:4], "--images", "all", "--first", "3"]) == 2
     assert "--first 3 goes with --images N" in capsys.readouterr().out

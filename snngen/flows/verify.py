@@ -54,14 +54,17 @@ class ImageResult:
 @dataclass
 class RunStats:
     """What a verification run cost: ``cycles`` simulated (reset to last result, summed over the
-    simulator runs), ``sim_seconds`` (wall time of those runs, summed: start-up and any
-    compilation included), ``wall_seconds`` of the whole verification, the ``jobs`` and the
-    ``bench``. ``steady_cycles``/``steady_seconds`` leave out each worker's first run (the one
-    that compiles), for the simulator's own speed."""
+    simulator runs), ``sim_seconds`` (wall time of those runs, summed: start-up included, and
+    compilation for the cocotb benches, whose first run on each worker compiles),
+    ``build_seconds`` (compiling the ``harness`` bench's executable, once, before its runs),
+    ``wall_seconds`` of the whole verification, the ``jobs`` and the ``bench``.
+    ``steady_cycles``/``steady_seconds`` leave out runs that compiled, for the simulator's own
+    speed."""
     bench: str = "harness"
     jobs: int = 1
     cycles: int = 0
     sim_seconds: float = 0.0
+    build_seconds: float = 0.0
     wall_seconds: float = 0.0
     steady_cycles: int = 0
     steady_seconds: float = 0.0
@@ -122,7 +125,7 @@ def _parameters(man: dict, build_dir: Path) -> dict[str, str]:
             for name, value in man.get("parameters", {}).items()}
 
 
-BENCHES = ("harness", "edges")
+BENCHES = ("harness", "harness-cocotb", "edges")
 
 
 def simulate(build_dir: str | os.PathLike, sim: str, pixels: np.ndarray, timesteps: int,
@@ -131,10 +134,11 @@ def simulate(build_dir: str | os.PathLike, sim: str, pixels: np.ndarray, timeste
     """Run the build's RTL on ``pixels`` (n, ...) and return the bench's records. With ``gap``
     > 0 the bench withholds pixels and refuses the result in random cycles.
 
-    ``bench_kind``: ``"harness"`` (default) runs the in-simulator harness
-    (:mod:`snngen.flows.bench`, at the simulator's speed); ``"edges"`` the per-edge cocotb
-    bench (:mod:`snngen.flows.cocotb_net`, Python at every clock edge). Both follow the same
-    protocol and give the same records."""
+    ``bench_kind``: ``"harness"`` (default) compiles the in-simulator harness
+    (:mod:`snngen.flows.bench`) into a plain simulator executable and runs it, at the
+    simulator's speed; ``"harness-cocotb"`` runs the same harness under cocotb;
+    ``"edges"`` the per-edge cocotb bench (:mod:`snngen.flows.cocotb_net`, Python at every
+    clock edge). All follow the same protocol and give the same records."""
     if bench_kind not in BENCHES:
         raise ValueError(f"bench must be one of {BENCHES}, got {bench_kind!r}")
     build_dir = Path(build_dir).resolve()
@@ -143,12 +147,16 @@ def simulate(build_dir: str | os.PathLike, sim: str, pixels: np.ndarray, timeste
     work = Path(work_dir) if work_dir is not None else build_dir / "sim" / sim
     work = work.resolve()
     work.mkdir(parents=True, exist_ok=True)
-    if bench_kind == "harness":
-        try:
-            return bench.run(build_dir, man, files, _parameters(man, build_dir), sim, pixels,
-                             timesteps, work, seed=seed, gap=gap)
-        except simrun.SimError as e:
-            raise VerifyError(str(e)) from None
+    params = _parameters(man, build_dir)
+    try:
+        if bench_kind == "harness":
+            model = bench.build(man, files, params, sim, work)
+            return bench.run_model(model, man, pixels, timesteps, work, seed=seed, gap=gap)
+        if bench_kind == "harness-cocotb":
+            return bench.run_cocotb(build_dir, man, files, params, sim, pixels, timesteps,
+                                    work, seed=seed, gap=gap)
+    except simrun.SimError as e:
+        raise VerifyError(str(e)) from None
     out = work / "record.json"
     if out.exists():
         out.unlink()
@@ -262,6 +270,18 @@ def _run_chunk(args: tuple) -> tuple[list[dict], float, bool, str]:
     return recs, time.perf_counter() - t0, first, str(work)
 
 
+def _run_model(model, man: dict, pixels: np.ndarray, timesteps: int, run_dir: Path, seed: int,
+               gap: float) -> tuple[list[dict], float, bool, str]:
+    import time
+
+    t0 = time.perf_counter()
+    try:
+        recs = bench.run_model(model, man, pixels, timesteps, run_dir, seed=seed, gap=gap)
+    except simrun.SimError as e:
+        raise VerifyError(str(e)) from None
+    return recs, time.perf_counter() - t0, False, str(run_dir)
+
+
 def verify(build_dir: str | os.PathLike, sim: str, pixels: np.ndarray, timesteps: int,
            work_dir: str | os.PathLike | None = None, seed: int | None = None,
            gap: float = 0.0, bench_kind: str = "harness", jobs: int = 1,
@@ -269,12 +289,14 @@ def verify(build_dir: str | os.PathLike, sim: str, pixels: np.ndarray, timesteps
            progress: Callable[[int, int, RunStats], None] | None = None) -> VerifyReport:
     """Simulate and compare; see the module doc and :func:`simulate` (``gap``, ``bench_kind``).
 
-    The images run in contiguous chunks (``chunk`` images each) on ``jobs`` worker processes,
-    each with a work directory of its own (``work_dir/job<k>``; a temporary directory when
-    ``work_dir`` is None) whose compiled model serves all its chunks. ``progress(done, total,
-    stats)`` is called after every chunk. Every image is compared, whatever the chunking: the
-    records are the same as one run's but for the absolute edge numbers, which the comparison
-    takes relative to each image's start."""
+    The images run in contiguous chunks (``chunk`` images each), ``jobs`` at a time. The
+    ``harness`` bench compiles one executable (in ``work_dir/model``; a temporary directory
+    when ``work_dir`` is None) and runs each chunk in a directory of its own
+    (``work_dir/chunk<k>``); the cocotb benches run chunks on ``jobs`` worker processes, each
+    with a work directory of its own (``work_dir/job<k>``) whose compiled model serves all its
+    chunks. ``progress(done, total, stats)`` is called after every chunk. Every image is
+    compared, whatever the chunking: the records are the same as one run's but for the
+    absolute edge numbers, which the comparison takes relative to each image's start."""
     import concurrent.futures as cf
     import multiprocessing as mp
     import time
@@ -286,6 +308,8 @@ def verify(build_dir: str | os.PathLike, sim: str, pixels: np.ndarray, timesteps
                           f"this network), got {timesteps}")
     if jobs < 1:
         raise VerifyError(f"jobs must be at least 1, got {jobs}")
+    if bench_kind not in BENCHES:
+        raise ValueError(f"bench must be one of {BENCHES}, got {bench_kind!r}")
     pixels = np.asarray(pixels, dtype=np.int64)
     if pixels.shape[1:] != tuple(p.input_shape):
         raise VerifyError(f"images of shape {pixels.shape[1:]}, the build expects "
@@ -297,25 +321,42 @@ def verify(build_dir: str | os.PathLike, sim: str, pixels: np.ndarray, timesteps
     chunks = _chunks(len(pixels), jobs, chunk)
     records: list[list[dict] | None] = [None] * len(chunks)
     with tempfile.TemporaryDirectory(prefix="snngen-verify-") as tmp:
-        root = Path(work_dir) if work_dir is not None else Path(tmp) / sim
-        dirs = [root / f"job{k}" for k in range(min(jobs, len(chunks)))]
-        if len(dirs) == 1:
-            _WORKER_DIR[:] = [dirs[0]]
-            outcomes = ((k, _run_chunk((build_dir, sim, pixels[c.start:c.stop], timesteps,
-                                        seed + k, gap, bench_kind)))
-                        for k, c in enumerate(chunks))
-            pool = None
-        else:
-            ctx = mp.get_context("spawn")
-            queue = ctx.Manager().Queue()
-            for d in dirs:
-                queue.put(str(d))
-            pool = cf.ProcessPoolExecutor(len(dirs), mp_context=ctx, initializer=_init_worker,
-                                          initargs=(queue,))
-            futures = {pool.submit(_run_chunk, (build_dir, sim, pixels[c.start:c.stop],
-                                                timesteps, seed + k, gap, bench_kind)): k
+        root = (Path(work_dir) if work_dir is not None else Path(tmp) / sim).resolve()
+        pool: cf.Executor | None = None
+        if bench_kind == "harness":
+            bdir = Path(build_dir).resolve()
+            man = load_manifest(bdir)
+            t0 = time.perf_counter()
+            try:
+                model = bench.build(man, [bdir / f for f in man["files"]],
+                                    _parameters(man, bdir), sim, root / "model")
+            except simrun.SimError as e:
+                raise VerifyError(str(e)) from None
+            stats.build_seconds = time.perf_counter() - t0
+            # the simulators are separate processes: threads are enough to keep jobs of them
+            pool = cf.ThreadPoolExecutor(min(jobs, len(chunks)))
+            futures = {pool.submit(_run_model, model, man, pixels[c.start:c.stop], timesteps,
+                                   root / f"chunk{k}", seed + k, gap): k
                        for k, c in enumerate(chunks)}
             outcomes = ((futures[f], f.result()) for f in cf.as_completed(futures))
+        else:
+            dirs = [root / f"job{k}" for k in range(min(jobs, len(chunks)))]
+            if len(dirs) == 1:
+                _WORKER_DIR[:] = [dirs[0]]
+                outcomes = ((k, _run_chunk((build_dir, sim, pixels[c.start:c.stop], timesteps,
+                                            seed + k, gap, bench_kind)))
+                            for k, c in enumerate(chunks))
+            else:
+                ctx = mp.get_context("spawn")
+                queue = ctx.Manager().Queue()
+                for d in dirs:
+                    queue.put(str(d))
+                pool = cf.ProcessPoolExecutor(len(dirs), mp_context=ctx,
+                                              initializer=_init_worker, initargs=(queue,))
+                futures = {pool.submit(_run_chunk, (build_dir, sim, pixels[c.start:c.stop],
+                                                    timesteps, seed + k, gap, bench_kind)): k
+                           for k, c in enumerate(chunks)}
+                outcomes = ((futures[f], f.result()) for f in cf.as_completed(futures))
         done = 0
         try:
             for k, (recs, seconds, first, _) in outcomes:
@@ -373,6 +414,7 @@ def record(build_dir: str | os.PathLike, rep: VerifyReport, dataset: str, first:
             "bench": rep.stats.bench, "jobs": rep.stats.jobs,
             "cycles_simulated": rep.stats.cycles,
             "simulator_seconds": round(rep.stats.sim_seconds, 3),
+            "build_seconds": round(rep.stats.build_seconds, 3),
             "wall_seconds": round(rep.stats.wall_seconds, 3),
             "cycles_per_second": _rounded(rep.stats.cycles_per_second),
             "steady_cycles_per_second": _rounded(rep.stats.steady_cycles_per_second),
