@@ -119,9 +119,10 @@ def _sim_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=1, help="LFSR seed for spike input (1..2^32-1)")
     p.add_argument("--limit", type=_positive, help="evaluate on the first N test images only")
     p.add_argument("--batch-size", type=_positive, default=256)
-    p.add_argument("--engine", choices=("int64", "exact-float"), default="int64",
-                   help="how the golden model computes synaptic currents: int64 (default), or "
-                        "with the BLAS where that is proven exact (same results, faster)")
+    p.add_argument("--engine", choices=("fast", "int64"), default="fast",
+                   help="how the golden model computes: fast (default: the BLAS and float "
+                        "types where the widths analysis proves them exact), or int64 (the "
+                        "literal all-integer reference); the same results bit for bit")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -209,8 +210,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=_positive, help="evaluate on the first N test images only")
     p.add_argument("--image", type=int, default=0, help="test image for the raster (default 0)")
     p.add_argument("--batch-size", type=_positive, default=256)
-    p.add_argument("--engine", choices=("int64", "exact-float"), default="int64",
-                   help="golden-model engine (same results; exact-float is faster)")
+    p.add_argument("--engine", choices=("fast", "int64"), default="fast",
+                   help="golden-model engine (the same results; int64 is the literal "
+                        "all-integer reference, slower)")
     p = sub.add_parser("explore", help="accuracy, cycles and resources over weight width, T and "
                                        "lanes; table, explore.json and a Pareto plot")
     _model_args(p)
@@ -230,8 +232,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=_positive, default=None,
                    help="worker processes (default: the number of CPUs)")
     p.add_argument("--batch-size", type=_positive, default=256)
-    p.add_argument("--engine", choices=("int64", "exact-float"), default="int64",
-                   help="golden-model engine (same results; exact-float is faster)")
+    p.add_argument("--engine", choices=("fast", "int64"), default="fast",
+                   help="golden-model engine (the same results; int64 is the literal "
+                        "all-integer reference, slower)")
     p.add_argument("-o", "--output", default="explore",
                    help="directory for explore.json and pareto.png (default explore)")
     return ap

@@ -249,16 +249,56 @@ def test_integer_readout_ties():
 @settings(max_examples=25, deadline=None)
 @given(seed=st.integers(0, 10_000), t=st.integers(1, 24),
        mode=st.sampled_from(["analog", "spikes"]))
-def test_exact_float_engine_is_bit_identical(seed, t, mode):
+def test_fast_engine_is_bit_identical(seed, t, mode):
+    # the default engine against the literal all-integer one: every spike, membrane, current,
+    # operation count and class
     _, net, x = _fixed(seed, input=mode)
-    a = sim.simulate(net.graph, x, [t], input_mode=mode, trace=True)
-    b = sim.simulate(net.graph, x, [t], input_mode=mode, trace=True, engine="exact-float")
+    a = sim.simulate(net.graph, x, [t], input_mode=mode, trace=True, engine="int64")
+    b = sim.simulate(net.graph, x, [t], input_mode=mode, trace=True)
+    _same_results(a, b, t)
+
+
+def _same_results(a, b, t) -> None:
+    assert a.raster.keys() == b.raster.keys() and a.final.keys() == b.final.keys()
     for name in a.raster:
         np.testing.assert_array_equal(a.raster[name], b.raster[name])
     for name in a.final:
-        np.testing.assert_array_equal(a.final[name]["v"], b.final[name]["v"])
-        assert b.final[name]["v"].dtype == np.int64
+        for key in ("v", "count", "current", "v0"):
+            np.testing.assert_array_equal(a.final[name][key], b.final[name][key])
+            assert b.final[name][key].dtype == np.int64
     np.testing.assert_array_equal(a.ops[t], b.ops[t])
+    np.testing.assert_array_equal(a.predictions[t], b.predictions[t])
+    for name in a.layer_ops:
+        np.testing.assert_array_equal(a.layer_ops[name], b.layer_ops[name])
+
+
+@pytest.mark.parametrize("scale", [1, 2**10, 2**20, 2**31])
+def test_fast_engine_types_follow_the_proven_ranges(scale):
+    # weights, thresholds and biases scaled up push the proven ranges past 2**24 (float32),
+    # then 2**53 (float64): the engine picks a wider type, or int64, and stays exact
+    _, net, x = _fixed(3)
+    g = net.graph
+    nodes = []
+    for n in g:
+        op = n.op
+        if isinstance(op, (ir.Conv2d, ir.Linear)):
+            op = replace(op, weight=op.weight * scale,
+                         bias=None if op.bias is None else op.bias * scale)
+        elif isinstance(op, ir.IF):
+            op = replace(op, threshold=op.threshold * scale, v0=op.v0 * scale,
+                         v_min=None if op.v_min is None else op.v_min * scale)
+        nodes.append(replace(n, op=op))
+    g = replace(g, nodes=tuple(nodes))
+    formats = golden.proven_formats(g, 6, "analog")
+    big = max(max(abs(v) for v in (*f.membrane_range, *f.current)) for f in formats.values())
+    types = {golden.value_type(formats, g[name], np.float32) for name in formats}
+    if big < 2**24:
+        assert types <= {np.float32}
+    elif big >= 2**53:
+        assert np.int64 in types
+    a = sim.simulate(g, x, [6], trace=True, engine="int64")
+    b = sim.simulate(g, x, [6], trace=True)
+    _same_results(a, b, 6)
 
 
 def test_exact_float_type_bounds():
@@ -272,4 +312,5 @@ def test_exact_float_type_bounds():
     assert golden.exact_float_type(dense([[2**22, -(2**22)]]), 2) is np.float64
     assert golden.exact_float_type(dense([[2**52, 2**52]]), 1) is None
     with pytest.raises(ValueError, match="engine"):
-        golden.run(_fixed(1)[1].graph, np.zeros((1, 1, 8, 8), np.int64), (1,), engine="fast")
+        golden.run(_fixed(1)[1].graph, np.zeros((1, 1, 8, 8), np.int64), (1,),
+                   engine="exact-float")

@@ -100,7 +100,7 @@ def memory_estimate(p) -> dict:
 
 
 def evaluate(bits: int, timesteps: int, lanes: Sequence[int], batch_size: int = 256,
-             engine: str = "int64") -> list[dict]:
+             engine: str = "fast") -> list[dict]:
     """Accuracy, operations and, per lanes, cycles and memory of one (width, T)."""
     from snngen.fixedpoint.quantize import quantize_input
     from snngen.golden import sim
@@ -234,7 +234,7 @@ def _context():
 def explore(source: Source, x: np.ndarray, y: np.ndarray, weight_bits: Sequence[int],
             timesteps: Sequence[int], lanes: Sequence[int], device: str | None = None,
             freq_mhz: float | None = None, jobs: int | None = None, batch_size: int = 256,
-            engine: str = "int64",
+            engine: str = "fast",
             progress: Callable[[str, int, int], None] | None = None) -> list[dict]:
     """Every configuration of the grid (sorted by width, T, lanes) with its figures and its
     Pareto flag; see the module doc. ``x`` are the evaluation images (intensities), ``y`` their

@@ -328,7 +328,7 @@ def render(build_dir: str, man: dict, net, *, rep=None, acc_png: dict | None = N
 def generate(build_dir: str | Path, *, dataset: str | None = None, data_dir: str | None = None,
              model: str | None = None, weights: str | None = None,
              timesteps: Sequence[int] | None = None, limit: int | None = None, image: int = 0,
-             batch_size: int = 256, engine: str = "int64",
+             batch_size: int = 256, engine: str = "fast",
              progress: Callable[[int], None] | None = None) -> Path:
     """Write ``build_dir/report.html`` (see the module doc) and return its path."""
     from snngen.backends.verilog.writer import load_manifest

@@ -119,7 +119,7 @@ class Report:
 
 def evaluate(exp: Experiment, timesteps: Sequence[int] = (8, 16, 32, 64, 128),
              seed: int = 1, limit: int | None = None, batch_size: int = 256,
-             progress: Callable[[int], None] | None = None, engine: str = "int64") -> Report:
+             progress: Callable[[int], None] | None = None, engine: str = "fast") -> Report:
     """ANN, float SNN and fixed-point SNN accuracy and operations on the test split (first
     ``limit`` images). ``progress(k)`` is told of every batch of every simulation."""
     test = exp.data.test if limit is None else exp.data.test.subset(0, limit)

@@ -70,7 +70,7 @@ def exact_float_type(node: Node, xmax: int) -> type | None:
     ``max_o sum_i |W[o, i]| * xmax``; below 2**24 (float32) or 2**53 (float64) each of them is
     representable, so every addition is exact in any order and the result equals the integer
     one bit for bit. This lets :func:`run` use the BLAS (numpy has none for integers) without
-    changing a single result (``engine="exact-float"``).
+    changing a single result (``engine="fast"``).
     """
     op = node.op
     w = np.abs(op.gain if isinstance(op, AvgPool2d) else op.weight).astype(np.int64)
@@ -155,20 +155,47 @@ class OverflowDetected(AssertionError):
     """A register left the range the width analysis proved: a bug, never expected."""
 
 
-ENGINES = ("int64", "exact-float")
+ENGINES = ("fast", "int64")
+F32_EXACT = 2**24  # every integer of magnitude up to this is a float32 (and no larger one is)
+F64_EXACT = 2**53
+
+
+def value_type(formats: Mapping[str, object] | None, node: Node, gemm: type | None) -> type:
+    """The dtype the ``fast`` engine keeps IF population ``node``'s membrane and input current
+    in: float32 or float64 where every value they can take (the proven ``formats[node]``
+    membrane and current ranges) and the synaptic sums feeding it (``gemm``, from
+    :func:`exact_float_type`) are integers that type holds exactly, so that every addition,
+    comparison and subtraction gives the integer result; else int64."""
+    f = None if formats is None else formats.get(node.name)
+    if f is None or gemm is None:
+        return np.int64
+    big = max(abs(v) for v in (*f.membrane_range, *f.current, int(node.op.threshold)))
+    if big < F32_EXACT and gemm is np.float32:
+        return np.float32
+    if big < F64_EXACT:
+        return np.float64
+    return np.int64
 
 
 def run(graph: Graph, x: np.ndarray, checkpoints: tuple[int, ...], input_mode: str = "analog",
         draws: np.ndarray | None = None, trace: bool = False,
-        check: Mapping[str, object] | None = None, engine: str = "int64") -> SimResult:
+        check: Mapping[str, object] | None = None, engine: str = "fast",
+        formats: Mapping[str, object] | None = None) -> SimResult:
     """Simulate one batch ``x`` for ``max(checkpoints)`` timesteps.
 
     ``x`` is float intensities for a float graph and integer pixels for a quantised one.
     ``draws`` are the spike generator's 16-bit draws (spike input only). With ``check`` (layer
     -> :class:`snngen.fixedpoint.widths.LayerFormat`), every membrane value is checked against its
-    proven range after every event batch and every update. ``engine="exact-float"`` computes the
-    synaptic currents of an integer graph with the BLAS where :func:`exact_float_type` proves
-    that exact (the same results, faster); the default computes everything in ``int64``.
+    proven range after every event batch and every update.
+
+    Engines (the same results, bit for bit, on an integer graph; a float graph is simulated in
+    float64 either way): ``"int64"`` computes everything in ``int64``, the literal reference;
+    ``"fast"`` (default) computes each synaptic current with the BLAS in the float type
+    :func:`exact_float_type` proves exact, and keeps each IF population's membrane in the type
+    :func:`value_type` proves exact from the widths analysis (``formats``:
+    :func:`snngen.fixedpoint.widths.analyze` of the graph for at least ``max(checkpoints)``
+    timesteps and this input mode; computed here when not given), falling back to ``int64``
+    for any population it cannot prove.
     """
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
@@ -178,6 +205,13 @@ def run(graph: Graph, x: np.ndarray, checkpoints: tuple[int, ...], input_mode: s
     n_img = len(x)
     t_max = checkpoints[-1]
     analog = input_mode == "analog"
+    fast_engine = integer and engine == "fast"
+    if fast_engine and analog and x.size and (x.min() < 0 or x.max() > levels):
+        # the widths analysis (which the fast engine's types rest on) assumes valid pixels
+        raise ValueError(f"pixels outside 0 .. {levels} (the network's {levels.bit_length()}-bit "
+                         f"input)")
+    if fast_engine and formats is None:
+        formats = proven_formats(graph, t_max, input_mode)
 
     # time-invariant values under analog input (the input and what only depends on it), and
     # which values are spike events
@@ -193,7 +227,7 @@ def run(graph: Graph, x: np.ndarray, checkpoints: tuple[int, ...], input_mode: s
             if n.op.spiking:
                 spiking.add(n.name)
         elif all(i in static for i in n.inputs):
-            static[n.name] = eval_node(n, [static[i] for i in n.inputs])
+            static[n.name] = _static_value(n, graph, static, levels, fast_engine)
         elif isinstance(n.op, (MaxPool2d, Flatten, Concat)):
             spiking.add(n.name)
 
@@ -210,20 +244,39 @@ def run(graph: Graph, x: np.ndarray, checkpoints: tuple[int, ...], input_mode: s
                 if trace:
                     layer_ops[n.name][0] = int(f.sum())
             else:
-                fan[n.name] = f.reshape(-1).astype(dt)
-    # event-driven linear ops computed with the BLAS where that is provably exact
+                # the fast engine counts in float64 (exact below 2**53) with the BLAS
+                fan[n.name] = f.reshape(-1).astype(np.float64 if fast_engine else dt)
+
+    # the fast engine: per IF population the type of its membrane and current (vt), and for
+    # the event-driven linear op feeding it the BLAS form of that op (fast)
+    vt: dict[str, type] = {}
     fast: dict[str, tuple[Node, type]] = {}
-    if integer and engine == "exact-float":
-        for name in fan:
-            n = graph[name]
-            ft = exact_float_type(n, 1)  # their inputs are spikes: 0 or 1
-            if ft is not None:
-                op = n.op
-                op = (replace(op, gain=op.gain.astype(ft)) if isinstance(op, AvgPool2d) else
-                      replace(op, weight=op.weight.astype(ft), bias=None))
-                fast[name] = (Node(n.name, op, n.inputs, n.shape), ft)
+    for n in graph:
+        if not isinstance(n.op, IF):
+            continue
+        vt[n.name] = dt
+        if not fast_engine:
+            continue
+        src = graph[n.inputs[0]]
+        if src.name in static:  # a constant current: added as a whole, exact in int64
+            t = value_type(formats, n, np.float32)
+        elif isinstance(src.op, LINEAR_OPS) and src.name in fan and src.inputs[0] in spiking:
+            gemm = exact_float_type(src, 1)  # the inputs are spikes: 0 or 1
+            t = value_type(formats, n, gemm)
+            if t is not np.int64:
+                op = src.op
+                op = (replace(op, gain=op.gain.astype(t)) if isinstance(op, AvgPool2d) else
+                      replace(op, weight=op.weight.astype(t), bias=None))
+                fast[src.name] = (Node(src.name, op, src.inputs, src.shape), t)
+        else:  # Add and other currents: the literal path
+            t = np.int64
+        vt[n.name] = t
+    # what the consumers of a linear op's current add it into
+    cur_t = {n.inputs[0]: vt[n.name] for n in graph if isinstance(n.op, IF)}
+    static_cur = {name: static[name].astype(cur_t[name]) for name in cur_t if name in static}
+
     ifs = [n for n in graph if isinstance(n.op, IF)]
-    v = {n.name: np.full((n_img, *n.shape), n.op.v0, dtype=dt) for n in ifs}
+    v = {n.name: np.full((n_img, *n.shape), n.op.v0, dtype=vt[n.name]) for n in ifs}
     count = {n.name: np.zeros((n_img, *n.shape), dtype=np.int64) for n in ifs}
     current = {n.name: np.zeros((n_img, *n.shape), dtype=dt) for n in ifs} if trace else {}
     raster: dict[str, np.ndarray] = {}
@@ -231,12 +284,17 @@ def run(graph: Graph, x: np.ndarray, checkpoints: tuple[int, ...], input_mode: s
         for n in graph:
             if isinstance(n.op, IF) or (isinstance(n.op, MaxPool2d) and n.name in spiking):
                 raster[n.name] = np.zeros((t_max, n_img, *n.shape), dtype=bool)
-    pool_counts = {n.inputs[0]: np.zeros((n_img, *graph[n.inputs[0]].shape), dtype=dt)
+    # (the fast engine's spikes are float32, which holds every count up to T exactly)
+    pool_t = np.float32 if fast_engine else dt
+    pool_counts = {n.inputs[0]: np.zeros((n_img, *graph[n.inputs[0]].shape), dtype=pool_t)
                    for n in graph if isinstance(n.op, MaxPool2d) and n.name in spiking}
+    bias = {n.name: bias_current(n, cur_t.get(n.name, dt)) for n in graph
+            if isinstance(n.op, LINEAR_OPS) and n.name not in static}
 
     res = SimResult(checkpoints, {}, {}, {})
     for t in range(1, t_max + 1):
         val: dict[str, np.ndarray] = dict(static)
+        val.update(static_cur)
         for n in graph:
             if n.name in static:
                 continue
@@ -244,15 +302,21 @@ def run(graph: Graph, x: np.ndarray, checkpoints: tuple[int, ...], input_mode: s
             if isinstance(op, Input):
                 val[n.name] = input_spikes(x, t - 1, draws, levels)
             elif isinstance(op, LINEAR_OPS):
+                xin = val[n.inputs[0]]
                 if n.name in fast:
                     fnode, ft = fast[n.name]
-                    cur = synaptic_current(fnode, val[n.inputs[0]].astype(ft)).astype(np.int64)
+                    cur = synaptic_current(fnode, xin.astype(ft, copy=False))
                 else:
-                    cur = synaptic_current(n, val[n.inputs[0]])
-                val[n.name] = cur + bias_current(n, dt)
+                    cur = synaptic_current(n, xin.astype(dt, copy=False))
+                    if n.name in cur_t:
+                        cur = cur.astype(cur_t[n.name], copy=False)
+                b = bias[n.name]
+                if not isinstance(b, int):
+                    cur += b
+                val[n.name] = cur
                 if n.name in fan:
-                    step_ops = val[n.inputs[0]].reshape(n_img, -1).astype(np.int64) @ \
-                        fan[n.name].astype(np.int64)
+                    flat = xin.reshape(n_img, -1).astype(fan[n.name].dtype, copy=False)
+                    step_ops = (flat @ fan[n.name]).astype(np.int64)
                     ops += step_ops
                     if trace:
                         layer_ops[n.name][t - 1] = step_ops
@@ -261,14 +325,19 @@ def run(graph: Graph, x: np.ndarray, checkpoints: tuple[int, ...], input_mode: s
                 if check is not None:
                     # the register also holds v + the whole current before compare/subtract
                     _check_range(n, v[n.name] + cur, check[n.name], t)
-                v[n.name], s = if_update(v[n.name], cur, op.threshold, op.v_min, op.spiking)
+                if fast_engine:
+                    s = _if_update_inplace(v[n.name], cur, op.threshold, op.v_min, op.spiking)
+                else:
+                    v[n.name], s = if_update(v[n.name], cur, op.threshold, op.v_min,
+                                             op.spiking)
                 if check is not None:
                     _check_range(n, v[n.name], check[n.name], t)
                 if trace:
-                    current[n.name] += cur
+                    current[n.name] += cur.astype(dt, copy=False)
                     raster[n.name][t - 1] = s
                 count[n.name] += s
-                val[n.name] = s.astype(dt)
+                # spikes: 0/1 in the type their consumers compute in (float32 for the BLAS)
+                val[n.name] = s.view(np.uint8).astype(np.float32 if fast_engine else dt)
             elif isinstance(op, MaxPool2d):
                 src = n.inputs[0]
                 pool_counts[src] += val[src]
@@ -276,7 +345,8 @@ def run(graph: Graph, x: np.ndarray, checkpoints: tuple[int, ...], input_mode: s
                 if trace:
                     raster[n.name][t - 1] = val[n.name] > 0
             elif isinstance(op, Add):
-                val[n.name] = add_currents(n, [val[i] for i in n.inputs])
+                args = [val[i].astype(dt, copy=False) for i in n.inputs]
+                val[n.name] = add_currents(n, args)
                 for i in n.inputs:
                     if i in spiking:
                         step_ops = val[i].reshape(n_img, -1).sum(axis=1).astype(np.int64)
@@ -295,11 +365,53 @@ def run(graph: Graph, x: np.ndarray, checkpoints: tuple[int, ...], input_mode: s
     if trace:
         res.raster = raster
         res.layer_ops = layer_ops
-        res.final = {n.name: {"v": v[n.name], "count": count[n.name],
+        res.final = {n.name: {"v": v[n.name].astype(dt), "count": count[n.name],
                               "current": current[n.name],
-                              "v0": np.full_like(v[n.name], n.op.v0)}
+                              "v0": np.full(v[n.name].shape, n.op.v0, dtype=dt)}
                      for n in ifs}
     return res
+
+
+def proven_formats(graph: Graph, t_max: int, input_mode: str) -> dict[str, object] | None:
+    """The widths analysis of an integer graph for ``t_max`` timesteps (what the ``fast``
+    engine's types rest on), or None where it does not apply (then the engine is int64)."""
+    from snngen.fixedpoint import widths
+
+    try:
+        return widths.analyze(graph, t_max, input_mode)
+    except ValueError:
+        return None
+
+
+def _static_value(n: Node, graph: Graph, static: Mapping[str, np.ndarray], levels: int | None,
+                  fast_engine: bool) -> np.ndarray:
+    """A time-invariant value (analog input): computed once per image. The fast engine takes
+    a linear op of the integer pixels through the BLAS where :func:`exact_float_type` proves
+    it exact (the pixels lie in 0 .. levels)."""
+    args = [static[i] for i in n.inputs]
+    if (fast_engine and isinstance(n.op, LINEAR_OPS) and not isinstance(n.op, AvgPool2d)
+            and isinstance(graph[n.inputs[0]].op, Input)):
+        ft = exact_float_type(n, levels)
+        if ft is not None:
+            op = replace(n.op, weight=n.op.weight.astype(ft), bias=None)
+            y = eval_node(Node(n.name, op, n.inputs, n.shape), [args[0].astype(ft)])
+            return y.astype(np.int64) + bias_current(n, np.int64)
+    return eval_node(n, args)
+
+
+def _if_update_inplace(v: np.ndarray, current: np.ndarray, threshold, v_min,
+                       spiking: bool) -> np.ndarray:
+    """:func:`if_update` on ``v`` in place (fewer temporaries; the same values in any type
+    that holds them exactly). Returns the spikes."""
+    v += current
+    if spiking:
+        s = v >= threshold
+        np.subtract(v, threshold, out=v, where=s)
+    else:
+        s = np.zeros(v.shape, dtype=bool)
+    if v_min is not None:
+        np.maximum(v, v_min, out=v)
+    return s
 
 
 def _check_range(n: Node, v: np.ndarray, fmt, t: int) -> None:

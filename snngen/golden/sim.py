@@ -58,7 +58,7 @@ def ann_macs(graph: Graph) -> int:
 def simulate(graph: Graph, x: np.ndarray, timesteps: Sequence[int] = (8, 16, 32, 64, 128),
              input_mode: str = "analog", seed: int = 1, batch_size: int = 256,
              trace: bool = False, progress: Callable[[int], None] | None = None,
-             check: Mapping[str, object] | None = None, engine: str = "int64") -> SimResult:
+             check: Mapping[str, object] | None = None, engine: str = "fast") -> SimResult:
     """Simulate ``x`` (``(N, *input_shape)``, intensities in [0, 1] for spike input) for
     ``max(timesteps)`` steps and report at every checkpoint in ``timesteps``.
 
@@ -94,10 +94,14 @@ def simulate(graph: Graph, x: np.ndarray, timesteps: Sequence[int] = (8, 16, 32,
     t_max = checkpoints[-1]
     draws = (spikegen.uniform16(seed, t_max, int(np.prod(graph.input.shape)))
              if input_mode == "spikes" else None)
+    # the fast engine's types rest on the widths analysis: once for all batches
+    formats = (golden.proven_formats(graph, t_max, input_mode)
+               if engine == "fast" and bits is not None else None)
     parts: list[SimResult] = []
     for i in range(0, len(x), batch_size):
         xb = x[i:i + batch_size]
-        parts.append(golden.run(graph, xb, checkpoints, input_mode, draws, trace, check, engine))
+        parts.append(golden.run(graph, xb, checkpoints, input_mode, draws, trace, check, engine,
+                                formats))
         if progress:
             progress(len(xb))
     return concat_results(parts)
