@@ -146,8 +146,7 @@ bench-peers: peers-deps
 	$(BIN)/python benchmarks/peers.py --example mnist --data-dir $(MNIST_DIR)
 
 bench-speed: peers-deps
-	$(BIN)/python benchmarks/golden_speed.py
-	$(BIN)/python benchmarks/golden_speed.py --example mnist --data-dir $(MNIST_DIR)
+	$(BIN)/python benchmarks/golden_speed.py --data-dir $(MNIST_DIR)
 
 clean:
 	rm -rf out build dist .pytest_cache .ruff_cache
