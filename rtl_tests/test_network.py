@@ -112,6 +112,24 @@ def test_the_harness_and_the_per_edge_bench_record_the_same(sim, digits_net):
     assert fast == cocotb == slow
 
 
+@pytest.mark.parametrize("sim", ["icarus", "verilator"])
+def test_a_failed_harness_run_is_an_error(sim, digits_net, tmp_path):
+    # the harness ends a run itself (no cocotb): a spent cycle budget must not pass as a short
+    # record, and its reason must reach the message
+    from snngen.flows import bench, simrun
+
+    net, data = digits_net
+    out = _build(net, f"digits-{sim}", 2)
+    man = load_manifest(out)
+    model = bench.build(man, [out / f for f in man["files"]],
+                        verify._parameters(man, out), sim, tmp_path / "model")
+    pixels = _pixels(net, data.test.x[:2])
+    with pytest.raises(simrun.SimError, match=r"recorded 0 of 2 images(.|\n)*no result after"):
+        bench.run_model(model, man, pixels, 4, tmp_path / "run", seed=1, max_cycles=100)
+    # the same executable then runs a whole image: the budget is a run-time argument
+    assert len(bench.run_model(model, man, pixels[:1], 4, tmp_path / "run", seed=1)) == 1
+
+
 def test_the_harness_is_lint_clean(digits_net, tmp_path):
     from snngen.flows import bench
 
