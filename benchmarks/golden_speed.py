@@ -117,15 +117,15 @@ def measure(example: str, data_dir: str, timesteps: list[int], rounds: int) -> d
             runs["spikingjelly"].append(s)
             acc["spikingjelly"] = float(np.mean(pred == y))
             if extra:
-                ref, s = timed(lambda: sim.simulate(g, x, [t], batch_size=BATCH,
-                                                    engine="int64"))
+                ref, s = timed(lambda t=t: sim.simulate(g, x, [t], batch_size=BATCH,
+                                                        engine="int64"))
                 runs["snngen_int64"].append(s)
                 # the fast engine must not change a single prediction (tests check every spike)
                 assert (ref.predictions[t] == res.predictions[t]).all(), example
-                _, s = timed(lambda: sim.simulate(g, x, [t], batch_size=BATCH,
-                                                  check=exp.fixed.formats))
+                _, s = timed(lambda t=t: sim.simulate(g, x, [t], batch_size=BATCH,
+                                                      check=exp.fixed.formats))
                 runs["snngen_checked"].append(s)
-                fres, s = timed(lambda: sim.simulate(exp.snn, x, [t], batch_size=BATCH))
+                fres, s = timed(lambda t=t: sim.simulate(exp.snn, x, [t], batch_size=BATCH))
                 runs["snngen_float"].append(s)
                 acc["snngen_float"] = float(fres.accuracy(y)[t])
             print(f"  {example} T={t} round {r + 1}: "

@@ -521,9 +521,10 @@ def cmd_build(a: argparse.Namespace, console: Console) -> int:
         for i in range(len(x)):
             ins = timing.stage_inputs(p, res.raster, i, t)
             tm = timing.predict(p, x[i], ins, t)
+            bd = timing.bounds(p, x[i], ins, t)
             predicted.append({"dataset": dataset, "test_image": a.first + i, "timesteps": t,
                               "class": int(res.predictions[t][i]), "cycles": tm.latency,
-                              "lower_bound": timing.lower_bound(p, x[i], ins, t),
+                              "ideal_cycles": bd.ideal, "pipelined_bound": bd.pipelined,
                               "timing": tm.to_dict()})
     if a.target == "amaranth":
         try:

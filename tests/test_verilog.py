@@ -215,7 +215,15 @@ def test_timing_model_composition(rand_net):
                 assert none == st.n + timing.LAYER_OVERHEAD
                 all_ = timing.stage_cycles(p, k, np.arange(st.geom.n_in))
                 assert all_ >= none + st.geom.n_in
-        assert 0 < timing.lower_bound(p, pixels[i], ins, 5) < tm.latency
+        bd = timing.bounds(p, pixels[i], ins, 5)
+        assert 0 < bd.ideal <= bd.pipelined < tm.latency
+        # the ideal bound is every update over every lane: no schedule does better
+        lanes = sum(st.lanes for st in p.stages if not isinstance(st, hwplan.PoolStage))
+        assert bd.ideal == -(-sum(map(sum, bd.updates)) // lanes)
+        # the pipelined one follows the schedule: each step as long as its busiest stage
+        steps = [max(bd.work[k][s - k - 1] for k in range(len(p.stages)) if 1 <= s - k <= 5)
+                 for s in range(1, 5 + len(p.stages))]
+        assert bd.pipelined == bd.load + sum(steps)
 
 
 def test_load_cycles_follow_the_router_queue_model(rand_net):

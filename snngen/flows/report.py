@@ -307,7 +307,8 @@ def render(build_dir: str, man: dict, net, *, rep=None, acc_png: dict | None = N
         "stages": stage_rows(man, net), "formats": format_rows(net),
         "res_head": res_head, "res_rows": res_rows,
         "predicted": [[d.get("dataset", "-"), str(d["test_image"]), str(d["timesteps"]),
-                       str(d["class"]), _n(d["cycles"]), _n(d.get("lower_bound"))]
+                       str(d["class"]), _n(d["cycles"]), _n(d.get("ideal_cycles")),
+                       _n(d.get("pipelined_bound"))]
                       for d in predicted],
         "predicted_mean": _n(round(sum(cyc) / len(cyc), 1)) if cyc else None,
         "rep": rep, "acc_rows": accuracy_rows(rep) if rep is not None else [],

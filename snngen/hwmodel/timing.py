@@ -224,26 +224,60 @@ def predict(p: HwPlan, pixels: np.ndarray, inputs: Sequence[Sequence[np.ndarray]
                   latency=g + readout)
 
 
-def lower_bound(p: HwPlan, pixels: np.ndarray, inputs: Sequence[Sequence[np.ndarray]],
-                timesteps: int) -> int:
-    """The cycles of an ideal event-driven design that runs one layer at a time with no
-    overhead: every synaptic update divided by the layer's lanes (for the first layer, the
-    once-per-image constant current: the nonzero pixels' fan-out, plus one pass over its
-    neurons to produce it), plus one sweep (one cycle per neuron) per layer and timestep.
-    benchmarks/rtl.py compares the real cycles with it."""
-    total = 0
+@dataclass(frozen=True)
+class Bounds:
+    """Two yardsticks for one image's cycles (docs/architecture.md §5, "Bounds").
+
+    ``ideal``: every synaptic update of the image (the first layer's once-per-image constant
+    current and every hidden layer's updates of every timestep) divided by all the update lanes
+    of the design: no design with these lanes, whatever its schedule, takes fewer cycles (each
+    lane makes at most one update per cycle). ``pipelined``: this design's schedule with nothing
+    but work in it: the once-per-image load at its layer's lanes, then ``T + S - 1`` lock-step
+    steps, each as long as its busiest stage, a stage's timestep costing its updates / lanes
+    plus its neurons / lanes (a sweep of ``lanes`` neurons per cycle); max-pool gates, clears,
+    the readout and every fixed latency count 0. ``updates[k][t]`` and ``work[k][t]`` are the
+    per-stage, per-timestep parts (stage 0's updates are the load's, at t = 0)."""
+
+    ideal: int
+    pipelined: int
+    load: int                              # the load's part of ``pipelined``
+    updates: tuple[tuple[int, ...], ...]   # per stage, per timestep: synaptic updates
+    work: tuple[tuple[int, ...], ...]      # per stage, per timestep: its cycles in ``pipelined``
+
+
+def bounds(p: HwPlan, pixels: np.ndarray, inputs: Sequence[Sequence[np.ndarray]],
+           timesteps: int) -> Bounds:
+    """The :class:`Bounds` of one image (``inputs`` from :func:`stage_inputs`)."""
+    n_st = len(p.stages)
+    updates: list[list[int]] = []
+    work: list[list[int]] = []
+    load = total = 0
+    lanes_total = 0
     for k, s in enumerate(p.stages):
-        if isinstance(s, HiddenLayer):
+        if isinstance(s, InputLayer):
+            q = np.flatnonzero(np.asarray(pixels).reshape(-1))
+            u = int(_fanout(s.geom)[q].sum())
+            total += u
+            lanes_total += s.lanes
+            load = -(-u // s.lanes)
+            updates.append([u] + [0] * (timesteps - 1))
+            work.append([-(-s.n // s.lanes)] * timesteps)
+        elif isinstance(s, HiddenLayer):
             fan = _fanout(s.geom)
-            for t in range(timesteps):
-                ev = inputs[k][t]
-                total += -(-int(fan[ev].sum()) // s.lanes) + s.n
-        elif isinstance(s, InputLayer):
-            q = np.asarray(pixels).reshape(-1)
-            fan = _fanout(s.geom)
-            total += -(-int(fan[np.flatnonzero(q)].sum()) // s.lanes) + s.n
-            total += timesteps * s.n
-    return total
+            u_t = [int(fan[inputs[k][t]].sum()) for t in range(timesteps)]
+            total += sum(u_t)
+            lanes_total += s.lanes
+            updates.append(u_t)
+            work.append([-(-u // s.lanes) + -(-s.n // s.lanes) for u in u_t])
+        else:  # a max-pool gate: no synapses (folded into its producer's sweep at best)
+            updates.append([0] * timesteps)
+            work.append([0] * timesteps)
+    steps = 0
+    for step in range(1, timesteps + n_st):
+        steps += max((work[k][step - k - 1] for k in range(n_st)
+                      if 1 <= step - k <= timesteps), default=0)
+    return Bounds(ideal=-(-total // max(lanes_total, 1)), pipelined=load + steps, load=load,
+                  updates=tuple(map(tuple, updates)), work=tuple(map(tuple, work)))
 
 
 _FANOUT: dict = {}
