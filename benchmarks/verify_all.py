@@ -8,9 +8,9 @@ For each example the script does what a user does, with the commands of the READ
 convert` (the example's options), `snngen build` with each backend (`--target verilog` and
 `--target amaranth`, the example's lanes), then `snngen verify --images all --jobs J` on
 Verilator (every image of the evaluation split) and `snngen verify --images 0:N` on Icarus (the
-first N images: Icarus is about 20-50 times slower), reading what each run recorded in the
+first N images: Icarus is about 100 times slower), reading what each run recorded in the
 build's verify.json: images, passed, the first mismatch, cycles per image, cycles simulated,
-simulator seconds and cycles per second. Every spike of every stage and timestep, the counts,
+simulator seconds, cycles per second and the compile time of the harness's executable. Every spike of every stage and timestep, the counts,
 the class and every cycle count are compared with `==` against the golden and timing models.
 
 | example | convert | lanes | T | evaluation split |
@@ -127,8 +127,8 @@ def run(a: argparse.Namespace) -> list[dict]:
 
 def markdown(rows: list[dict]) -> str:
     lines = ["| example | backend | simulator | images | verified | cycles / image (mean) | "
-             "cycles simulated | cycles/s per simulator | jobs | wall s |",
-             "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             "cycles simulated | cycles/s per simulator | compile s | jobs | wall s |",
+             "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for r in rows:
         s = r["simulation"]
         last = r["first"] + r["images"] - 1
@@ -136,8 +136,8 @@ def markdown(rows: list[dict]) -> str:
             f"| {r['example']} (T={r['timesteps']}, {r['lanes']} lanes) | {r['backend']} | "
             f"{r['sim']} | {r['first']}-{last} ({r['images']:,}) | "
             f"{r['images_passed']:,} | {r['cycles_per_image']['mean']:,.0f} | "
-            f"{s['cycles_simulated']:,} | {s['cycles_per_second'] or 0:,} | {s['jobs']} | "
-            f"{s['wall_seconds']:.0f} |")
+            f"{s['cycles_simulated']:,} | {s['cycles_per_second'] or 0:,} | "
+            f"{s.get('build_seconds', 0):.1f} | {s['jobs']} | {s['wall_seconds']:.0f} |")
     return "\n".join(lines)
 
 

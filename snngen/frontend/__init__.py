@@ -11,10 +11,17 @@ the golden model and the hardware never do).
 """
 
 from snngen.frontend.common import SUPPORTED, ModelLoadError, UnsupportedLayerError
-from snngen.frontend.load import load_factory, load_graph, load_model, load_state_dict
+from snngen.frontend.load import (
+    check_finite,
+    is_factory_spec,
+    load_factory,
+    load_graph,
+    load_model,
+    load_state_dict,
+)
 from snngen.frontend.torch_fx import from_torch
 from snngen.frontend.torchscript import from_torchscript, load_torchscript
 
-__all__ = ["SUPPORTED", "ModelLoadError", "UnsupportedLayerError", "from_torch",
-           "from_torchscript", "load_factory", "load_graph", "load_model", "load_state_dict",
+__all__ = ["SUPPORTED", "ModelLoadError", "UnsupportedLayerError", "check_finite",
+           "from_torch", "from_torchscript", "is_factory_spec", "load_factory", "load_graph", "load_model", "load_state_dict",
            "load_torchscript"]
