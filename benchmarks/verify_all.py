@@ -10,8 +10,9 @@ convert` (the example's options), `snngen build` with each backend (`--target ve
 Verilator (every image of the evaluation split) and `snngen verify --images 0:N` on Icarus (the
 first N images: Icarus is about 100 times slower), reading what each run recorded in the
 build's verify.json: images, passed, the first mismatch, cycles per image, cycles simulated,
-simulator seconds, cycles per second and the compile time of the harness's executable. Every spike of every stage and timestep, the counts,
-the class and every cycle count are compared with `==` against the golden and timing models.
+simulator seconds, cycles per second and the compile time of the harness's executable. Every
+spike of every stage and timestep, the counts, the class and every cycle count are compared with
+`==` against the golden and timing models.
 
 | example | convert | lanes | T | evaluation split |
 | --- | --- | ---: | ---: | --- |
