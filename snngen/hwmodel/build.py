@@ -77,6 +77,9 @@ class BuildOptions:
     top: str = "snn_net"
     lanes: int | Mapping[str, int] = 1
     fifo_depth: int | Mapping[str, int] | None = None
+    # how --lanes auto chose the lanes (snngen.hwmodel.lanes.LaneChoice.to_dict), for the
+    # manifest
+    lane_choice: Mapping | None = None
 
 
 @dataclass(frozen=True)
@@ -213,7 +216,8 @@ def _stage_manifest(p: HwPlan) -> list[dict]:
 
 def manifest(p: HwPlan, top: str, net_sha256: str, files: list[str],
              predicted: list[dict] | None = None, target: str = "verilog",
-             parameters: Mapping[str, str] | None = None) -> dict:
+             parameters: Mapping[str, str] | None = None,
+             lane_choice: Mapping | None = None) -> dict:
     """The build's ``manifest.json`` content; ``parameters``: the top module's parameters a
     simulation must set (``MEM_DIR`` for the Verilog target)."""
     class_width = max(1, (p.classes - 1).bit_length())
@@ -244,6 +248,7 @@ def manifest(p: HwPlan, top: str, net_sha256: str, files: list[str],
         "max_timesteps": p.max_timesteps, "dbg_index_width": dbg_iw,
         "stages": _stage_manifest(p), "resources": _resources(p), "files": files,
         "predicted": predicted or [],
+        **({"lane_choice": dict(lane_choice)} if lane_choice else {}),
     }
 
 

@@ -82,7 +82,7 @@ def build(net: FixedNet, out_dir: str | os.PathLike, options: BuildOptions | Non
         files = [f"rtl/{top}.v"]
         write_sources(tmp, b, files)
         man = manifest(b.plan, top, b.net_sha256, files, predicted, target="amaranth",
-                       parameters={})
+                       parameters={}, lane_choice=b.options.lane_choice)
         man["rtlil"] = f"rtl/{top}.il"
         man["verilator_waivers"] = list(VERILATOR_WAIVERS)
         write_manifest(tmp / "manifest.json", man)

@@ -125,6 +125,7 @@ def build(net: FixedNet, out_dir: str | os.PathLike, options: BuildOptions | Non
         write_sources(tmp, b, files)
         write_manifest(tmp / "manifest.json",
                        manifest(b.plan, top, b.net_sha256, files, predicted,
-                                target="verilog", parameters={"MEM_DIR": "mem/"}))
+                                target="verilog", parameters={"MEM_DIR": "mem/"},
+                                lane_choice=b.options.lane_choice))
 
     return write_build_dir(out_dir, force, fill)
