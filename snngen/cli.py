@@ -12,15 +12,23 @@
     snngen explore  MODEL|net.snn --weight-bits 4,6,8 --timesteps 8,16,32 --lanes 1,2,4 [--device D]
 
 MODEL is ``path/to/file.py:factory`` (with ``--weights`` a state_dict, loaded with
-``torch.load(weights_only=True)``) or a TorchScript archive. Errors from bad input are printed as
-one line naming the cause, with exit status 2.
+``torch.load(weights_only=True)``, or ``--random-weights`` for its untrained initialisation) or a
+TorchScript archive (which carries its own weights). Errors from bad input are printed as one
+line naming the cause, with exit status 2 (the traceback only with ``--debug``); output files are
+checked before the work starts and never replace an input, nor an existing file without
+``--force`` (:mod:`snngen.outputs`). Ctrl-C prints "interrupted" (exit status 130), SIGTERM
+"terminated" (143), and either leaves no temporary file behind. docs/errors.md lists every
+refusal.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import signal
 import sys
+import threading
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -29,7 +37,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from snngen import atomic
+from snngen import atomic, outputs
 from snngen.convert.passes import ConversionConfig
 from snngen.fixedpoint.fixednet import FixedConfig
 
@@ -67,7 +75,12 @@ def _layer_bits(s: str) -> dict[str, int]:
 def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help="file.py:factory or module:factory (with --weights), or a "
                                  "TorchScript archive")
-    p.add_argument("--weights", help="state_dict file (torch.save(model.state_dict()))")
+    p.add_argument("--weights", help="state_dict file (torch.save(model.state_dict())); "
+                                     "needed with file.py:factory unless --random-weights")
+    p.add_argument("--random-weights", action="store_true",
+                   help="use the factory's untrained, randomly initialised weights on purpose "
+                        "(without --weights snngen refuses, rather than convert a network "
+                        "that was never trained)")
     p.add_argument("--dataset", default="digits",
                    help="digits (sklearn, default), mnist (IDX files in --data-dir) or a .npz "
                         "with x and y")
@@ -127,11 +140,14 @@ def _sim_args(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="snngen", description="CNN -> spiking network -> hardware")
+    ap.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("convert", help="convert and quantise; write the network file")
     _model_args(p)
     _fixed_args(p)
     p.add_argument("-o", "--output", required=True, help="network file to write (.snn)")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing output file (an input file is never replaced)")
     p = sub.add_parser("simulate", help="ANN vs float SNN vs fixed-point SNN, accuracy and "
                                         "operations per T")
     _model_args(p)
@@ -139,12 +155,16 @@ def build_parser() -> argparse.ArgumentParser:
     _sim_args(p)
     p.add_argument("--no-fixed", action="store_true", help="skip the fixed-point column")
     p.add_argument("--json", help="also write the results to this JSON file")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing output file (an input file is never replaced)")
     p = sub.add_parser("sweep", help="fixed-point accuracy over weight width and T")
     _model_args(p)
     _fixed_args(p, sweep=True)
     _sim_args(p)
     p.add_argument("--json", help="also write the results to this JSON file")
     p.add_argument("--out", help="directory for the sweep plot (PNG)")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing output file (an input file is never replaced)")
     p = sub.add_parser("plot", help="PNGs: accuracy vs T, accuracy vs operations, spike raster")
     _model_args(p)
     _sim_args(p)
@@ -204,6 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the model the network was converted from (file.py:factory), for the "
                         "ANN and float SNN columns (checked against the network's digests)")
     p.add_argument("--weights", help="its state_dict (with --model)")
+    p.add_argument("--random-weights", action="store_true",
+                   help="with --model file.py:factory and no --weights: its untrained weights, "
+                        "on purpose")
     p.add_argument("--timesteps", type=_int_list, default=None,
                    help="T values for accuracy (default 8,16,32,64,128 up to the network's "
                         "proven maximum)")
@@ -237,7 +260,13 @@ def build_parser() -> argparse.ArgumentParser:
                         "all-integer reference, slower)")
     p.add_argument("-o", "--output", default="explore",
                    help="directory for explore.json and pareto.png (default explore)")
+    for p in sub.choices.values():
+        # also accepted after the command; SUPPRESS keeps the value given before it
+        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
     return ap
+
+
+DEBUG_HELP = "show the Python traceback of an error (for a bug report)"
 
 
 def _example_args(p: argparse.ArgumentParser, images: int | None) -> None:
@@ -296,13 +325,76 @@ def _is_netfile(model: str) -> bool:
 
 
 def _experiment(a: argparse.Namespace, console: Console, fixed: FixedConfig | None):
+    from snngen.data import check_labels
     from snngen.flows.workflow import load_experiment, load_fixed_experiment
 
     with console.status("converting"):
         if _is_netfile(a.model):
-            return load_fixed_experiment(a.model, a.dataset, a.data_dir)
-        return load_experiment(a.model, a.weights, a.dataset, a.data_dir, _config(a), a.calib,
-                               fixed)
+            exp = load_fixed_experiment(a.model, a.dataset, a.data_dir)
+        else:
+            exp = load_experiment(a.model, a.weights, a.dataset, a.data_dir, _config(a),
+                                  a.calib, fixed)
+    g = exp.fixed.graph if exp.fixed is not None else exp.snn
+    check_labels(exp.data, math.prod(g[g.output].shape))
+    return exp
+
+
+def _model_file(model: str | None) -> str | None:
+    """The file behind a MODEL argument (``file.py`` of ``file.py:factory``)."""
+    if model is None or Path(model).is_file() or ":" not in model:
+        return model
+    return model.rpartition(":")[0]
+
+
+def _inputs(a: argparse.Namespace) -> list[tuple[str, str | None]]:
+    """The files a model command reads, which none of its outputs may replace."""
+    dataset = getattr(a, "dataset", None)
+    return [("model file", _model_file(getattr(a, "model", None))),
+            ("weights file", getattr(a, "weights", None)),
+            ("dataset", dataset if dataset and dataset.lower().endswith(".npz") else None)]
+
+
+def _check_netfile_arg(path: str) -> None:
+    if not Path(path).exists():
+        raise ValueError(f"network file {path} does not exist")
+    if not Path(path).is_file():
+        raise ValueError(f"network file {path} is not a file (a directory?); give the .snn file "
+                         "`snngen convert -o` wrote")
+
+
+def _check_args(a: argparse.Namespace) -> None:
+    """The refusals that need nothing loaded, made before any slow work: the model and its
+    weights (a factory without trained weights, weights a model cannot take) and the network
+    file argument."""
+    if a.cmd == "build":
+        _check_netfile_arg(a.net)
+    model = a.from_model if a.cmd == "report" else getattr(a, "model", None)
+    weights = getattr(a, "weights", None)
+    random_weights = getattr(a, "random_weights", False)
+    if model is None:
+        if random_weights:
+            raise ValueError("--random-weights needs --model")
+        return
+    if _is_netfile(model):
+        if a.cmd not in ("simulate", "explore"):
+            raise ValueError(f"{a.cmd} needs a model, not a network file")
+        _check_netfile_arg(model)
+        if weights or random_weights:
+            raise ValueError(f"{model} is a network file, which holds its own integer weights: "
+                             f"--{'weights' if weights else 'random-weights'} does not apply")
+        return
+    from snngen.frontend import is_factory_spec
+
+    if not is_factory_spec(model):
+        if weights or random_weights:
+            raise ValueError(f"{model} is a TorchScript archive, which carries its own weights: "
+                             f"--{'weights' if weights else 'random-weights'} does not apply")
+        return
+    if weights and random_weights:
+        raise ValueError("--weights and --random-weights contradict each other; give one")
+    if not weights and not random_weights:
+        raise ValueError(f"{model} needs its trained weights: pass --weights FILE (a state_dict), "
+                         "or --random-weights to use the untrained initialisation on purpose")
 
 
 def _evaluate(exp, a: argparse.Namespace, console: Console):
@@ -383,25 +475,35 @@ def write_json_atomic(path: str | Path, obj) -> None:
     atomic.write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
 
 
+def _json_bytes(obj) -> bytes:
+    return (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode()
+
+
 def cmd_convert(a: argparse.Namespace, console: Console) -> int:
     from snngen.fixedpoint import netfile
 
+    outputs.check(a.output, "-o", a.force, _inputs(a))
     exp = _experiment(a, console, _fixed_config(a))
     print_formats(exp.fixed, console)
-    Path(a.output).parent.mkdir(parents=True, exist_ok=True)
-    netfile.save(exp.fixed, a.output)
+    try:
+        data = netfile.dumps(exp.fixed)
+    except netfile.NetFileError as e:  # named after the file it was meant for
+        raise netfile.NetFileError(a.output, e.reason, e.field) from None
+    outputs.write(a.output, data, "-o")
     console.print(f"wrote {escape(a.output)}")
     return 0
 
 
 def cmd_simulate(a: argparse.Namespace, console: Console) -> int:
+    if a.json:
+        outputs.check(a.json, "--json", a.force, _inputs(a))
     exp = _experiment(a, console, None if a.no_fixed else _fixed_config(a))
     if exp.fixed is not None and _is_netfile(a.model):
         print_formats(exp.fixed, console)
     rep = _evaluate(exp, a, console)
     print_report(rep, console)
     if a.json:
-        write_json_atomic(a.json, rep.to_dict())
+        outputs.write(a.json, _json_bytes(rep.to_dict()), "--json")
         console.print(f"wrote {escape(a.json)}")
     return 0
 
@@ -410,6 +512,11 @@ def cmd_sweep(a: argparse.Namespace, console: Console) -> int:
     from snngen.fixedpoint.fixednet import fix
     from snngen.flows import plots
 
+    if a.json:
+        outputs.check(a.json, "--json", a.force, _inputs(a))
+    if a.out:
+        outputs.check_dir(a.out, "--out")
+        outputs.check(Path(a.out) / "sweep.png", "--out", a.force, _inputs(a))
     exp = _experiment(a, console, None)
     results = {}
     float_rep = None
@@ -436,7 +543,7 @@ def cmd_sweep(a: argparse.Namespace, console: Console) -> int:
            "float": {str(r.timesteps): r.snn_accuracy for r in float_rep.rows},
            "fixed": {str(b): {str(t): v for t, v in accs.items()} for b, accs in results.items()}}
     if a.json:
-        write_json_atomic(a.json, out)
+        outputs.write(a.json, _json_bytes(out), "--json")
         console.print(f"wrote {escape(a.json)}")
     if a.out:
         console.print(f"wrote {plots.sweep(out, Path(a.out) / 'sweep.png')}")
@@ -742,24 +849,63 @@ def cmd_explore(a: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C's KeyboardInterrupt so that every cleanup on the way out (the
+    temporary directory of a build, the temporary file of an atomic write: both remove theirs on
+    any BaseException) runs before the process ends."""
+
+
+def _on_sigterm(signum: int, frame) -> None:
+    raise Terminated
+
+
+def _message(e: BaseException) -> str:
+    """An error as one line: an OSError as ``path: reason`` rather than ``[Errno 21] ...``."""
+    if isinstance(e, OSError) and e.strerror:
+        names = [str(f) for f in (e.filename, e.filename2) if f is not None]
+        return ": ".join([*names, e.strerror])
+    return str(e)
+
+
 def main(argv: list[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
     # a pipe or CI log gets a fixed width, so tables are not truncated at 80 columns
     console = Console() if sys.stdout.isatty() else Console(width=160)
+    # signal handlers can only be set from the main thread (tests may call main elsewhere)
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        return _run(a, console)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run(a: argparse.Namespace, console: Console) -> int:
     cmds = {"convert": cmd_convert, "simulate": cmd_simulate, "sweep": cmd_sweep,
             "plot": cmd_plot, "graph": cmd_graph, "build": cmd_build, "verify": cmd_verify,
             "synth": cmd_synth, "report": cmd_report, "explore": cmd_explore}
-    if hasattr(a, "model") and _is_netfile(a.model) and a.cmd not in ("simulate", "explore"):
-        console.print(f"[bold red]error:[/bold red] {a.cmd} needs a model, not a network file")
-        return 2
     try:
+        _check_args(a)
         return cmds[a.cmd](a, console)
+    except KeyboardInterrupt as e:
+        if a.debug:
+            raise
+        # the cleanups have run on the way here; the traceback would only bury this line
+        term = isinstance(e, Terminated)
+        console.print("terminated" if term else "interrupted", highlight=False)
+        return 128 + (signal.SIGTERM if term else signal.SIGINT)
     except (ValueError, OSError, RuntimeError) as e:
+        if a.debug:
+            raise
         # every user-facing error type derives from ValueError (or, VerifyError: a simulator
-        # that cannot run, RuntimeError) (DatasetError, ModelLoadError,
+        # that cannot run, RuntimeError) (DatasetError, ModelLoadError, OutputError,
         # UnsupportedLayerError, ConversionError, GraphError, QuantizationError, WidthError,
         # NetFileError); print it as one clear line
-        console.print(f"[bold red]error:[/bold red] {escape(str(e))}", highlight=False)
+        # soft_wrap: one line however long (rich would break it at the console's width)
+        console.print(f"[bold red]error:[/bold red] {escape(_message(e))}", highlight=False,
+                      soft_wrap=True)
         return 2
 
 

@@ -440,3 +440,17 @@ def split(ds: Dataset) -> Split:
         f"shuffling)"
     )
     return Split(train, test, protocol)
+
+
+def check_labels(data: Split, classes: int) -> None:
+    """Refuse a split whose labels are not all classes of a model with ``classes`` outputs
+    (0 .. classes - 1). A label such as 42 for a 10-class model can never be predicted, so it
+    would only lower the accuracy without a word; it means the dataset and the model do not
+    belong together."""
+    y = np.concatenate([data.train.y, data.test.y])
+    bad = y[(y < 0) | (y >= classes)]
+    if bad.size:
+        part = data.test
+        where = part.source or f"dataset {part.name!r}"
+        raise DatasetError(f"{where}: label {int(bad[0])} is outside the model's {classes} "
+                           f"classes (0..{classes - 1}); {bad.size:,} label(s) are")

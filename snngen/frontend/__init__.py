@@ -23,5 +23,5 @@ from snngen.frontend.torch_fx import from_torch
 from snngen.frontend.torchscript import from_torchscript, load_torchscript
 
 __all__ = ["SUPPORTED", "ModelLoadError", "UnsupportedLayerError", "check_finite",
-           "from_torch", "from_torchscript", "is_factory_spec", "load_factory", "load_graph", "load_model", "load_state_dict",
-           "load_torchscript"]
+           "from_torch", "from_torchscript", "is_factory_spec", "load_factory", "load_graph",
+           "load_model", "load_state_dict", "load_torchscript"]

@@ -89,10 +89,11 @@ def _load_failure(path: Path, e: Exception) -> str:
     corrupt = (f"weights file {path} is truncated or corrupt (not a complete torch.save() "
                "file)")
     if isinstance(e, pickle.UnpicklingError):
-        # a torch.save() zip archive whose own structure is broken is damage, not a threat
+        # the start of a torch.save() zip archive whose own structure is broken is damage,
+        # not a threat (torch's unpickler then reads the zip header as pickle opcodes)
         with open(path, "rb") as f:
             head = f.read(4)
-        if head == b"PK\x03\x04" and not zipfile.is_zipfile(path):
+        if head and b"PK\x03\x04".startswith(head) and not zipfile.is_zipfile(path):
             return corrupt
         found = re.search(r"GLOBAL ([\w.]+)", str(e))
         what = f" (it asks for the Python object {found.group(1)})" if found else ""
