@@ -53,10 +53,12 @@ $(STAMP): pyproject.toml Makefile
 	@touch $@
 
 DIGITS := examples/digits/model.py:make_model --weights examples/digits/weights.pt --dataset digits
+# re-running a target replaces its own outputs: --force (snngen never replaces an existing file
+# without it)
 
 demo: venv
-	$(BIN)/snngen convert $(DIGITS) -o out/demo/digits.snn
-	$(BIN)/snngen simulate $(DIGITS) --json out/demo/digits.json
+	$(BIN)/snngen convert $(DIGITS) -o out/demo/digits.snn --force
+	$(BIN)/snngen simulate $(DIGITS) --json out/demo/digits.json --force
 	$(BIN)/snngen plot $(DIGITS) --out out/demo
 	$(BIN)/snngen build out/demo/digits.snn --target verilog -o out/demo/rtl --lanes 2
 	$(BIN)/snngen verify out/demo/rtl --sim verilator --images all --timesteps 16
@@ -80,7 +82,7 @@ bench: venv
 hw-mnist: venv
 	$(BIN)/snngen convert examples/mnist_lenet/model.py:make_model \
 		--weights examples/mnist_lenet/weights.pt --dataset mnist --data-dir $(MNIST_DIR) \
-		-o out/mnist/mnist.snn
+		-o out/mnist/mnist.snn --force
 	$(BIN)/snngen build out/mnist/mnist.snn --target verilog -o out/mnist/rtl --lanes 4 \
 		--data-dir $(MNIST_DIR)
 	$(BIN)/snngen verify out/mnist/rtl --sim verilator --images 2 --timesteps 16 \
@@ -93,7 +95,7 @@ hw-mnist: venv
 hw-mnist-mlp: venv
 	$(BIN)/snngen convert examples/mnist_mlp/model.py:make_model \
 		--weights examples/mnist_mlp/weights.pt --dataset mnist --data-dir $(MNIST_DIR) \
-		--weight-bits 4 -o out/mnist_mlp/mnist_mlp.snn
+		--weight-bits 4 -o out/mnist_mlp/mnist_mlp.snn --force
 	$(BIN)/snngen build out/mnist_mlp/mnist_mlp.snn --target verilog -o out/mnist_mlp/rtl \
 		--lanes 2 --timesteps 4 --data-dir $(MNIST_DIR)
 	$(BIN)/snngen verify out/mnist_mlp/rtl --sim verilator --images 2 --timesteps 4 \
@@ -103,10 +105,10 @@ hw-mnist-mlp: venv
 
 # the same two examples built with the Amaranth backend, verified on both simulators
 hw-amaranth: venv
-	$(BIN)/snngen convert $(DIGITS) -o out/demo/digits.snn
+	$(BIN)/snngen convert $(DIGITS) -o out/demo/digits.snn --force
 	$(BIN)/snngen convert examples/mnist_lenet/model.py:make_model \
 		--weights examples/mnist_lenet/weights.pt --dataset mnist --data-dir $(MNIST_DIR) \
-		-o out/mnist/mnist.snn
+		-o out/mnist/mnist.snn --force
 	$(BIN)/snngen build out/demo/digits.snn --target amaranth -o out/demo/amaranth --lanes 2 \
 		--force
 	$(BIN)/snngen verify out/demo/amaranth --sim verilator --images 4 --timesteps 16

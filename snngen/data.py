@@ -453,4 +453,4 @@ def check_labels(data: Split, classes: int) -> None:
         part = data.test
         where = part.source or f"dataset {part.name!r}"
         raise DatasetError(f"{where}: label {int(bad[0])} is outside the model's {classes} "
-                           f"classes (0..{classes - 1}); {bad.size:,} label(s) are")
+                           f"classes (0..{classes - 1}); {bad.size:,} label(s) in all are")

@@ -22,8 +22,8 @@ class OutputError(ValueError):
 
 
 def _nearest_existing(p: Path) -> Path:
-    """``p`` or its closest ancestor that exists (the directory a write would start from)."""
-    p = Path(os.path.abspath(p))
+    """``p`` or its closest ancestor that exists (the directory a write would start from),
+    spelled relative to what the user gave, as messages name it."""
     while not p.exists() and p != p.parent:
         p = p.parent
     return p
