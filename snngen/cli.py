@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import signal
 import sys
 import threading
@@ -855,8 +856,15 @@ class Terminated(KeyboardInterrupt):
     any BaseException) runs before the process ends."""
 
 
-def _on_sigterm(signum: int, frame) -> None:
-    raise Terminated
+def _sigterm_handler(owner: int):
+    def on_sigterm(signum: int, frame) -> None:
+        if os.getpid() != owner:
+            # a forked child that inherited the handler: end as SIGTERM ends it by default
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        raise Terminated
+    return on_sigterm
 
 
 def _message(e: BaseException) -> str:
@@ -874,7 +882,7 @@ def main(argv: list[str] | None = None) -> int:
     # signal handlers can only be set from the main thread (tests may call main elsewhere)
     previous = None
     if threading.current_thread() is threading.main_thread():
-        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+        previous = signal.signal(signal.SIGTERM, _sigterm_handler(os.getpid()))
     try:
         return _run(a, console)
     finally:

@@ -268,6 +268,20 @@ def test_sigterm_during_build_leaves_no_temporary_directory(tmp_path, monkeypatc
     assert sorted(p.name for p in tmp_path.iterdir()) == ["n.snn"]
 
 
+def test_a_forked_child_ends_on_sigterm_as_usual():
+    # a child forked while main()'s handler is set must not unwind the parent's work
+    parent = os.getpid()
+    child = os.fork()
+    if child == 0:                                          # pragma: no cover (the child)
+        try:
+            signal.signal(signal.SIGTERM, cli._sigterm_handler(parent))
+            os.kill(os.getpid(), signal.SIGTERM)
+        finally:
+            os._exit(3)                                     # reached only if SIGTERM was caught
+    _, status = os.waitpid(child, 0)
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGTERM
+
+
 def test_debug_shows_the_traceback(capsys):
     with pytest.raises(ValueError, match="needs its trained weights"):
         main(["graph", MODEL, "--debug"])
