@@ -83,7 +83,9 @@ def run(a: argparse.Namespace) -> list[dict]:
         for example in a.only:
             conv, lanes, t = EXAMPLES[example]
             net = work / f"{example}.snn"
-            sh([SNNGEN, "convert", *conv, *data_args(example, a.data_dir), "-o", str(net)], log)
+            # --force: the script's own output of an earlier run is replaced
+            sh([SNNGEN, "convert", *conv, *data_args(example, a.data_dir), "-o", str(net),
+                "--force"], log)
             for backend in a.backends:
                 bdir = work / f"{example}_{backend}"
                 n_icarus = a.icarus_images.get(example, ICARUS_IMAGES[example])

@@ -181,9 +181,17 @@ def build_parser() -> argparse.ArgumentParser:
                         "(snngen.backends.amaranth), "
                         "converted to one Verilog module and RTLIL")
     p.add_argument("-o", "--output", required=True, help="build directory to write")
-    p.add_argument("--lanes", type=_lanes, default={"*": 1},
+    p.add_argument("--lanes", type=_lanes_or_auto, default={"*": 1},
                    help="parallel update lanes (a power of two) for every IF layer, and/or per "
-                        "layer: 2 or 4,9_if=1 (default 1)")
+                        "layer: 2 or 4,9_if=1 (default 1); auto: chosen per layer from the "
+                        "timing model on training images (see --lane-budget)")
+    p.add_argument("--lane-budget", type=_positive, default=16,
+                   help="--lanes auto: the most lanes of all layers together (default 16)")
+    p.add_argument("--latency-target", type=_positive, default=None,
+                   help="--lanes auto: stop adding lanes once the mean predicted latency is at "
+                        "most this many cycles")
+    p.add_argument("--auto-images", type=_positive, default=32,
+                   help="--lanes auto: training images the choice is measured on (default 32)")
     p.add_argument("--fifo-depth", type=_lanes, default=None,
                    help="event FIFO depth in front of every stage or per stage (default: the "
                         "smallest that never fills; smaller values are refused)")
@@ -289,6 +297,10 @@ def _image_spec(s: str) -> str:
             sep and a.isdigit() and b.isdigit() and int(a) < int(b)):
         return s
     raise argparse.ArgumentTypeError(f"expected N, A:B (A < B) or all, got {s!r}")
+
+
+def _lanes_or_auto(s: str) -> dict[str, int] | str:
+    return "auto" if s.strip() == "auto" else _lanes(s)
 
 
 def _lanes(s: str) -> dict[str, int]:
@@ -608,6 +620,27 @@ def _example_images(a: argparse.Namespace, net) -> tuple[object, str]:
     return quantize_input(x, net.config.input_bits), name
 
 
+def _auto_lanes(a: argparse.Namespace, net, console: Console):
+    """``--lanes auto``: lanes per layer from the timing model on the first ``--auto-images``
+    training images (not the evaluation images the build's figures are reported on)."""
+    from snngen.data import load_dataset, split
+    from snngen.fixedpoint.quantize import quantize_input
+    from snngen.hwmodel import lanes as lane_alloc
+    from snngen.hwmodel import plan as hwplan
+
+    name = a.dataset or net.source.get("dataset") or "digits"
+    train = split(load_dataset(name, a.data_dir)).train
+    x = quantize_input(train.x[:a.auto_images], net.config.input_bits)
+    t = min(a.timesteps, hwplan.plan(net).max_timesteps)
+    choice = lane_alloc.choose(net, x, t, a.lane_budget, a.latency_target,
+                               images=f"{name} training images 0..{len(x) - 1}")
+    console.print(f"--lanes auto ({len(x)} {name} training images, T={t}, budget "
+                  f"{a.lane_budget}): " + ", ".join(f"{k}={v}" for k, v in choice.lanes.items())
+                  + f"; mean {choice.mean_cycles:,.0f} cycles (1 lane each: "
+                  f"{choice.start_cycles:,.0f}); stopped: {choice.stop}")
+    return choice
+
+
 def cmd_build(a: argparse.Namespace, console: Console) -> int:
     from snngen.backends.verilog import writer as verilog
     from snngen.fixedpoint import netfile
@@ -615,7 +648,12 @@ def cmd_build(a: argparse.Namespace, console: Console) -> int:
     from snngen.hwmodel import plan as hwplan
     from snngen.hwmodel import timing
     net = netfile.load(a.net)
-    opts = verilog.BuildOptions(top=a.top, lanes=a.lanes, fifo_depth=a.fifo_depth)
+    choice = None
+    if a.lanes == "auto":
+        choice = _auto_lanes(a, net, console)
+        a.lanes = choice.lanes
+    opts = verilog.BuildOptions(top=a.top, lanes=a.lanes, fifo_depth=a.fifo_depth,
+                                lane_choice=choice.to_dict() if choice else None)
     p = hwplan.plan(net, lanes=a.lanes, fifo_depth=a.fifo_depth)
     predicted: list[dict] = []
     try:

@@ -1,13 +1,15 @@
 """The package's layering (docs/architecture.md "Package map"), checked on the source's imports.
 
 The stages, lowest first; a stage may import the stages listed for it and the utilities
-(``snngen.atomic``, ``snngen.resources``, ``snngen.data``), nothing else of snngen:
+(``snngen.atomic``, ``snngen.resources``, ``snngen.data``,
+``snngen.outputs``), nothing else of snngen:
 
-    ir <- frontend
+    ir, training <- frontend
     ir <- convert <- fixedpoint <- golden <- hwmodel <- backends.verilog | backends.amaranth
        <- flows <- cli
 
-* only the frontend (and the flows and the CLI that call it) imports torch;
+* only the frontend and the training helper (and the flows and the CLI that call them) import
+  torch;
 * the IR, conversion, fixed point, the golden model and the hardware model import no hardware
   backend and no tool (amaranth, jinja2, cocotb);
 * the two backends never import each other;
@@ -25,11 +27,12 @@ import pytest
 
 PKG = Path(__file__).resolve().parent.parent / "snngen"
 
-UTILITIES = ("atomic", "resources", "data")
+UTILITIES = ("atomic", "resources", "data", "outputs")
 # each stage and the snngen stages it may import (besides the utilities)
 ALLOWED: dict[str, tuple[str, ...]] = {
     "ir": (),
-    "frontend": ("ir",),
+    "training": (),
+    "frontend": ("ir", "training"),
     "convert": ("ir",),
     "fixedpoint": ("ir", "convert"),
     "golden": ("ir", "convert", "fixedpoint"),
@@ -101,7 +104,8 @@ def test_every_module_is_in_a_known_stage():
     stages = {stage for stage, _ in _modules()}
     assert stages == set(ALLOWED), f"unknown stages {stages - set(ALLOWED)}"
     top = sorted(p.name for p in PKG.glob("*.py"))
-    assert top == ["__init__.py", "atomic.py", "cli.py", "data.py", "resources.py"], top
+    assert top == ["__init__.py", "atomic.py", "cli.py", "data.py", "outputs.py",
+                   "resources.py"], top
 
 
 @pytest.mark.parametrize("stage", sorted(ALLOWED))

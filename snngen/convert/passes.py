@@ -406,10 +406,30 @@ def layer_scales(graph: Graph, calib_x: np.ndarray, percentile: float = 99.9,
             chunks[t].append(vals[t])
     scales = {}
     for t in targets:
+        op = graph[t].op
+        if isinstance(op, ReLU) and op.clip is not None:
+            # a clip-floor activation: its learned clip is the largest value it can take
+            scales[t] = np.full(graph[t].shape, op.clip)
+            continue
         acts = np.concatenate(chunks[t])
         # the readout keeps one scale: per-class scales would change which class wins
         scales[t] = _scale(acts, percentile, channelwise and t != graph.output)
     return scales
+
+
+def scale_rules(graph: Graph, percentile: float = 99.9, channelwise: bool = False
+                ) -> dict[str, str]:
+    """How :func:`layer_scales` picks each activation's scale (the layer's threshold), by
+    node name: the learned clip of a clip-floor activation, else the percentile rule."""
+    rule = f"p{percentile:g}" + (", channel-wise" if channelwise else "")
+    out = {}
+    for n in graph:
+        if isinstance(n.op, ReLU):
+            out[n.name] = (f"learned clip {n.op.clip:.4g} ({n.op.levels} levels)"
+                           if n.op.clip is not None else rule)
+    if graph.output not in out:
+        out[graph.output] = f"p{percentile:g}"
+    return out
 
 
 def normalize(calib_x: np.ndarray, percentile: float = 99.9, channelwise: bool = False) -> Pass:

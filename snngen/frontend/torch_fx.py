@@ -21,6 +21,7 @@ from snngen.frontend.common import pair as _pair
 from snngen.frontend.common import to_numpy as _np
 from snngen.ir import graph as ir
 from snngen.ir.graph import Graph
+from snngen.training.qcfs import ClipFloor
 
 
 def _conv(path: str, m: nn.Conv2d) -> ir.Conv2d:
@@ -66,6 +67,11 @@ def _module_op(path: str, m: nn.Module):
         return ir.linear(_np(m.weight), _np(m.bias))
     if isinstance(m, nn.ReLU):
         return ir.ReLU()
+    if isinstance(m, ClipFloor):
+        clip = m.clip.item()
+        if not (np.isfinite(clip) and clip > 0):
+            raise UnsupportedLayerError(path, "ClipFloor", f"clip {clip} is not positive")
+        return ir.ReLU(clip=clip, levels=m.levels)
     if isinstance(m, nn.MaxPool2d):
         return _pool(path, "MaxPool2d", m.kernel_size, m.stride, m.padding, m.ceil_mode,
                      dilation=m.dilation, return_indices=m.return_indices)
@@ -133,12 +139,18 @@ def _function_op(node: fx.Node):
     raise UnsupportedLayerError(node.name, f"function {fname}")
 
 
+class _Tracer(fx.Tracer):
+    # the clip-floor activation is one IR op, not the floor/clamp arithmetic inside it
+    def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
+        return isinstance(m, ClipFloor) or super().is_leaf_module(m, qualname)
+
+
 def from_torch(model: nn.Module, input_shape: tuple[int, ...]) -> Graph:
     """Trace ``model`` (in eval mode) with ``torch.fx`` and build the IR for one sample of
     ``input_shape`` (no batch axis)."""
     model = model.eval()
     try:
-        gm = fx.symbolic_trace(model)
+        gm = fx.GraphModule(model, _Tracer().trace(model))
     except Exception as e:  # fx raises many types for untraceable control flow
         raise UnsupportedLayerError(type(model).__name__, "model",
                                     f"torch.fx cannot trace it: {e}") from e

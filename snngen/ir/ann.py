@@ -49,6 +49,10 @@ def eval_node(node: Node, args: list[np.ndarray]) -> np.ndarray:
         return kernels.avgpool2d(x, op)
     if isinstance(op, MaxPool2d):
         return kernels.maxpool2d(x, op)
+    if isinstance(op, ReLU) and op.clip is not None:
+        # clip-floor-shift (QCFS): L levels between 0 and the clip, rounded half up
+        q = np.clip(np.floor(x * (op.levels / op.clip) + 0.5), 0, op.levels)
+        return q * (op.clip / op.levels)
     if isinstance(op, ReLU) or (isinstance(op, IF) and not op.output):
         return np.maximum(x, 0)
     if isinstance(op, (Identity, IF)):

@@ -80,7 +80,25 @@ class BatchNorm:
 
 @dataclass(frozen=True)
 class ReLU:
-    pass
+    """``max(x, 0)``; with ``clip`` and ``levels``, the clip-floor-shift activation of
+    conversion-aware training (QCFS, :mod:`snngen.training`):
+    ``clip * clamp(floor(x * levels / clip + 1/2), 0, levels) / levels``. Conversion then takes
+    ``clip`` (learned) as the layer's scale, i.e. its threshold, instead of a percentile."""
+
+    clip: float | None = None
+    levels: int | None = None
+
+    def __post_init__(self) -> None:
+        if (self.clip is None) != (self.levels is None):
+            raise GraphError("a clip-floor ReLU needs both clip and levels")
+        if self.clip is not None:
+            if not (np.isfinite(self.clip) and self.clip > 0):
+                raise GraphError(f"clip must be a positive finite number, got {self.clip}")
+            if isinstance(self.levels, bool) or int(self.levels) != self.levels \
+                    or self.levels < 1:
+                raise GraphError(f"levels must be a positive integer, got {self.levels}")
+            object.__setattr__(self, "clip", float(self.clip))
+            object.__setattr__(self, "levels", int(self.levels))
 
 
 @dataclass(frozen=True, eq=False)
