@@ -18,6 +18,7 @@ import argparse
 import importlib.util
 import os
 import random
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -99,6 +100,22 @@ def random_shift(x: torch.Tensor, max_shift: int, generator: torch.Generator) ->
     return out
 
 
+def qcfs_start(example_dir: Path, init: Path, levels: int, train_set: Dataset,
+               percentile: float) -> nn.Module:
+    """Conversion-aware fine-tuning starts from the trained ReLU network: its weights, every
+    ReLU swapped for a clip-floor activation of ``levels`` levels, each clip started at the
+    ``percentile`` of its input on the training images (what plain conversion would use)."""
+    from snngen.training import calibrate_clips, swap_relus
+
+    model = load_model_module(example_dir).make_model()
+    model.load_state_dict(torch.load(init, weights_only=True))
+    swap_relus(model, levels)
+    clips = calibrate_clips(model, tensors(train_set)[0], percentile)
+    print("clips from p" + f"{percentile:g}: "
+          + ", ".join(f"{k} {v:.3g}" for k, v in clips.items()))
+    return model
+
+
 def train(
     example_dir: Path,
     train_set: Dataset,
@@ -107,8 +124,11 @@ def train(
     lr: float,
     label_smoothing: float,
     shift: int,
+    model: nn.Module | None = None,
 ) -> nn.Module:
-    model = load_model_module(example_dir).make_model()
+    """Train ``model`` (default: a fresh ``make_model()``) on ``train_set``."""
+    if model is None:
+        model = load_model_module(example_dir).make_model()
     x, y = tensors(train_set)
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
     # Cosine decay to zero: the last epochs fine-tune with a small step instead of bouncing
@@ -154,6 +174,15 @@ def add_arguments(
         "--shift", type=int, default=shift, help="random shift augmentation, in pixels (0 = off)"
     )
     parser.add_argument("--out", type=Path, default=out)
+    parser.add_argument(
+        "--qcfs", type=int, default=0, metavar="L",
+        help="conversion-aware fine-tuning: start from --init (the trained ReLU weights), swap "
+        "every ReLU for a clip-floor activation of L levels and train again (0 = off; the "
+        "output defaults to weights_qcfs.pt)",
+    )
+    parser.add_argument("--init", type=Path, default=out, help="--qcfs: the weights to start from")
+    parser.add_argument("--clip-percentile", type=float, default=99.9,
+                        help="--qcfs: the percentile the clips start at")
 
 
 def run(args: argparse.Namespace, example_dir: Path, load_data: Callable[[], Split]) -> None:
@@ -165,6 +194,8 @@ def run(args: argparse.Namespace, example_dir: Path, load_data: Callable[[], Spl
     make_deterministic(SEED)
     started = time.perf_counter()
     data = load_data()
+    start = (qcfs_start(example_dir, args.init, args.qcfs, data.train, args.clip_percentile)
+             if args.qcfs else None)
     model = train(
         example_dir,
         data.train,
@@ -173,6 +204,7 @@ def run(args: argparse.Namespace, example_dir: Path, load_data: Callable[[], Spl
         args.lr,
         args.label_smoothing,
         args.shift,
+        model=start,
     )
     elapsed = time.perf_counter() - started
 
@@ -192,7 +224,8 @@ def run(args: argparse.Namespace, example_dir: Path, load_data: Callable[[], Spl
     print(f"wrote {args.out}")
 
 
-def main(doc: str, example_dir: Path, dataset: str, **defaults) -> None:
+def main(doc: str, example_dir: Path, dataset: str, qcfs: dict | None = None,
+         **defaults) -> None:
     """The command line of ``example_dir/train.py``: its docstring's first line as the
     description, ``--data-dir`` for MNIST, the hyper-parameter options with the example's
     ``defaults`` (see :func:`add_arguments`; ``out`` defaults to ``example_dir/weights.pt``),
@@ -204,6 +237,14 @@ def main(doc: str, example_dir: Path, dataset: str, **defaults) -> None:
         raise ValueError(f"unknown dataset {dataset!r}")
     add_arguments(parser, out=example_dir / "weights.pt", **defaults)
     args = parser.parse_args()
+    if args.qcfs:
+        # the fine-tuning recipe's own defaults (``qcfs``), where the user gave none
+        given = {a.split("=")[0] for a in sys.argv[1:] if a.startswith("--")}
+        for key, value in (qcfs or {}).items():
+            if f"--{key.replace('_', '-')}" not in given:
+                setattr(args, key, value)
+        if "--out" not in given:
+            args.out = example_dir / "weights_qcfs.pt"
     if dataset == "mnist":
         run(args, example_dir, lambda: load_mnist_split(args.data_dir))
     else:

@@ -449,6 +449,10 @@ def print_report(rep, console: Console) -> None:
                   f"{'channel' if c['channelwise'] else 'layer'}-wise, v_init {c['v_init']}, "
                   f"v_min {c['v_min']}, readout {c['readout']}, calibration on "
                   f"{c['calib_images']} training images")
+    rules = c.get("thresholds") or {}
+    if any(not r.startswith("p") for r in rules.values()):  # some layer is not a percentile
+        console.print("thresholds: " + "; ".join(f"{escape(k)}: {escape(r)}"
+                                                 for k, r in rules.items()))
     times = []
     if rep.sim_seconds is not None:
         times.append(f"float SNN {rep.sim_seconds:.1f} s")

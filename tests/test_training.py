@@ -82,7 +82,7 @@ def test_the_frontend_reads_the_learned_clip_and_the_ann_matches_torch():
     g = from_torch(model, (1, 8, 8))
     relus = [n for n in g if isinstance(n.op, ir.ReLU)]
     assert [(n.name, n.op.levels) for n in relus] == [("1", 3), ("5", 3)]
-    assert relus[0].op.clip == pytest.approx(float(model[1].clip))
+    assert relus[0].op.clip == pytest.approx(model[1].clip.item())
     x = np.random.default_rng(0).random((16, 1, 8, 8))
     want = model.double()(torch.from_numpy(x)).detach().numpy()
     np.testing.assert_allclose(ann.forward(g, x)[g.output], want, rtol=1e-9, atol=1e-9)
@@ -108,3 +108,33 @@ def test_if_neurons_reproduce_the_activation_at_t_equal_levels(levels):
     q = np.clip(np.floor(pre * levels / 1.5 + 0.5), 0, levels)
     if_name = next(n.name for n in snn if isinstance(n.op, ir.IF) and not n.op.output)
     np.testing.assert_array_equal(res.final[if_name]["count"], q)
+
+
+def test_the_cli_says_which_rule_set_each_threshold(tmp_path, capsys):
+    # a clip-floor model of the digits' shape, as a user writes it: a factory file and weights
+    import json
+
+    from snngen import cli
+    from snngen.fixedpoint import netfile
+
+    (tmp_path / "m.py").write_text(
+        "from torch import nn\n"
+        "from snngen.training import ClipFloor\n"
+        "def make():\n"
+        "    return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), ClipFloor(4, 2.0),\n"
+        "                         nn.MaxPool2d(2), nn.Flatten(), nn.Linear(64, 10))\n")
+    torch.manual_seed(4)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), ClipFloor(4, 2.0), nn.MaxPool2d(2),
+                          nn.Flatten(), nn.Linear(64, 10))
+    with torch.no_grad():
+        model[1].clip.fill_(2.5)
+    torch.save(model.state_dict(), tmp_path / "w.pt")
+    args = [str(tmp_path / "m.py:make"), "--weights", str(tmp_path / "w.pt"), "--dataset",
+            "digits"]
+    assert cli.main(["simulate", *args, "--timesteps", "4", "--limit", "20"]) == 0
+    assert "thresholds: 1: learned clip 2.5 (4 levels); 4: p99.9" in capsys.readouterr().out
+    out = tmp_path / "n.snn"
+    assert cli.main(["convert", *args, "-o", str(out)]) == 0
+    assert netfile.load(out).conversion["thresholds"] == {"1": "learned clip 2.5 (4 levels)",
+                                                         "4": "p99.9"}
+    assert json.dumps(netfile.load(out).conversion["thresholds"])

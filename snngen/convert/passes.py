@@ -417,14 +417,16 @@ def layer_scales(graph: Graph, calib_x: np.ndarray, percentile: float = 99.9,
     return scales
 
 
-def scale_rules(graph: Graph, percentile: float = 99.9, channelwise: bool = False
-                ) -> dict[str, str]:
+def scale_rules(graph: Graph, percentile: float = 99.9, channelwise: bool = False,
+                layers: set[str] | None = None) -> dict[str, str]:
     """How :func:`layer_scales` picks each activation's scale (the layer's threshold), by
-    node name: the learned clip of a clip-floor activation, else the percentile rule."""
+    node name: the learned clip of a clip-floor activation, else the percentile rule.
+    ``layers``: only these activations (e.g. the IF populations a conversion kept; ReLUs that
+    pooling folded away have no threshold) and the output."""
     rule = f"p{percentile:g}" + (", channel-wise" if channelwise else "")
     out = {}
     for n in graph:
-        if isinstance(n.op, ReLU):
+        if isinstance(n.op, ReLU) and (layers is None or n.name in layers):
             out[n.name] = (f"learned clip {n.op.clip:.4g} ({n.op.levels} levels)"
                            if n.op.clip is not None else rule)
     if graph.output not in out:

@@ -19,7 +19,7 @@ from snngen.data import Split, load_dataset, split
 from snngen.fixedpoint.fixednet import FixedConfig, FixedNet, fix
 from snngen.golden import sim
 from snngen.ir import ann
-from snngen.ir.graph import Graph
+from snngen.ir.graph import IF, Graph
 
 
 @dataclass(frozen=True)
@@ -65,8 +65,18 @@ def load_experiment(model: str, weights: str | None, dataset: str = "digits",
     snn = passes.convert(graph, calib_x, config)
     net = None
     if fixed is not None:
-        net = fix(snn, fixed, asdict(config), _source(model, weights, dataset, len(calib_x)))
+        # which rule set each layer's threshold (a percentile or a learned clip), kept in the
+        # network file
+        conv = {**asdict(config), "thresholds": _threshold_rules(canonical, snn, config)}
+        net = fix(snn, fixed, conv, _source(model, weights, dataset, len(calib_x)))
     return Experiment(model, dataset, canonical, snn, net, data, config, len(calib_x))
+
+
+def _threshold_rules(ann: Graph, snn: Graph, config: ConversionConfig) -> dict[str, str]:
+    """Which rule set the threshold of each IF population the conversion made (a percentile
+    or a learned clip), by the name of its activation."""
+    layers = {n.name for n in snn if isinstance(n.op, IF)}
+    return passes.scale_rules(ann, config.percentile, config.channelwise, layers)
 
 
 def load_fixed_experiment(path: str, dataset: str = "digits", data_dir: str | None = None
@@ -158,6 +168,10 @@ def evaluate(exp: Experiment, timesteps: Sequence[int] = (8, 16, 32, 64, 128),
             float(sum(v.mean() for v in res.spikes[t].values())) if res else None,
             facc.get(t), float(fres.ops[t].mean()) if fres else None))
     cfg = {**asdict(exp.config), "calib_images": exp.calib_images}
+    if exp.ann is not None and exp.snn is not None:
+        cfg["thresholds"] = _threshold_rules(exp.ann, exp.snn, exp.config)
+    elif exp.fixed is not None and "thresholds" in exp.fixed.conversion:
+        cfg["thresholds"] = dict(exp.fixed.conversion["thresholds"])
     fixed_cfg = exp.fixed.config.to_dict() if exp.fixed else None
     return Report(exp.model, exp.dataset, exp.data.protocol, len(test), mode, seed, cfg,
                   fixed_cfg, ann_acc, macs, tuple(rows), elapsed, fixed_s)
