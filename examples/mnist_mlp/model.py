@@ -11,7 +11,11 @@ from __future__ import annotations
 
 from torch import nn
 
+from snngen.training import swap_relus
+
 INPUT_SHAPE = (1, 28, 28)
+# levels of the clip-floor activation of the conversion-aware version (= the T it is made for)
+QCFS_LEVELS = 4
 
 
 def make_model() -> nn.Module:
@@ -24,3 +28,9 @@ def make_model() -> nn.Module:
         nn.Dropout(0.2),
         nn.Linear(128, 10),
     )
+
+
+def make_model_qcfs() -> nn.Module:
+    """The same network with a clip-floor activation of ``QCFS_LEVELS`` levels in place of each
+    ReLU (conversion-aware training, docs/training.md; weights_qcfs.pt)."""
+    return swap_relus(make_model(), QCFS_LEVELS)

@@ -20,5 +20,8 @@ if __name__ == "__main__":
     # kept the converted network at small T closer to the ANN than no dropout (fixed 8-bit SNN at
     # T=4: 97.75% against 96.50%) and beat 0.5; lr 1e-3 was worse (96.12%); 40 epochs scored
     # 98.19% against 97.94% for 20.
+    # --qcfs 4: fine-tune the trained ReLU network with 4-level clip-floor activations
+    # (docs/training.md; weights_qcfs.pt), 30 epochs at a tenth of the learning rate
     training.main(__doc__, HERE, "mnist", epochs=40, batch_size=64, lr=5e-3, label_smoothing=0.0,
-                  shift=1)
+                  shift=1,
+                  qcfs={"epochs": 30, "lr": 5e-4})
