@@ -53,6 +53,9 @@ $(STAMP): pyproject.toml Makefile
 	@touch $@
 
 DIGITS := examples/digits/model.py:make_model --weights examples/digits/weights.pt --dataset digits
+# the same network fine-tuned with 4-level clip-floor activations, for T=4 (docs/training.md)
+DIGITS_T4 := examples/digits/model.py:make_model_qcfs --weights examples/digits/weights_qcfs.pt \
+	--dataset digits
 # re-running a target replaces its own outputs: --force (snngen never replaces an existing file
 # without it)
 
@@ -62,6 +65,11 @@ demo: venv
 	$(BIN)/snngen plot $(DIGITS) --out out/demo
 	$(BIN)/snngen build out/demo/digits.snn --target verilog -o out/demo/rtl --lanes 2
 	$(BIN)/snngen verify out/demo/rtl --sim verilator --images all --timesteps 16
+	@# few timesteps: the clip-floor version at T=4, in simulation and through the RTL
+	$(BIN)/snngen simulate $(DIGITS_T4) --timesteps 2,4,8 --json out/demo/digits_t4.json --force
+	$(BIN)/snngen convert $(DIGITS_T4) --max-timesteps 4 -o out/demo/digits_t4.snn --force
+	$(BIN)/snngen build out/demo/digits_t4.snn --target verilog -o out/demo/rtl_t4 --lanes 2
+	$(BIN)/snngen verify out/demo/rtl_t4 --sim verilator --images all --timesteps 4
 
 lint: venv
 	$(BIN)/ruff check .
