@@ -142,3 +142,74 @@ def test_fold_avgpool_into_dense_and_conv():
     np.testing.assert_allclose(ann.forward(folded, x)["o"], ann.forward(g, x)["o"], atol=1e-12)
     snn = passes.convert(g, x, passes.ConversionConfig(spiking_avgpool=True))
     assert sum(isinstance(n.op, ir.AvgPool2d) for n in snn) == 2
+
+
+def _residual(after: str = "avgpool") -> ir.Graph:
+    """``y = h + relu(conv(h))`` with ``h = relu(conv(x))`` (both summands spikes), then
+    ``after`` and a dense readout: the post-activation residual block."""
+    rng = np.random.default_rng(11)
+    specs = [
+        ("input", ir.Input((1, 8, 8)), ()),
+        ("c1", ir.conv(rng.normal(0, 0.5, (4, 1, 3, 3)), rng.normal(0, 0.1, 4), 1, 1),
+         ("input",)),
+        ("h", ir.ReLU(), ("c1",)),
+        ("c2", ir.conv(rng.normal(0, 0.5, (4, 4, 3, 3)), rng.normal(0, 0.1, 4), 1, 1), ("h",)),
+        ("b", ir.ReLU(), ("c2",)),
+        ("sum", ir.Add(), ("h", "b")),
+    ]
+    if after == "avgpool":
+        specs += [("pool", ir.avgpool(4, 2), ("sum",)), ("flat", ir.Flatten(), ("pool",)),
+                  ("fc", ir.linear(rng.normal(0, 0.5, (10, 64)), rng.normal(0, 0.1, 10)),
+                   ("flat",))]
+    elif after == "maxpool":
+        specs += [("pool", ir.maxpool(2), ("sum",)), ("flat", ir.Flatten(), ("pool",)),
+                  ("fc", ir.linear(rng.normal(0, 0.5, (10, 64)), None), ("flat",))]
+    elif after == "relu":
+        specs += [("r", ir.ReLU(), ("sum",)), ("flat", ir.Flatten(), ("r",)),
+                  ("fc", ir.linear(rng.normal(0, 0.5, (10, 256)), None), ("flat",))]
+    elif after == "two":
+        specs += [("flat", ir.Flatten(), ("sum",)), ("flat2", ir.Flatten(), ("sum",)),
+                  ("fa", ir.linear(rng.normal(0, 0.5, (10, 256)), None), ("flat",)),
+                  ("fb", ir.linear(rng.normal(0, 0.5, (10, 256)), None), ("flat2",)),
+                  ("fc", ir.Add(), ("fa", "fb"))]
+    return ir.build(specs, "fc")
+
+
+def test_a_sum_of_spike_trains_is_distributed_over_the_linear_layers():
+    from snngen.golden import sim
+
+    g = _residual()
+    c = passes.canonicalize(g)
+    # the ANN is the same function, and no linear op reads a sum any more
+    x = np.random.default_rng(0).random((50, 1, 8, 8))
+    np.testing.assert_allclose(ann.forward(c, x)[c.output], ann.forward(g, x)[g.output],
+                               rtol=1e-12, atol=1e-12)
+    k = passes.kinds(c)
+    assert all(k[n.inputs[0]] == "spikes" for n in c if isinstance(n.op, ir.LINEAR_OPS))
+    # the dense layer is copied per summand, its bias kept once, the sum behind the copies
+    fcs = [n for n in c if isinstance(n.op, ir.Linear)]
+    assert sorted(n.name for n in fcs) == ["fc.b", "fc.h"]
+    assert sum(n.op.bias is not None for n in fcs) == 1
+    assert isinstance(c["fc"].op, ir.Add) and c["fc"].inputs == ("fc.h", "fc.b")
+    # and the spiking network computes what the ANN does
+    snn = passes.convert(g, x, passes.ConversionConfig())
+    res = sim.simulate(snn, x, [256])
+    assert np.mean(res.predictions[256] == ann.predict(g, x)) >= 0.96
+
+
+def test_a_sum_feeding_a_relu_stays_a_spiking_layer():
+    g = _residual("relu")
+    c = passes.canonicalize(g)
+    assert isinstance(c["sum"].op, ir.Add) and c.consumers("sum")[0].name == "r"
+
+
+@pytest.mark.parametrize("after, why", [
+    ("maxpool", "feeds MaxPool2d pool, which does not distribute over a sum"),
+    ("two", "feeds 2 layers (flat, flat2)"),
+])
+def test_a_sum_that_cannot_be_distributed_says_which_form_converts(after, why):
+    with pytest.raises(passes.ConversionError) as e:
+        passes.canonicalize(_residual(after))
+    msg = str(e.value)
+    assert msg.startswith("sum: the sum of spike trains (h, b) ") and why in msg
+    assert "add a ReLU after the sum" in msg

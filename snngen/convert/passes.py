@@ -6,7 +6,8 @@ integrate-and-fire populations with threshold 1, following Rueckauer et al. (201
 1. clean-up: drop Identity/Dropout and a final Softmax, fold BatchNorm into the Conv/Linear
    before it;
 2. canonical form: move a ReLU in front of a MaxPool (they commute), drop ReLUs of values that
-   are already non-negative;
+   are already non-negative, and distribute a sum of spike tensors over the linear layers it
+   feeds (:func:`distribute_spike_adds`);
 3. fold an average pooling into the linear layer after it (:func:`fold_avgpool`; skipped with
    ``spiking_avgpool=True``), and give every remaining AvgPool its own ReLU (average pooling as
    a spiking layer, as in the papers);
@@ -219,6 +220,75 @@ def remove_redundant_relu(graph: Graph) -> Graph:
         if isinstance(n.op, ReLU) and k[n.inputs[0]] == "spikes" \
                 and not isinstance(graph[n.inputs[0]].op, Input):
             return remove_redundant_relu(bypass(graph, n.name))
+    return graph
+
+
+def distribute_spike_adds(graph: Graph) -> Graph:
+    """A sum of spike tensors (``h + body(h)`` with both ReLU outputs, the post-activation
+    residual form) has no spiking form of its own: it is not a current into one population,
+    and its values are not spikes. But every linear op distributes over it,
+    ``W (a + b) = W a + W b``: the sum is pushed down through average pooling and flattening to
+    the first Conv/Linear, that path is copied once per summand (the same weights; each copy is
+    normalised by its own source's scale later, the bias kept once), and the sum moves behind
+    the copies, where it is a sum of currents into the next population (the supported form).
+    The ANN is unchanged. A sum that feeds a ReLU is a spiking layer already and is left alone;
+    one that feeds anything else (max pooling, several layers, the output) is refused, naming
+    the form that converts."""
+    k = kinds(graph)
+    for n in graph:
+        if not isinstance(n.op, Add) or not all(k[i] == "spikes" for i in n.inputs):
+            continue
+        src = ", ".join(n.inputs)
+        fix = ("add a ReLU after the sum (an identity on its non-negative values) to make it a "
+               "layer of spiking neurons")
+        if n.op.gains and any(np.any(np.asarray(g) != 1) for g in n.op.gains):
+            raise ConversionError(f"{n.name}: a weighted sum of spike trains ({src}); {fix}")
+        path: list = []
+        cur = n.name
+        while True:
+            cons = graph.consumers(cur)
+            if cur == graph.output or len(cons) != 1:
+                where = "is the network's output" if cur == graph.output else \
+                    f"feeds {len(cons)} layers ({', '.join(c.name for c in cons)})"
+                raise ConversionError(f"{n.name}: the sum of spike trains ({src}) {where}; a "
+                                      f"sum converts when it feeds one chain of linear layers; "
+                                      f"else {fix}")
+            c = cons[0]
+            if isinstance(c.op, ReLU):
+                path = []
+                break
+            path.append(c)
+            if isinstance(c.op, (Conv2d, Linear)):
+                break
+            if not isinstance(c.op, (AvgPool2d, Flatten)):
+                raise ConversionError(
+                    f"{n.name}: the sum of spike trains ({src}) feeds {type(c.op).__name__} "
+                    f"{c.name}, which does not distribute over a sum; {fix}")
+            cur = c.name
+        if not path:
+            continue
+        last = path[-1]
+        on_path = {p.name for p in path}
+        specs = []
+        for name, op, ins in graph.specs():
+            if name == n.name or (name in on_path and name != last.name):
+                continue
+            if name != last.name:
+                specs.append((name, op, ins))
+                continue
+            parts = []
+            for j, s_in in enumerate(n.inputs):
+                prev = s_in
+                for p in path:
+                    op_j = p.op
+                    if p is last and j > 0 and op_j.bias is not None:
+                        op_j = replace(op_j, bias=None)  # the bias is added once
+                    copy = f"{p.name}.{s_in}"
+                    specs.append((copy, op_j, (prev,)))
+                    prev = copy
+                parts.append(prev)
+            specs.append((last.name, Add(), tuple(parts)))
+        return distribute_spike_adds(build(specs, graph.output))
     return graph
 
 
@@ -534,6 +604,7 @@ CANONICAL_PASSES: list[Pass] = [
     fold_batchnorm,
     commute_maxpool_relu,
     remove_redundant_relu,
+    distribute_spike_adds,
 ]
 
 
