@@ -109,7 +109,8 @@ def _model_args(p: argparse.ArgumentParser) -> None:
                    help="calibration images for normalisation (first N training images)")
 
 
-def _fixed_args(p: argparse.ArgumentParser, sweep: bool = False) -> None:
+def _fixed_args(p: argparse.ArgumentParser, sweep: bool = False, timesteps: bool = True) -> None:
+    # timesteps: whether the command has --timesteps (convert has not: its default is 128)
     if sweep:
         p.add_argument("--weight-bits", type=_int_list, default=[4, 6, 8],
                        help="weight widths to sweep (default 4,6,8)")
@@ -121,8 +122,8 @@ def _fixed_args(p: argparse.ArgumentParser, sweep: bool = False) -> None:
     p.add_argument("--input-bits", type=_positive, default=8,
                    help="unsigned pixel width (default 8)")
     p.add_argument("--max-timesteps", type=_positive, default=None,
-                   help="the longest run the register widths must be safe for (default: the "
-                        "largest --timesteps, or 128)")
+                   help="the longest run the register widths must be safe for (default: "
+                        + ("the largest --timesteps)" if timesteps else "128)"))
     p.add_argument("--membrane-bits", type=_positive, default=None,
                    help="require this membrane width; refused if any layer needs more")
 
@@ -145,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("convert", help="convert and quantise; write the network file")
     _model_args(p)
-    _fixed_args(p)
+    _fixed_args(p, timesteps=False)
     p.add_argument("-o", "--output", required=True, help="network file to write (.snn)")
     p.add_argument("--force", action="store_true",
                    help="replace an existing output file (an input file is never replaced)")
@@ -485,6 +486,22 @@ def print_formats(net, console: Console) -> None:
     console.print(t)
 
 
+def warn_weight_error(net, console: Console) -> None:
+    """One warning line per layer whose weights lost more than
+    :data:`~snngen.fixedpoint.quantize.WEIGHT_ERROR_WARNING` to rounding (converted anyway: a
+    sweep of widths may want exactly that, but nobody should get it by surprise)."""
+    from snngen.fixedpoint.quantize import WEIGHT_ERROR_WARNING
+
+    for q in net.quant:
+        if q.weight_error > WEIGHT_ERROR_WARNING:
+            console.print(f"[yellow]warning:[/yellow] layer {escape(q.layer)} (weights of "
+                          f"{escape(', '.join(q.sources))}): relative weight error "
+                          f"{100 * q.weight_error:.2f}% with {q.weight_bits}-bit weights (above "
+                          f"{100 * WEIGHT_ERROR_WARNING:.0f}%): expect lost accuracy; give it "
+                          f"more bits (--weight-bits, or --layer-bits {escape(q.layer)}=N)",
+                          highlight=False, soft_wrap=True)
+
+
 def write_json_atomic(path: str | Path, obj) -> None:
     """Write ``obj`` as JSON; an interrupted run leaves the old file or none, never a partial
     one. Parent directories are created."""
@@ -502,6 +519,7 @@ def cmd_convert(a: argparse.Namespace, console: Console) -> int:
     outputs.check(a.output, "-o", a.force, _inputs(a))
     exp = _experiment(a, console, _fixed_config(a))
     print_formats(exp.fixed, console)
+    warn_weight_error(exp.fixed, console)
     try:
         data = netfile.dumps(exp.fixed)
     except netfile.NetFileError as e:  # named after the file it was meant for
@@ -517,6 +535,8 @@ def cmd_simulate(a: argparse.Namespace, console: Console) -> int:
     exp = _experiment(a, console, None if a.no_fixed else _fixed_config(a))
     if exp.fixed is not None and _is_netfile(a.model):
         print_formats(exp.fixed, console)
+    if exp.fixed is not None:
+        warn_weight_error(exp.fixed, console)
     rep = _evaluate(exp, a, console)
     print_report(rep, console)
     if a.json:
@@ -645,6 +665,28 @@ def _auto_lanes(a: argparse.Namespace, net, console: Console):
     return choice
 
 
+def _check_fifo_depths(net, fifo_depth: dict[str, int]) -> None:
+    """Refuse a ``--fifo-depth`` with every rule it breaks, in order (a power of two, then at
+    least the smallest depth that never fills), for the first FIFO that breaks one; the hardware
+    plan's own check says only "too small or not a power of two"."""
+    from snngen.hwmodel import plan as hwplan
+
+    p = hwplan.plan(net)  # the default depths are the smallest that never fill
+    for prev, stage, need in zip(p.stages, p.stages[1:], p.fifo_depths, strict=True):
+        want = fifo_depth.get(stage.name, fifo_depth.get("*", need))
+        why = []
+        if want < 1 or want & (want - 1):
+            why.append("not a power of two")
+        if want < need:
+            why.append("too small")
+        if why:
+            rule = (f"; it must hold two timesteps of {prev.name} ({prev.n} neurons + EOT "
+                    f"each): at least {need}" if want < need else f" (e.g. "
+                    f"{1 << (want.bit_length() - 1)} or {1 << want.bit_length()})")
+            raise ValueError(f"--fifo-depth: the FIFO in front of {stage.name}: depth {want} is "
+                             f"{' and '.join(why)}{rule}")
+
+
 def cmd_build(a: argparse.Namespace, console: Console) -> int:
     from snngen.backends.verilog import writer as verilog
     from snngen.fixedpoint import netfile
@@ -652,6 +694,8 @@ def cmd_build(a: argparse.Namespace, console: Console) -> int:
     from snngen.hwmodel import plan as hwplan
     from snngen.hwmodel import timing
     net = netfile.load(a.net)
+    if a.fifo_depth:
+        _check_fifo_depths(net, a.fifo_depth)
     choice = None
     if a.lanes == "auto":
         choice = _auto_lanes(a, net, console)

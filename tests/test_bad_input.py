@@ -5,6 +5,7 @@ docs/errors.md lists them with their messages."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import stat
 from pathlib import Path
@@ -327,3 +328,84 @@ def test_a_missing_or_directory_network_file(tmp_path, capsys):
         assert main(argv) == 2
         text = one_line_error(capsys, f"network file {tmp_path / 'd.snn'} is not a file")
         assert "Errno" not in text
+
+
+# --- 10: errors that name the wrong thing or say nothing ------------------------------------
+
+MLP_SRC = '''
+from torch import nn
+
+
+def make_model():
+    return nn.Sequential(nn.Flatten(), nn.Linear(64, 16), nn.ReLU(), nn.Linear(16, 10))
+
+
+def broken():
+    raise RuntimeError("no GPU here")
+'''
+
+
+def test_all_zero_weights_name_the_layer_that_has_them(tmp_path, capsys):
+    (tmp_path / "mlp.py").write_text(MLP_SRC)
+    sd = {k: torch.zeros_like(v) if k.startswith("1.") else v
+          for k, v in nn.Sequential(nn.Flatten(), nn.Linear(64, 16), nn.ReLU(),
+                                    nn.Linear(16, 10)).state_dict().items()}
+    torch.save(sd, tmp_path / "zero.pt")
+    assert main(["convert", f"{tmp_path / 'mlp.py'}:make_model", "--weights",
+                 str(tmp_path / "zero.pt"), "-o", str(tmp_path / "n.snn")]) == 2
+    # Linear 1 holds the zeros; 2 is the IF population it feeds (named too, as context)
+    text = one_line_error(capsys, "layer 1: every weight is zero", "IF population 2")
+    assert not text.startswith("error: 2:")
+    assert not (tmp_path / "n.snn").exists()
+
+
+def test_a_factory_that_raises_is_named(tmp_path, capsys):
+    (tmp_path / "mlp.py").write_text(MLP_SRC)
+    spec = f"{tmp_path / 'mlp.py'}:broken"
+    assert main(["graph", spec, "--random-weights"]) == 2
+    one_line_error(capsys, f"model factory {spec} raised RuntimeError: no GPU here")
+
+
+@pytest.mark.parametrize(("depth", "reason"), [
+    ("255", "depth 255 is not a power of two and too small"),  # both rules, in order
+    ("768", "depth 768 is not a power of two"),                 # big enough: only that one
+    ("256", "depth 256 is too small"),                          # a power of two: only that one
+    ("0", "depth 0 is not a power of two and too small"),
+    ("5=1536", "depth 1536 is not a power of two"),
+])
+def test_fifo_depth_refusals_say_the_real_reason(depth, reason, tmp_path, capsys):
+    net = tmp_path / "n.snn"
+    assert main(["convert", *DIGITS, "-o", str(net)]) == 0
+    capsys.readouterr()
+    assert main(["build", str(net), "-o", str(tmp_path / "b"), "--fifo-depth", depth]) == 2
+    text = one_line_error(capsys, "--fifo-depth", reason)
+    if "too small" in reason:
+        assert "at least 512" in text
+    else:
+        assert "too small" not in text
+    assert not (tmp_path / "b").exists()
+
+
+def test_coarse_weights_convert_with_a_warning(tmp_path, capsys):
+    assert main(["convert", *DIGITS, "--weight-bits", "2", "-o", str(tmp_path / "n.snn")]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "error:" not in out
+    # one warning per layer, naming it, its error and the remedy
+    for layer in ("2", "5", "9_if"):
+        assert f"warning: layer {layer} " in out, out
+    assert "relative weight error 88.83% with 2-bit weights" in out
+    assert "--layer-bits" in out
+    assert main(["convert", *DIGITS, "--weight-bits", "4", "-o", str(tmp_path / "m.snn")]) == 0
+    assert "warning" not in capsys.readouterr().out
+
+
+def test_help_names_only_options_the_command_has(monkeypatch):
+    # convert's --max-timesteps help spoke of a --timesteps that convert does not have
+    monkeypatch.setenv("COLUMNS", "1000")  # argparse wraps at hyphens: --data-dir, --data-
+    for cmd, sub in cli.build_parser()._subparsers._group_actions[0].choices.items():
+        own = {s for a in sub._actions for s in a.option_strings}
+        text = sub.format_help()
+        named = set(re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", text))
+        assert named <= own, (cmd, named - own)
+    assert "--timesteps" not in cli.build_parser()._subparsers._group_actions[0] \
+        .choices["convert"].format_help()

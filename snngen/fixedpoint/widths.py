@@ -48,6 +48,17 @@ class WidthError(ValueError):
     """A requested width is smaller than the analysis proves necessary; names the layer."""
 
 
+class ProvenFormats(dict):
+    """What :func:`analyze` returns: IF population -> :class:`LayerFormat`, plus the
+    ``max_timesteps`` the ranges were proven for, so that a simulation checked against them
+    (``snngen.golden.sim.simulate(..., check=net.formats)``) can refuse a longer run instead of
+    checking against ranges that do not hold for it."""
+
+    def __init__(self, formats=(), max_timesteps: int | None = None) -> None:
+        super().__init__(formats)
+        self.max_timesteps = max_timesteps
+
+
 @dataclass(frozen=True)
 class LayerFormat:
     """The formats of one IF population and of the synapses feeding it."""
@@ -164,7 +175,12 @@ def analyze(graph: Graph, max_timesteps: int, input_mode: str = "analog"
                                  for v in (lo, hi, neg, pos)))
         elif isinstance(op, MaxPool2d):
             src = r[n.inputs[0]]
-            if src.neg is None:  # the spiking gate: 0 or 1
+            if src.neg is None and n.inputs[0] in static:
+                # analog pixels (or a max-pool of them): the window maximum, once per image
+                # (docs/semantics.md §4), a pixel level like its inputs, not a 0/1 spike
+                r[n.name] = _Range(kernels.maxpool2d(src.lo[None], op)[0],
+                                   kernels.maxpool2d(src.hi[None], op)[0])
+            elif src.neg is None:  # the spiking gate: 0 or 1
                 r[n.name] = _Range(z(n.shape, np.int64), np.ones(n.shape, np.int64))
             else:  # max of a constant current: added to the membrane in one piece
                 lo = kernels.maxpool2d(src.lo[None], op)[0]
@@ -184,7 +200,7 @@ def analyze(graph: Graph, max_timesteps: int, input_mode: str = "analog"
             r[n.name] = _Range(z(n.shape, np.int64), np.full(n.shape, hi, np.int64))
         else:
             raise ValueError(f"{n.name}: {type(op).__name__} has no integer semantics")
-    return formats
+    return ProvenFormats(formats, max_timesteps)
 
 
 def _if_format(graph: Graph, n, cur: _Range, t_max: int, accum) -> LayerFormat:

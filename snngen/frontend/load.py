@@ -49,7 +49,11 @@ def load_factory(spec: str) -> nn.Module:
     factory = getattr(module, func, None)
     if not callable(factory):
         raise ModelLoadError(f"{mod_part} has no callable {func!r}")
-    model = factory()
+    try:
+        model = factory()
+    except Exception as e:
+        # the user's code failed, not snngen: say whose, in one line (--debug has the traceback)
+        raise ModelLoadError(f"model factory {spec} raised {type(e).__name__}: {e}") from e
     if not isinstance(model, nn.Module):
         raise ModelLoadError(f"{spec} returned {type(model).__name__}, not a torch.nn.Module")
     return model

@@ -177,6 +177,18 @@ def value_type(formats: Mapping[str, object] | None, node: Node, gemm: type | No
     return np.int64
 
 
+def check_proven_timesteps(check: Mapping[str, object] | None, t_max: int) -> None:
+    """Refuse a run of ``t_max`` steps checked against formats proven for fewer: their ranges
+    say nothing about the later steps, so the check would pass or fail for the wrong reason.
+    (Formats from :func:`snngen.fixedpoint.widths.analyze` know their ``max_timesteps``; a
+    plain mapping does not and is taken as given.)"""
+    t_proven = getattr(check, "max_timesteps", None)
+    if t_proven is not None and t_max > t_proven:
+        raise ValueError(f"T={t_max} exceeds the {t_proven} timesteps the network's widths were "
+                         f"proven for (max_timesteps): convert it again with a larger "
+                         f"--max-timesteps")
+
+
 def run(graph: Graph, x: np.ndarray, checkpoints: tuple[int, ...], input_mode: str = "analog",
         draws: np.ndarray | None = None, trace: bool = False,
         check: Mapping[str, object] | None = None, engine: str = "fast",
@@ -186,7 +198,8 @@ def run(graph: Graph, x: np.ndarray, checkpoints: tuple[int, ...], input_mode: s
     ``x`` is float intensities for a float graph and integer pixels for a quantised one.
     ``draws`` are the spike generator's 16-bit draws (spike input only). With ``check`` (layer
     -> :class:`snngen.fixedpoint.widths.LayerFormat`), every membrane value is checked against its
-    proven range after every event batch and every update.
+    proven range after every event batch and every update; formats proven for fewer than
+    ``max(checkpoints)`` timesteps are refused (:func:`check_proven_timesteps`).
 
     Engines (the same results, bit for bit, on an integer graph; a float graph is simulated in
     float64 either way): ``"int64"`` computes everything in ``int64``, the literal reference;
@@ -199,6 +212,7 @@ def run(graph: Graph, x: np.ndarray, checkpoints: tuple[int, ...], input_mode: s
     """
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+    check_proven_timesteps(check, max(checkpoints))
     integer = graph.input.op.bits is not None
     dt = np.int64 if integer else np.float64
     levels = (1 << graph.input.op.bits) - 1 if integer else None
@@ -228,6 +242,12 @@ def run(graph: Graph, x: np.ndarray, checkpoints: tuple[int, ...], input_mode: s
                 spiking.add(n.name)
         elif all(i in static for i in n.inputs):
             static[n.name] = _static_value(n, graph, static, levels, fast_engine)
+        elif isinstance(n.op, MaxPool2d) and n.inputs[0] not in spiking:
+            # the gate below would treat the current's values as spikes: silently wrong. Only
+            # the max of a constant current is defined (docs/semantics.md §4)
+            raise ValueError(f"{n.name}: a max-pool of a current that changes over time (the "
+                             f"current of {n.inputs[0]!r}) is not defined; only spikes and "
+                             f"a constant (analog-input) current can be max-pooled")
         elif isinstance(n.op, (MaxPool2d, Flatten, Concat)):
             spiking.add(n.name)
 

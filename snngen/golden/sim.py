@@ -31,7 +31,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
-from snngen.convert.passes import kinds
+from snngen.convert.passes import kinds, static_nodes
 from snngen.fixedpoint.quantize import quantize_input
 from snngen.golden import model as golden
 from snngen.golden import spikegen
@@ -62,20 +62,27 @@ def simulate(graph: Graph, x: np.ndarray, timesteps: Sequence[int] = (8, 16, 32,
     """Simulate ``x`` (``(N, *input_shape)``, intensities in [0, 1] for spike input) for
     ``max(timesteps)`` steps and report at every checkpoint in ``timesteps``.
 
-    ``progress(k)`` is called after each batch with the number of images it held.
+    ``progress(k)`` is called after each batch with the number of images it held. With
+    ``check`` (``net.formats`` of a :class:`~snngen.fixedpoint.fixednet.FixedNet`) every membrane
+    is checked against its proven range, and a ``max(timesteps)`` above the timesteps those
+    ranges were proven for is refused with a ValueError before anything runs.
     """
     if input_mode not in INPUT_MODES:
         raise ValueError(f"input_mode must be one of {INPUT_MODES}, got {input_mode!r}")
     checkpoints = tuple(sorted({int(t) for t in timesteps}))
     if not checkpoints or checkpoints[0] < 1:
         raise ValueError(f"timesteps must be positive, got {list(timesteps)}")
+    golden.check_proven_timesteps(check, checkpoints[-1])
     for n in graph:
         if isinstance(n.op, ReLU):
             raise ValueError(f"{n.name}: the graph still has ReLUs; convert it first")
     if input_mode == "spikes":
         k = kinds(graph)
+        # (a max-pool of a time-varying current is refused by the golden model's own check)
+        constant = static_nodes(graph)
         for n in graph:
-            if isinstance(n.op, MaxPool2d) and k[n.inputs[0]] == "current":
+            if isinstance(n.op, MaxPool2d) and k[n.inputs[0]] == "current" \
+                    and n.inputs[0] in constant:
                 raise ValueError(f"{n.name}: this network max-pools a constant current, so it was "
                                  f"converted for analog input; convert it with input='spikes'")
     out_op = graph[graph.output].op
