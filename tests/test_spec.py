@@ -119,6 +119,19 @@ def test_a_max_pool_of_a_time_varying_current_is_refused(mode):
         sim.simulate(net.graph, x, [4], input_mode=mode)  # the golden model
 
 
+def test_a_max_pooled_constant_current_under_spike_input_says_which_mode_it_needs():
+    rng = np.random.default_rng(3)
+    g = ir.build([("in", ir.Input((1, 8, 8)), ()),
+                  ("c1", ir.conv(rng.normal(0, .5, (4, 1, 3, 3)), None, 1, 1), ("in",)),
+                  ("mp", ir.maxpool(2), ("c1",)),  # analog: the first layer's constant current
+                  ("if1", ir.IF(1.0, 0.5), ("mp",)), *_head(rng, "if1", 64)], "out")
+    net = _fixed(g, "analog")
+    pixels = quantize_input(tinydigits.digits_split().test.x[:2], 8)
+    golden.run(net.graph, pixels, (4,))
+    with pytest.raises(ValueError, match="converted for analog input.*input_mode='analog'"):
+        golden.run(net.graph, pixels, (4,), "spikes", np.zeros((4, 64), dtype=np.uint16))
+
+
 # --- format.md §4: Add is the one node that reads spikes and currents ------------------------
 
 def test_an_add_reads_spikes_and_currents_and_nothing_else_mixes_them():

@@ -245,9 +245,14 @@ def run(graph: Graph, x: np.ndarray, checkpoints: tuple[int, ...], input_mode: s
         elif isinstance(n.op, MaxPool2d) and n.inputs[0] not in spiking:
             # the gate below would treat the current's values as spikes: silently wrong. Only
             # the max of a constant current is defined (docs/semantics.md §4)
+            from snngen.convert.passes import static_nodes
+
+            hint = ("; this network was converted for analog input, where that current is "
+                    "constant: simulate it with input_mode='analog'"
+                    if not analog and n.inputs[0] in static_nodes(graph) else "")
             raise ValueError(f"{n.name}: a max-pool of a current that changes over time (the "
                              f"current of {n.inputs[0]!r}) is not defined; only spikes and "
-                             f"a constant (analog-input) current can be max-pooled")
+                             f"a constant (analog-input) current can be max-pooled{hint}")
         elif isinstance(n.op, (MaxPool2d, Flatten, Concat)):
             spiking.add(n.name)
 
