@@ -666,25 +666,16 @@ def _auto_lanes(a: argparse.Namespace, net, console: Console):
 
 
 def _check_fifo_depths(net, fifo_depth: dict[str, int]) -> None:
-    """Refuse a ``--fifo-depth`` with every rule it breaks, in order (a power of two, then at
-    least the smallest depth that never fills), for the first FIFO that breaks one; the hardware
-    plan's own check says only "too small or not a power of two"."""
+    """Refuse a ``--fifo-depth`` with every rule it breaks (the hardware plan's rules, in its
+    words: :func:`snngen.hwmodel.plan.fifo_depth_problem`) before any other work."""
     from snngen.hwmodel import plan as hwplan
 
     p = hwplan.plan(net)  # the default depths are the smallest that never fill
     for prev, stage, need in zip(p.stages, p.stages[1:], p.fifo_depths, strict=True):
         want = fifo_depth.get(stage.name, fifo_depth.get("*", need))
-        why = []
-        if want < 1 or want & (want - 1):
-            why.append("not a power of two")
-        if want < need:
-            why.append("too small")
-        if why:
-            rule = (f"; it must hold two timesteps of {prev.name} ({prev.n} neurons + EOT "
-                    f"each): at least {need}" if want < need else f" (e.g. "
-                    f"{1 << (want.bit_length() - 1)} or {1 << want.bit_length()})")
-            raise ValueError(f"--fifo-depth: the FIFO in front of {stage.name}: depth {want} is "
-                             f"{' and '.join(why)}{rule}")
+        problem = hwplan.fifo_depth_problem(want, need, prev)
+        if problem:
+            raise ValueError(f"--fifo-depth: the FIFO in front of {stage.name}: {problem}")
 
 
 def cmd_build(a: argparse.Namespace, console: Console) -> int:

@@ -152,6 +152,25 @@ def min_fifo_depth(n_producer: int) -> int:
     return 1 << (need - 1).bit_length()
 
 
+def fifo_depth_problem(want: int, need: int, producer) -> str | None:
+    """What is wrong with a FIFO depth ``want`` in front of the stage after ``producer``, whose
+    smallest safe depth is ``need``: every rule it breaks, the power of two first, and the rule
+    (None: nothing)."""
+    why = []
+    if want < 1 or want & (want - 1):
+        why.append("not a power of two")
+    if want < need:
+        why.append("too small")
+    if not why:
+        return None
+    if want < need:
+        rule = (f"; it must hold two timesteps of {producer.name} ({producer.n} neurons + EOT "
+                f"each): at least {need}")
+    else:
+        rule = f" (e.g. {1 << (want.bit_length() - 1)} or {1 << want.bit_length()})"
+    return f"depth {want} is {' and '.join(why)}{rule}"
+
+
 def _lanes_for(name: str, lanes: int | Mapping[str, int]) -> int:
     n = lanes.get(name, lanes.get("*", 1)) if isinstance(lanes, Mapping) else lanes
     if n < 1 or n & (n - 1):
@@ -340,11 +359,9 @@ def plan(net: FixedNet, lanes: int | Mapping[str, int] = 1,
         if fifo_depth is not None:
             want = (fifo_depth.get(stages[k].name, fifo_depth.get("*", need))
                     if isinstance(fifo_depth, Mapping) else int(fifo_depth))
-            if want < need or want & (want - 1):
-                raise HardwareError(
-                    f"FIFO in front of {stages[k].name}: depth {want} is too small or not a "
-                    f"power of two; it must hold two timesteps of {stages[k - 1].name} "
-                    f"({stages[k - 1].n} neurons + EOT each): at least {need}")
+            problem = fifo_depth_problem(want, need, stages[k - 1])
+            if problem:
+                raise HardwareError(f"FIFO in front of {stages[k].name}: {problem}")
         depths.append(want)
     t_width = max(1, t_max.bit_length())
     step_width = max(t_width, (t_max + len(stages) - 1).bit_length())
