@@ -260,3 +260,14 @@ def test_cli_build_and_errors(odd_net, tmp_path, capsys):
     assert "--force" in capsys.readouterr().out
     assert cli.main(["verify", str(tmp_path), "--sim", "icarus"]) == 2
     assert "a `snngen build` directory?" in " ".join(capsys.readouterr().out.split())
+
+
+def test_the_accumulator_holds_one_whole_update():
+    # found by make fuzz (seed 80: 2-bit weights, 3-bit pixels): proven sums narrower than one
+    # weight x pixel product made snn_accum refuse U_WIDTH > A_WIDTH at elaboration
+    from tests.randnet import fixed_net
+
+    g = random_graph(80, dag=False)
+    net, _ = fixed_net(g, random_input(80, g, 16), t_max=16, weight_bits=2, input_bits=3)
+    s0 = plan(net).stages[0]
+    assert s0.acc_width >= s0.w_width + s0.value_width

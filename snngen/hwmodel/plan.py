@@ -279,8 +279,11 @@ def plan(net: FixedNet, lanes: int | Mapping[str, int] = 1,
             else np.asarray(syn.op.bias, dtype=np.int64).reshape(-1))
     lo, hi = fmt.current
     k_width = _check_width(if_node.name, "constant current", bits_for(min(lo, 0), max(hi, 0)))
-    acc_width = _check_width(if_node.name, "accumulator",
-                             fmt.accumulator.width if fmt.accumulator is not None else k_width)
+    # the accumulator also holds one update, weight x pixel, whole (the RTL sign-extends it):
+    # a layer whose proven sums are narrower than a product still needs the product's width
+    acc_width = _check_width(if_node.name, "accumulator", max(
+        fmt.accumulator.width if fmt.accumulator is not None else k_width,
+        fmt.weight.width + bits))
     n_acc = geom.cout * geom.oh * geom.ow
     stages.append(InputLayer(
         synapse=syn.name, geom=geom, weights=w4, w_width=fmt.weight.width,
