@@ -314,3 +314,21 @@ def test_exact_float_type_bounds():
     with pytest.raises(ValueError, match="engine"):
         golden.run(_fixed(1)[1].graph, np.zeros((1, 1, 8, 8), np.int64), (1,),
                    engine="exact-float")
+
+
+def test_fast_engine_on_a_dense_first_layer():
+    # an MLP (Input -> Flatten -> Linear): its constant first-layer current goes through the
+    # BLAS too, bit-identical to the int64 engine
+    rng = np.random.default_rng(8)
+    g = ir.build([("input", ir.Input((1, 6, 6)), ()), ("flat", ir.Flatten(), ("input",)),
+                  ("fc1", ir.linear(rng.normal(0, 0.3, (12, 36)), rng.normal(0, 0.1, 12)),
+                   ("flat",)),
+                  ("r1", ir.ReLU(), ("fc1",)),
+                  ("fc2", ir.linear(rng.normal(0, 0.3, (4, 12)), None), ("r1",))], "fc2")
+    x = rng.random((30, 1, 6, 6))
+    cfg = ConversionConfig()
+    net = fix(passes.convert(g, x, cfg), FixedConfig(weight_bits=8, max_timesteps=12),
+              {"input": cfg.input})
+    a = sim.simulate(net.graph, x, [12], trace=True, engine="int64")
+    b = sim.simulate(net.graph, x, [12], trace=True)
+    _same_results(a, b, 12)

@@ -241,7 +241,7 @@ def run(graph: Graph, x: np.ndarray, checkpoints: tuple[int, ...], input_mode: s
             if n.op.spiking:
                 spiking.add(n.name)
         elif all(i in static for i in n.inputs):
-            static[n.name] = _static_value(n, graph, static, levels, fast_engine)
+            static[n.name] = _static_value(n, static, fast_engine)
         elif isinstance(n.op, MaxPool2d) and n.inputs[0] not in spiking:
             # the gate below would treat the current's values as spikes: silently wrong. Only
             # the max of a constant current is defined (docs/semantics.md §4)
@@ -408,15 +408,14 @@ def proven_formats(graph: Graph, t_max: int, input_mode: str) -> dict[str, objec
         return None
 
 
-def _static_value(n: Node, graph: Graph, static: Mapping[str, np.ndarray], levels: int | None,
-                  fast_engine: bool) -> np.ndarray:
+def _static_value(n: Node, static: Mapping[str, np.ndarray], fast_engine: bool) -> np.ndarray:
     """A time-invariant value (analog input): computed once per image. The fast engine takes
-    a linear op of the integer pixels through the BLAS where :func:`exact_float_type` proves
-    it exact (the pixels lie in 0 .. levels)."""
+    a Conv/Linear of integers (the pixels, or values computed from them) through the BLAS
+    where :func:`exact_float_type` proves it exact for the largest magnitude actually there."""
     args = [static[i] for i in n.inputs]
     if (fast_engine and isinstance(n.op, LINEAR_OPS) and not isinstance(n.op, AvgPool2d)
-            and isinstance(graph[n.inputs[0]].op, Input)):
-        ft = exact_float_type(n, levels)
+            and args[0].dtype == np.int64 and args[0].size):
+        ft = exact_float_type(n, int(np.abs(args[0]).max()))
         if ft is not None:
             op = replace(n.op, weight=n.op.weight.astype(ft), bias=None)
             y = eval_node(Node(n.name, op, n.inputs, n.shape), [args[0].astype(ft)])
