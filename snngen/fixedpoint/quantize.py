@@ -67,7 +67,9 @@ def quantize_input(x: np.ndarray, bits: int) -> np.ndarray:
     if x.size and (x.min() < 0 or x.max() > 1):
         raise QuantizationError(f"input intensities must lie in [0, 1] to be quantised to "
                                 f"{bits} bits; got [{x.min():.3g}, {x.max():.3g}]")
-    return round_half_away(x * input_levels(bits))
+    # round half away from zero (round_half_away) of values >= 0 is floor(v + 1/2): the same
+    # integers, without the sign and magnitude passes
+    return np.floor(x * input_levels(bits) + 0.5).astype(np.int64)
 
 
 def synapses(graph: Graph, layer: str) -> list[tuple[str, int | None]]:
