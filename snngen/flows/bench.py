@@ -120,6 +120,20 @@ def _plusargs(images: Path, out: Path, n: int, timesteps: int, gap: float, seed:
             f"+max_cycles={int(max_cycles)}"]
 
 
+def _stage_run(run_dir: Path, man: dict, pixels: np.ndarray, seed: int | None
+               ) -> tuple[Path, Path, int]:
+    """Before a harness run in ``run_dir``: the image file written, the old record removed (a
+    run that fails must not leave an earlier record to be read), the seed picked. Returns
+    (image file, record file, seed)."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    images = run_dir / "images.hex"
+    write_images(images, pixels, man["input"]["bits"])
+    out = run_dir / "record.txt"
+    if out.exists():
+        out.unlink()
+    return images, out, simrun.pick_seed() if seed is None else seed
+
+
 def _records(out: Path, man: dict, n: int, log: Path | None = None) -> list[dict]:
     # a failed harness (a file it could not open, the cycle budget spent) stops with fewer
     # images recorded than asked for, its reason in the simulator's log
@@ -152,14 +166,7 @@ def run_model(model: simrun.DirectModel, man: dict, pixels: np.ndarray, timestep
     ``run_dir``, so runs in different directories may go in parallel) and return the records.
     ``gap``: the probability (in 1/256 steps) that a pixel is withheld, or the result refused,
     in a cycle."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    images = run_dir / "images.hex"
-    write_images(images, pixels, man["input"]["bits"])
-    out = run_dir / "record.txt"
-    if out.exists():
-        out.unlink()
-    if seed is None:
-        seed = simrun.pick_seed()
+    images, out, seed = _stage_run(run_dir, man, pixels, seed)
     args = [*_plusargs(images, out, len(pixels), timesteps, gap, seed, max_cycles), "+finish"]
     if simrun.waves_enabled():
         args.append(f"+waves={run_dir / 'waves.fst'}")
@@ -176,13 +183,7 @@ def run_cocotb(build_dir: Path, man: dict, files: Sequence[Path], parameters: di
     (:mod:`snngen.flows.cocotb_harness` waits for the harness to finish): the same records,
     slower, since cocotb's runner builds Verilator with VPI and every signal public."""
     harness = prepare(man, parameters, work)
-    images = work / "images.hex"
-    write_images(images, pixels, man["input"]["bits"])
-    out = work / "record.txt"
-    if out.exists():
-        out.unlink()
-    if seed is None:
-        seed = simrun.pick_seed()
+    images, out, seed = _stage_run(work, man, pixels, seed)
     simrun.run_cocotb(
         toplevel=bench_name(man), sources=[*files, harness], test_module=TEST_MODULE,
         parameters=parameters, sim=sim, build_dir=work, seed=seed,

