@@ -8,7 +8,8 @@ only the last, random densities; pixel values with VALUE_WIDTH > 0, and random j
 with VALUE_WIDTH = 0, which must be ignored), offered back to back or with random gaps. Per
 timestep:
 
-(a) golden: the per-neuron sum of the transferred updates (neuron upd_addr*LANES + lane) equals
+(a) golden: the per-neuron sum of the transferred updates (lane j at bank address a: channel
+    (a // PLANE)*LANES + j, position a % PLANE; snngen.hwmodel.blocks.banks) equals
     snngen.golden.model.synaptic_current of the IR node for the event pattern, with ``==``;
 (b) the sequence of groups (the lanes of one issue slot, with their neurons and weights) equals
     snngen.hwmodel.blocks.router.groups, weight = W[o, c, kh, kw] * value;
@@ -16,8 +17,8 @@ timestep:
     the stall cycles; without stalls, every acceptance edge, every group's transfer edge and the
     sweep edge equal rtlmodel.router.schedule (for gapped inputs too), and the first update
     transfers at e0 + FIRST_UPDATE_LATENCY;
-(d) every reference group has at most LANES members on distinct lanes, each within the ROM
-    word's fields (kw = kw_start + k*SW < KW), consecutive neurons.
+(d) every reference slot has at most LANES members, member k on lane k, all at one bank address
+    and one kernel position (one ROM word).
 
 Protocol checks every cycle: a lane's update and sweep_valid are held until they transfer, no
 update is offered together with sweep_valid, s_ready is low from an EOT's acceptance until the
@@ -45,6 +46,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import ReadOnly, RisingEdge, Timer
 
 from snngen.golden.model import synaptic_current
+from snngen.hwmodel.blocks import banks
 from snngen.hwmodel.blocks import router as rm
 from snngen.ir import graph as ir
 
@@ -102,12 +104,11 @@ class RouterBench:
         for index in range(self.n_in):
             for grp in rm.groups(g, lanes, index):
                 assert 1 <= len(grp) <= lanes
-                ns = [n for n, _, _ in grp]
-                assert ns == list(range(ns[0], ns[0] - len(ns), -1)), "not consecutive"
-                assert len({n % lanes for n in ns}) == len(ns), "lanes not distinct"
-                kw0 = grp[0][2]
-                for k, (_, _, kw) in enumerate(grp):
-                    assert kw == kw0 + k * g.sw < g.kw, "member beyond the ROM word's fields"
+                # member k on lane k, all at one bank address, one kernel position
+                places = [banks.lane_address(n, lanes, g.plane) for n, _, _ in grp]
+                assert [lane for lane, _ in places] == list(range(len(grp))), "lanes"
+                assert len({a for _, a in places}) == 1, "not one bank address"
+                assert len({(kh, kw) for _, kh, kw in grp}) == 1, "not one ROM word"
 
     # --- one clock cycle -------------------------------------------------------------------
 
@@ -174,7 +175,9 @@ class RouterBench:
                 if upd_valid >> j & 1:
                     a = (addr >> (j * self.aw)) & ((1 << self.aw) - 1)
                     u = _signed((weight >> (j * self.uw)) & ((1 << self.uw) - 1), self.uw)
-                    out["lanes"][j] = (a * self.lanes + j, u)
+                    # the neuron of channel (a // PLANE) * LANES + j at position a % PLANE
+                    ch, p = divmod(a, self.geom.plane)
+                    out["lanes"][j] = ((ch * self.lanes + j) * self.geom.plane + p, u)
         out["s_fire"] = out["s_valid"] and out["s_ready"]
         out["upd_fire"] = upd_valid & upd_ready
         out["stall"] = (upd_valid & ~upd_ready & all_lanes) != 0
@@ -335,8 +338,8 @@ class RouterBench:
         for index, value in zip(events, values, strict=True):
             c = index // (g.h * g.w)
             for grp in rm.groups(g, lanes, index):
-                want_groups.append({n % lanes: (n, int(self.w4d[n // (g.oh * g.ow), c, kh, kw])
-                                                * value) for n, kh, kw in grp})
+                want_groups.append({k: (n, int(self.w4d[n // g.plane, c, kh, kw]) * value)
+                                    for k, (n, kh, kw) in enumerate(grp)})
         assert len(got_groups) == len(want_groups), (
             f"{len(got_groups)} groups issued, expected {len(want_groups)}")
         for j, (got, want) in enumerate(zip(got_groups, want_groups, strict=True)):

@@ -27,7 +27,8 @@ BLOCK = "snn_router"
 # layer sets: a conv with stride 2, padding 1 and odd sizes; a 5x5 stride-1 conv on one lane; a
 # Linear through the mapping; a first-layer (pixel value) conv with LANES = 4 and COUT*OH*OW not
 # a multiple of 4; a 1x1 stride-2 conv (events that reach nothing: G = 0); an asymmetric conv
-# on 8 lanes (SW = 3: most ROM fields empty) with a small value width; ports wider than needed
+# on 8 lanes (3 channels: most lanes idle) with a small value width; ports wider than needed;
+# 6 channels on 4 lanes (two channel groups, the second half full)
 CONFIGS: dict[str, dict] = {
     "conv3x3-s2-p1-L2": dict(kind="conv", in_shape=(3, 7, 5), cout=4, kernel=(3, 3),
                              stride=(2, 2), padding=(1, 1), LANES=2, W_WIDTH=6, VALUE_WIDTH=0),
@@ -44,6 +45,8 @@ CONFIGS: dict[str, dict] = {
     "conv2x4-s1x3-L8-v2": dict(kind="conv", in_shape=(2, 6, 9), cout=3, kernel=(2, 4),
                                stride=(1, 3), padding=(1, 2), LANES=8, W_WIDTH=3,
                                VALUE_WIDTH=2),
+    "conv3x3-c6-L4": dict(kind="conv", in_shape=(2, 5, 4), cout=6, kernel=(3, 3),
+                          stride=(1, 1), padding=(1, 1), LANES=4, W_WIDTH=5, VALUE_WIDTH=0),
 }
 
 
@@ -71,7 +74,7 @@ def make_node(spec: dict, rng: random.Random) -> tuple[ir.Node, tuple[int, ...]]
 def hw_params(spec: dict, geom: rm.RouterGeometry) -> dict[str, int]:
     hw = {**geom.params(), "LANES": spec["LANES"], "W_WIDTH": spec["W_WIDTH"],
           "VALUE_WIDTH": spec["VALUE_WIDTH"], "U_WIDTH": spec["W_WIDTH"] + spec["VALUE_WIDTH"]}
-    rows = -(-geom.n_out // spec["LANES"])
+    rows = geom.channel_groups(spec["LANES"]) * geom.plane  # bank rows
     hw["IN_INDEX_WIDTH"] = spec.get("IN_INDEX_WIDTH", max(1, (geom.n_in - 1).bit_length()))
     hw["ADDR_WIDTH"] = spec.get("ADDR_WIDTH", max(1, (rows - 1).bit_length()))
     return hw
@@ -120,10 +123,10 @@ def test_geometry_and_weights_of_conv_and_linear():
     assert np.array_equal(rm.weight4d(conv), conv.op.weight)
     lin, shape = make_node(CONFIGS["linear20x10-L4"], rng)
     g = rm.geometry(lin, shape)
-    assert g == rm.RouterGeometry(20, 1, 1, 1, 1, 10, 1, 10, 1, 1, 0, 9)
+    assert g == rm.RouterGeometry(20, 1, 1, 10, 1, 1, 1, 1, 1, 1, 0, 0)
     w4 = rm.weight4d(lin)
-    assert w4.shape == (1, 20, 1, 10) and w4.dtype == np.int64
-    assert all(w4[0, c, 0, kw] == lin.op.weight[9 - kw, c] for c in range(20) for kw in range(10))
+    assert w4.shape == (10, 20, 1, 1) and w4.dtype == np.int64
+    assert np.array_equal(w4[:, :, 0, 0], lin.op.weight)
     # float weights of a quantised graph are accepted when integral, refused otherwise
     f = replace(conv, op=replace(conv.op, weight=conv.op.weight.astype(np.float64)))
     assert np.array_equal(rm.weight4d(f), conv.op.weight)
@@ -155,18 +158,21 @@ def test_model_groups_match_golden(name):
         gr = rm.groups(g, lanes, index)
         for grp in gr:
             for n, kh, kw in grp:
-                acc[n] += w4[n // (g.oh * g.ow), c, kh, kw]
+                acc[n] += w4[n // g.plane, c, kh, kw]
         assert np.array_equal(acc, synaptic_current(node, x).reshape(-1)), index
         assert rm.event_cycles(g, lanes, index) == max(len(gr), 1)
 
 
 def test_rom_words_layout(tmp_path):
-    g = rm.RouterGeometry(1, 3, 4, 2, 3, 2, 1, 3, 1, 2, 0, 1)  # KW=3, SW=2
-    w = np.arange(-6, 0, dtype=np.int64).reshape(2, 1, 1, 3)
+    g = rm.RouterGeometry(1, 3, 4, 3, 3, 2, 1, 3, 1, 2, 0, 1)  # COUT=3, KW=3, SW=2
+    w = np.arange(-8, 1, dtype=np.int64).reshape(3, 1, 1, 3)
     words = rm.rom_words(g, w, 2, 4)
-    # word kw_start: field 0 = W[.., kw_start], field 1 = W[.., kw_start + 2] or 0
-    assert words == [(-6 & 15) | ((-4 & 15) << 4), (-5 & 15), (-4 & 15),
-                     (-3 & 15) | ((-1 & 15) << 4), (-2 & 15), (-1 & 15)]
+    # ceil(3/2) = 2 channel groups x 3 kernel columns; word (g, kw): field k = W[2g + k, 0, 0, kw]
+    # (0 past COUT): every weight once
+    assert len(words) == g.rom_depth(2) == 6
+    assert words == [(-8 & 15) | ((-5 & 15) << 4), (-7 & 15) | ((-4 & 15) << 4),
+                     (-6 & 15) | ((-3 & 15) << 4), (-2 & 15), (-1 & 15), 0]
+    assert rm.rom_words(g, w, 1, 4) == [v & 15 for v in range(-8, 1)]
     write_mem(tmp_path / "w.mem", words, 8)
     assert read_mem(tmp_path / "w.mem", 8, signed=False) == words
     with pytest.raises(ValueError, match="do not fit"):
@@ -216,7 +222,7 @@ BAD_PARAMS: list[tuple[dict[str, object], str]] = [
     ({"U_WIDTH": 7}, "U_WIDTH_must_be_W_WIDTH_plus_VALUE_WIDTH"),
     ({"IN_INDEX_WIDTH": 5}, "IN_INDEX_WIDTH_must_be_clog2_CIN_H_W_to_30"),
     ({"IN_INDEX_WIDTH": 31}, "IN_INDEX_WIDTH_must_be_clog2_CIN_H_W_to_30"),
-    ({"ADDR_WIDTH": 3}, "ADDR_WIDTH_too_small_for_COUT_OH_OW_over_LANES"),
+    ({"ADDR_WIDTH": 3}, "ADDR_WIDTH_too_small_for_the_bank_rows"),
 ]
 
 

@@ -179,7 +179,7 @@ def _resources(p: HwPlan) -> list[dict]:
             g = s.geom
             r["membrane_bits"] = s.n * s.v_width
             r["k_bits"] = s.n * s.k_width
-            r["weight_rom_bits"] = g.rom_depth * s.lanes * s.w_width
+            r["weight_rom_bits"] = g.rom_depth(s.lanes) * s.lanes * s.w_width
             if isinstance(s, InputLayer):
                 r["accumulator_bits"] = g.n_out * s.acc_width
         else:

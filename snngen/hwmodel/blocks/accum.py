@@ -9,19 +9,22 @@ constant-current accumulator of the first layer with its optional max-pool reado
 * :func:`clear_cycles` and :func:`readout_cycles` are the exact cycle counts of the block's
   header comment (the timing contract); :func:`beat_offer_cycle` says in which cycle after the
   sweep's acceptance edge each value beat first appears on ``m``.
-* :func:`lane_address` maps an accumulator to its (lane, bank address), as for ``snn_if_array``.
+* Accumulator ``(c, h, w)`` lives in lane ``c % LANES`` at bank address
+  ``(c // LANES) * H * W + h * W + w``: :func:`snngen.hwmodel.blocks.banks.lane_address` with
+  ``PLANE = H * W``, as in ``snn_if_array``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from snngen.hwmodel.blocks import banks
 from snngen.ir import kernels
 from snngen.ir.graph import MaxPool2d, pool_out
 
 __all__ = [
     "NO_POOL", "READOUT_LATENCY", "Pool", "beat_offer_cycle", "clear_cycles", "eot_offer_cycle",
-    "lane_address", "out_shape", "readout", "readout_cycles", "wrap",
+    "out_shape", "readout", "readout_cycles", "wrap",
 ]
 
 # (PKH, PKW, PSH, PSW, PPH, PPW), the order of the RTL parameters
@@ -81,9 +84,11 @@ def readout(acc: np.ndarray, bias: np.ndarray, pool: Pool = NO_POOL,
     return pooled + (bias.reshape(shape) if per_neuron else bias[:, None, None])
 
 
-def clear_cycles(n: int, lanes: int) -> int:
-    """Busy cycles of a clear of ``n`` accumulators in ``lanes`` banks: ``ceil(n / lanes)``."""
-    return -(-n // lanes)
+def clear_cycles(shape: tuple[int, int, int], lanes: int) -> int:
+    """Busy cycles of a clear of a ``(C, H, W)`` accumulator map in ``lanes`` banks: the bank
+    rows, ``ceil(C / lanes) * H * W``."""
+    c, h, w = shape
+    return banks.bank_rows(c * h * w, lanes, h * w)
 
 
 def readout_cycles(nout: int, pool: Pool = NO_POOL, stalls: int = 0) -> int:
@@ -109,7 +114,3 @@ def eot_offer_cycle(nout: int, pool: Pool = NO_POOL, stalls_before: int = 0) -> 
     pkh, pkw = _check_pool(pool)[:2]
     return nout * pkh * pkw + 3 + stalls_before
 
-
-def lane_address(n: int, lanes: int) -> tuple[int, int]:
-    """``(lane, bank address)`` of accumulator ``n``: ``(n % lanes, n // lanes)``."""
-    return n % lanes, n // lanes

@@ -6,16 +6,19 @@ is one convolution geometry (:class:`RouterGeometry`): input map ``CIN x H x W``
 ``n = (c*H + h)*W + w``), output map ``COUT x OH x OW``, kernel ``KH x KW``, stride ``SH, SW``,
 zero padding ``PH, PW``; target ``(o, y, x)`` receives ``W[o, c, kh, kw]`` from input
 ``(c, h, w)`` iff ``kh = h + PH - y*SH`` is in ``[0, KH)`` and ``kw = w + PW - x*SW`` in
-``[0, KW)``. A Linear layer ``F_in -> F_out`` is the geometry ``CIN=F_in, H=W=1, COUT=1, OH=1,
-OW=F_out, KH=1, KW=F_out, SH=SW=1, PH=0, PW=F_out-1`` with ``W[0, c, 0, kw] = Wl[F_out-1-kw, c]``
-(see :func:`geometry`, :func:`weight4d`).
+``[0, KW)``. A Linear layer ``F_in -> F_out`` is the 1x1 convolution ``CIN=F_in, H=W=1,
+COUT=F_out, OH=OW=1, KH=KW=1`` with ``W[o, c, 0, 0] = Wl[o, c]`` (see :func:`geometry`,
+:func:`weight4d`).
 
-Enumeration (normative, the RTL issues exactly this): for an event at ``(c, h, w)``, for
-``o = 0 .. COUT-1``, for the valid rows ``y`` from ``y_hi`` down to ``y_lo``, the valid columns
-``x_hi`` down to ``x_lo`` in groups of up to ``LANES`` consecutive columns; one group per cycle,
-member ``k`` of a group is column ``x_start - k``, neuron ``(o*OH + y)*OW + x`` on lane
-``neuron % LANES`` at bank address ``neuron // LANES`` (:func:`groups`). An event costs
-``max(G, 1)`` issue cycles with ``G = COUT * cnt_y * ceil(cnt_x / LANES)`` (:func:`event_cycles`).
+Enumeration (normative, the RTL issues exactly this): the output channels are split over the
+lanes (:mod:`snngen.hwmodel.blocks.banks`: channel ``o`` on lane ``o % LANES``, at bank address
+``(o // LANES) * OH*OW + y*OW + x``). For an event at ``(c, h, w)``, for each channel group
+``g = 0 .. ceil(COUT/LANES)-1``, for the valid rows ``y`` from ``y_hi`` down to ``y_lo``, for
+the valid columns ``x`` from ``x_hi`` down to ``x_lo``: one issue slot per cycle whose members
+are the channels ``o = g*LANES + k < COUT`` (member ``k`` on lane ``k``), all at the same bank
+address ``(g*OH + y)*OW + x`` (:func:`groups`). An event costs ``max(G, 1)`` issue cycles with
+``G = ceil(COUT / LANES) * cnt_y * cnt_x`` (:func:`event_cycles`); every slot but a channel
+group's last (when ``LANES`` does not divide ``COUT``) fills every lane.
 
 Cycle contract (header of ``snn_router.v``; edges counted from the acceptance edge ``e0`` of
 the timestep's first event, or of its EOT when it has no events): with the events and the EOT
@@ -96,9 +99,17 @@ class RouterGeometry:
         return self.cout * self.oh * self.ow
 
     @property
-    def rom_depth(self) -> int:
-        """Weight ROM words: COUT * CIN * KH * KW."""
-        return self.cout * self.cin * self.kh * self.kw
+    def plane(self) -> int:
+        """Neurons per output channel: OH * OW (the banks' PLANE)."""
+        return self.oh * self.ow
+
+    def channel_groups(self, lanes: int) -> int:
+        """Channel groups of ``lanes`` output channels: ceil(COUT / LANES)."""
+        return -(-self.cout // _check_lanes(lanes))
+
+    def rom_depth(self, lanes: int) -> int:
+        """Weight ROM words: ceil(COUT / LANES) * CIN * KH * KW."""
+        return self.channel_groups(lanes) * self.cin * self.kh * self.kw
 
     def params(self) -> dict[str, int]:
         """The 12 geometry parameters of snn_router.v."""
@@ -126,7 +137,7 @@ def geometry(node: Node, in_shape: Sequence[int]) -> RouterGeometry:
         if in_shape != (f_in,):
             raise ValueError(f"{node.name}: Linear {f_in} -> {f_out} cannot take input shape "
                              f"{in_shape}")
-        return RouterGeometry(f_in, 1, 1, 1, 1, f_out, 1, f_out, 1, 1, 0, f_out - 1)
+        return RouterGeometry(f_in, 1, 1, f_out, 1, 1, 1, 1, 1, 1, 0, 0)
     raise ValueError(f"{node.name}: the spike router handles Conv2d and Linear nodes only, "
                      f"not {type(op).__name__}")
 
@@ -143,23 +154,23 @@ def _int_weights(node: Node) -> np.ndarray:
 
 def weight4d(node: Node) -> np.ndarray:
     """The node's weights as ``W[o, c, kh, kw]`` of its geometry (int64, ``(COUT, CIN, KH,
-    KW)``): a Conv2d's own weight, a Linear's ``Wl[F_out, F_in]`` as ``W[0, c, 0, kw] =
-    Wl[F_out-1-kw, c]``."""
+    KW)``): a Conv2d's own weight, a Linear's ``Wl[F_out, F_in]`` as ``W[o, c, 0, 0] =
+    Wl[o, c]``."""
     op = node.op
     if isinstance(op, Conv2d):
         return _int_weights(node).copy()
     if isinstance(op, Linear):
-        wl = _int_weights(node)
-        return np.ascontiguousarray(wl[::-1, :].T[None, :, None, :])
+        return _int_weights(node)[:, :, None, None].copy()
     raise ValueError(f"{node.name}: the spike router handles Conv2d and Linear nodes only, "
                      f"not {type(op).__name__}")
 
 
 def rom_words(geom: RouterGeometry, w4d: np.ndarray, lanes: int, w_width: int) -> list[int]:
-    """The weight ROM: ``COUT*CIN*KH*KW`` unsigned words of ``lanes * w_width`` bits. Word
-    ``((o*CIN + c)*KH + kh)*KW + kw_start`` holds, in field ``k`` (bits ``k*w_width`` up),
-    ``W[o, c, kh, kw_start + k*SW]`` in ``w_width``-bit two's complement, or 0 where
-    ``kw_start + k*SW >= KW``. Ready for ``memfile.write_mem(path, words, lanes * w_width)``."""
+    """The weight ROM: ``ceil(COUT/LANES)*CIN*KH*KW`` unsigned words of ``lanes * w_width`` bits,
+    each weight stored once. Word ``((g*CIN + c)*KH + kh)*KW + kw`` holds, in field ``k`` (bits
+    ``k*w_width`` up), ``W[g*LANES + k, c, kh, kw]`` in ``w_width``-bit two's complement, or 0
+    where ``g*LANES + k >= COUT``. Ready for ``memfile.write_mem(path, words, lanes *
+    w_width)``."""
     lanes = _check_lanes(lanes)
     w_width = operator.index(w_width)
     if w_width < 1:
@@ -173,17 +184,18 @@ def rom_words(geom: RouterGeometry, w4d: np.ndarray, lanes: int, w_width: int) -
         raise ValueError(f"weights in [{int(w.min())}, {int(w.max())}] do not fit {w_width}-bit "
                          f"signed [{lo}, {hi}]")
     mask = (1 << w_width) - 1
+    ng = g.channel_groups(lanes)
+    padded = np.zeros((ng * lanes, g.cin, g.kh, g.kw), dtype=np.int64)
+    padded[:g.cout] = w
+    # (g, k, c, kh, kw) -> (g, c, kh, kw, k): one word per (g, c, kh, kw), field k
+    fields = padded.reshape(ng, lanes, g.cin, g.kh, g.kw).transpose(0, 2, 3, 4, 1)
+    fields = fields.reshape(-1, lanes)
     words = []
-    for o in range(g.cout):
-        for c in range(g.cin):
-            for kh in range(g.kh):
-                for kw0 in range(g.kw):
-                    word = 0
-                    for k in range(lanes):
-                        kw = kw0 + k * g.sw
-                        if kw < g.kw:
-                            word |= (int(w[o, c, kh, kw]) & mask) << (k * w_width)
-                    words.append(word)
+    for row in fields.tolist():
+        word = 0
+        for k, v in enumerate(row):
+            word |= (v & mask) << (k * w_width)
+        words.append(word)
     return words
 
 
@@ -203,34 +215,39 @@ def _span(pos: int, pad: int, k: int, s: int, n: int) -> tuple[int, int]:
 
 
 def groups(geom: RouterGeometry, lanes: int, index: int) -> list[list[tuple[int, int, int]]]:
-    """The groups the router issues for input event ``index``, in order, one per cycle: each a
-    list of its members ``(neuron, kh, kw)`` (member k first). Empty (no group) when the event
-    reaches no neuron; it still costs one cycle (:func:`event_cycles`)."""
+    """The issue slots the router issues for input event ``index``, in order, one per cycle:
+    each a list of its members ``(neuron, kh, kw)``, member ``k`` on lane ``k`` (all members of
+    a slot share one bank address). Empty (no slot) when the event reaches no neuron; it still
+    costs one cycle (:func:`event_cycles`)."""
     lanes = _check_lanes(lanes)
     g = geom
     index = operator.index(index)
     if not 0 <= index < g.n_in:
         raise ValueError(f"input index {index} out of range [0, {g.n_in})")
-    c, h, w = index // (g.h * g.w), (index // g.w) % g.h, index % g.w
+    h, w = (index // g.w) % g.h, index % g.w  # the channel selects the weights only
     y_hi, y_lo = _span(h, g.ph, g.kh, g.sh, g.oh)
     x_hi, x_lo = _span(w, g.pw, g.kw, g.sw, g.ow)
     out: list[list[tuple[int, int, int]]] = []
-    del c  # the channel selects the weights only
-    for o in range(g.cout):
+    for grp in range(g.channel_groups(lanes)):
+        chans = range(grp * lanes, min(g.cout, (grp + 1) * lanes))
         for y in range(y_hi, y_lo - 1, -1):
             kh = h + g.ph - y * g.sh
-            for x_start in range(x_hi, x_lo - 1, -lanes):
-                members = []
-                for x in range(x_start, max(x_lo, x_start - lanes + 1) - 1, -1):
-                    kw = w + g.pw - x * g.sw
-                    members.append(((o * g.oh + y) * g.ow + x, kh, kw))
-                out.append(members)
+            for x in range(x_hi, x_lo - 1, -1):
+                kw = w + g.pw - x * g.sw
+                out.append([((o * g.oh + y) * g.ow + x, kh, kw) for o in chans])
     return out
 
 
 def event_cycles(geom: RouterGeometry, lanes: int, index: int) -> int:
-    """Issue cycles of one event: ``max(G, 1)``, ``G = COUT * cnt_y * ceil(cnt_x / LANES)``."""
-    return max(len(groups(geom, lanes, index)), 1)
+    """Issue cycles of one event: ``max(G, 1)``, ``G = ceil(COUT / LANES) * cnt_y * cnt_x``."""
+    g = geom
+    index = operator.index(index)
+    if not 0 <= index < g.n_in:
+        raise ValueError(f"input index {index} out of range [0, {g.n_in})")
+    y_hi, y_lo = _span((index // g.w) % g.h, g.ph, g.kh, g.sh, g.oh)
+    x_hi, x_lo = _span(index % g.w, g.pw, g.kw, g.sw, g.ow)
+    cnt = max(y_hi - y_lo + 1, 0) * max(x_hi - x_lo + 1, 0)
+    return max(g.channel_groups(lanes) * cnt, 1)
 
 
 def timestep_cycles(geom: RouterGeometry, lanes: int, indices: Sequence[int]) -> int:

@@ -3,31 +3,32 @@
  *
  * It turns a stream of input events (the flat index of an input neuron that spiked, or for the
  * first layer a pixel index with its value), ended by an end-of-timestep (EOT) event, into the
- * synaptic updates of an snn_if_array (lane j adds upd_weight[j] to neuron upd_addr[j]*LANES + j,
- * i.e. neuron n is on lane n % LANES at bank address n / LANES), and after the EOT, once every
- * update has been delivered, requests the array's sweep. Connect upd_* and sweep_* directly to
+ * synaptic updates of an snn_if_array (or snn_accum) whose banks split the output channels:
+ * channel o is on lane o % LANES, neuron (o, y, x) at bank address (o / LANES)*OH*OW + y*OW + x
+ * (lane j adds upd_weight[j] to the neuron of channel upd_addr[j] / (OH*OW) * LANES + j at that
+ * address), and after the EOT, once every update has been delivered, requests the sweep. Connect upd_* and sweep_* directly to
  * the array's ports of the same names. The Python model is snngen/hwmodel/blocks/router.py.
  *
- * Geometry (every layer is one convolution; a Linear F_in -> F_out is CIN=F_in, H=W=1, COUT=1,
- * OH=1, OW=F_out, KH=1, KW=F_out, SH=SW=1, PH=0, PW=F_out-1, W[0,c,0,kw] = Wl[F_out-1-kw, c])
+ * Geometry (every layer is one convolution; a Linear F_in -> F_out is the 1x1 convolution
+ * CIN=F_in, H=W=1, COUT=F_out, OH=OW=1, KH=KW=1, W[o,c,0,0] = Wl[o, c])
  *   input (c, h, w), flat index n = (c*H + h)*W + w, reaches target (o, y, x), flat index
  *   (o*OH + y)*OW + x, with weight W[o, c, kh, kw] iff kh = h + PH - y*SH is in [0, KH),
  *   kw = w + PW - x*SW is in [0, KW), 0 <= y < OH, 0 <= x < OW.
  *
- * Enumeration (normative): for an event (c, h, w), for o = 0 .. COUT-1, for the valid rows y
- *   from y_hi down to y_lo, for the valid columns x_hi down to x_lo in groups of up to LANES
- *   consecutive columns (group g: x_start = x_hi - g*LANES down to max(x_lo, x_start-LANES+1)):
- *   member k of a group is x = x_start - k, neuron (o*OH + y)*OW + x, kw = w + PW - x*SW, on
- *   lane neuron % LANES (the members of a group are consecutive neurons: distinct lanes). One
- *   group per cycle, all its members at once; other lanes idle. An event costs exactly
- *   max(G, 1) issue slots, G = COUT * cnt_y * ceil(cnt_x / LANES) (an event that reaches no
- *   neuron still takes one slot and issues nothing). hwmodel.blocks.router.groups is the reference.
+ * Enumeration (normative): for an event (c, h, w), for the channel groups g = 0 .. NG-1
+ *   (NG = ceil(COUT/LANES)), for the valid rows y from y_hi down to y_lo, for the valid columns
+ *   x from x_hi down to x_lo: one slot whose members are the channels o = g*LANES + k < COUT,
+ *   member k on lane k, all at bank address (g*OH + y)*OW + x, kh = h + PH - y*SH,
+ *   kw = w + PW - x*SW. One slot per cycle, all its members at once (every lane, except in
+ *   the last group when LANES does not divide COUT). An event costs exactly max(G, 1) issue
+ *   slots, G = NG * cnt_y * cnt_x (an event that reaches no neuron still takes one slot and
+ *   issues nothing). hwmodel.blocks.router.groups is the reference.
  *
- * Weights: one ROM (inferable `reg` array, registered read), COUT*CIN*KH*KW words of
+ * Weights: one ROM (inferable `reg` array, registered read), NG*CIN*KH*KW words of
  *   LANES*W_WIDTH bits from WEIGHT_FILE ($readmemh, snngen.backends.verilog.memfile.write_mem
  *   format, written by snngen.hwmodel.blocks.router.rom_words): word
- *   ((o*CIN + c)*KH + kh)*KW + kw_start holds in field k (bits k*W_WIDTH +: W_WIDTH)
- *   W[o, c, kh, kw_start + k*SW], or 0 past KW.
+ *   ((g*CIN + c)*KH + kh)*KW + kw holds in field k (bits k*W_WIDTH +: W_WIDTH)
+ *   W[g*LANES + k, c, kh, kw], or 0 where g*LANES + k >= COUT: every weight is stored once.
  *
  * Values: VALUE_WIDTH = 0: spike events, upd_weight = the weight (U_WIDTH = W_WIDTH; s_value is
  *   1 bit wide and ignored). VALUE_WIDTH > 0: every event carries an unsigned s_value and every
@@ -116,12 +117,12 @@ module snn_router #
     parameter U_WIDTH = W_WIDTH + VALUE_WIDTH,
     // Width of s_index: clog2(CIN*H*W) .. 30 (at least 1)
     parameter IN_INDEX_WIDTH = ($clog2(CIN * H * W) > 0) ? $clog2(CIN * H * W) : 1,
-    // Width of a bank address (upd_addr): >= clog2(ceil(COUT*OH*OW/LANES)) and >= 1 (the
+    // Width of a bank address (upd_addr): >= clog2(ceil(COUT/LANES)*OH*OW) and >= 1 (the
     // guard only keeps a bad LANES from dividing by zero before the check below)
-    parameter ADDR_WIDTH = ($clog2((COUT * OH * OW + LANES - 1) / ((LANES > 0) ? LANES : 1)) > 0)
-                           ? $clog2((COUT * OH * OW + LANES - 1) / ((LANES > 0) ? LANES : 1))
+    parameter ADDR_WIDTH = ($clog2((COUT + LANES - 1) / ((LANES > 0) ? LANES : 1) * OH * OW) > 0)
+                           ? $clog2((COUT + LANES - 1) / ((LANES > 0) ? LANES : 1) * OH * OW)
                            : 1,
-    // Path of the .mem file with the COUT*CIN*KH*KW packed weight words; required
+    // Path of the .mem file with the ceil(COUT/LANES)*CIN*KH*KW packed weight words; required
     parameter WEIGHT_FILE = ""
 )
 (
@@ -166,18 +167,19 @@ localparam SH_S = (SH > 0) ? SH : 1;
 localparam SW_S = (SW > 0) ? SW : 1;
 localparam OH_S = (OH > 0) ? OH : 1;
 localparam OW_S = (OW > 0) ? OW : 1;
-localparam COUT_S = (COUT > 0) ? COUT : 1;
 
 localparam LOG_LANES = $clog2(LANES_S);
 // member count of a group (0 .. LANES)
 localparam MW = LOG_LANES + 1;
 // target neurons, ROM words
 localparam NOUT = COUT * OH * OW;
-localparam ROM_DEPTH = COUT * CIN * KH * KW;
-// target neuron width (one spare bit, and at least LOG_LANES + 1: a row is >= 1 bit)
-localparam NW = (($clog2(NOUT) > LOG_LANES) ? $clog2(NOUT) : LOG_LANES) + 1;
-// width of a bank row derived from a neuron index
-localparam RBW = NW - LOG_LANES;
+// channel groups, bank rows in use, members of the last group
+localparam NG = (COUT + LANES_S - 1) / LANES_S;
+localparam ROWS = NG * OH * OW;
+localparam MLAST_I = COUT - (NG - 1) * LANES_S;
+localparam ROM_DEPTH = NG * CIN * KH * KW;
+// bank address width (at least 1)
+localparam NW = ($clog2(ROWS) > 0) ? $clog2(ROWS) : 1;
 // ROM address width (at least 1) and array size (at least 2)
 localparam RAW = ($clog2(ROM_DEPTH) > 0) ? $clog2(ROM_DEPTH) : 1;
 localparam MEM_DEPTH = (ROM_DEPTH > 1) ? ROM_DEPTH : 2;
@@ -189,30 +191,28 @@ localparam YW = ($clog2(OH) > 0) ? $clog2(OH) : 1;
 localparam XW = ($clog2(OW) > 0) ? $clog2(OW) : 1;
 localparam KHW = ($clog2(KH) > 0) ? $clog2(KH) : 1;
 localparam KWW = ($clog2(KW) > 0) ? $clog2(KW) : 1;
-localparam OCW = ($clog2(COUT) > 0) ? $clog2(COUT) : 1;
-localparam GW = ($clog2((OW_S + LANES_S - 1) / LANES_S) > 0)
-                ? $clog2((OW_S + LANES_S - 1) / LANES_S) : 1;
+localparam GW = ($clog2(NG) > 0) ? $clog2(NG) : 1;
 localparam VW1 = (VALUE_WIDTH > 0) ? VALUE_WIDTH : 1;
 // the update width this configuration produces (checked against U_WIDTH)
 localparam UW = W_WIDTH + VALUE_WIDTH;
 localparam WORD = LANES * W_WIDTH;
 
 // constants of the sequencer, modulo 2^RAW / 2^NW (every result it uses is in range)
-localparam integer STEP_GA_I = LANES_S * SW_S;    // ROM address: next group of a row
+localparam integer STEP_XA_I = SW_S;              // ROM address: next column (x - 1, kw + SW)
 localparam integer STEP_YA_I = SH_S * KW;         // next (lower) row: kh + SH
-localparam integer STEP_OA_I = CIN * KH * KW;     // next output channel
-localparam integer STEP_YB_I = OW;                // target: one row up
-localparam integer STEP_OB_I = OH * OW;           // target: next output channel
-localparam integer COUT_M1_I = COUT_S - 1;
+localparam integer STEP_GA_I = CIN * KH * KW;     // next channel group
+localparam integer STEP_YB_I = OW;                // bank address: one row up
+localparam integer STEP_GB_I = OH * OW;           // next channel group
+localparam integer NG_M1_I = NG - 1;
 localparam integer LANES_I = LANES_S;
-localparam [RAW-1:0] STEP_GA = STEP_GA_I[RAW-1:0];
+localparam [RAW-1:0] STEP_XA = STEP_XA_I[RAW-1:0];
 localparam [RAW-1:0] STEP_YA = STEP_YA_I[RAW-1:0];
-localparam [RAW-1:0] STEP_OA = STEP_OA_I[RAW-1:0];
-localparam [NW-1:0] STEP_GB = LANES_I[NW-1:0];
+localparam [RAW-1:0] STEP_GA = STEP_GA_I[RAW-1:0];
 localparam [NW-1:0] STEP_YB = STEP_YB_I[NW-1:0];
-localparam [NW-1:0] STEP_OB = STEP_OB_I[NW-1:0];
-localparam [OCW-1:0] COUT_M1 = COUT_M1_I[OCW-1:0];
+localparam [NW-1:0] STEP_GB = STEP_GB_I[NW-1:0];
+localparam [GW-1:0] NG_M1 = NG_M1_I[GW-1:0];
 localparam [MW-1:0] M_FULL = LANES_I[MW-1:0];
+localparam [MW-1:0] M_LAST = MLAST_I[MW-1:0];
 
 // check configuration: an unknown module name makes elaboration fail with this message
 generate
@@ -253,8 +253,8 @@ generate
         snn_router_ERROR_IN_INDEX_WIDTH_must_be_clog2_CIN_H_W_to_30 bad_index_width();
     end
     if (ADDR_WIDTH < 1 || ADDR_WIDTH > 30
-        || ADDR_WIDTH < $clog2((NOUT + LANES_S - 1) / LANES_S)) begin : g_bad_addr_width
-        snn_router_ERROR_ADDR_WIDTH_too_small_for_COUT_OH_OW_over_LANES bad_addr_width();
+        || ADDR_WIDTH < $clog2(ROWS)) begin : g_bad_addr_width
+        snn_router_ERROR_ADDR_WIDTH_too_small_for_the_bank_rows bad_addr_width();
     end
     if (WEIGHT_FILE == "") begin : g_no_file
         snn_router_ERROR_WEIGHT_FILE_must_name_a_mem_file no_file();
@@ -285,12 +285,12 @@ wire sweep_fire = o_eot_reg && sweep_ready;
 // Q: its item is done after this slot
 reg q_eot_reg;
 reg q_empty_reg;
-reg [GW-1:0] q_gleft_reg;
+reg [XW-1:0] q_xleft_reg;
 reg [YW-1:0] q_yleft_reg;
-reg [OCW-1:0] q_oleft_reg;
+reg [GW-1:0] q_gleft_reg;
 wire q_last = q_eot_reg || q_empty_reg
-              || (q_gleft_reg == {GW{1'b0}} && q_yleft_reg == {YW{1'b0}}
-                  && q_oleft_reg == {OCW{1'b0}});
+              || (q_xleft_reg == {XW{1'b0}} && q_yleft_reg == {YW{1'b0}}
+                  && q_gleft_reg == {GW{1'b0}});
 wire q_take = adv && (!q_valid_reg || q_last);    // Q takes N's item (if any) at this edge
 wire q_step = adv && q_valid_reg && !q_last;      // Q moves to the next group of its event
 
@@ -399,24 +399,20 @@ always @(posedge clk) begin
 end
 
 /*
- * N: the prefetched next event: its first ROM word (o = 0, c, kh0, kw0), first target
- * (o = 0, y_hi, x_hi), groups per row, members of the last group of a row
+ * N: the prefetched next event: its first ROM word (g = 0, c, kh0, kw0), first bank address
+ * (g = 0, y_hi, x_hi), row and column counts
  */
 wire [31:0] addr0 = ({{(32-CIW){1'b0}}, d2_c_reg} * KH + {{(32-KHW){1'b0}}, d2_kh0_reg}) * KW
                     + {{(32-KWW){1'b0}}, d2_kw0_reg};
 wire [31:0] base0 = {{(32-YW){1'b0}}, d2_yhi_reg} * OW + {{(32-XW){1'b0}}, d2_xhi_reg};
-wire [31:0] cntx_m1_32 = {{(32-XW){1'b0}}, d2_cntx_m1_reg};
-wire [31:0] ngx_m1 = cntx_m1_32 >> LOG_LANES;
-wire [31:0] mlast = (cntx_m1_32 & (LANES_S - 1)) + 1;
 
 reg n_eot_reg;
 reg n_empty_reg;
 reg [VW1-1:0] n_val_reg;
 reg [RAW-1:0] n_addr_reg;
 reg [NW-1:0] n_base_reg;
-reg [GW-1:0] n_ngx_m1_reg;
+reg [XW-1:0] n_cntx_m1_reg;
 reg [YW-1:0] n_cnty_m1_reg;
-reg [MW-1:0] n_mlast_reg;
 
 always @(posedge clk) begin
     if (n_ready) begin
@@ -425,9 +421,8 @@ always @(posedge clk) begin
         n_val_reg <= d2_val_reg;
         n_addr_reg <= addr0[RAW-1:0];
         n_base_reg <= base0[NW-1:0];
-        n_ngx_m1_reg <= ngx_m1[GW-1:0];
+        n_cntx_m1_reg <= d2_cntx_m1_reg;
         n_cnty_m1_reg <= d2_cnty_m1_reg;
-        n_mlast_reg <= mlast[MW-1:0];
     end
 end
 
@@ -435,30 +430,29 @@ end
 // (the counts of an event that reaches none are never used)
 wire unused_decode_high = |{c32[31:CIW], h32[31:HW_], w32[31:WW_], y_hi[31:YW], x_hi[31:XW],
                             cnty_m1[31:YW], cntx_m1[31:XW], kh0[31:KHW], kw0[31:KWW],
-                            addr0[31:RAW], base0[31:NW], ngx_m1[31:GW], mlast[31:MW]};
+                            addr0[31:RAW], base0[31:NW]};
 
 /*
- * Q: the sequencer. For its event it walks o, y (down), groups (x down); the *_row and *_o
- * registers hold the first group of the current row and output channel.
+ * Q: the sequencer. For its event it walks the channel groups, y (down), x (down); the *_row
+ * and *_g registers hold the first slot of the current row and channel group.
  */
 reg [VW1-1:0] q_val_reg;
 reg [RAW-1:0] q_addr_reg;
 reg [RAW-1:0] q_addr_row_reg;
-reg [RAW-1:0] q_addr_o_reg;
+reg [RAW-1:0] q_addr_g_reg;
 reg [NW-1:0] q_base_reg;
 reg [NW-1:0] q_base_row_reg;
-reg [NW-1:0] q_base_o_reg;
-reg [GW-1:0] q_ngx_m1_reg;
+reg [NW-1:0] q_base_g_reg;
+reg [XW-1:0] q_cntx_m1_reg;
 reg [YW-1:0] q_cnty_m1_reg;
-reg [MW-1:0] q_mlast_reg;
 
-// members of the current group (0 for an empty or EOT slot)
+// members of the current slot (0 for an empty or EOT slot): every lane, or the last group's
 wire [MW-1:0] q_m = (q_eot_reg || q_empty_reg) ? {MW{1'b0}}
-                  : (q_gleft_reg == {GW{1'b0}}) ? q_mlast_reg : M_FULL;
+                  : (q_gleft_reg == {GW{1'b0}}) ? M_LAST : M_FULL;
 
-wire [RAW-1:0] next_addr_o = q_addr_o_reg + STEP_OA;
+wire [RAW-1:0] next_addr_g = q_addr_g_reg + STEP_GA;
 wire [RAW-1:0] next_addr_row = q_addr_row_reg + STEP_YA;
-wire [NW-1:0] next_base_o = q_base_o_reg + STEP_OB;
+wire [NW-1:0] next_base_g = q_base_g_reg + STEP_GB;
 wire [NW-1:0] next_base_row = q_base_row_reg - STEP_YB;
 
 always @(posedge clk) begin
@@ -468,41 +462,40 @@ always @(posedge clk) begin
         q_val_reg <= n_val_reg;
         q_addr_reg <= n_addr_reg;
         q_addr_row_reg <= n_addr_reg;
-        q_addr_o_reg <= n_addr_reg;
+        q_addr_g_reg <= n_addr_reg;
         q_base_reg <= n_base_reg;
         q_base_row_reg <= n_base_reg;
-        q_base_o_reg <= n_base_reg;
-        q_ngx_m1_reg <= n_ngx_m1_reg;
+        q_base_g_reg <= n_base_reg;
+        q_cntx_m1_reg <= n_cntx_m1_reg;
         q_cnty_m1_reg <= n_cnty_m1_reg;
-        q_mlast_reg <= n_mlast_reg;
-        q_gleft_reg <= n_ngx_m1_reg;
+        q_xleft_reg <= n_cntx_m1_reg;
         q_yleft_reg <= n_cnty_m1_reg;
-        q_oleft_reg <= COUT_M1;
+        q_gleft_reg <= NG_M1;
     end else if (q_step) begin
-        if (q_gleft_reg != {GW{1'b0}}) begin
-            // next group of the row: LANES columns to the left
-            q_gleft_reg <= q_gleft_reg - 1'b1;
-            q_addr_reg <= q_addr_reg + STEP_GA;
-            q_base_reg <= q_base_reg - STEP_GB;
+        if (q_xleft_reg != {XW{1'b0}}) begin
+            // next column of the row (x - 1, kw + SW)
+            q_xleft_reg <= q_xleft_reg - 1'b1;
+            q_addr_reg <= q_addr_reg + STEP_XA;
+            q_base_reg <= q_base_reg - 1'b1;
         end else if (q_yleft_reg != {YW{1'b0}}) begin
             // next row (y - 1, kh + SH)
-            q_gleft_reg <= q_ngx_m1_reg;
+            q_xleft_reg <= q_cntx_m1_reg;
             q_yleft_reg <= q_yleft_reg - 1'b1;
             q_addr_reg <= next_addr_row;
             q_addr_row_reg <= next_addr_row;
             q_base_reg <= next_base_row;
             q_base_row_reg <= next_base_row;
         end else begin
-            // next output channel
-            q_gleft_reg <= q_ngx_m1_reg;
+            // next channel group
+            q_xleft_reg <= q_cntx_m1_reg;
             q_yleft_reg <= q_cnty_m1_reg;
-            q_oleft_reg <= q_oleft_reg - 1'b1;
-            q_addr_reg <= next_addr_o;
-            q_addr_row_reg <= next_addr_o;
-            q_addr_o_reg <= next_addr_o;
-            q_base_reg <= next_base_o;
-            q_base_row_reg <= next_base_o;
-            q_base_o_reg <= next_base_o;
+            q_gleft_reg <= q_gleft_reg - 1'b1;
+            q_addr_reg <= next_addr_g;
+            q_addr_row_reg <= next_addr_g;
+            q_addr_g_reg <= next_addr_g;
+            q_base_reg <= next_base_g;
+            q_base_row_reg <= next_base_g;
+            q_base_g_reg <= next_base_g;
         end
     end
 end
@@ -546,10 +539,19 @@ always @(posedge clk) begin
 end
 
 /*
- * O: per lane j, the member k = (base - j) mod LANES of the slot (valid if k < count), its
- * bank row and its weight (times the value): field k of the ROM word
+ * O: per lane j, member j of the slot (valid if j < count): the slot's bank address and field j
+ * of the ROM word (times the value)
  */
-wire [RBW-1:0] r_row = r_base_reg[NW-1:LOG_LANES];
+wire [ADDR_WIDTH-1:0] r_addr;
+
+generate
+    if (ADDR_WIDTH > NW) begin : g_addr_wide
+        assign r_addr = {{(ADDR_WIDTH-NW){1'b0}}, r_base_reg};
+    end else begin : g_addr_same
+        // ADDR_WIDTH >= clog2(ROWS) (checked), so ADDR_WIDTH == NW here
+        assign r_addr = r_base_reg;
+    end
+endgenerate
 
 reg [LANES*ADDR_WIDTH-1:0] o_addr_reg;
 reg [LANES*U_WIDTH-1:0] o_w_reg;
@@ -557,32 +559,10 @@ reg [LANES*U_WIDTH-1:0] o_w_reg;
 genvar j;
 generate
     for (j = 0; j < LANES; j = j + 1) begin : g_lane
-        wire [MW-1:0] k;            // member index of this lane (0 .. LANES-1)
-        wire [RBW-1:0] row;         // bank row of that member
-        wire [W_WIDTH-1:0] wf;      // its weight
-        wire [UW-1:0] u;            // its update
-        wire [ADDR_WIDTH-1:0] a;
-
-        if (LANES == 1) begin : g_one
-            assign k = 1'b0;
-            assign row = r_row;
-            assign wf = rom_q;
-        end else begin : g_many
-            localparam integer J_I = j;
-            localparam [LOG_LANES-1:0] J = J_I[LOG_LANES-1:0];
-            wire [LOG_LANES-1:0] lb = r_base_reg[LOG_LANES-1:0];
-            wire [LOG_LANES-1:0] kk = lb - J;
-            wire [RBW-1:0] r_row_m1 = r_row - 1'b1;  // (unused in lane 0)
-            assign k = {1'b0, kk};
-            // neuron base - k is in the base's row when j <= base % LANES, else one row up
-            if (j == 0) begin : g_lane0
-                assign row = r_row;
-                wire unused_row_m1 = |r_row_m1;
-            end else begin : g_lanej
-                assign row = (lb >= J) ? r_row : r_row_m1;
-            end
-            assign wf = rom_q[kk*W_WIDTH +: W_WIDTH];
-        end
+        localparam integer J_I = j;
+        localparam [MW-1:0] J = J_I[MW-1:0];
+        wire [W_WIDTH-1:0] wf = rom_q[j*W_WIDTH +: W_WIDTH];  // this lane's weight
+        wire [UW-1:0] u;                                      // its update
 
         if (VALUE_WIDTH > 0) begin : g_value
             // exact signed product in UW + 1 bits; its top bit is a sign copy
@@ -595,19 +575,9 @@ generate
             assign u = wf;
         end
 
-        if (ADDR_WIDTH > RBW) begin : g_addr_wide
-            assign a = {{(ADDR_WIDTH-RBW){1'b0}}, row};
-        end else if (ADDR_WIDTH == RBW) begin : g_addr_same
-            assign a = row;
-        end else begin : g_addr_narrow
-            // rows >= 2^ADDR_WIDTH do not exist (checked): these bits are 0
-            assign a = row[ADDR_WIDTH-1:0];
-            wire unused_row_high = |row[RBW-1:ADDR_WIDTH];
-        end
-
         always @(posedge clk) begin
             if (adv) begin
-                o_addr_reg[j*ADDR_WIDTH +: ADDR_WIDTH] <= a;
+                o_addr_reg[j*ADDR_WIDTH +: ADDR_WIDTH] <= r_addr;
                 o_w_reg[j*U_WIDTH +: U_WIDTH] <= u;
             end
         end
@@ -616,9 +586,7 @@ generate
             if (rst) begin
                 o_pend_reg[j] <= 1'b0;
             end else if (adv) begin
-                // (a conditional, not &&: the base, so k, is undefined before the first group,
-                // and Icarus 11 propagates that X through "0 && X")
-                o_pend_reg[j] <= (r_cnt_reg != {MW{1'b0}}) ? (k < r_cnt_reg) : 1'b0;
+                o_pend_reg[j] <= J < r_cnt_reg;
             end else if (upd_ready[j]) begin
                 // this lane transferred in a stall cycle: done
                 o_pend_reg[j] <= 1'b0;
