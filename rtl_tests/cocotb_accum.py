@@ -36,7 +36,7 @@ import numpy as np
 from lanebench import LaneBench, config, hazard_rows
 
 from snngen.backends.verilog.memfile import read_mem
-from snngen.hwmodel.blocks import accum
+from snngen.hwmodel.blocks import accum, banks
 
 
 class AccumBench(LaneBench):
@@ -47,7 +47,8 @@ class AccumBench(LaneBench):
         cfg = config("SNN_ACCUM_CONFIG")
         self.shape = (cfg["C"], cfg["H"], cfg["W"])
         super().__init__(dut, cfg, name, n=int(np.prod(self.shape)),
-                         addr_width=cfg["ADDR_WIDTH"], upd_width=cfg["U_WIDTH"])
+                         addr_width=cfg["ADDR_WIDTH"], upd_width=cfg["U_WIDTH"],
+                         plane=cfg["H"] * cfg["W"])
         self.aw: int = cfg["A_WIDTH"]
         self.kw: int = cfg["K_WIDTH"]
         self.oiw: int = cfg["OUT_INDEX_WIDTH"]
@@ -55,7 +56,7 @@ class AccumBench(LaneBench):
         c, oh, ow = accum.out_shape(self.shape, self.pool)
         assert (oh, ow) == (cfg["OH"], cfg["OW"])
         self.nout = c * oh * ow
-        assert self.rows == accum.clear_cycles(self.n, self.lanes)
+        assert self.rows == accum.clear_cycles(self.shape, self.lanes)
         self.bias = np.array(read_mem(cfg["mem_file"], self.kw, signed=True), dtype=np.int64)
         self.per_neuron = bool(cfg.get("BIAS_PER_NEURON", 0))  # one bias per output neuron
         assert len(self.bias) == (self.nout if self.per_neuron else cfg["C"])
@@ -89,8 +90,8 @@ class AccumBench(LaneBench):
         seq: list[tuple[int, int]] = []
 
         def add(row: int) -> None:
-            n = row * self.lanes + j
-            assert accum.lane_address(n, self.lanes) == (j, row)
+            n = self.neuron(j, row)
+            assert banks.lane_address(n, self.lanes, self.plane) == (j, row)
             w = rng.randint(self.umin, self.umax)
             if rng.random() < 0.05:
                 w = self.umin  # the most negative code
@@ -106,7 +107,7 @@ class AccumBench(LaneBench):
             # a couple of long same-sign runs of near-extreme weights: the sums leave the
             # A_WIDTH range and wrap (at least once for each such accumulator)
             for row in rng.sample(range(nrows), min(2, nrows)):
-                n = row * self.lanes + j
+                n = self.neuron(j, row)
                 sign = rng.choice([-1, 1])
                 for _ in range((1 << (self.aw - self.upd_w + 1)) + rng.randint(0, 20)):
                     w = (rng.randint(self.umax - 2, self.umax) if sign > 0

@@ -44,7 +44,7 @@ class IfArrayBench(LaneBench):
     def __init__(self, dut, name: str) -> None:
         cfg = config("SNN_IF_ARRAY_CONFIG")
         super().__init__(dut, cfg, name, n=cfg["N"], addr_width=cfg["ADDR_WIDTH"],
-                         upd_width=cfg["W_WIDTH"])
+                         upd_width=cfg["W_WIDTH"], plane=cfg.get("PLANE", 1))
         self.vw: int = cfg["V_WIDTH"]
         self.kw: int = cfg["K_WIDTH"]
         self.iw: int = cfg["INDEX_WIDTH"]
@@ -122,7 +122,7 @@ class IfArrayBench(LaneBench):
         seq: list[tuple[int, int]] = []
 
         def add(row: int, w: int) -> None:
-            n = row * self.lanes + j
+            n = self.neuron(j, row)
             p = self.v[n] + current[n]
             if not self.lo <= p + w <= self.hi:
                 flip = min(-w, self.wmax)
@@ -141,7 +141,7 @@ class IfArrayBench(LaneBench):
         # some neurons end exactly on the threshold (v + I == THRESHOLD: fires, >= not >);
         # every neuron can, until the first one did
         for row in range(nrows):
-            n = row * self.lanes + j
+            n = self.neuron(j, row)
             diff = self.theta - int(self.v[n] + current[n] + self.k[n])
             p = 0.2 if self.stats["exactly_threshold"] else 1.0
             if rng.random() < p and 0 < abs(diff) <= 6 * self.wmax:
@@ -152,7 +152,7 @@ class IfArrayBench(LaneBench):
                 self.stats["exactly_threshold"] += 1
         # corrections: v + updates + K must stay in range
         for row in range(nrows):
-            n = row * self.lanes + j
+            n = self.neuron(j, row)
             while not self.lo <= self.v[n] + current[n] + self.k[n] <= self.hi:
                 p = self.v[n] + current[n] + self.k[n]
                 add(row, -self.wmax if p > self.hi else self.wmax)

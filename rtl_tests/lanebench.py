@@ -33,6 +33,8 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ReadOnly, RisingEdge, Timer
 
+from snngen.hwmodel.blocks import banks
+
 PERIOD_NS = 10
 P_PROBE = 0.15  # share of checked cycles that first probe for combinational paths
 
@@ -78,12 +80,13 @@ class LaneBench:
     OUTPUTS: tuple[str, ...] = ("m_index", "m_eot")
 
     def __init__(self, dut, cfg: dict, name: str, n: int, addr_width: int,
-                 upd_width: int) -> None:
+                 upd_width: int, plane: int = 1) -> None:
         self.dut = dut
         self.cfg = cfg
         self.n = n
         self.lanes: int = cfg["LANES"]
-        self.rows = -(-n // self.lanes)  # ceil(N/LANES): the clear's cycles
+        self.plane = plane  # neurons per channel: the banks split the channels
+        self.rows = banks.bank_rows(n, self.lanes, plane)  # the clear's cycles
         self.addr_w = addr_width
         self.upd_w = upd_width
         self.umin, self.umax = -(1 << (upd_width - 1)), (1 << (upd_width - 1)) - 1
@@ -255,13 +258,17 @@ class LaneBench:
             out = await self.step(**self.junk())
             assert out["busy"], self.msg(f"clear ended after {i} cycles, expected {self.rows}")
         out = await self.step()
-        assert not out["busy"], self.msg(f"clear still busy after ceil(N/LANES)={self.rows}")
+        assert not out["busy"], self.msg(f"clear still busy after {self.rows} rows")
         self.cleared()
         self.stats["clears"] += 1
 
     def lane_rows(self, j: int) -> int:
-        """How many words lane j holds."""
-        return len(range(j, self.n, self.lanes))
+        """How many words lane j holds (rows 0 .. lane_rows - 1)."""
+        return banks.lane_rows(self.n, self.lanes, self.plane, j)
+
+    def neuron(self, j: int, row: int) -> int:
+        """The neuron (or accumulator) at ``row`` of lane ``j``."""
+        return banks.neuron_at(j, row, self.lanes, self.plane)
 
     async def drive_updates(self, seqs: Sequence[Sequence[Update]], p_gap: float) -> None:
         """Drive one update sequence per lane, all lanes at once, each lane skipping a cycle

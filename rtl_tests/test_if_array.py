@@ -17,7 +17,8 @@ from lanebench import run_bench
 BLOCK = "snn_if_array"
 
 # hardware parameter sets (K_INIT_FILE is added per build dir): LANES 1/2/4, N not a multiple
-# of LANES, SPIKING 0/1, HAS_VMIN 0/1 (also without spiking), narrow (V_WIDTH 8, 10) and wide
+# of LANES, channels of PLANE > 1 neurons (6 channels of 5 on 4 lanes: the second channel group
+# half full), SPIKING 0/1, HAS_VMIN 0/1 (also without spiking), narrow (V_WIDTH 8, 10) and wide
 # (V_WIDTH 24) membranes, THRESHOLD 1, index/address ports wider than needed
 CONFIGS: dict[str, dict[str, int]] = {
     "L1-N13-V10": dict(N=13, LANES=1, W_WIDTH=4, V_WIDTH=10, K_WIDTH=6, THRESHOLD=40, V0=0,
@@ -25,14 +26,15 @@ CONFIGS: dict[str, dict[str, int]] = {
     "L2-N23-V24-vmin": dict(N=23, LANES=2, W_WIDTH=8, V_WIDTH=24, K_WIDTH=10, THRESHOLD=300,
                             V0=-5, HAS_VMIN=1, VMIN=-200, SPIKING=1, INDEX_WIDTH=7,
                             ADDR_WIDTH=6),
-    "L4-N30-V16-vmin": dict(N=30, LANES=4, W_WIDTH=6, V_WIDTH=16, K_WIDTH=8, THRESHOLD=100,
-                            V0=7, HAS_VMIN=1, VMIN=-60, SPIKING=1, INDEX_WIDTH=5, ADDR_WIDTH=3),
+    "L4-N30-V16-vmin-P5": dict(N=30, LANES=4, PLANE=5, W_WIDTH=6, V_WIDTH=16, K_WIDTH=8,
+                               THRESHOLD=100, V0=7, HAS_VMIN=1, VMIN=-60, SPIKING=1,
+                               INDEX_WIDTH=5, ADDR_WIDTH=4),
     "L4-N6-V12-readout": dict(N=6, LANES=4, W_WIDTH=5, V_WIDTH=12, K_WIDTH=7, THRESHOLD=50,
                               V0=3, HAS_VMIN=0, VMIN=0, SPIKING=0, INDEX_WIDTH=3,
                               ADDR_WIDTH=1),
-    "L2-N9-V10-theta1": dict(N=9, LANES=2, W_WIDTH=4, V_WIDTH=10, K_WIDTH=4, THRESHOLD=1,
-                             V0=0, HAS_VMIN=1, VMIN=-3, SPIKING=1, INDEX_WIDTH=4,
-                             ADDR_WIDTH=3),
+    "L2-N9-V10-theta1-P3": dict(N=9, LANES=2, PLANE=3, W_WIDTH=4, V_WIDTH=10, K_WIDTH=4,
+                                THRESHOLD=1, V0=0, HAS_VMIN=1, VMIN=-3, SPIKING=1,
+                                INDEX_WIDTH=4, ADDR_WIDTH=3),
     # a readout population (no spikes) with a clamp: the membrane rests on VMIN
     "L1-N3-V8-readout-vmin": dict(N=3, LANES=1, W_WIDTH=3, V_WIDTH=8, K_WIDTH=3,
                                   THRESHOLD=20, V0=-1, HAS_VMIN=1, VMIN=-10, SPIKING=0,
@@ -47,7 +49,8 @@ def _if_array(hw: dict[str, int], k: list[int]):
     return IfArray(n=hw["N"], lanes=hw["LANES"], w_width=hw["W_WIDTH"], v_width=hw["V_WIDTH"],
                    k_width=hw["K_WIDTH"], threshold=hw["THRESHOLD"], v0=hw["V0"],
                    v_min=hw["VMIN"] if hw["HAS_VMIN"] else None, spiking=hw["SPIKING"],
-                   k_init=k, index_width=hw["INDEX_WIDTH"], addr_width=hw["ADDR_WIDTH"])
+                   k_init=k, index_width=hw["INDEX_WIDTH"], addr_width=hw["ADDR_WIDTH"],
+                   plane=hw.get("PLANE", 1))
 
 
 @pytest.mark.parametrize("name", list(CONFIGS))
@@ -80,7 +83,10 @@ BAD_PARAMS: list[tuple[dict[str, object], str]] = [
     ({"HAS_VMIN": 2}, "HAS_VMIN_must_be_0_or_1"),
     ({"SPIKING": 2}, "SPIKING_must_be_0_or_1"),
     ({"INDEX_WIDTH": 3}, "INDEX_WIDTH_must_be_clog2_N_to_32"),
-    ({"ADDR_WIDTH": 2}, "ADDR_WIDTH_too_small_for_N_over_LANES"),
+    ({"ADDR_WIDTH": 2}, "ADDR_WIDTH_too_small_for_the_bank_rows"),
+    ({"PLANE": 5, "LANES": 1, "ADDR_WIDTH": 3}, "ADDR_WIDTH_too_small_for_the_bank_rows"),
+    ({"PLANE": 3}, "PLANE_must_be_positive_and_divide_N"),
+    ({"PLANE": 0}, "PLANE_must_be_positive_and_divide_N"),
 ]
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import operator
 
-__all__ = ["bank_rows", "check_plane", "lane_address"]
+__all__ = ["bank_rows", "check_plane", "lane_address", "lane_rows", "neuron_at"]
 
 
 def check_plane(n: int, plane: int) -> int:
@@ -37,3 +37,17 @@ def lane_address(n: int, lanes: int, plane: int = 1) -> tuple[int, int]:
     with ``ch, p = divmod(n, PLANE)``."""
     ch, p = divmod(operator.index(n), plane)
     return ch % lanes, (ch // lanes) * plane + p
+
+
+def neuron_at(lane: int, address: int, lanes: int, plane: int = 1) -> int:
+    """The neuron at ``address`` of bank ``lane`` (the inverse of :func:`lane_address`):
+    channel ``(address // PLANE) * LANES + lane`` at position ``address % PLANE``."""
+    g, p = divmod(operator.index(address), plane)
+    return (g * lanes + operator.index(lane)) * plane + p
+
+
+def lane_rows(n: int, lanes: int, plane: int, lane: int) -> int:
+    """Rows of bank ``lane`` that hold a neuron: its channels times ``PLANE`` (rows
+    ``0 .. lane_rows - 1``)."""
+    ch = check_plane(n, plane)
+    return len(range(lane, ch, lanes)) * plane

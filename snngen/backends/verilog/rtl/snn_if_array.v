@@ -2,10 +2,14 @@
  * snn_if_array: one population (layer) of N integrate-and-fire neurons, docs/semantics.md §3.
  *
  * Storage
- *   - The membranes live in LANES RAM banks: neuron n is in bank n % LANES at address
- *     n / LANES. Each bank is a plain `reg mem [0:DEPTH-1]` (DEPTH = ceil(N/LANES), at least 2)
- *     with one synchronous write port and one synchronous read port with enable (read
- *     register rd_q), i.e. an inferable simple dual-port RAM.
+ *   - The membranes live in LANES RAM banks that split the channels: the population is
+ *     CH = N / PLANE channels of PLANE neurons (neuron n = ch*PLANE + p; PLANE = OH*OW of a
+ *     convolution's output, 1 for a dense layer), channel ch is in bank ch % LANES, neuron n at
+ *     address (ch / LANES)*PLANE + p (snngen.hwmodel.blocks.banks; the spike router issues the
+ *     LANES channels of one position at one address). Each bank is a plain
+ *     `reg mem [0:DEPTH-1]` (DEPTH = DEPTH_USED = ceil(CH/LANES)*PLANE, at least 2) with one
+ *     synchronous write port and one synchronous read port with enable (read register rd_q),
+ *     i.e. an inferable simple dual-port RAM.
  *   - The constant currents K[0..N-1] (bias, or for the first layer bias + the once-per-image
  *     analog current) live in one more simple dual-port RAM of N words, loaded from
  *     K_INIT_FILE by $readmemh (format: snngen.backends.verilog.memfile.write_mem, K_WIDTH-bit
@@ -20,8 +24,8 @@
  *     !clear_valid && !sweep_valid (a clear wins over a sweep, both over updates; these readies
  *     depend on the other streams' valids only, never on a ready). Not idle: all readies 0.
  *   - Clear: accepted at edge e, writes V0 to bank address a of every bank at edge e + 1 + a,
- *     a = 0 .. DEPTH_USED - 1 (DEPTH_USED = ceil(N/LANES)); the array is idle again right after
- *     edge e + ceil(N/LANES): a clear takes exactly ceil(N/LANES) cycles. K is not changed.
+ *     a = 0 .. DEPTH_USED - 1 (DEPTH_USED = ceil(CH/LANES)*PLANE); the array is idle again
+ *     right after edge e + DEPTH_USED: a clear takes exactly DEPTH_USED cycles. K is not changed.
  *   - Update (lane j, while idle): accepted at edge e, it reads the bank at e and writes
  *     v + weight at edge e + 1 (update latency 1: the RAM holds the new value after e + 1).
  *     The read at e misses only the write made at the same edge e, which is forwarded, so
@@ -74,6 +78,8 @@ module snn_if_array #
     parameter N = 16,
     // Number of RAM banks / update lanes: a power of two (1, 2, 4, ...)
     parameter LANES = 1,
+    // Neurons per channel (>= 1, divides N): the banks split the N / PLANE channels
+    parameter PLANE = 1,
     // Width of a signed synaptic weight on upd_weight (1 .. V_WIDTH)
     parameter W_WIDTH = 8,
     // Width of a signed membrane (2 .. 32)
@@ -94,10 +100,12 @@ module snn_if_array #
     parameter K_INIT_FILE = "",
     // Width of neuron indices (m_index, k_wr_addr, dbg_rd_index); >= $clog2(N), <= 32
     parameter INDEX_WIDTH = $clog2(N),
-    // Width of a bank address (upd_addr); >= $clog2(ceil(N/LANES)) and >= 1 (the default;
-    // the guard only keeps a bad LANES from dividing by zero before the check below)
-    parameter ADDR_WIDTH = ($clog2((N + LANES - 1) / ((LANES > 0) ? LANES : 1)) > 0)
-                           ? $clog2((N + LANES - 1) / ((LANES > 0) ? LANES : 1)) : 1
+    // Width of a bank address (upd_addr); >= $clog2(ceil(N/PLANE/LANES)*PLANE) and >= 1 (the
+    // default; the guards only keep bad values from dividing by zero before the checks below)
+    parameter ADDR_WIDTH = ($clog2(((N / ((PLANE > 0) ? PLANE : 1)) + LANES - 1)
+                                   / ((LANES > 0) ? LANES : 1) * PLANE) > 0)
+                           ? $clog2(((N / ((PLANE > 0) ? PLANE : 1)) + LANES - 1)
+                                    / ((LANES > 0) ? LANES : 1) * PLANE) : 1
 )
 (
     input  wire                           clk,
@@ -110,8 +118,9 @@ module snn_if_array #
     output wire                           clear_ready,
 
     /*
-     * Updates, one stream per lane j (field j of each vector): add upd_weight to neuron
-     * upd_addr * LANES + j
+     * Updates, one stream per lane j (field j of each vector): add upd_weight to the neuron at
+     * address upd_addr of bank j, i.e. neuron ((upd_addr / PLANE)*LANES + j)*PLANE
+     * + upd_addr % PLANE
      */
     input  wire [LANES-1:0]               upd_valid,
     output wire [LANES-1:0]               upd_ready,
@@ -150,8 +159,12 @@ module snn_if_array #
 
 // LANES, guarded against zero so that a bad value reaches the check below
 localparam LANES_SAFE = (LANES > 0) ? LANES : 1;
-// bank rows in use
-localparam DEPTH_USED = (N + LANES_SAFE - 1) / LANES_SAFE;
+localparam PLANE_SAFE = (PLANE > 0) ? PLANE : 1;
+// channels, bank rows in use
+localparam CH = N / PLANE_SAFE;
+localparam DEPTH_USED = (CH + LANES_SAFE - 1) / LANES_SAFE * PLANE_SAFE;
+// plane position bits (at least 1)
+localparam PW = ($clog2(PLANE_SAFE) > 0) ? $clog2(PLANE_SAFE) : 1;
 // bank address bits that select a row (at least 1)
 localparam MEM_AW = ($clog2(DEPTH_USED) > 0) ? $clog2(DEPTH_USED) : 1;
 // bank array size (at least 2, so a 1-bit row address always fits it)
@@ -170,6 +183,9 @@ localparam integer LAST_ROW_I = DEPTH_USED - 1;
 localparam [LANE_W-1:0] LAST_LANE = LAST_LANE_I[LANE_W-1:0];
 localparam [INDEX_WIDTH-1:0] LAST_INDEX = LAST_INDEX_I[INDEX_WIDTH-1:0];
 localparam [MEM_AW-1:0] LAST_ROW = LAST_ROW_I[MEM_AW-1:0];
+localparam integer LAST_P_I = PLANE_SAFE - 1;
+localparam [PW-1:0] LAST_P = LAST_P_I[PW-1:0];
+localparam [MEM_AW-1:0] PLANE_ROWS = PLANE_SAFE[MEM_AW-1:0];
 localparam [V_WIDTH-1:0] V0_V = V0[V_WIDTH-1:0];
 localparam [V_WIDTH-1:0] VMIN_V = VMIN[V_WIDTH-1:0];
 localparam [V_WIDTH-1:0] THR_V = THRESHOLD[V_WIDTH-1:0];
@@ -183,6 +199,9 @@ generate
     end
     if (LANES < 1 || (LANES & (LANES - 1)) != 0) begin : g_bad_lanes
         snn_if_array_ERROR_LANES_must_be_a_power_of_two bad_lanes();
+    end
+    if (PLANE < 1 || N % PLANE_SAFE != 0) begin : g_bad_plane
+        snn_if_array_ERROR_PLANE_must_be_positive_and_divide_N bad_plane();
     end
     if (V_WIDTH < 2 || V_WIDTH > 32) begin : g_bad_v_width
         snn_if_array_ERROR_V_WIDTH_must_be_2_to_32 bad_v_width();
@@ -212,7 +231,7 @@ generate
         snn_if_array_ERROR_INDEX_WIDTH_must_be_clog2_N_to_32 bad_index_width();
     end
     if (ADDR_WIDTH < MEM_AW) begin : g_bad_addr_width
-        snn_if_array_ERROR_ADDR_WIDTH_too_small_for_N_over_LANES bad_addr_width();
+        snn_if_array_ERROR_ADDR_WIDTH_too_small_for_the_bank_rows bad_addr_width();
     end
     if (K_INIT_FILE == "") begin : g_no_file
         snn_if_array_ERROR_K_INIT_FILE_must_name_a_mem_file no_file();
@@ -254,6 +273,10 @@ reg a_eot_reg;
 reg [INDEX_WIDTH-1:0] a_idx_reg;
 reg [LANE_W-1:0] a_lane_reg;
 reg [MEM_AW-1:0] a_row_reg;
+// the position in the channel and the row of position 0 of the channel group (counters: no
+// division of the index)
+reg [PW-1:0] a_p_reg;
+reg [MEM_AW-1:0] a_base_reg;
 
 // sweep stage B: the slot whose bank word and K were read at the last advance
 reg b_valid_reg;
@@ -314,30 +337,20 @@ wire [V_WIDTH-1:0] sweep_v = b_new[V_WIDTH-1:0];
 wire unused_sweep_high = ^b_new[SW-1:V_WIDTH];
 
 /*
- * debug read: lane and row of dbg_rd_index
+ * debug read: lane and row of dbg_rd_index (channel ch = index / PLANE at position
+ * p = index % PLANE: lane ch % LANES, row (ch / LANES)*PLANE + p; a constant division, only on
+ * this debug path)
  */
-wire [INDEX_WIDTH-1:0] dbg_row_full = dbg_rd_index >> LOG_LANES;
-wire [INDEX_WIDTH-1:0] dbg_lane_full = dbg_rd_index & LAST_LANE_I[INDEX_WIDTH-1:0];
+wire [31:0] dbg_idx32 = {{(32-INDEX_WIDTH){1'b0}}, dbg_rd_index};
+wire [31:0] dbg_ch = dbg_idx32 / PLANE_SAFE;
+wire [31:0] dbg_row_full = (dbg_ch >> LOG_LANES) * PLANE_SAFE + dbg_idx32 % PLANE_SAFE;
 wire [MEM_AW-1:0] dbg_row = dbg_row_full[MEM_AW-1:0];
-wire [LANE_W-1:0] dbg_lane;
+wire [31:0] dbg_lane_full = dbg_ch & LAST_LANE_I;
+wire [LANE_W-1:0] dbg_lane = dbg_lane_full[LANE_W-1:0];
 wire dbg_go = dbg_rd_en && idle;
 reg [LANE_W-1:0] dbg_lane_reg;
-
-generate
-    if (INDEX_WIDTH > MEM_AW) begin : g_dbg_row_high
-        wire unused_dbg_row_high = |dbg_row_full[INDEX_WIDTH-1:MEM_AW];
-    end
-    if (INDEX_WIDTH > LANE_W) begin : g_dbg_lane_high
-        wire unused_dbg_lane_high = |dbg_lane_full[INDEX_WIDTH-1:LANE_W];
-    end
-    // more lanes than 2^INDEX_WIDTH (a layer smaller than its lane count): the index has
-    // fewer bits than a lane number, the lane's high bits are 0
-    if (INDEX_WIDTH >= LANE_W) begin : g_dbg_lane_cut
-        assign dbg_lane = dbg_lane_full[LANE_W-1:0];
-    end else begin : g_dbg_lane_ext
-        assign dbg_lane = {{(LANE_W-INDEX_WIDTH){1'b0}}, dbg_lane_full};
-    end
-endgenerate
+// the rest is 0 for every index < N
+wire unused_dbg_high = |{dbg_row_full[31:MEM_AW], dbg_lane_full[31:LANE_W]};
 
 always @(posedge clk) begin
     if (dbg_go) begin
@@ -505,13 +518,26 @@ always @(posedge clk) begin
         a_idx_reg <= {INDEX_WIDTH{1'b0}};
         a_lane_reg <= {LANE_W{1'b0}};
         a_row_reg <= {MEM_AW{1'b0}};
+        a_p_reg <= {PW{1'b0}};
+        a_base_reg <= {MEM_AW{1'b0}};
     end else if (a_issue_neuron) begin
         a_idx_reg <= a_idx_reg + 1'b1;
-        if (a_lane_reg == LAST_LANE) begin
-            a_lane_reg <= {LANE_W{1'b0}};
+        if (a_p_reg != LAST_P) begin
+            // next position of the channel
+            a_p_reg <= a_p_reg + 1'b1;
             a_row_reg <= a_row_reg + 1'b1;
-        end else begin
+        end else if (a_lane_reg != LAST_LANE) begin
+            // next channel of the group: next bank, back to the group's first row
+            a_p_reg <= {PW{1'b0}};
             a_lane_reg <= a_lane_reg + 1'b1;
+            a_row_reg <= a_base_reg;
+        end else begin
+            // first channel of the next group (the last row may be out of range after the
+            // last neuron: never read)
+            a_p_reg <= {PW{1'b0}};
+            a_lane_reg <= {LANE_W{1'b0}};
+            a_row_reg <= a_base_reg + PLANE_ROWS;
+            a_base_reg <= a_base_reg + PLANE_ROWS;
         end
     end
     if (a_issue) begin
