@@ -2,7 +2,7 @@
 refuses bad parameters with the Verilog's rule words, takes the Verilog's defaults, has the
 hand-written module's ports, converts to Verilog that is lint-clean with exactly the listed
 waivers, and is formally equivalent (Yosys equiv_make + equiv_induct) to
-snngen/backends/verilog/rtl/snn_router.v cycle for cycle (every register and output) for four
+snngen/backends/verilog/rtl/snn_router.v cycle for cycle (every register and output) for five
 parameter sets.
 
 Its behaviour (timesteps of events checked against golden and the reference group enumeration,
@@ -36,17 +36,19 @@ def _router_from_params(params: dict, rng: random.Random) -> Router:
     geom = rm.RouterGeometry(*(params[k] for k in ("CIN", "H", "W", "COUT", "OH", "OW", "KH",
                                                    "KW", "SH", "SW", "PH", "PW")))
     ww, lanes = params["W_WIDTH"], params["LANES"]
+    shape = (geom.cout, geom.cin, geom.kh, geom.kw)
     w = np.array([rng.randint(-(1 << (ww - 1)), (1 << (ww - 1)) - 1)
-                  for _ in range(geom.rom_depth)], dtype=np.int64).reshape(
-        geom.cout, geom.cin, geom.kh, geom.kw)
+                  for _ in range(int(np.prod(shape)))], dtype=np.int64).reshape(shape)
     return Router(**{k.lower(): v for k, v in params.items()},
                   weight_init=rm.rom_words(geom, w, lanes, ww))
 
 
 # --- parameters --------------------------------------------------------------------------------
 
+# ceil(3/2) = 2 channel groups: ROM of 2*2*3*3 = 36 words, 2*3*3 = 18 bank rows
 _OK = dict(cin=2, h=5, w=5, cout=3, oh=3, ow=3, kh=3, kw=3, sh=2, sw=2, ph=1, pw=1, lanes=2,
-           w_width=6, value_width=0, weight_init=[0] * 54)
+           w_width=6, value_width=0, weight_init=[0] * 36)
+_WI = "WEIGHT_INIT_must_hold_NG_CIN_KH_KW_words_of_LANES_W_WIDTH_bits"
 BAD_PARAMS: list[tuple[dict, str]] = [
     ({"lanes": 3}, "LANES_must_be_a_power_of_two"),
     ({"lanes": 0}, "LANES_must_be_a_power_of_two"),
@@ -64,15 +66,13 @@ BAD_PARAMS: list[tuple[dict, str]] = [
     ({"u_width": 7}, "U_WIDTH_must_be_W_WIDTH_plus_VALUE_WIDTH"),
     ({"in_index_width": 5}, "IN_INDEX_WIDTH_must_be_clog2_CIN_H_W_to_30"),
     ({"in_index_width": 31}, "IN_INDEX_WIDTH_must_be_clog2_CIN_H_W_to_30"),
-    ({"addr_width": 3}, "ADDR_WIDTH_too_small_for_COUT_OH_OW_over_LANES"),
-    ({"addr_width": 31}, "ADDR_WIDTH_too_small_for_COUT_OH_OW_over_LANES"),
-    ({"weight_init": None}, "WEIGHT_INIT_must_hold_COUT_CIN_KH_KW_words_of_LANES_W_WIDTH_bits"),
-    ({"weight_init": [0] * 53},
-     "WEIGHT_INIT_must_hold_COUT_CIN_KH_KW_words_of_LANES_W_WIDTH_bits"),
-    ({"weight_init": [0] * 53 + [1 << 12]},
-     "WEIGHT_INIT_must_hold_COUT_CIN_KH_KW_words_of_LANES_W_WIDTH_bits"),
-    ({"weight_init": [0] * 53 + [-(1 << 11) - 1]},
-     "WEIGHT_INIT_must_hold_COUT_CIN_KH_KW_words_of_LANES_W_WIDTH_bits"),
+    ({"addr_width": 4}, "ADDR_WIDTH_too_small_for_the_bank_rows"),
+    ({"addr_width": 31}, "ADDR_WIDTH_too_small_for_the_bank_rows"),
+    ({"weight_init": None}, _WI),
+    ({"weight_init": [0] * 35}, _WI),
+    ({"weight_init": [0] * 54}, _WI),  # COUT*CIN*KH*KW: the old layout's depth
+    ({"weight_init": [0] * 35 + [1 << 12]}, _WI),
+    ({"weight_init": [0] * 35 + [-(1 << 11) - 1]}, _WI),
 ]
 
 
@@ -86,14 +86,16 @@ def test_router_bad_parameters(params, rule):
 def test_router_defaults_and_edge_parameters():
     # the Verilog's default expressions; numpy integers; the limits themselves
     dut = Router(**{**_OK, "oh": None, "ow": None, "cin": np.int64(2),
-                    "weight_init": np.zeros(54, dtype=np.int64)})
-    assert (dut.oh, dut.ow, dut.u_width, dut.in_index_width, dut.addr_width) == (3, 3, 6, 6, 4)
+                    "weight_init": np.zeros(36, dtype=np.int64)})
+    # ADDR_WIDTH: clog2(ceil(3/2)*3*3) = clog2(18) = 5 (not clog2(ceil(27/2)) = 4)
+    assert (dut.oh, dut.ow, dut.u_width, dut.in_index_width, dut.addr_width) == (3, 3, 6, 6, 5)
+    assert (dut.ng, dut.rows, dut.m_last, dut.rom_depth) == (2, 18, 1, 36)
     assert dut.cin == 2 and type(dut.cin) is int
     Fragment.get(dut, None)  # elaborates
     # a negative word is its two's complement (as hwfiles.write_mem writes it)
-    dut = Router(**{**_OK, "weight_init": [-1] + [(1 << 12) - 1] * 53, "value_width": 32,
+    dut = Router(**{**_OK, "weight_init": [-1] + [(1 << 12) - 1] * 35, "value_width": 32,
                     "u_width": 38, "in_index_width": 30, "addr_width": 30})
-    assert dut.weight_init == [(1 << 12) - 1] * 54
+    assert dut.weight_init == [(1 << 12) - 1] * 36
     Fragment.get(dut, None)
 
 
@@ -101,12 +103,12 @@ def test_router_ports_match_the_verilog():
     # a first layer's pixel-value conv: 4 lanes, ports wider than needed
     dut = _router_from_params(dict(CIN=1, H=4, W=5, COUT=2, OH=4, OW=5, KH=3, KW=3, SH=1, SW=1,
                                    PH=1, PW=1, LANES=4, W_WIDTH=6, VALUE_WIDTH=6,
-                                   IN_INDEX_WIDTH=7, ADDR_WIDTH=5), random.Random(1))
+                                   IN_INDEX_WIDTH=7, ADDR_WIDTH=6), random.Random(1))
     ports = {name: (len(value), d) for name, (value, d) in dut.verilog_ports().items()}
     assert ports == {
         "s_valid": (1, "i"), "s_ready": (1, "o"), "s_index": (7, "i"), "s_value": (6, "i"),
         "s_eot": (1, "i"), "upd_valid": (4, "o"), "upd_ready": (4, "i"),
-        "upd_addr": (20, "o"), "upd_weight": (48, "o"), "sweep_valid": (1, "o"),
+        "upd_addr": (24, "o"), "upd_weight": (48, "o"), "sweep_valid": (1, "o"),
         "sweep_ready": (1, "i"), "busy": (1, "o")}
     # names and directions as in the hand-written module's port list
     text = (rtl_dir() / "snn_router.v").read_text()
@@ -152,22 +154,27 @@ _REGS = ["eot_block_reg", "d1_valid_reg", "d2_valid_reg", "n_valid_reg", "q_vali
          "d1_eot_reg", "d1_c_reg", "d1_h_reg", "d1_w_reg",
          "d2_eot_reg", "d2_empty_reg", "d2_c_reg", "d2_yhi_reg", "d2_cnty_m1_reg", "d2_xhi_reg",
          "d2_cntx_m1_reg", "d2_kh0_reg", "d2_kw0_reg",
-         "n_eot_reg", "n_empty_reg", "n_addr_reg", "n_base_reg", "n_ngx_m1_reg",
-         "n_cnty_m1_reg", "n_mlast_reg",
-         "q_eot_reg", "q_empty_reg", "q_gleft_reg", "q_yleft_reg", "q_oleft_reg", "q_addr_reg",
-         "q_addr_row_reg", "q_addr_o_reg", "q_base_reg", "q_base_row_reg", "q_base_o_reg",
-         "q_ngx_m1_reg", "q_cnty_m1_reg", "q_mlast_reg",
+         "n_eot_reg", "n_empty_reg", "n_addr_reg", "n_base_reg", "n_cntx_m1_reg",
+         "n_cnty_m1_reg",
+         "q_eot_reg", "q_empty_reg", "q_xleft_reg", "q_yleft_reg", "q_gleft_reg", "q_addr_reg",
+         "q_addr_row_reg", "q_addr_g_reg", "q_base_reg", "q_base_row_reg", "q_base_g_reg",
+         "q_cntx_m1_reg", "q_cnty_m1_reg",
          "rom_q", "r_cnt_reg", "r_eot_reg", "r_base_reg", "o_pend_reg", "o_eot_reg",
          "o_addr_reg", "o_w_reg"]
 _VAL_REGS = ["d1_val_reg", "d2_val_reg", "n_val_reg", "q_val_reg", "r_val_reg"]
+# channel groups: two with a partial last one (3 on 2 lanes, 5 on 4), one partial (2 on 4),
+# two full ones on one lane, two full ones on 2 lanes
 EQUIV_CONFIGS: dict[str, dict] = {
     "conv3x3-s2-p1-L2": dict(CIN=2, H=5, W=5, COUT=3, OH=3, OW=3, KH=3, KW=3, SH=2, SW=2,
                              PH=1, PW=1, LANES=2, W_WIDTH=4, VALUE_WIDTH=0),
     "pixels-v3-L4": dict(CIN=1, H=4, W=5, COUT=2, OH=4, OW=5, KH=3, KW=3, SH=1, SW=1, PH=1,
                          PW=1, LANES=4, W_WIDTH=4, VALUE_WIDTH=3, IN_INDEX_WIDTH=6,
-                         ADDR_WIDTH=5),
-    "linear6x5-L4": dict(CIN=6, H=1, W=1, COUT=1, OH=1, OW=5, KH=1, KW=5, SH=1, SW=1, PH=0,
-                         PW=4, LANES=4, W_WIDTH=3, VALUE_WIDTH=0),
+                         ADDR_WIDTH=6),
+    # a Linear 6 -> 5 (rm.geometry: the 1x1 convolution)
+    "linear6x5-L4": dict(CIN=6, H=1, W=1, COUT=5, OH=1, OW=1, KH=1, KW=1, SH=1, SW=1, PH=0,
+                         PW=0, LANES=4, W_WIDTH=3, VALUE_WIDTH=0),
+    "conv2x3-c4-L2": dict(CIN=1, H=4, W=5, COUT=4, OH=5, OW=2, KH=2, KW=3, SH=1, SW=2, PH=1,
+                          PW=0, LANES=2, W_WIDTH=3, VALUE_WIDTH=0),
     "conv1x1-s2-L1-v2": dict(CIN=2, H=5, W=6, COUT=3, OH=3, OW=3, KH=1, KW=1, SH=2, SW=2,
                              PH=0, PW=0, LANES=1, W_WIDTH=4, VALUE_WIDTH=2),
 }

@@ -3,31 +3,35 @@ fan-out).
 
 The router turns a stream of input events (the flat index of an input neuron that spiked, or for
 the first layer a pixel index with its value), ended by an end-of-timestep (EOT) event, into the
-synaptic updates of an :class:`~snngen.backends.amaranth.if_array.IfArray` (lane j adds
-``upd_weight[j]`` to neuron ``upd_addr[j] * lanes + j``, i.e. neuron n is on lane ``n % lanes`` at
-bank row ``n // lanes``), and after the EOT, once every update has been delivered, requests the
-array's sweep. ``upd_*`` and ``sweep_*`` connect directly to the array's ports of the same names.
-The Python model is :mod:`snngen.hwmodel.blocks.router`.
+synaptic updates of an :class:`~snngen.backends.amaranth.if_array.IfArray` (or an
+:class:`~snngen.backends.amaranth.accum.Accum`) whose banks split the output channels
+(:mod:`snngen.hwmodel.blocks.banks`): channel ``o`` is on lane ``o % lanes``, neuron ``(o, y, x)``
+at bank address ``(o // lanes)*OH*OW + y*OW + x`` (lane j adds ``upd_weight[j]`` to the neuron of
+channel ``upd_addr[j] // (OH*OW) * lanes + j`` at that address), and after the EOT, once every
+update has been delivered, requests the sweep. ``upd_*`` and ``sweep_*`` connect directly to the
+array's ports of the same names. The Python model is :mod:`snngen.hwmodel.blocks.router`.
 
-Geometry (every layer is one convolution; a Linear ``F_in -> F_out`` is ``cin=F_in, h=w=1,
-cout=1, oh=1, ow=F_out, kh=1, kw=F_out, sh=sw=1, ph=0, pw=F_out-1``): input ``(c, h, w)``, flat
-index ``(c*H + h)*W + w``, reaches target ``(o, y, x)``, flat index ``(o*OH + y)*OW + x``, with
-weight ``W[o, c, kh, kw]`` iff ``kh = h + PH - y*SH`` is in ``[0, KH)``, ``kw = w + PW - x*SW``
-in ``[0, KW)``, ``0 <= y < OH``, ``0 <= x < OW``.
+Geometry (every layer is one convolution; a Linear ``F_in -> F_out`` is the 1x1 convolution
+``cin=F_in, h=w=1, cout=F_out, oh=ow=1, kh=kw=1`` with ``W[o, c, 0, 0] = Wl[o, c]``): input
+``(c, h, w)``, flat index ``(c*H + h)*W + w``, reaches target ``(o, y, x)``, flat index
+``(o*OH + y)*OW + x``, with weight ``W[o, c, kh, kw]`` iff ``kh = h + PH - y*SH`` is in
+``[0, KH)``, ``kw = w + PW - x*SW`` in ``[0, KW)``, ``0 <= y < OH``, ``0 <= x < OW``.
 
 Enumeration (normative, :func:`snngen.hwmodel.blocks.router.groups`): for an event ``(c, h, w)``,
-for ``o = 0 .. COUT-1``, for the valid rows ``y`` from ``y_hi`` down to ``y_lo``, the valid columns
-``x_hi`` down to ``x_lo`` in groups of up to ``lanes`` consecutive columns; member k of a group
-is ``x = x_start - k`` (consecutive neurons: distinct lanes). One group per cycle, all its
-members at once, other lanes idle. An event costs exactly ``max(G, 1)`` issue slots,
-``G = COUT * cnt_y * ceil(cnt_x / lanes)`` (an event that reaches no neuron still takes one slot
+for the channel groups ``g = 0 .. NG-1`` (``NG = ceil(COUT / lanes)``), for the valid rows ``y``
+from ``y_hi`` down to ``y_lo``, for the valid columns ``x`` from ``x_hi`` down to ``x_lo``: one
+slot whose members are the channels ``o = g*lanes + k < COUT``, member k on lane k, all at bank
+address ``(g*OH + y)*OW + x``, ``kh = h + PH - y*SH``, ``kw = w + PW - x*SW``. One slot per
+cycle, all its members at once (every lane, except in the last group when ``lanes`` does not
+divide COUT: ``M_LAST = COUT - (NG-1)*lanes`` members). An event costs exactly ``max(G, 1)``
+issue slots, ``G = NG * cnt_y * cnt_x`` (an event that reaches no neuron still takes one slot
 and issues nothing).
 
 Weights: one ROM (:class:`~amaranth.lib.memory.Memory`, registered read with enable) of
-``COUT*CIN*KH*KW`` words of ``lanes * w_width`` bits, initialised from ``weight_init`` (the words
+``NG*CIN*KH*KW`` words of ``lanes * w_width`` bits, initialised from ``weight_init`` (the words
 of the Verilog's WEIGHT_FILE, :func:`snngen.hwmodel.blocks.router.rom_words`): word
-``((o*CIN + c)*KH + kh)*KW + kw_start`` holds in field k ``W[o, c, kh, kw_start + k*SW]``, or 0
-past KW.
+``((g*CIN + c)*KH + kh)*KW + kw`` holds in field k ``W[g*lanes + k, c, kh, kw]``, or 0 where
+``g*lanes + k >= COUT``: every weight is stored once, and a slot reads one word.
 
 Values: ``value_width = 0``: spike events, ``upd_weight`` = the weight (``u_width = w_width``;
 ``s.payload.value`` is 1 bit wide and ignored). ``value_width > 0``: every event carries an
@@ -36,10 +40,10 @@ unsigned value and every update is the exact signed product weight * value,
 
 Pipeline (the Verilog's registers and names): D1 (accept: c, h, w = index / (H*W),
 (index / W) % H, index % W) -> D2 (valid row and column ranges) -> N (first ROM address and
-target, group counts: the prefetched next event) -> Q (the sequencer: one slot per cycle) -> R
-(ROM read) -> O (output registers: upd_valid/addr/weight, or sweep_valid for the EOT slot). D1,
-D2, N form an elastic queue; Q, R and O shift together, one slot per cycle, except in a stall
-cycle.
+bank address, row and column counts: the prefetched next event) -> Q (the sequencer: one slot
+per cycle) -> R (ROM read) -> O (output registers: upd_valid/addr/weight, or sweep_valid for the
+EOT slot). D1, D2, N form an elastic queue; Q, R and O shift together, one slot per cycle,
+except in a stall cycle.
 
 Contract (identical to the header of snn_router.v, cycle for cycle; a transfer is a rising edge
 with valid & ready; "edge a" accepts; ``upd_valid`` and ``sweep_valid`` are registers and never
@@ -54,9 +58,9 @@ depend on any ready)
   - Queue: an event (or the EOT) accepted at edge a is in N after edge a + 2 and is loaded
     into Q at the first edge >= a + 3 at which Q is empty or issues the last slot of its event
     (and no stall): zero bubbles between events when the queue is not empty.
-  - Issue: Q issues one slot at every edge without a stall: the G groups of its event (or the
+  - Issue: Q issues one slot at every edge without a stall: the G slots of its event (or the
     one empty slot of a G = 0 event), then the next event's first slot at the very next edge;
-    the EOT is one slot. A group issued at edge q reads the ROM at q, is offered on upd_* from
+    the EOT is one slot. A slot issued at edge q reads the ROM at q, is offered on upd_* from
     edge q + 1 and transfers at edge q + 2 if ready. The EOT slot issued at edge q raises
     sweep_valid at edge q + 1, i.e. at the edge of the last update transfer or later: a sweep
     accepted by the IF array (update latency 1) sees every update. sweep_valid stays high until
@@ -67,8 +71,8 @@ depend on any ready)
     S = the stall cycles. :func:`snngen.hwmodel.blocks.router.schedule` gives the exact edges for
     any input timing (no stall).
   - Backpressure: a stall cycle is a cycle in which some lane has upd_valid & ~upd_ready. The
-    lanes of the group that are ready in it transfer (and drop upd_valid), the others keep
-    their update; nothing else in Q, R, O moves, nothing is lost or reordered; the group is done
+    lanes of the slot that are ready in it transfer (and drop upd_valid), the others keep
+    their update; nothing else in Q, R, O moves, nothing is lost or reordered; the slot is done
     in the first cycle in which all its remaining lanes are ready. Every stall cycle delays
     everything after it by exactly one cycle. The queue D1, D2, N keeps accepting during
     stalls.
@@ -76,7 +80,7 @@ depend on any ready)
     until its sweep handshake).
 
 Equivalence with the Verilog. The registers carry the Verilog's names (``d1_valid_reg``,
-``q_gleft_reg``, ``rom_q``, ``o_pend_reg``, ...) and the ROM is the memory ``wmem``, and the
+``q_xleft_reg``, ``rom_q``, ``o_pend_reg``, ...) and the ROM is the memory ``wmem``, and the
 decode arithmetic is written in the Verilog's 32-bit wires, so that Yosys matches the two
 designs one to one: tests/test_hw_router.py proves (equiv_induct) that the converted module and
 snn_router.v hold the same value in every register and output in every cycle, given the same
@@ -137,8 +141,9 @@ def _check(p: dict) -> None:
     if p["ow"] != (p["w"] + 2 * p["pw"] - p["kw"]) // p["sw"] + 1:
         raise _error("OW_must_be_W_plus_2PW_minus_KW_over_SW_plus_1", ow=p["ow"])
     big = 1 << 30
+    ng = -(-p["cout"] // lanes)  # NG: channel groups
     if (p["cin"] * p["h"] * p["w"] >= big or p["cout"] * p["oh"] * p["ow"] >= big
-            or p["cout"] * p["cin"] * p["kh"] * p["kw"] >= big
+            or ng * p["cin"] * p["kh"] * p["kw"] >= big
             or p["h"] + p["ph"] + p["sh"] >= big or p["w"] + p["pw"] + p["sw"] >= big):
         raise _error("sizes_must_be_below_2_to_the_30", **{k: p[k] for k in _GEOMETRY})
     if not 1 <= p["w_width"] <= 32:
@@ -152,10 +157,10 @@ def _check(p: dict) -> None:
     if not max(_clog2(n_in), 1) <= p["in_index_width"] <= 30:
         raise _error("IN_INDEX_WIDTH_must_be_clog2_CIN_H_W_to_30",
                      in_index_width=p["in_index_width"], n_in=n_in)
-    rows = -(-(p["cout"] * p["oh"] * p["ow"]) // lanes)
+    rows = ng * p["oh"] * p["ow"]  # ROWS: bank rows in use, NG planes of OH*OW
     if not max(_clog2(rows), 1) <= p["addr_width"] <= 30:
-        raise _error("ADDR_WIDTH_too_small_for_COUT_OH_OW_over_LANES",
-                     addr_width=p["addr_width"], rows=rows)
+        raise _error("ADDR_WIDTH_too_small_for_the_bank_rows", addr_width=p["addr_width"],
+                     rows=rows)
 
 
 class Router(wiring.Component):
@@ -184,9 +189,9 @@ class Router(wiring.Component):
     in_index_width : [IN_INDEX_WIDTH]
         Width of ``s.payload.index``: max(clog2(cin*h*w), 1) (the default) .. 30.
     addr_width : [ADDR_WIDTH]
-        Width of a bank row (``upd_addr[j]``): max(clog2(ceil(cout*oh*ow / lanes)), 1) (the
+        Width of a bank address (``upd_addr[j]``): max(clog2(ceil(cout / lanes)*oh*ow), 1) (the
         default) .. 30.
-    weight_init : sequence of ``cout*cin*kh*kw`` ints [WEIGHT_FILE]
+    weight_init : sequence of ``ceil(cout / lanes)*cin*kh*kw`` ints [WEIGHT_FILE]
         The ROM words, exactly the words of the .mem file the Verilog reads (what
         :func:`snngen.hwmodel.blocks.router.rom_words` returns and
         ``snngen.backends.verilog.writer`` writes with ``memfile.write_mem(path, words, lanes *
@@ -207,7 +212,7 @@ class Router(wiring.Component):
 
     Raises ValueError naming the parameter and the rule of the Verilog's elaboration error
     (``snn_router_ERROR_<rule>``) for a bad parameter; ``weight_init`` has its own rule
-    (``snn_router_ERROR_WEIGHT_INIT_must_hold_COUT_CIN_KH_KW_words_of_LANES_W_WIDTH_bits``) in
+    (``snn_router_ERROR_WEIGHT_INIT_must_hold_NG_CIN_KH_KW_words_of_LANES_W_WIDTH_bits``) in
     place of the Verilog's WEIGHT_FILE one.
     """
 
@@ -236,11 +241,14 @@ class Router(wiring.Component):
         self.weight_init = words
         # derived, named as in the Verilog (lower case)
         self.log_lanes = _clog2(lanes)  # LOG_LANES
-        self.mw = self.log_lanes + 1  # MW: member count of a group, 0 .. LANES
+        self.mw = self.log_lanes + 1  # MW: member count of a slot, 0 .. LANES
         self.nout = self.cout * self.oh * self.ow  # NOUT
-        self.rom_depth = self.cout * self.cin * self.kh * self.kw  # ROM_DEPTH
-        self.nw = max(_clog2(self.nout), self.log_lanes) + 1  # NW: target neuron width
-        self.rbw = self.nw - self.log_lanes  # RBW: bank row width
+        # channel groups, bank rows in use, members of the last group
+        self.ng = -(-self.cout // lanes)  # NG
+        self.rows = self.ng * self.oh * self.ow  # ROWS
+        self.m_last = self.cout - (self.ng - 1) * lanes  # MLAST_I
+        self.rom_depth = self.ng * self.cin * self.kh * self.kw  # ROM_DEPTH
+        self.nw = _w1(self.rows)  # NW: bank address width
         self.raw = _w1(self.rom_depth)  # RAW: ROM address width
         self.mem_depth = max(self.rom_depth, 2)  # MEM_DEPTH
         self.vw1 = max(self.value_width, 1)  # VW1
@@ -277,13 +285,14 @@ class Router(wiring.Component):
         if p["addr_width"] is None and all(isinstance(p[k], int) for k in ("cout", "oh", "ow",
                                                                             "lanes")):
             lanes = p["lanes"] if p["lanes"] > 0 else 1
-            p["addr_width"] = _w1((p["cout"] * p["oh"] * p["ow"] + lanes - 1) // lanes)
+            p["addr_width"] = _w1((p["cout"] + lanes - 1) // lanes * p["oh"] * p["ow"])
 
     @staticmethod
     def _check_weights(p: dict, weight_init) -> list[int]:
-        depth = p["cout"] * p["cin"] * p["kh"] * p["kw"]
+        # ROM_DEPTH: one word per channel group and kernel position (the checks passed)
+        depth = -(-p["cout"] // p["lanes"]) * p["cin"] * p["kh"] * p["kw"]
         width = p["lanes"] * p["w_width"]
-        rule = "WEIGHT_INIT_must_hold_COUT_CIN_KH_KW_words_of_LANES_W_WIDTH_bits"
+        rule = "WEIGHT_INIT_must_hold_NG_CIN_KH_KW_words_of_LANES_W_WIDTH_bits"
         if weight_init is None:
             raise _error(rule, weight_init=None, words=depth, bits=width)
         words = [int(x) if isinstance(x, numbers.Integral) and not isinstance(x, bool) else x
@@ -313,24 +322,22 @@ class Router(wiring.Component):
 
     def elaborate(self, platform) -> Module:
         m = Module()
-        lanes, log_lanes, mw, nw, rbw, raw = (self.lanes, self.log_lanes, self.mw, self.nw,
-                                              self.rbw, self.raw)
-        cin, h, w, cout, oh, ow = self.cin, self.h, self.w, self.cout, self.oh, self.ow
+        lanes, mw, nw, raw, ng = self.lanes, self.mw, self.nw, self.raw, self.ng
+        cin, h, w, oh, ow = self.cin, self.h, self.w, self.oh, self.ow
         kh, kw, sh, sw, ph, pw = self.kh, self.kw, self.sh, self.sw, self.ph, self.pw
         vw1, ww, uw, aw = self.vw1, self.w_width, self.u_width, self.addr_width
         # field widths (at least 1)
         ciw, hw_, ww_ = _w1(cin), _w1(h), _w1(w)
-        yw, xw, khw, kww, ocw = _w1(oh), _w1(ow), _w1(kh), _w1(kw), _w1(cout)
-        gw = _w1(-(-ow // lanes))
-        # constants of the sequencer, modulo 2**RAW / 2**NW
-        step_ga = (lanes * sw) % (1 << raw)  # ROM address: next group of a row
+        yw, xw, khw, kww, gw = _w1(oh), _w1(ow), _w1(kh), _w1(kw), _w1(ng)
+        # constants of the sequencer, modulo 2**RAW / 2**NW (every result it uses is in range)
+        step_xa = sw % (1 << raw)  # ROM address: next column (x - 1, kw + SW)
         step_ya = (sh * kw) % (1 << raw)  # next (lower) row: kh + SH
-        step_oa = (cin * kh * kw) % (1 << raw)  # next output channel
-        step_gb = lanes % (1 << nw)
-        step_yb = ow % (1 << nw)  # target: one row up
-        step_ob = (oh * ow) % (1 << nw)  # target: next output channel
-        cout_m1 = (cout - 1) % (1 << ocw)
+        step_ga = (cin * kh * kw) % (1 << raw)  # next channel group
+        step_yb = ow % (1 << nw)  # bank address: one row up
+        step_gb = (oh * ow) % (1 << nw)  # next channel group
+        ng_m1 = (ng - 1) % (1 << gw)
         m_full = lanes % (1 << mw)
+        m_last = self.m_last % (1 << mw)
 
         def wire(width, name, value, shape=unsigned):
             """A combinational wire of the Verilog (its width, its truncation)."""
@@ -359,13 +366,13 @@ class Router(wiring.Component):
         # Q: its item is done after this slot
         q_eot_reg = reg(1, "q_eot_reg", reset=False)
         q_empty_reg = reg(1, "q_empty_reg", reset=False)
-        q_gleft_reg = reg(gw, "q_gleft_reg", reset=False)
+        q_xleft_reg = reg(xw, "q_xleft_reg", reset=False)
         q_yleft_reg = reg(yw, "q_yleft_reg", reset=False)
-        q_oleft_reg = reg(ocw, "q_oleft_reg", reset=False)
+        q_gleft_reg = reg(gw, "q_gleft_reg", reset=False)
         q_last = wire(1, "q_last", q_eot_reg | q_empty_reg
-                      | ((q_gleft_reg == 0) & (q_yleft_reg == 0) & (q_oleft_reg == 0)))
+                      | ((q_xleft_reg == 0) & (q_yleft_reg == 0) & (q_gleft_reg == 0)))
         q_take = wire(1, "q_take", adv & (~q_valid_reg | q_last))  # Q takes N's item
-        q_step = wire(1, "q_step", adv & q_valid_reg & ~q_last)  # Q's next group
+        q_step = wire(1, "q_step", adv & q_valid_reg & ~q_last)  # Q's next slot
 
         # the elastic queue D1 -> D2 -> N: a stage takes new content when empty or handing on
         n_ready = wire(1, "n_ready", ~n_valid_reg | q_take)
@@ -450,23 +457,19 @@ class Router(wiring.Component):
                 d2_kw0_reg.eq(kw0[:kww]),
             ]
 
-        # --- N: the prefetched next event: first ROM word (o = 0, c, kh0, kw0), first target
-        # (o = 0, y_hi, x_hi), groups per row, members of the last group of a row ------------
+        # --- N: the prefetched next event: first ROM word (g = 0, c, kh0, kw0), first bank
+        # address (g = 0, y_hi, x_hi), row and column counts -----------------------------------
         addr0 = wire(32, "addr0", wire(32, "c_kh", wire(32, "c_kh_mul", d2_c_reg * kh)
                                                   + d2_kh0_reg) * kw + d2_kw0_reg)
         base0 = wire(32, "base0", wire(32, "y_ow", d2_yhi_reg * ow) + d2_xhi_reg)
-        cntx_m1_32 = wire(32, "cntx_m1_32", d2_cntx_m1_reg)
-        ngx_m1 = wire(32, "ngx_m1", cntx_m1_32 >> log_lanes)
-        mlast = wire(32, "mlast", (cntx_m1_32 & (lanes - 1)) + 1)
 
         n_eot_reg = reg(1, "n_eot_reg", reset=False)
         n_empty_reg = reg(1, "n_empty_reg", reset=False)
         n_val_reg = reg(vw1, "n_val_reg", reset=False)
         n_addr_reg = reg(raw, "n_addr_reg", reset=False)
         n_base_reg = reg(nw, "n_base_reg", reset=False)
-        n_ngx_m1_reg = reg(gw, "n_ngx_m1_reg", reset=False)
+        n_cntx_m1_reg = reg(xw, "n_cntx_m1_reg", reset=False)
         n_cnty_m1_reg = reg(yw, "n_cnty_m1_reg", reset=False)
-        n_mlast_reg = reg(mw, "n_mlast_reg", reset=False)
         with m.If(n_ready):
             m.d.sync += [
                 n_eot_reg.eq(d2_eot_reg),
@@ -474,30 +477,31 @@ class Router(wiring.Component):
                 n_val_reg.eq(d2_val_reg),
                 n_addr_reg.eq(addr0[:raw]),
                 n_base_reg.eq(base0[:nw]),
-                n_ngx_m1_reg.eq(ngx_m1[:gw]),
+                n_cntx_m1_reg.eq(d2_cntx_m1_reg),
                 n_cnty_m1_reg.eq(d2_cnty_m1_reg),
-                n_mlast_reg.eq(mlast[:mw]),
             ]
 
-        # --- Q: the sequencer. It walks o, y (down), groups (x down); the *_row and *_o
-        # registers hold the first group of the current row and output channel --------------
+        # --- Q: the sequencer. For its event it walks the channel groups, y (down), x (down);
+        # the *_row and *_g registers hold the first slot of the current row and channel group.
+        # A slot needs one ROM word (the group's weights at its kernel position) and one bank
+        # address (shared by all lanes): a column step is +SW in the ROM and -1 in the bank ---
         q_val_reg = reg(vw1, "q_val_reg", reset=False)
         q_addr_reg = reg(raw, "q_addr_reg", reset=False)
         q_addr_row_reg = reg(raw, "q_addr_row_reg", reset=False)
-        q_addr_o_reg = reg(raw, "q_addr_o_reg", reset=False)
+        q_addr_g_reg = reg(raw, "q_addr_g_reg", reset=False)
         q_base_reg = reg(nw, "q_base_reg", reset=False)
         q_base_row_reg = reg(nw, "q_base_row_reg", reset=False)
-        q_base_o_reg = reg(nw, "q_base_o_reg", reset=False)
-        q_ngx_m1_reg = reg(gw, "q_ngx_m1_reg", reset=False)
+        q_base_g_reg = reg(nw, "q_base_g_reg", reset=False)
+        q_cntx_m1_reg = reg(xw, "q_cntx_m1_reg", reset=False)
         q_cnty_m1_reg = reg(yw, "q_cnty_m1_reg", reset=False)
-        q_mlast_reg = reg(mw, "q_mlast_reg", reset=False)
 
-        # members of the current group (0 for an empty or EOT slot)
+        # members of the current slot (0 for an empty or EOT slot): every lane, or the last
+        # group's M_LAST (constants: the channel groups do not depend on the event)
         q_m = wire(mw, "q_m", Mux(q_eot_reg | q_empty_reg, 0,
-                                  Mux(q_gleft_reg == 0, q_mlast_reg, m_full)))
-        next_addr_o = wire(raw, "next_addr_o", q_addr_o_reg + step_oa)
+                                  Mux(q_gleft_reg == 0, m_last, m_full)))
+        next_addr_g = wire(raw, "next_addr_g", q_addr_g_reg + step_ga)
         next_addr_row = wire(raw, "next_addr_row", q_addr_row_reg + step_ya)
-        next_base_o = wire(nw, "next_base_o", q_base_o_reg + step_ob)
+        next_base_g = wire(nw, "next_base_g", q_base_g_reg + step_gb)
         next_base_row = wire(nw, "next_base_row", q_base_row_reg - step_yb)
 
         with m.If(q_take):
@@ -507,29 +511,28 @@ class Router(wiring.Component):
                 q_val_reg.eq(n_val_reg),
                 q_addr_reg.eq(n_addr_reg),
                 q_addr_row_reg.eq(n_addr_reg),
-                q_addr_o_reg.eq(n_addr_reg),
+                q_addr_g_reg.eq(n_addr_reg),
                 q_base_reg.eq(n_base_reg),
                 q_base_row_reg.eq(n_base_reg),
-                q_base_o_reg.eq(n_base_reg),
-                q_ngx_m1_reg.eq(n_ngx_m1_reg),
+                q_base_g_reg.eq(n_base_reg),
+                q_cntx_m1_reg.eq(n_cntx_m1_reg),
                 q_cnty_m1_reg.eq(n_cnty_m1_reg),
-                q_mlast_reg.eq(n_mlast_reg),
-                q_gleft_reg.eq(n_ngx_m1_reg),
+                q_xleft_reg.eq(n_cntx_m1_reg),
                 q_yleft_reg.eq(n_cnty_m1_reg),
-                q_oleft_reg.eq(cout_m1),
+                q_gleft_reg.eq(ng_m1),
             ]
         with m.Elif(q_step):
-            with m.If(q_gleft_reg != 0):
-                # next group of the row: LANES columns to the left
+            with m.If(q_xleft_reg != 0):
+                # next column of the row (x - 1, kw + SW)
                 m.d.sync += [
-                    q_gleft_reg.eq(q_gleft_reg - 1),
-                    q_addr_reg.eq(q_addr_reg + step_ga),
-                    q_base_reg.eq(q_base_reg - step_gb),
+                    q_xleft_reg.eq(q_xleft_reg - 1),
+                    q_addr_reg.eq(q_addr_reg + step_xa),
+                    q_base_reg.eq(q_base_reg - 1),
                 ]
             with m.Elif(q_yleft_reg != 0):
                 # next row (y - 1, kh + SH)
                 m.d.sync += [
-                    q_gleft_reg.eq(q_ngx_m1_reg),
+                    q_xleft_reg.eq(q_cntx_m1_reg),
                     q_yleft_reg.eq(q_yleft_reg - 1),
                     q_addr_reg.eq(next_addr_row),
                     q_addr_row_reg.eq(next_addr_row),
@@ -537,20 +540,20 @@ class Router(wiring.Component):
                     q_base_row_reg.eq(next_base_row),
                 ]
             with m.Else():
-                # next output channel
+                # next channel group
                 m.d.sync += [
-                    q_gleft_reg.eq(q_ngx_m1_reg),
+                    q_xleft_reg.eq(q_cntx_m1_reg),
                     q_yleft_reg.eq(q_cnty_m1_reg),
-                    q_oleft_reg.eq(q_oleft_reg - 1),
-                    q_addr_reg.eq(next_addr_o),
-                    q_addr_row_reg.eq(next_addr_o),
-                    q_addr_o_reg.eq(next_addr_o),
-                    q_base_reg.eq(next_base_o),
-                    q_base_row_reg.eq(next_base_o),
-                    q_base_o_reg.eq(next_base_o),
+                    q_gleft_reg.eq(q_gleft_reg - 1),
+                    q_addr_reg.eq(next_addr_g),
+                    q_addr_row_reg.eq(next_addr_g),
+                    q_addr_g_reg.eq(next_addr_g),
+                    q_base_reg.eq(next_base_g),
+                    q_base_row_reg.eq(next_base_g),
+                    q_base_g_reg.eq(next_base_g),
                 ]
 
-        # --- R: the weight ROM read, and the slot's target and member count ----------------
+        # --- R: the weight ROM read, and the slot's bank address and member count ----------
         m.submodules.wmem = wmem = Memory(shape=unsigned(self.word), depth=self.mem_depth,
                                           init=self.weight_init)
         rd = wmem.read_port()  # synchronous, with enable
@@ -573,31 +576,14 @@ class Router(wiring.Component):
                 r_val_reg.eq(q_val_reg),
             ]
 
-        # --- O: per lane j, the member k = (base - j) mod LANES of the slot (valid if
-        # k < count), its bank row and its weight (times the value): field k of the ROM word
-        r_row = wire(rbw, "r_row", r_base_reg[log_lanes:nw])
+        # --- O: per lane j, member j of the slot (valid if j < count): the slot's bank address
+        # and field j of the ROM word (times the value) ----------------------------------------
+        # ADDR_WIDTH >= clog2(ROWS) (checked), so ADDR_WIDTH >= NW: zero-extended, never cut
+        r_addr = wire(aw, "r_addr", r_base_reg)
         o_addr_reg = reg(lanes * aw, "o_addr_reg", reset=False)
         o_w_reg = reg(lanes * uw, "o_w_reg", reset=False)
         for j in range(lanes):
-            if lanes == 1:
-                k = wire(mw, f"k_{j}", 0)
-                row = r_row
-                wf = wire(ww, f"wf_{j}", rom_q)
-            else:
-                lb = wire(log_lanes, f"lb_{j}", r_base_reg[:log_lanes])
-                kk = wire(log_lanes, f"kk_{j}", lb - j)
-                k = wire(mw, f"k_{j}", kk)
-                if j == 0:
-                    row = r_row
-                else:
-                    r_row_m1 = wire(rbw, f"r_row_m1_{j}", r_row - 1)
-                    row = wire(rbw, f"row_{j}", Mux(lb >= j, r_row, r_row_m1))
-                # field kk of the ROM word (rom_q[kk*W_WIDTH +: W_WIDTH]), as a mux over the
-                # fields: a shift would be written as a wide shift truncated by the assignment
-                field = rom_q[:ww]
-                for i in range(1, lanes):
-                    field = Mux(kk == i, rom_q[i * ww:(i + 1) * ww], field)
-                wf = wire(ww, f"wf_{j}", field)
+            wf = wire(ww, f"wf_{j}", rom_q[j * ww:(j + 1) * ww])  # this lane's weight
             if self.value_width > 0:
                 # exact signed product in UW + 1 bits; its top bit is a sign copy
                 wx = wire(uw + 1, f"wx_{j}", wf.as_signed(), signed)
@@ -606,13 +592,11 @@ class Router(wiring.Component):
                 u = wire(uw, f"u_{j}", prod[:uw])
             else:
                 u = wf
-            # rows >= 2**ADDR_WIDTH do not exist (checked): the truncated bits are 0
-            a = wire(aw, f"a_{j}", row)
             with m.If(adv):
                 m.d.sync += [
-                    o_addr_reg[j * aw:(j + 1) * aw].eq(a),
+                    o_addr_reg[j * aw:(j + 1) * aw].eq(r_addr),
                     o_w_reg[j * uw:(j + 1) * uw].eq(u),
-                    o_pend_reg[j].eq(Mux(r_cnt_reg != 0, k < r_cnt_reg, 0)),
+                    o_pend_reg[j].eq(r_cnt_reg > j),
                 ]
             with m.Elif(self.upd_ready[j]):
                 # this lane transferred in a stall cycle: done
