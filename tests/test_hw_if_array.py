@@ -24,6 +24,7 @@ from hwcheck import LINT_REASONS, check_equivalence, check_lint
 from snngen.backends.amaranth import to_verilog
 from snngen.backends.amaranth.if_array import IfArray
 from snngen.backends.verilog.memfile import write_mem
+from snngen.hwmodel.blocks.banks import bank_rows
 
 IF_ARRAY_WAIVERS = ("PROCASSINIT", "UNUSEDSIGNAL", "WIDTHEXPAND", "WIDTHTRUNC",
                     "CASEINCOMPLETE")
@@ -40,6 +41,9 @@ BAD_PARAMS: list[tuple[dict, str]] = [
     ({"n": 1, "k_init": [0]}, "N_must_be_at_least_2"),
     ({"lanes": 3}, "LANES_must_be_a_power_of_two"),
     ({"lanes": 0}, "LANES_must_be_a_power_of_two"),
+    ({"plane": 3}, "PLANE_must_be_positive_and_divide_N"),
+    ({"plane": 0}, "PLANE_must_be_positive_and_divide_N"),
+    ({"plane": 20}, "PLANE_must_be_positive_and_divide_N"),
     ({"v_width": 33}, "V_WIDTH_must_be_2_to_32"),
     ({"v_width": 1, "w_width": 1}, "V_WIDTH_must_be_2_to_32"),
     ({"w_width": 13}, "W_WIDTH_must_be_1_to_V_WIDTH"),
@@ -55,7 +59,9 @@ BAD_PARAMS: list[tuple[dict, str]] = [
     ({"spiking": 2}, "SPIKING_must_be_0_or_1"),
     ({"index_width": 3}, "INDEX_WIDTH_must_be_clog2_N_to_32"),
     ({"index_width": 33}, "INDEX_WIDTH_must_be_clog2_N_to_32"),
-    ({"addr_width": 2}, "ADDR_WIDTH_too_small_for_N_over_LANES"),
+    ({"addr_width": 2}, "ADDR_WIDTH_too_small_for_the_bank_rows"),
+    # 2 channels of 5 on one lane: 10 rows, not 8
+    ({"addr_width": 3, "plane": 5, "lanes": 1}, "ADDR_WIDTH_too_small_for_the_bank_rows"),
     ({"k_init": [0] * 9}, "K_INIT_must_hold_N_values_that_fit_K_WIDTH"),
     ({"k_init": [0] * 9 + [128]}, "K_INIT_must_hold_N_values_that_fit_K_WIDTH"),
 ]
@@ -75,10 +81,29 @@ def test_if_array_good_edge_parameters():
          "k_init": np.array([-128] * 5 + [127] * 5)},
         {"n": np.int64(2), "lanes": 4, "v_width": 2, "w_width": 2, "threshold": 1,
          "k_init": [0, 0]},
+        # 2 channels of 5 on 2 lanes: 5 rows
+        {"plane": np.int64(5), "addr_width": 3},
+        # one channel of 10 (the whole population) on 4 lanes
+        {"plane": 10, "lanes": 4, "addr_width": 4},
     ]:
-        dut = IfArray(**{**_OK, **params})
+        params = {**_OK, **params}
+        dut = IfArray(**params)
         Fragment.get(dut, None)  # elaborates
         assert dut.k_init == [int(k) for k in params["k_init"]]
+
+
+@pytest.mark.parametrize(("n", "lanes", "plane", "rows"), [
+    (13, 4, 1, 4), (30, 4, 5, 10), (9, 2, 3, 6), (10, 4, 10, 10), (6, 4, 1, 2), (3, 16, 1, 1),
+    (8, 1, 4, 8)])
+def test_if_array_depth_is_the_bank_model(n, lanes, plane, rows):
+    # the bank rows (also a clear's cycles) and the default row address width follow
+    # snngen.hwmodel.blocks.banks: ceil(CH/LANES)*PLANE
+    dut = IfArray(n=n, lanes=lanes, plane=plane, w_width=4, v_width=8, k_width=4,
+                  threshold=10, v0=0, v_min=None, spiking=1, k_init=[0] * n)
+    assert dut.depth_used == bank_rows(n, lanes, plane) == rows
+    assert dut.depth == max(rows, 2)
+    assert dut.addr_width == dut.mem_aw == max((rows - 1).bit_length(), 1)
+    Fragment.get(dut, None)  # elaborates
 
 
 def test_if_array_ports_match_the_verilog():
@@ -109,6 +134,8 @@ LINT_CONFIGS = {
                             v0=0, v_min=None, spiking=0),
     "L8-N37": dict(n=37, lanes=8, w_width=3, v_width=12, k_width=4, threshold=100, v0=0,
                    v_min=None, spiking=1),
+    "L4-N30-P5": dict(n=30, lanes=4, plane=5, w_width=6, v_width=16, k_width=8, threshold=100,
+                      v0=7, v_min=-60, spiking=1),
 }
 
 
@@ -123,8 +150,9 @@ def test_if_array_verilog_lint(flat_ports, tmp_path):
 
 # the Verilog's registers (instance u, lane j in generate block g_lane[j]) -> IfArray's names
 _TOP_REGS = ["state_reg", "clr_row_reg", "m_valid_reg", "m_eot_reg", "m_index_reg", "a_run_reg",
-             "a_eot_reg", "a_idx_reg", "a_lane_reg", "a_row_reg", "b_valid_reg", "b_eot_reg",
-             "b_idx_reg", "b_lane_reg", "b_row_reg", "k_q", "dbg_lane_reg"]
+             "a_eot_reg", "a_idx_reg", "a_lane_reg", "a_row_reg", "a_p_reg", "a_base_reg",
+             "b_valid_reg", "b_eot_reg", "b_idx_reg", "b_lane_reg", "b_row_reg", "k_q",
+             "dbg_lane_reg"]
 _LANE_REGS = ["s1_valid_reg", "s1_row_reg", "s1_w_reg", "wb_valid_reg", "wb_row_reg",
               "wb_data_reg", "rd_q"]
 EQUIV_CONFIGS = {
@@ -136,6 +164,15 @@ EQUIV_CONFIGS = {
                   v_min=None, spiking=1),
     "L2-N2-W=V": dict(n=2, lanes=2, w_width=16, v_width=16, k_width=16, threshold=100, v0=0,
                       v_min=-(1 << 15), spiking=1, index_width=8, addr_width=5),
+    # channels of PLANE > 1 neurons: 6 channels of 5 on 4 lanes (the second channel group half
+    # full), 3 channels of 3 on 2 lanes (wider index and address ports than needed)
+    "L4-N30-P5": dict(n=30, lanes=4, plane=5, w_width=4, v_width=8, k_width=5, threshold=60,
+                      v0=2, v_min=-30, spiking=1),
+    "L2-N9-P3": dict(n=9, lanes=2, plane=3, w_width=3, v_width=6, k_width=4, threshold=1,
+                     v0=0, v_min=-3, spiking=1, index_width=5, addr_width=4),
+    # one channel of 4 (PLANE = 2**MEM_AW: the next group's row wraps to 0)
+    "L2-N4-P4": dict(n=4, lanes=2, plane=4, w_width=3, v_width=6, k_width=4, threshold=9,
+                     v0=0, v_min=None, spiking=1),
 }
 
 
@@ -145,8 +182,8 @@ def test_if_array_formally_equivalent_to_the_verilog(name, tmp_path):
     k = _random_k(random.Random(name), cfg["n"], cfg["k_width"])
     dut = IfArray(**cfg, k_init=k)
     write_mem(tmp_path / "k.mem", k, dut.k_width)
-    params = dict(N=dut.n, LANES=dut.lanes, W_WIDTH=dut.w_width, V_WIDTH=dut.v_width,
-                  K_WIDTH=dut.k_width, THRESHOLD=dut.threshold, V0=dut.v0,
+    params = dict(N=dut.n, LANES=dut.lanes, PLANE=dut.plane, W_WIDTH=dut.w_width,
+                  V_WIDTH=dut.v_width, K_WIDTH=dut.k_width, THRESHOLD=dut.threshold, V0=dut.v0,
                   HAS_VMIN=int(dut.v_min is not None), VMIN=dut.v_min or 0,
                   SPIKING=int(dut.spiking), INDEX_WIDTH=dut.index_width,
                   ADDR_WIDTH=dut.addr_width, K_INIT_FILE="k.mem")

@@ -2,9 +2,13 @@
 IF neurons).
 
 Storage (as in the Verilog)
-  - The membranes live in ``lanes`` :class:`~amaranth.lib.memory.Memory` banks: neuron n is in
-    bank ``n % lanes`` at row ``n // lanes``. A bank has ``max(ceil(n / lanes), 2)`` rows of
-    ``v_width`` bits, one write port and one synchronous read port with enable (not
+  - The membranes live in ``lanes`` :class:`~amaranth.lib.memory.Memory` banks that split the
+    channels: the population is ``CH = n // plane`` channels of ``plane`` neurons (neuron
+    ``n = ch*plane + p``; ``plane`` = OH*OW of a convolution's output, 1 for a dense layer),
+    channel ch is in bank ``ch % lanes``, neuron n at row ``(ch // lanes)*plane + p``
+    (:func:`snngen.hwmodel.blocks.banks.lane_address`). A bank has ``max(depth_used, 2)`` rows
+    (``depth_used = ceil(CH / lanes)*plane``, :func:`~snngen.hwmodel.blocks.banks.bank_rows`)
+    of ``v_width`` bits, one write port and one synchronous read port with enable (not
     transparent: a read in the cycle of a write to the same row returns the old word).
   - The constant currents K[0..N-1] live in one more Memory of N ``k_width``-bit words,
     initialised from ``k_init`` (the Verilog loads K_INIT_FILE) and overwritten through k_wr_*.
@@ -19,12 +23,15 @@ never depends on any ready)
     ``upd_ready[j] = ~clear_valid & ~sweep_valid`` (a clear wins over a sweep, both over
     updates; these readies depend on the other streams' valids only). Not idle: all readies 0.
   - Clear: accepted at edge e, writes ``v0`` to row a of every bank at edge e + 1 + a,
-    a = 0 .. ceil(N/lanes) - 1; idle again right after edge e + ceil(N/lanes). K is unchanged.
+    a = 0 .. depth_used - 1; idle again right after edge e + depth_used: a clear takes exactly
+    ``depth_used = ceil(CH/lanes)*plane`` cycles. K is unchanged.
   - Update (lane j, while idle): accepted at edge e, reads the bank at e and writes
     v + weight at e + 1 (latency 1). The write made at the same edge e is forwarded, so updates
     of the same neuron on consecutive cycles are exact; lanes are independent, one update per
     lane per cycle; ``upd_weight[j]`` is signed ``w_width`` bits, added modulo 2**v_width.
-    Lane j's ``upd_addr[j]`` is a row: the neuron is ``upd_addr[j] * lanes + j``.
+    Lane j's ``upd_addr[j]`` is a row of bank j: the neuron is
+    ``((upd_addr[j] // plane)*lanes + j)*plane + upd_addr[j] % plane``
+    (:func:`snngen.hwmodel.blocks.banks.neuron_at`).
   - k_wr_en: ``K[k_wr_addr] <= k_wr_data`` at the edge, only while idle (ignored while busy
     and in reset). A K write at the edge a sweep is accepted is seen by that sweep.
   - Sweep: accepted at edge e (while idle); neurons n = 0 .. N-1 in ascending order through a
@@ -35,9 +42,12 @@ never depends on any ready)
     not (``m.valid & ~m.ready``). The EOT event transfers at edge e + N + 3 + S (S: the cycles
     after e with ``m.valid & ~m.ready``); busy is high from the edge after e up to and including
     the cycle of the EOT transfer. Neuron n is written back at edge e + n + 2 + stalls so far.
+    The sweep finds each neuron's bank and row with counters (position in the channel, lane,
+    row, first row of the channel group), never by dividing n.
   - Debug read (tests, while idle): ``dbg_rd_en`` with ``dbg_rd_index`` at edge e puts that
     neuron's membrane on ``dbg_rd_data`` after e (held until that bank's read port is used
-    again). Not in a cycle where the same lane accepts an update, nor in the cycle right after
+    again; its bank and row come from a division by the constant ``plane``, only on this
+    path). Not in a cycle where the same lane accepts an update, nor in the cycle right after
     an update of the same neuron was accepted. Undefined while busy.
 
 Equivalence with the Verilog. The registers and memories carry the Verilog's names (lane j's
@@ -75,12 +85,18 @@ def _fits_signed(value: int, width: int) -> bool:
     return -(1 << (width - 1)) <= value < (1 << (width - 1))
 
 
+def _depth_used(n: int, lanes: int, plane: int) -> int:
+    """DEPTH_USED: the bank rows in use, ceil(CH/LANES)*PLANE with CH = N/PLANE (also a clear's
+    cycles; :func:`snngen.hwmodel.blocks.banks.bank_rows`)."""
+    return -(-(n // plane) // lanes) * plane
+
+
 def _error(rule: str, **values) -> ValueError:
     got = ", ".join(f"{k}={v!r}" for k, v in values.items())
     return ValueError(f"snn_if_array_ERROR_{rule}: {got}")
 
 
-def _check(n, lanes, w_width, v_width, k_width, threshold, v0, v_min, spiking, k_init,
+def _check(n, lanes, plane, w_width, v_width, k_width, threshold, v0, v_min, spiking, k_init,
            index_width, addr_width) -> tuple[int, int, list[int]]:
     """The Verilog's parameter checks, in its order, with its rule words; returns the index
     and address widths (defaults filled in) and K as a list."""
@@ -88,6 +104,8 @@ def _check(n, lanes, w_width, v_width, k_width, threshold, v0, v_min, spiking, k
         raise _error("N_must_be_at_least_2", n=n)
     if not isinstance(lanes, int) or lanes < 1 or lanes & (lanes - 1):
         raise _error("LANES_must_be_a_power_of_two", lanes=lanes)
+    if not isinstance(plane, int) or plane < 1 or n % plane:
+        raise _error("PLANE_must_be_positive_and_divide_N", plane=plane, n=n)
     if not isinstance(v_width, int) or not 2 <= v_width <= 32:
         raise _error("V_WIDTH_must_be_2_to_32", v_width=v_width)
     if not isinstance(w_width, int) or not 1 <= w_width <= v_width:
@@ -108,12 +126,12 @@ def _check(n, lanes, w_width, v_width, k_width, threshold, v0, v_min, spiking, k
         index_width = kaw
     if not isinstance(index_width, int) or not kaw <= index_width <= 32:
         raise _error("INDEX_WIDTH_must_be_clog2_N_to_32", index_width=index_width, n=n)
-    mem_aw = max(_clog2(-(-n // lanes)), 1)
+    mem_aw = max(_clog2(_depth_used(n, lanes, plane)), 1)
     if addr_width is None:
         addr_width = mem_aw
     if not isinstance(addr_width, int) or addr_width < mem_aw:
-        raise _error("ADDR_WIDTH_too_small_for_N_over_LANES",
-                     addr_width=addr_width, n=n, lanes=lanes)
+        raise _error("ADDR_WIDTH_too_small_for_the_bank_rows",
+                     addr_width=addr_width, n=n, lanes=lanes, plane=plane)
     # numpy integers are welcome (K usually comes from an int64 array)
     k_init = [int(k) if isinstance(k, numbers.Integral) else k for k in k_init]
     if len(k_init) != n or not all(isinstance(k, int) and _fits_signed(k, k_width)
@@ -133,6 +151,9 @@ class IfArray(wiring.Component):
         Neurons, >= 2.
     lanes : int [LANES]
         RAM banks / update lanes, a power of two.
+    plane : int [PLANE]
+        Neurons per channel, >= 1, divides n (the banks split the ``n // plane`` channels);
+        default 1 (a dense layer: neuron n in bank ``n % lanes`` at row ``n // lanes``).
     w_width : int [W_WIDTH]
         Width of a signed weight on ``upd_weight``, 1 .. v_width.
     v_width : int [V_WIDTH]
@@ -153,8 +174,8 @@ class IfArray(wiring.Component):
         Width of neuron indices (``m.payload.index``, ``k_wr_addr``, ``dbg_rd_index``),
         clog2(n) .. 32; default clog2(n).
     addr_width : int [ADDR_WIDTH]
-        Width of a bank row address (``upd_addr[j]``), >= max(clog2(ceil(n / lanes)), 1)
-        (the default).
+        Width of a bank row address (``upd_addr[j]``),
+        >= max(clog2(ceil(n / plane / lanes) * plane), 1) (the default).
 
     Ports (every one keeps its Verilog name; the vectors are packed as in the Verilog, lane j
     in field j)
@@ -181,23 +202,25 @@ class IfArray(wiring.Component):
     def __init__(self, n: int, lanes: int, w_width: int, v_width: int, k_width: int,
                  threshold: int, v0: int, v_min: int | None, spiking: bool | int,
                  k_init: Sequence[int], index_width: int | None = None,
-                 addr_width: int | None = None) -> None:
+                 addr_width: int | None = None, plane: int = 1) -> None:
         # numpy integers are welcome (the parameters usually come from numpy arrays)
-        n, lanes, w_width, v_width, k_width, threshold, v0, v_min, index_width, addr_width = (
+        (n, lanes, plane, w_width, v_width, k_width, threshold, v0, v_min, index_width,
+         addr_width) = (
             int(x) if isinstance(x, numbers.Integral) else x
-            for x in (n, lanes, w_width, v_width, k_width, threshold, v0, v_min, index_width,
-                      addr_width))
+            for x in (n, lanes, plane, w_width, v_width, k_width, threshold, v0, v_min,
+                      index_width, addr_width))
         try:
             index_width, addr_width, k_init = _check(
-                n, lanes, w_width, v_width, k_width, threshold, v0, v_min, spiking, k_init,
-                index_width, addr_width)
+                n, lanes, plane, w_width, v_width, k_width, threshold, v0, v_min, spiking,
+                k_init, index_width, addr_width)
         except ValueError:
             self._MustUse__silence = True  # refused, not unused: no UnusedElaboratable warning
             raise
-        depth_used = -(-n // lanes)
+        depth_used = _depth_used(n, lanes, plane)
         mem_aw = max(_clog2(depth_used), 1)
         self.n = n
         self.lanes = lanes
+        self.plane = plane
         self.w_width = w_width
         self.v_width = v_width
         self.k_width = k_width
@@ -209,7 +232,9 @@ class IfArray(wiring.Component):
         self.index_width = index_width
         self.addr_width = addr_width
         # derived, named as in the Verilog
-        self.depth_used = depth_used  # DEPTH_USED: bank rows in use, ceil(N/LANES)
+        self.ch = n // plane  # CH: channels
+        self.depth_used = depth_used  # DEPTH_USED: bank rows in use, ceil(CH/LANES)*PLANE
+        self.pw = max(_clog2(plane), 1)  # PW: plane position bits
         self.mem_aw = mem_aw  # MEM_AW: row address bits
         self.depth = max(depth_used, 2)  # DEPTH: bank size
         self.lane_w = max(_clog2(lanes), 1)  # LANE_W: lane number bits
@@ -255,11 +280,14 @@ class IfArray(wiring.Component):
 
     def elaborate(self, platform) -> Module:
         m = Module()
-        n, lanes = self.n, self.lanes
+        n, lanes, plane = self.n, self.lanes, self.plane
         vw, iw, mem_aw, lane_w, sw = (self.v_width, self.index_width, self.mem_aw, self.lane_w,
                                       self.sw)
         last_lane = (lanes - 1) & ((1 << lane_w) - 1)
         last_row = self.depth_used - 1
+        last_p = plane - 1  # fits PW bits
+        # a channel group's rows, in MEM_AW bits (0 when PLANE = 2**MEM_AW: one group only)
+        plane_rows = plane & ((1 << mem_aw) - 1)
 
         # --- control ---------------------------------------------------------------------
         state_reg = Signal(2, init=_S_IDLE)
@@ -301,6 +329,10 @@ class IfArray(wiring.Component):
         a_idx_reg = Signal(iw, reset_less=True)
         a_lane_reg = Signal(lane_w, reset_less=True)
         a_row_reg = Signal(mem_aw, reset_less=True)
+        # the position in the channel and the row of position 0 of the channel group (counters:
+        # no division of the index)
+        a_p_reg = Signal(self.pw, reset_less=True)
+        a_base_reg = Signal(mem_aw, reset_less=True)
         # sweep stage B: the slot whose bank word and K were read at the last advance
         b_valid_reg = Signal()
         b_eot_reg = Signal(reset_less=True)
@@ -365,13 +397,21 @@ class IfArray(wiring.Component):
             m.d.comb += b_new.eq(b_sub)
 
         # --- debug read: lane and row of dbg_rd_index --------------------------------------
+        # channel ch = index // plane at position p = index % plane: lane ch % lanes, row
+        # (ch // lanes)*plane + p, cut to MEM_AW / LANE_W bits (the rest is 0 for every index
+        # < N). A constant division, only on this debug path; the index is unsigned, so it is
+        # the Verilog's 32-bit one (the quotient is exact in either width, the row is taken
+        # modulo 2**MEM_AW in both).
+        dbg_ch = Signal(iw)
         dbg_row = Signal(mem_aw)
         dbg_lane = Signal(lane_w)
         dbg_go = Signal()
         dbg_lane_reg = Signal(lane_w, reset_less=True)
         m.d.comb += [
-            dbg_row.eq((self.dbg_rd_index >> self.log_lanes)[:mem_aw]),
-            dbg_lane.eq((self.dbg_rd_index & ((lanes - 1) & ((1 << iw) - 1)))[:lane_w]),
+            dbg_ch.eq(self.dbg_rd_index // plane),
+            dbg_row.eq(((dbg_ch >> self.log_lanes) * plane
+                        + self.dbg_rd_index % plane)[:mem_aw]),
+            dbg_lane.eq((dbg_ch & (lanes - 1))[:lane_w]),
             dbg_go.eq(self.dbg_rd_en & idle),
             self.dbg_rd_data.eq(Array(bank_q)[dbg_lane_reg]),
         ]
@@ -458,13 +498,23 @@ class IfArray(wiring.Component):
 
         # datapath registers of the sweep (no reset)
         with m.If(sweep_fire):
-            m.d.sync += [a_idx_reg.eq(0), a_lane_reg.eq(0), a_row_reg.eq(0)]
+            m.d.sync += [a_idx_reg.eq(0), a_lane_reg.eq(0), a_row_reg.eq(0), a_p_reg.eq(0),
+                         a_base_reg.eq(0)]
         with m.Elif(a_issue_neuron):
             m.d.sync += a_idx_reg.eq(a_idx_reg + 1)
-            with m.If(a_lane_reg == last_lane):
-                m.d.sync += [a_lane_reg.eq(0), a_row_reg.eq(a_row_reg + 1)]
+            with m.If(a_p_reg != last_p):
+                # next position of the channel
+                m.d.sync += [a_p_reg.eq(a_p_reg + 1), a_row_reg.eq(a_row_reg + 1)]
+            with m.Elif(a_lane_reg != last_lane):
+                # next channel of the group: next bank, back to the group's first row
+                m.d.sync += [a_p_reg.eq(0), a_lane_reg.eq(a_lane_reg + 1),
+                             a_row_reg.eq(a_base_reg)]
             with m.Else():
-                m.d.sync += a_lane_reg.eq(a_lane_reg + 1)
+                # first channel of the next group (the row may be out of range after the last
+                # neuron: never read)
+                m.d.sync += [a_p_reg.eq(0), a_lane_reg.eq(0),
+                             a_row_reg.eq(a_base_reg + plane_rows),
+                             a_base_reg.eq(a_base_reg + plane_rows)]
         with m.If(a_issue):
             m.d.sync += [b_eot_reg.eq(a_eot_reg), b_idx_reg.eq(a_idx_reg),
                          b_lane_reg.eq(a_lane_reg), b_row_reg.eq(a_row_reg)]
