@@ -15,7 +15,7 @@ import pytest
 import runner
 from lanebench import run_bench
 
-from snngen.hwmodel.blocks import accum
+from snngen.hwmodel.blocks import accum, banks
 from snngen.ir import graph as ir
 from snngen.ir import kernels
 
@@ -29,8 +29,9 @@ _NOPOOL = dict(PKH=1, PKW=1, PSH=1, PSW=1, PPH=0, PPW=0)
 # on a 3-wide map (the walk's steps to the next row and channel are negative) with unequal
 # paddings; one channel (the bias is a constant) with U_WIDTH = A_WIDTH and the larger stride
 # in H; narrow (A_WIDTH 8, K_WIDTH < A_WIDTH) and wide (A_WIDTH 26, K_WIDTH 27) widths; address
-# and index ports wider than needed; a per-neuron bias (BIAS_PER_NEURON = 1) on two channels
-# and on a dense layer's conv view (1 x 1 x 13, N not a multiple of LANES)
+# and index ports wider than needed; a per-neuron bias (BIAS_PER_NEURON = 1) on two channels;
+# a dense layer's view (13 channels of 1 x 1, not a multiple of LANES); 6 channels on 4 lanes
+# with pooling (the walk's step to the next bank and to the next channel group)
 CONFIGS: dict[str, dict[str, int]] = {
     "L1-nopool-A12": dict(C=2, H=3, W=5, LANES=1, U_WIDTH=6, A_WIDTH=12, K_WIDTH=10,
                           **_NOPOOL, OH=3, OW=5, ADDR_WIDTH=7, OUT_INDEX_WIDTH=5),
@@ -39,7 +40,7 @@ CONFIGS: dict[str, dict[str, int]] = {
                        ADDR_WIDTH=6, OUT_INDEX_WIDTH=8),
     "L4-pool3s2p1-A26": dict(C=2, H=7, W=5, LANES=4, U_WIDTH=22, A_WIDTH=26, K_WIDTH=27,
                              PKH=3, PKW=3, PSH=2, PSW=2, PPH=1, PPW=1, OH=4, OW=3,
-                             ADDR_WIDTH=5, OUT_INDEX_WIDTH=5),
+                             ADDR_WIDTH=6, OUT_INDEX_WIDTH=5),
     "L4-tiny-rect": dict(C=2, H=2, W=1, LANES=4, U_WIDTH=5, A_WIDTH=8, K_WIDTH=9,
                          PKH=2, PKW=3, PSH=1, PSW=2, PPH=1, PPW=1, OH=3, OW=1,
                          ADDR_WIDTH=1, OUT_INDEX_WIDTH=3),
@@ -50,11 +51,13 @@ CONFIGS: dict[str, dict[str, int]] = {
                       PKH=2, PKW=2, PSH=2, PSW=1, PPH=1, PPW=0, OH=2, OW=3,
                       ADDR_WIDTH=4, OUT_INDEX_WIDTH=3),
     "L4-per-neuron": dict(C=2, H=2, W=5, LANES=4, U_WIDTH=9, A_WIDTH=14, K_WIDTH=13,
-                          **_NOPOOL, OH=2, OW=5, ADDR_WIDTH=3, OUT_INDEX_WIDTH=6,
+                          **_NOPOOL, OH=2, OW=5, ADDR_WIDTH=4, OUT_INDEX_WIDTH=6,
                           BIAS_PER_NEURON=1),
-    "L4-per-neuron-dense": dict(C=1, H=1, W=13, LANES=4, U_WIDTH=9, A_WIDTH=14, K_WIDTH=13,
-                                **_NOPOOL, OH=1, OW=13, ADDR_WIDTH=2, OUT_INDEX_WIDTH=4,
-                                BIAS_PER_NEURON=1),
+    "L4-dense": dict(C=13, H=1, W=1, LANES=4, U_WIDTH=9, A_WIDTH=14, K_WIDTH=13,
+                     **_NOPOOL, OH=1, OW=1, ADDR_WIDTH=2, OUT_INDEX_WIDTH=4),
+    "L4-C6-pool2s2": dict(C=6, H=4, W=4, LANES=4, U_WIDTH=7, A_WIDTH=12, K_WIDTH=13,
+                          PKH=2, PKW=2, PSH=2, PSW=2, PPH=0, PPW=0, OH=2, OW=2,
+                          ADDR_WIDTH=5, OUT_INDEX_WIDTH=5),
 }
 
 
@@ -152,12 +155,15 @@ def test_per_neuron_bias_readout():
 
 
 def test_cycle_formulas():
-    assert accum.clear_cycles(30, 1) == 30 and accum.clear_cycles(45, 4) == 12
+    assert accum.clear_cycles((2, 3, 5), 1) == 30 and accum.clear_cycles((5, 3, 3), 4) == 18
     assert accum.readout_cycles(30) == 33  # no pooling: NOUT + 3, like the IF array's sweep
     assert accum.readout_cycles(24, (3, 3, 2, 2, 1, 1), stalls=5) == 24 * 9 + 3 + 5
     assert accum.beat_offer_cycle(0, (2, 2, 2, 2, 0, 0)) == 6
     assert accum.eot_offer_cycle(18, (2, 2, 2, 2, 0, 0), 2) == 18 * 4 + 3 + 2
-    assert accum.lane_address(13, 4) == (1, 3)
+    # channel 3 of 2x2 planes on 2 lanes: lane 1, second channel group; the inverse
+    assert banks.lane_address(13, 2, 4) == (1, 5)
+    assert banks.neuron_at(1, 5, 2, 4) == 13
+    assert banks.lane_address(13, 4) == (1, 3)
 
 
 _OK = {"BIAS_FILE": "b.mem", "C": 2, "H": 5, "W": 5, "LANES": 2, "PKH": 3, "PKW": 3,
@@ -178,7 +184,7 @@ BAD_PARAMS: list[tuple[dict[str, object], str]] = [
     ({"PPW": -1}, "PPH_PPW_must_be_0_to_kernel_minus_1"),
     ({"OH": 4}, "OH_OW_must_be_H_plus_2PPH_minus_PKH_over_PSH_plus_1"),
     ({"OW": 2}, "OH_OW_must_be_H_plus_2PPH_minus_PKH_over_PSH_plus_1"),
-    ({"ADDR_WIDTH": 5, "LANES": 1, "C": 3}, "ADDR_WIDTH_too_small_for_N_over_LANES"),
+    ({"ADDR_WIDTH": 5, "LANES": 1, "C": 3}, "ADDR_WIDTH_too_small_for_the_bank_rows"),
     ({"OUT_INDEX_WIDTH": 4}, "OUT_INDEX_WIDTH_must_be_clog2_NOUT_to_32"),
     ({"OUT_INDEX_WIDTH": 33}, "OUT_INDEX_WIDTH_must_be_clog2_NOUT_to_32"),
     ({"BIAS_PER_NEURON": 2}, "BIAS_PER_NEURON_must_be_0_or_1"),

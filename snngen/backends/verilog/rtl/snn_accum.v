@@ -11,10 +11,12 @@
  *
  * Storage
  *   - N = C*H*W signed A_WIDTH-bit accumulators, accumulator n = (c*H + h)*W + w (row-major
- *     over the C x H x W map), in LANES RAM banks: accumulator n is in bank n % LANES at
- *     address n / LANES (as in snn_if_array). Each bank is a plain `reg mem [0:DEPTH-1]`
- *     (DEPTH = ceil(N/LANES), at least 2) with one synchronous write port and one synchronous
- *     read port with enable (read register rd_q): an inferable simple dual-port RAM.
+ *     over the C x H x W map), in LANES RAM banks that split the channels (as in snn_if_array
+ *     with PLANE = H*W; snngen.hwmodel.blocks.banks): channel c is in bank c % LANES,
+ *     accumulator (c, h, w) at address (c / LANES)*H*W + h*W + w. Each bank is a plain
+ *     `reg mem [0:DEPTH-1]` (DEPTH = DEPTH_USED = ceil(C/LANES)*H*W, at least 2) with one
+ *     synchronous write port and one synchronous read port with enable (read register rd_q):
+ *     an inferable simple dual-port RAM.
  *   - BIAS[0..NBIAS-1]: NBIAS signed K_WIDTH-bit words, loaded from BIAS_FILE by $readmemh
  *     (format: snngen.backends.verilog.memfile.write_mem, K_WIDTH-bit two's complement), read
  *     through one register: an inferable ROM. NBIAS = C (BIAS_PER_NEURON = 0: one bias per
@@ -41,10 +43,10 @@
  *     !clear_valid && !sweep_valid (a clear wins over a sweep, both over updates; these readies
  *     depend on the other streams' valids only, never on a ready). Not idle: all readies 0.
  *   - Clear: accepted at edge e, writes 0 to bank address a of every bank at edge e + 1 + a,
- *     a = 0 .. DEPTH_USED - 1 (DEPTH_USED = ceil(N/LANES)); the block is idle again right
- *     after edge e + ceil(N/LANES): a clear takes exactly ceil(N/LANES) busy cycles.
- *   - Update (lane j, while idle): add the signed U_WIDTH-bit upd_weight[j] to accumulator
- *     upd_addr[j] * LANES + j. Accepted at edge e, it reads the bank at e and writes
+ *     a = 0 .. DEPTH_USED - 1; the block is idle again right after edge e + DEPTH_USED: a
+ *     clear takes exactly DEPTH_USED = ceil(C/LANES)*H*W busy cycles.
+ *   - Update (lane j, while idle): add the signed U_WIDTH-bit upd_weight[j] to the accumulator
+ *     at address upd_addr[j] of bank j (channel (upd_addr / (H*W))*LANES + j). Accepted at edge e, it reads the bank at e and writes
  *     acc + weight at edge e + 1 (update latency 1: the RAM holds the new value after e + 1).
  *     The read at e misses only the write made at the same edge e, which is forwarded, so
  *     updates of the same accumulator on consecutive cycles (or any spacing) are exact; lanes
@@ -115,10 +117,10 @@ module snn_accum #
     // Pooled map height and width; must equal (H + 2*PPH - PKH)/PSH + 1 (resp. W, PPW, ...)
     parameter OH = (H + 2 * PPH - PKH) / ((PSH > 0) ? PSH : 1) + 1,
     parameter OW = (W + 2 * PPW - PKW) / ((PSW > 0) ? PSW : 1) + 1,
-    // Width of a bank address (upd_addr); >= $clog2(ceil(N/LANES)) and >= 1 (the default;
+    // Width of a bank address (upd_addr); >= $clog2(ceil(C/LANES)*H*W) and >= 1 (the default;
     // the guard only keeps a bad LANES from dividing by zero before the check below)
-    parameter ADDR_WIDTH = ($clog2((C * H * W + LANES - 1) / ((LANES > 0) ? LANES : 1)) > 0)
-                           ? $clog2((C * H * W + LANES - 1) / ((LANES > 0) ? LANES : 1)) : 1,
+    parameter ADDR_WIDTH = ($clog2((C + LANES - 1) / ((LANES > 0) ? LANES : 1) * H * W) > 0)
+                           ? $clog2((C + LANES - 1) / ((LANES > 0) ? LANES : 1) * H * W) : 1,
     // Width of m_index; >= $clog2(C*OH*OW) and >= 1, <= 32
     parameter OUT_INDEX_WIDTH = ($clog2(C * OH * OW) > 0) ? $clog2(C * OH * OW) : 1,
     // 0: one bias per channel (BIAS_FILE holds C words); 1: one bias per output neuron
@@ -179,7 +181,7 @@ localparam NBIAS = (BIAS_PER_NEURON != 0) ? NOUT : C;
 // bits of a per-neuron bias address (at least 1)
 localparam MB = ($clog2(NOUT) > 0) ? $clog2(NOUT) : 1;
 // bank rows in use
-localparam DEPTH_USED = (N + LANES_SAFE - 1) / LANES_SAFE;
+localparam DEPTH_USED = (C + LANES_SAFE - 1) / LANES_SAFE * H * W;
 // bank address bits that select a row (at least 1)
 localparam MEM_AW = ($clog2(DEPTH_USED) > 0) ? $clog2(DEPTH_USED) : 1;
 // bank array size (at least 2, so a 1-bit row address always fits it)
@@ -199,21 +201,23 @@ localparam YW = ($clog2(OH) > 0) ? $clog2(OH) : 1;
 localparam XW = ($clog2(OW) > 0) ? $clog2(OW) : 1;
 localparam IW = ($clog2(PKH) > 0) ? $clog2(PKH) : 1;
 localparam JW = ($clog2(PKW) > 0) ? $clog2(PKW) : 1;
-// signed widths of a map row h in [-PPH, H+PPH-1], a column w and an accumulator index n
-// (n of a padding position may be negative or >= N: it is never used to read)
+// signed widths of a map row h in [-PPH, H+PPH-1], a column w and a bank row n (n of a
+// padding position may be negative or beyond the rows: it is never used to read)
 localparam HB = $clog2(H + PPH + 1) + 1;
 localparam WB = $clog2(W + PPW + 1) + 1;
 localparam NMAX = N + (PPH + 1) * W + PPW + 1;
 localparam NB = ($clog2(NMAX) + 1 > LOG_LANES + MEM_AW + 1) ? $clog2(NMAX) + 1
                                                             : LOG_LANES + MEM_AW + 1;
 
-// the walk (stage A): n steps by 1 within a window row, by STEP_I to the next window row;
-// the window origin steps by PSW to the next x, by STEP_Y to the next y, by STEP_C to the
-// next channel
+// the walk (stage A): the bank row n steps by 1 within a window row, by STEP_I to the next
+// window row; the window origin steps by PSW to the next x, by STEP_Y to the next y, by
+// STEP_C to the next channel when that starts a new channel group (the next H*W rows), by
+// STEP_CS back to the plane's first window when the next channel is the next bank's
 localparam integer STEP_I_I = W - PKW + 1;
 localparam integer STEP_X_I = PSW;
 localparam integer STEP_Y_I = PSH * W - (OW - 1) * PSW;
 localparam integer STEP_C_I = H * W - (OH - 1) * PSH * W - (OW - 1) * PSW;
+localparam integer STEP_CS_I = -((OH - 1) * PSH * W + (OW - 1) * PSW);
 localparam integer N0_I = -(PPH * W + PPW);
 localparam integer H0_I = -PPH;
 localparam integer W0_I = -PPW;
@@ -225,6 +229,7 @@ localparam [NB-1:0] STEP_I = STEP_I_I[NB-1:0];
 localparam [NB-1:0] STEP_X = STEP_X_I[NB-1:0];
 localparam [NB-1:0] STEP_Y = STEP_Y_I[NB-1:0];
 localparam [NB-1:0] STEP_C = STEP_C_I[NB-1:0];
+localparam [NB-1:0] STEP_CS = STEP_CS_I[NB-1:0];
 localparam [NB-1:0] N0 = N0_I[NB-1:0];
 localparam [HB-1:0] H0 = H0_I[HB-1:0];
 localparam [WB-1:0] W0 = W0_I[WB-1:0];
@@ -239,6 +244,7 @@ localparam integer LAST_X_I = OW - 1;
 localparam integer LAST_I_I = PKH - 1;
 localparam integer LAST_J_I = PKW - 1;
 localparam integer LAST_ROW_I = DEPTH_USED - 1;
+localparam integer LAST_LANE_I = LANES_SAFE - 1;
 localparam [CW-1:0] LAST_C = LAST_C_I[CW-1:0];
 localparam [YW-1:0] LAST_Y = LAST_Y_I[YW-1:0];
 localparam [XW-1:0] LAST_X = LAST_X_I[XW-1:0];
@@ -277,7 +283,7 @@ generate
         snn_accum_ERROR_OH_OW_must_be_H_plus_2PPH_minus_PKH_over_PSH_plus_1 bad_out();
     end
     if (ADDR_WIDTH < MEM_AW) begin : g_bad_addr_width
-        snn_accum_ERROR_ADDR_WIDTH_too_small_for_N_over_LANES bad_addr_width();
+        snn_accum_ERROR_ADDR_WIDTH_too_small_for_the_bank_rows bad_addr_width();
     end
     if (OUT_INDEX_WIDTH < $clog2(NOUT) || OUT_INDEX_WIDTH < 1 || OUT_INDEX_WIDTH > 32)
     begin : g_bad_index_width
@@ -330,8 +336,8 @@ wire adv = !m_valid_reg || m_ready;
 wire m_fire = m_valid_reg && m_ready;
 
 // stage A: the next slot to issue: output neuron (c, y, x), window position (i, j), map
-// position (h, w) = accumulator n, the window origin (win_h, win_w) = accumulator win_n,
-// output index m; then the EOT slot
+// position (h, w) at bank row n, the window origin (win_h, win_w) at bank row win_n, output
+// index m; then the EOT slot
 reg a_run_reg;
 reg a_eot_reg;
 reg [CW-1:0] a_c_reg;
@@ -357,20 +363,14 @@ wire a_last_c = a_c_reg == LAST_C;
 // the position is inside the map (h and w are two's complement)
 wire a_in = !a_h_reg[HB-1] && a_h_reg < H_V && !a_w_reg[WB-1] && a_w_reg < W_V;
 
-// bank and row of accumulator n
-wire [NB-1:0] a_n_shift = a_n_reg >> LOG_LANES;
-wire [MEM_AW-1:0] a_row = a_n_shift[MEM_AW-1:0];
-wire [LANE_W-1:0] a_lane;
-// the rest of n is 0 for every position inside the map
-wire unused_a_n_high = |a_n_shift[NB-1:MEM_AW];
-
-generate
-    if (LOG_LANES > 0) begin : g_lane_bits
-        assign a_lane = a_n_reg[LANE_W-1:0];
-    end else begin : g_one_lane
-        assign a_lane = 1'b0;
-    end
-endgenerate
+// bank (channel c % LANES) and row of the position
+wire [MEM_AW-1:0] a_row = a_n_reg[MEM_AW-1:0];
+wire [31:0] a_lane_full = {{(32-CW){1'b0}}, a_c_reg} & LAST_LANE_I;
+wire [LANE_W-1:0] a_lane = a_lane_full[LANE_W-1:0];
+// the next channel is in the next channel group (the last bank)
+wire a_group_end = a_lane_full == LAST_LANE_I;
+// the rest of n is 0 for every position inside the map, the lane fits LANE_W
+wire unused_a_high = |{a_n_reg[NB-1:MEM_AW], a_lane_full[31:LANE_W]};
 
 wire a_issue = reading && a_run_reg && adv;
 wire a_issue_pos = a_issue && !a_eot_reg;
@@ -480,7 +480,7 @@ generate
             assign u_w_ext = u_w;
         end
         if (ADDR_WIDTH > MEM_AW) begin : g_wide_addr
-            // rows beyond ceil(N/LANES) do not exist; these bits are 0 for valid updates
+            // rows beyond DEPTH_USED do not exist; these bits are 0 for valid updates
             wire unused_addr_high = |u_addr[ADDR_WIDTH-1:MEM_AW];
         end
 
@@ -637,9 +637,9 @@ always @(posedge clk) begin
                     a_y_reg <= {YW{1'b0}};
                     a_c_reg <= a_c_reg + 1'b1;
                     win_h_reg <= H0;
-                    win_n_reg <= win_n_reg + STEP_C;
+                    win_n_reg <= win_n_reg + (a_group_end ? STEP_C : STEP_CS);
                     a_h_reg <= H0;
-                    a_n_reg <= win_n_reg + STEP_C;
+                    a_n_reg <= win_n_reg + (a_group_end ? STEP_C : STEP_CS);
                 end
             end
         end
