@@ -189,10 +189,12 @@ def test_random_network(sim, seed):
 def test_dense_first_layer_plan():
     net, _ = _dense_first_net()
     s0 = plan(net, lanes=DENSE_FIRST_LANES).stages[0]
-    assert isinstance(s0, InputLayer) and s0.bias_per_neuron
+    assert isinstance(s0, InputLayer)
+    # the 1x1 convolution of 12 channels: the lanes split the outputs, one bias per channel
     g = s0.geom
-    assert (g.cin, g.h, g.w, g.cout, g.oh, g.ow, g.kw, g.pw) == (36, 1, 1, 1, 1, 12, 12, 11)
-    assert s0.bias.shape == (12,) and s0.pooled == (1, 12)
+    assert (g.cin, g.h, g.w, g.cout, g.oh, g.ow, g.kh, g.kw, g.ph, g.pw) == (
+        36, 1, 1, 12, 1, 1, 1, 1, 0, 0)
+    assert s0.bias.shape == (12,) and s0.pooled == (1, 1) and s0.plane == 1
     # the bias of neuron m is the Linear's bias[m]
     assert np.array_equal(s0.bias, np.asarray(net.graph["fc0"].op.bias, dtype=np.int64))
 

@@ -123,7 +123,7 @@ def stage_params(p: HwPlan, k: int) -> StageParams:
                   ("A_ADDR_WIDTH", s.acc_addr_width), ("A_WIDTH", s.acc_width),
                   ("A_PKH", pkh), ("A_PKW", pkw), ("A_PSH", psh), ("A_PSW", psw),
                   ("A_PPH", pph), ("A_PPW", ppw),
-                  ("A_BIAS_PER_NEURON", int(s.bias_per_neuron)), ("A_BIAS_FILE", MemRef(bfile)),
+                  ("A_BIAS_FILE", MemRef(bfile)),
                   ("N", s.n), ("LANES", s.lanes), ("V_WIDTH", s.v_width),
                   ("K_WIDTH", s.k_width), ("THRESHOLD", s.threshold), ("V0", s.v0),
                   ("HAS_VMIN", int(s.v_min is not None)), ("VMIN", s.v_min or 0),

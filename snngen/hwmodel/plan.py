@@ -23,6 +23,7 @@ import numpy as np
 
 from snngen.fixedpoint.fixednet import FixedNet
 from snngen.fixedpoint.formats import bits_for
+from snngen.hwmodel.blocks.banks import bank_rows
 from snngen.hwmodel.blocks.router import RouterGeometry, geometry, weight4d
 from snngen.ir.graph import IF, Conv2d, Flatten, Input, Linear, MaxPool2d, Node
 
@@ -45,7 +46,7 @@ class InputLayer:
     value_width: int             # pixel bits
     pool: tuple[int, int, int, int, int, int]  # (PKH, PKW, PSH, PSW, PPH, PPW); 1,1,1,1,0,0: none
     pooled: tuple[int, int]      # (OH, OW) of the array's map
-    bias: np.ndarray             # (COUT,) int64, or (COUT*OH*OW,) with bias_per_neuron
+    bias: np.ndarray             # (COUT,) int64 (a dense layer: one per neuron)
     acc_width: int
     k_width: int
     n: int
@@ -59,9 +60,13 @@ class InputLayer:
     in_index_width: int
     acc_addr_width: int
     index_width: int
-    bias_per_neuron: bool = False  # one bias per accumulator (a dense first layer)
 
     kind = "input"
+
+    @property
+    def plane(self) -> int:
+        """Neurons per channel of the IF array (the pooled map): its banks' PLANE."""
+        return self.pooled[0] * self.pooled[1]
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,11 @@ class HiddenLayer:
     index_width: int
 
     kind = "layer"
+
+    @property
+    def plane(self) -> int:
+        """Neurons per output channel (OH*OW; 1 for a dense layer): the banks' PLANE."""
+        return self.geom.plane
 
 
 @dataclass(frozen=True)
@@ -258,9 +268,7 @@ def plan(net: FixedNet, lanes: int | Mapping[str, int] = 1,
         nxt = chain[i] if i < len(chain) else None
         raise HardwareError(f"node {nxt.name if nxt else syn.name}: expected the first IF "
                             "population after the first synaptic layer")
-    # a dense first layer in the router's conv view (COUT = 1, OH = 1, OW = F_out: its fan-out
-    # fills the lanes) with the accumulator's per-neuron bias
-    per_neuron = isinstance(syn.op, Linear)
+    # a dense first layer is the 1x1 convolution of F_out channels (the lanes split them)
     geom = geometry(syn, shape)
     w4 = weight4d(syn)
     fmt = net.formats[if_node.name]
@@ -274,8 +282,7 @@ def plan(net: FixedNet, lanes: int | Mapping[str, int] = 1,
         pool, pooled = (1, 1, 1, 1, 0, 0), (geom.oh, geom.ow)
     if not isinstance(syn.op, Conv2d) and pool_node is not None:
         raise HardwareError(f"node {pool_node.name}: max-pooling a dense layer's current")
-    n_bias = geom.cout * geom.oh * geom.ow if per_neuron else geom.cout
-    bias = (np.zeros(n_bias, dtype=np.int64) if syn.op.bias is None
+    bias = (np.zeros(geom.cout, dtype=np.int64) if syn.op.bias is None
             else np.asarray(syn.op.bias, dtype=np.int64).reshape(-1))
     lo, hi = fmt.current
     k_width = _check_width(if_node.name, "constant current", bits_for(min(lo, 0), max(hi, 0)))
@@ -289,7 +296,7 @@ def plan(net: FixedNet, lanes: int | Mapping[str, int] = 1,
         synapse=syn.name, geom=geom, weights=w4, w_width=fmt.weight.width,
         value_width=bits, pool=pool, pooled=pooled, bias=bias, acc_width=acc_width,
         k_width=k_width, lanes=l0, in_index_width=index_width(int(np.prod(shape))),
-        acc_addr_width=index_width(-(-n_acc // l0)), bias_per_neuron=per_neuron, **common))
+        acc_addr_width=index_width(bank_rows(n_acc, l0, geom.plane)), **common))
     if isinstance(syn.op, Linear) and len(if_node.shape) != 1:
         raise HardwareError(f"layer {if_node.name}: unexpected shape {if_node.shape}")
     prev_if = if_node
@@ -338,7 +345,7 @@ def plan(net: FixedNet, lanes: int | Mapping[str, int] = 1,
             synapse=syn.name, geom=geom, weights=weight4d(syn), w_width=fmt.weight.width,
             k=k, k_width=_check_width(if_node.name, "bias", k_width), lanes=ln,
             in_index_width=index_width(int(np.prod(shape))),
-            addr_width=index_width(-(-common["n"] // ln)), **common))
+            addr_width=index_width(bank_rows(common["n"], ln, geom.plane)), **common))
         prev_if = if_node
         shape = tuple(if_node.shape)
         src_name = if_node.name

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from snngen.hwmodel.blocks import accum as accum_model
+from snngen.hwmodel.blocks import banks
 from snngen.hwmodel.blocks import gate as gate_model
 from snngen.hwmodel.blocks import router as router_model
 from snngen.hwmodel.plan import HiddenLayer, HwPlan, InputLayer, PoolStage
@@ -74,11 +75,11 @@ def clear_cycles(p: HwPlan) -> int:
     """The longest clear of any block (C of the module doc)."""
     c = []
     for s in p.stages:
-        if isinstance(s, InputLayer):
-            c.append(-(-s.n // s.lanes))
-            c.append(accum_model.clear_cycles(s.geom.n_out, s.lanes))
-        elif isinstance(s, HiddenLayer):
-            c.append(-(-s.n // s.lanes))
+        if isinstance(s, (InputLayer, HiddenLayer)):
+            c.append(banks.bank_rows(s.n, s.lanes, s.plane))
+            if isinstance(s, InputLayer):
+                g = s.geom
+                c.append(accum_model.clear_cycles((g.cout, g.oh, g.ow), s.lanes))
         else:
             c.append(gate_model.clear_cycles(_gate_geometry(s)))
     return max(c)

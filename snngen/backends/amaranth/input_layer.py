@@ -89,7 +89,8 @@ class InputLayer(wiring.Component):
             raise ValueError(f"snn_input_layer_ERROR_{rule}")
         u_width = r_w_width + r_value_width
         # bank address width of the (unused) update ports of the array
-        self._v_addr_width = max(clog2(-(-n // lanes)), 1)
+        # (the array's banks split its r_cout channels of oh*ow neurons, as the accumulator's)
+        self._v_addr_width = max(clog2(-(-r_cout // lanes) * oh * ow), 1)
         try:
             self._router = Router(
                 cin=r_cin, h=r_h, w=r_w, cout=r_cout, oh=r_oh, ow=r_ow, kh=r_kh, kw=r_kw,
@@ -106,7 +107,7 @@ class InputLayer(wiring.Component):
                 n=n, lanes=lanes, w_width=1, v_width=v_width, k_width=k_width,
                 threshold=threshold, v0=v0, v_min=vmin if has_vmin else None,
                 spiking=spiking, k_init=k_init, index_width=index_width,
-                addr_width=self._v_addr_width)
+                addr_width=self._v_addr_width, plane=oh * ow)
         except ValueError:
             self._MustUse__silence = True
             raise

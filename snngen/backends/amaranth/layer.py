@@ -66,7 +66,9 @@ class Layer(wiring.Component):
                  has_vmin: int, vmin: int, spiking: int, k_init: Sequence[int],
                  index_width: int | None = None, addr_width: int | None = None) -> None:
         index_width = clog2(n) if index_width is None else index_width
-        addr_width = max(clog2(-(-n // lanes)), 1) if addr_width is None else addr_width
+        # the banks split the r_cout channels of r_oh*r_ow neurons (hwmodel.blocks.banks)
+        addr_width = (max(clog2(-(-r_cout // lanes) * r_oh * r_ow), 1) if addr_width is None
+                      else addr_width)
         try:
             self._router = Router(
                 cin=r_cin, h=r_h, w=r_w, cout=r_cout, oh=r_oh, ow=r_ow, kh=r_kh, kw=r_kw,
@@ -77,7 +79,7 @@ class Layer(wiring.Component):
                 n=n, lanes=lanes, w_width=w_width, v_width=v_width, k_width=k_width,
                 threshold=threshold, v0=v0, v_min=vmin if has_vmin else None,
                 spiking=spiking, k_init=k_init, index_width=index_width,
-                addr_width=addr_width)
+                addr_width=addr_width, plane=r_oh * r_ow)
         except ValueError:
             self._MustUse__silence = True  # refused, not unused: no UnusedElaboratable warning
             raise

@@ -59,7 +59,7 @@ module snn_input_layer #
     parameter R_IN_INDEX_WIDTH = 6,
     // weight ROM contents (.mem, snngen.hwmodel.blocks.router.rom_words)
     parameter R_WEIGHT_FILE = "",
-    // accumulator bank address width (>= clog2(ceil(R_COUT*R_OH*R_OW / LANES)), >= 1)
+    // accumulator bank address width (>= clog2(ceil(R_COUT / LANES)*R_OH*R_OW), >= 1)
     parameter A_ADDR_WIDTH = 6,
     // accumulator width (signed) and pooling of the accumulated current
     parameter A_WIDTH = 20,
@@ -131,8 +131,8 @@ localparam U_WIDTH = R_W_WIDTH + R_VALUE_WIDTH;
 localparam integer LAST_PIX_I = N_IN - 1;
 localparam [R_IN_INDEX_WIDTH-1:0] LAST_PIX = LAST_PIX_I[R_IN_INDEX_WIDTH-1:0];
 // bank address width of the (empty) update ports of the array
-localparam V_ADDR_WIDTH = ($clog2((N + LANES - 1) / LANES) > 0)
-                          ? $clog2((N + LANES - 1) / LANES) : 1;
+localparam V_ADDR_WIDTH = ($clog2((R_COUT + LANES - 1) / LANES * OH * OW) > 0)
+                          ? $clog2((R_COUT + LANES - 1) / LANES * OH * OW) : 1;
 
 generate
     if (N_IN != R_CIN * R_H * R_W) begin : g_bad_n_in
@@ -251,7 +251,7 @@ always @(posedge clk) begin
 end
 
 snn_if_array #(
-    .N(N), .LANES(LANES), .W_WIDTH(1), .V_WIDTH(V_WIDTH), .K_WIDTH(K_WIDTH),
+    .N(N), .LANES(LANES), .PLANE(OH * OW), .W_WIDTH(1), .V_WIDTH(V_WIDTH), .K_WIDTH(K_WIDTH),
     .THRESHOLD(THRESHOLD), .V0(V0), .HAS_VMIN(HAS_VMIN), .VMIN(VMIN), .SPIKING(SPIKING),
     .K_INIT_FILE(K_INIT_FILE), .INDEX_WIDTH(INDEX_WIDTH), .ADDR_WIDTH(V_ADDR_WIDTH)
 ) array (

@@ -72,9 +72,9 @@ module snn_layer #
     parameter K_INIT_FILE = "",
     // output index width (>= clog2(N))
     parameter INDEX_WIDTH = $clog2(N),
-    // bank address width (>= clog2(ceil(N / LANES)), >= 1)
-    parameter ADDR_WIDTH = ($clog2((N + LANES - 1) / LANES) > 0)
-                           ? $clog2((N + LANES - 1) / LANES) : 1
+    // bank address width (>= clog2(ceil(R_COUT / LANES)*R_OH*R_OW), >= 1)
+    parameter ADDR_WIDTH = ($clog2((R_COUT + LANES - 1) / LANES * R_OH * R_OW) > 0)
+                           ? $clog2((R_COUT + LANES - 1) / LANES * R_OH * R_OW) : 1
 )
 (
     input  wire                         clk,
@@ -151,7 +151,7 @@ snn_router #(
 );
 
 snn_if_array #(
-    .N(N), .LANES(LANES), .W_WIDTH(W_WIDTH), .V_WIDTH(V_WIDTH), .K_WIDTH(K_WIDTH),
+    .N(N), .LANES(LANES), .PLANE(R_OH * R_OW), .W_WIDTH(W_WIDTH), .V_WIDTH(V_WIDTH), .K_WIDTH(K_WIDTH),
     .THRESHOLD(THRESHOLD), .V0(V0), .HAS_VMIN(HAS_VMIN), .VMIN(VMIN), .SPIKING(SPIKING),
     .K_INIT_FILE(K_INIT_FILE), .INDEX_WIDTH(INDEX_WIDTH), .ADDR_WIDTH(ADDR_WIDTH)
 ) array (
