@@ -24,6 +24,8 @@ from hwcheck import LINT_REASONS, check_equivalence, check_lint
 from snngen.backends.amaranth import to_verilog
 from snngen.backends.amaranth.accum import Accum
 from snngen.backends.verilog.memfile import write_mem
+from snngen.hwmodel.blocks import accum
+from snngen.hwmodel.blocks.banks import bank_rows
 
 _NOPOOL = dict(pkh=1, pkw=1, psh=1, psw=1, pph=0, ppw=0)
 
@@ -64,7 +66,10 @@ BAD_PARAMS: list[tuple[dict, str]] = [
     ({"ow": 2}, "OH_OW_must_be_H_plus_2PPH_minus_PKH_over_PSH_plus_1"),
     ({"h": 1, "pph": 0}, "OH_OW_must_be_H_plus_2PPH_minus_PKH_over_PSH_plus_1"),
     ({"addr_width": 5, "lanes": 1, "c": 3, "bias_init": [0] * 3},
-     "ADDR_WIDTH_too_small_for_N_over_LANES"),
+     "ADDR_WIDTH_too_small_for_the_bank_rows"),
+    # 3 channels of 3 x 3 on 2 lanes: 2 channel groups of 9 rows, 18 rows, not ceil(27/2) = 14
+    ({"addr_width": 4, "c": 3, "h": 3, "w": 3, "bias_init": [0] * 3},
+     "ADDR_WIDTH_too_small_for_the_bank_rows"),
     ({"out_index_width": 4}, "OUT_INDEX_WIDTH_must_be_clog2_NOUT_to_32"),
     ({"out_index_width": 33}, "OUT_INDEX_WIDTH_must_be_clog2_NOUT_to_32"),
     ({"c": 1, "h": 1 << 16, "w": 1 << 15, **_NOPOOL, "bias_init": [0]}, "map_too_large"),
@@ -100,9 +105,26 @@ def test_accum_good_edge_parameters():
          "k_width": 1, "bias_init": [-1]},
         {"a_width": 32, "u_width": 32, "k_width": 32, "bias_init": [(1 << 32) - 1, -(1 << 31)],
          "addr_width": 32, "out_index_width": 32, "oh": 3, "ow": 3},
+        # 3 channels of 3 x 3 on 2 lanes: 18 rows
+        {"c": 3, "h": 3, "w": 3, "addr_width": 5, "bias_init": [0] * 3},
     ]:
         dut = Accum(**{**_OK, **params})
         Fragment.get(dut, None)
+
+
+@pytest.mark.parametrize(("c", "h", "w", "lanes", "rows"), [
+    (2, 5, 5, 2, 25), (3, 3, 3, 2, 18), (6, 4, 4, 4, 32), (13, 1, 1, 4, 4), (2, 2, 1, 4, 2),
+    (1, 1, 2, 4, 2), (2, 3, 5, 1, 30), (5, 3, 3, 4, 18)])
+def test_accum_depth_is_the_bank_model(c, h, w, lanes, rows):
+    # the bank rows (also a clear's cycles) and the default row address width follow
+    # snngen.hwmodel.blocks.banks with PLANE = H*W: ceil(C/LANES)*H*W
+    dut = Accum(c=c, h=h, w=w, lanes=lanes, u_width=4, a_width=8, k_width=9, **_NOPOOL,
+                bias_init=[0] * c)
+    assert dut.depth_used == bank_rows(c * h * w, lanes, h * w) == rows
+    assert accum.clear_cycles((c, h, w), lanes) == rows
+    assert dut.depth == max(rows, 2)
+    assert dut.addr_width == dut.mem_aw == max((rows - 1).bit_length(), 1)
+    Fragment.get(dut, None)  # elaborates
 
 
 def test_accum_ports_match_the_verilog():
@@ -167,6 +189,15 @@ EQUIV_CONFIGS = {
                            pkh=2, pkw=3, psh=1, psw=2, pph=1, ppw=1),
     "L4-per-neuron": dict(c=1, h=1, w=8, lanes=4, u_width=4, a_width=6, k_width=5,
                           **_NOPOOL, bias_per_neuron=1),
+    # several channels per bank: the walk steps back to the plane's first window in the next
+    # bank (STEP_CS) or on to the next channel group (STEP_C). 6 channels of 4 x 4 on 4 lanes
+    # with 2 x 2 pooling (the second group half full); 3 channels of 2 x 3 on 2 lanes with
+    # padding (windows start outside the map) and wider address and index ports than needed
+    "L4-C6-pool2s2": dict(c=6, h=4, w=4, lanes=4, u_width=3, a_width=5, k_width=6,
+                          pkh=2, pkw=2, psh=2, psw=2, pph=0, ppw=0),
+    "L2-C3-pool2s1p1": dict(c=3, h=2, w=3, lanes=2, u_width=4, a_width=5, k_width=6,
+                            pkh=2, pkw=2, psh=1, psw=1, pph=1, ppw=1, addr_width=6,
+                            out_index_width=7),
 }
 
 

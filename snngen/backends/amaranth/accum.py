@@ -10,9 +10,13 @@ plus the bias, as the K values of the first IF array.
 
 Storage (as in the Verilog)
   - N = C*H*W signed ``a_width``-bit accumulators, n = (c*H + h)*W + w, in ``lanes``
-    :class:`~amaranth.lib.memory.Memory` banks: accumulator n is in bank ``n % lanes`` at row
-    ``n // lanes``. A bank has ``max(ceil(N / lanes), 2)`` rows, one write port and one
-    synchronous read port with enable (the read register ``rd_q``; not transparent).
+    :class:`~amaranth.lib.memory.Memory` banks that split the channels (as in
+    :class:`~snngen.backends.amaranth.if_array.IfArray` with ``plane`` = H*W;
+    :mod:`snngen.hwmodel.blocks.banks`): channel c is in bank ``c % lanes``, accumulator
+    (c, h, w) at row ``(c // lanes)*H*W + h*W + w``. A bank has ``max(depth_used, 2)`` rows
+    (``depth_used = ceil(C / lanes)*H*W``, :func:`~snngen.hwmodel.blocks.banks.bank_rows`), one
+    write port and one synchronous read port with enable (the read register ``rd_q``; not
+    transparent).
   - ``bias_mem``: NBIAS signed ``k_width``-bit biases (``bias_init``; the Verilog loads
     BIAS_FILE), read through the register ``bias_q`` (a ROM); NBIAS = C, or NBIAS = NOUT =
     C*OH*OW with ``bias_per_neuron`` (one bias per output neuron, only without pooling: a dense
@@ -39,12 +43,15 @@ depends on any ready)
     ``upd_ready[j] = ~clear_valid & ~sweep_valid`` (a clear wins over a sweep, both over
     updates; these readies depend on the other streams' valids only). Not idle: all readies 0.
   - Clear: accepted at edge e, writes 0 to row a of every bank at edge e + 1 + a,
-    a = 0 .. ceil(N/lanes) - 1; idle again right after edge e + ceil(N/lanes).
-  - Update (lane j, while idle): adds the signed ``u_width``-bit ``upd_weight[j]`` to
-    accumulator ``upd_addr[j] * lanes + j``. Accepted at edge e, it reads the bank at e and
-    writes acc + weight at e + 1 (latency 1); the write made at the same edge e is forwarded,
-    so updates of the same accumulator on consecutive cycles are exact; lanes are independent,
-    one update per lane per cycle; the addition is modulo 2**a_width.
+    a = 0 .. depth_used - 1; idle again right after edge e + depth_used: a clear takes exactly
+    ``depth_used = ceil(C/lanes)*H*W`` busy cycles.
+  - Update (lane j, while idle): adds the signed ``u_width``-bit ``upd_weight[j]`` to the
+    accumulator at row ``upd_addr[j]`` of bank j (channel ``(upd_addr[j] // (H*W))*lanes + j``,
+    position ``upd_addr[j] % (H*W)``; :func:`snngen.hwmodel.blocks.banks.neuron_at`).
+    Accepted at edge e, it reads the bank at e and writes acc + weight at e + 1 (latency 1);
+    the write made at the same edge e is forwarded, so updates of the same accumulator on
+    consecutive cycles are exact; lanes are independent, one update per lane per cycle; the
+    addition is modulo 2**a_width.
   - Sweep (readout): accepted at edge e (while idle); every update accepted up to e - 1 is
     included. The readout walks the slots s = 0 .. NOUT*pkh*pkw - 1 (output neurons m in
     ascending order, within each the window positions (i, j) row-major: s = m*pkh*pkw +
@@ -62,6 +69,10 @@ depends on any ready)
     busy is high from the edge after e up to and including the cycle of the EOT transfer. The
     readout does not change the accumulators (it may be repeated, with or without more
     updates in between).
+    The walk finds each slot's bank and row with counters, never by dividing n: the bank is
+    ``c % lanes``, the row steps with the window within the channel's plane and, at the step
+    to the next channel, to the same plane of the next bank or, after the last bank, to the
+    next channel group's plane.
 
 Equivalence with the Verilog. The registers and memories carry the Verilog's names (lane j's
 ``g_lane[j].s1_valid_reg`` is ``s1_valid_reg_j``, its ``g_lane[j].mem`` is ``bank{j}``), so Yosys
@@ -101,6 +112,13 @@ def _is_int(*values) -> bool:
     return all(isinstance(v, int) and not isinstance(v, bool) for v in values)
 
 
+def _depth_used(c: int, h: int, w: int, lanes: int) -> int:
+    """DEPTH_USED: the bank rows in use, ceil(C/LANES)*H*W (the banks split the channels, a
+    channel's plane is H*W rows; also a clear's cycles;
+    :func:`snngen.hwmodel.blocks.banks.bank_rows`)."""
+    return -(-c // lanes) * h * w
+
+
 def _check(c, h, w, lanes, u_width, a_width, k_width, pkh, pkw, psh, psw, pph, ppw, oh, ow,
            addr_width, out_index_width, bias_init,
            bias_per_neuron=0) -> tuple[int, int, int, int, list[int]]:
@@ -129,20 +147,19 @@ def _check(c, h, w, lanes, u_width, a_width, k_width, pkh, pkw, psh, psw, pph, p
     if h + 2 * pph < pkh or w + 2 * ppw < pkw or oh != oh_expect or ow != ow_expect:
         raise _error("OH_OW_must_be_H_plus_2PPH_minus_PKH_over_PSH_plus_1",
                      oh=oh, ow=ow, h=h, w=w, pkh=pkh, pkw=pkw, psh=psh, psw=psw, pph=pph, ppw=ppw)
-    n = c * h * w
-    mem_aw = max(_clog2(-(-n // lanes)), 1)
+    mem_aw = max(_clog2(_depth_used(c, h, w, lanes)), 1)
     if addr_width is None:
         addr_width = mem_aw
     if not _is_int(addr_width) or addr_width < mem_aw:
-        raise _error("ADDR_WIDTH_too_small_for_N_over_LANES",
-                     addr_width=addr_width, n=n, lanes=lanes)
+        raise _error("ADDR_WIDTH_too_small_for_the_bank_rows",
+                     addr_width=addr_width, c=c, h=h, w=w, lanes=lanes)
     nout = c * oh * ow
     if out_index_width is None:
         out_index_width = max(_clog2(nout), 1)
     if not _is_int(out_index_width) or not max(_clog2(nout), 1) <= out_index_width <= 32:
         raise _error("OUT_INDEX_WIDTH_must_be_clog2_NOUT_to_32",
                      out_index_width=out_index_width, nout=nout)
-    if _nb(n, h, w, pph, ppw, lanes) > 32:
+    if _nb(c, h, w, pph, ppw, lanes) > 32:
         raise _error("map_too_large", c=c, h=h, w=w)
     if not _is_int(bias_per_neuron) or bias_per_neuron not in (0, 1):
         raise _error("BIAS_PER_NEURON_must_be_0_or_1", bias_per_neuron=bias_per_neuron)
@@ -163,11 +180,11 @@ def _check(c, h, w, lanes, u_width, a_width, k_width, pkh, pkw, psh, psw, pph, p
     return oh, ow, addr_width, out_index_width, bias
 
 
-def _nb(n: int, h: int, w: int, pph: int, ppw: int, lanes: int) -> int:
-    """NB: signed width of an accumulator index n of the walk (padding positions included)."""
-    depth_used = -(-n // lanes)
-    mem_aw = max(_clog2(depth_used), 1)
-    nmax = n + (pph + 1) * w + ppw + 1
+def _nb(c: int, h: int, w: int, pph: int, ppw: int, lanes: int) -> int:
+    """NB: signed width of a bank row n of the walk (the Verilog's formula, from before the
+    banks split the channels: wide enough for every row, padding positions included)."""
+    mem_aw = max(_clog2(_depth_used(c, h, w, lanes)), 1)
+    nmax = c * h * w + (pph + 1) * w + ppw + 1
     return max(_clog2(nmax) + 1, _clog2(lanes) + mem_aw + 1)
 
 
@@ -193,8 +210,8 @@ class Accum(wiring.Component):
     oh, ow : int [OH, OW]
         Pooled map size, must be (h + 2*pph - pkh)//psh + 1 (resp. w ...): the default.
     addr_width : int [ADDR_WIDTH]
-        Width of a bank row address (``upd_addr[j]``), >= max(clog2(ceil(N / lanes)), 1)
-        (the default).
+        Width of a bank row address (``upd_addr[j]``),
+        >= max(clog2(ceil(c / lanes) * h * w), 1) (the default).
     out_index_width : int [OUT_INDEX_WIDTH]
         Width of ``m.payload.index``, max(clog2(NOUT), 1) (the default) .. 32.
     bias_per_neuron : int [BIAS_PER_NEURON]
@@ -260,7 +277,8 @@ class Accum(wiring.Component):
         # derived, named as in the Verilog
         self.n = c * h * w  # N: accumulators
         self.nout = c * oh * ow  # NOUT: output neurons
-        self.depth_used = -(-self.n // lanes)  # DEPTH_USED: bank rows in use
+        self.plane = h * w  # rows of a channel in its bank
+        self.depth_used = _depth_used(c, h, w, lanes)  # DEPTH_USED: bank rows in use
         self.mem_aw = max(_clog2(self.depth_used), 1)  # MEM_AW: row address bits
         self.depth = max(self.depth_used, 2)  # DEPTH: bank size
         self.lane_w = max(_clog2(lanes), 1)  # LANE_W: lane number bits
@@ -269,10 +287,10 @@ class Accum(wiring.Component):
         # readout counter widths
         self.cw, self.yw, self.xw, self.iw, self.jw = (
             max(_clog2(x), 1) for x in (c, oh, ow, pkh, pkw))
-        # signed widths of a map row, a map column and an accumulator index of the walk
+        # signed widths of a map row, a map column and a bank row of the walk
         self.hb = _clog2(h + pph + 1) + 1
         self.wb = _clog2(w + ppw + 1) + 1
-        self.nb = _nb(self.n, h, w, pph, ppw, lanes)
+        self.nb = _nb(c, h, w, pph, ppw, lanes)
 
         super().__init__({
             "clear_valid": In(1),
@@ -311,16 +329,18 @@ class Accum(wiring.Component):
     def elaborate(self, platform) -> Module:
         m = Module()
         lanes, aw, kw, sw = self.lanes, self.a_width, self.k_width, self.sw
-        oiw, mem_aw, lane_w, log_lanes = (self.out_index_width, self.mem_aw, self.lane_w,
-                                          self.log_lanes)
+        oiw, mem_aw, lane_w = self.out_index_width, self.mem_aw, self.lane_w
         cw, yw, xw, iw, jw, hb, wb, nb = (self.cw, self.yw, self.xw, self.iw, self.jw,
                                           self.hb, self.wb, self.nb)
         h, w, pkw, psh, psw, pph, ppw = (self.h, self.w, self.pkw, self.psh, self.psw,
                                          self.pph, self.ppw)
 
         # the walk's constants, as the Verilog's localparams (two's complement in their width):
-        # n steps by 1 within a window row, by STEP_I to the next window row; the window origin
-        # steps by STEP_X to the next x, by STEP_Y to the next y, by STEP_C to the next channel
+        # the bank row n steps by 1 within a window row, by STEP_I to the next window row; the
+        # window origin steps by STEP_X to the next x, by STEP_Y to the next y and, to the next
+        # channel, by STEP_C when that starts a new channel group (the next H*W rows: the
+        # current channel is in the last bank) or by STEP_CS back to the plane's first window
+        # (the next channel is the next bank's, at the same rows)
         def bits(value: int, width: int) -> int:
             return value & ((1 << width) - 1)
 
@@ -328,6 +348,7 @@ class Accum(wiring.Component):
         step_x = bits(psw, nb)
         step_y = bits(psh * w - (self.ow - 1) * psw, nb)
         step_c = bits(h * w - (self.oh - 1) * psh * w - (self.ow - 1) * psw, nb)
+        step_cs = bits(-((self.oh - 1) * psh * w + (self.ow - 1) * psw), nb)
         n0 = bits(-(pph * w + ppw), nb)
         h0 = bits(-pph, hb)
         w0 = bits(-ppw, wb)
@@ -373,8 +394,8 @@ class Accum(wiring.Component):
         ]
 
         # stage A: the next slot to issue: output neuron (c, y, x), window position (i, j), map
-        # position (h, w) = accumulator n, the window origin (win_h, win_w) = accumulator
-        # win_n, output index m; then the EOT slot
+        # position (h, w) at bank row n, the window origin (win_h, win_w) at bank row win_n,
+        # output index m; then the EOT slot
         a_run_reg = Signal()
         a_eot_reg = Signal()
         a_c_reg = Signal(cw, reset_less=True)
@@ -400,6 +421,7 @@ class Accum(wiring.Component):
         a_in = Signal()
         a_row = Signal(mem_aw)
         a_lane = Signal(lane_w)
+        a_group_end = Signal()
         m.d.comb += [
             a_last_j.eq(a_j_reg == last_j),
             a_last_i.eq(a_i_reg == last_i),
@@ -410,9 +432,12 @@ class Accum(wiring.Component):
             a_last_c.eq(a_c_reg == last_c),
             # the position is inside the map (h and w are two's complement)
             a_in.eq(~a_h_reg[-1] & (a_h_reg < h_v) & ~a_w_reg[-1] & (a_w_reg < w_v)),
-            # bank and row of accumulator n (the rest of n is 0 inside the map)
-            a_row.eq(a_n_reg[log_lanes:log_lanes + mem_aw]),
-            a_lane.eq(a_n_reg[:log_lanes] if log_lanes > 0 else 0),
+            # bank (channel c % lanes) and row of the position (the rest of n is 0 inside the
+            # map)
+            a_row.eq(a_n_reg[:mem_aw]),
+            a_lane.eq(a_c_reg & (lanes - 1)),
+            # the next channel starts the next channel group: c is in the last bank
+            a_group_end.eq((a_c_reg & (lanes - 1)) == lanes - 1),
         ]
 
         a_issue = Signal()
@@ -508,7 +533,7 @@ class Accum(wiring.Component):
             s1_sum = Signal(aw, name=f"s1_sum_{j}")
             m.d.comb += [
                 upd_fire.eq(self.upd_valid[j] & upd_open),
-                # rows beyond ceil(N/lanes) do not exist: the high address bits are ignored
+                # rows beyond depth_used do not exist: the high address bits are ignored
                 u_row.eq(self.upd_addr[j][:mem_aw]),
                 # forward the write made at the edge that also issued this update's read
                 fwd.eq(wb_valid & (wb_row == s1_row)),
@@ -604,9 +629,15 @@ class Accum(wiring.Component):
                         # next channel (after the last one: don't care, the EOT slot follows)
                         m.d.sync += [
                             a_y_reg.eq(0), a_c_reg.eq(a_c_reg + 1),
-                            win_h_reg.eq(h0), win_n_reg.eq(win_n_reg + step_c),
-                            a_h_reg.eq(h0), a_n_reg.eq(win_n_reg + step_c),
+                            win_h_reg.eq(h0), a_h_reg.eq(h0),
                         ]
+                        # the same plane of the next bank, or the next group's after the last
+                        with m.If(a_group_end):
+                            m.d.sync += [win_n_reg.eq(win_n_reg + step_c),
+                                         a_n_reg.eq(win_n_reg + step_c)]
+                        with m.Else():
+                            m.d.sync += [win_n_reg.eq(win_n_reg + step_cs),
+                                         a_n_reg.eq(win_n_reg + step_cs)]
         with m.If(a_issue):
             m.d.sync += [b_eot_reg.eq(a_eot_reg), b_in_reg.eq(a_in), b_first_reg.eq(a_first),
                          b_last_reg.eq(a_last_pos), b_lane_reg.eq(a_lane), b_m_reg.eq(a_m_reg)]
