@@ -32,6 +32,7 @@ import numpy as np
 
 from snngen.fixedpoint import netfile
 from snngen.fixedpoint.fixednet import FixedNet
+from snngen.hwmodel.blocks.banks import bank_rows
 from snngen.hwmodel.blocks.router import rom_words
 from snngen.hwmodel.plan import HiddenLayer, HwPlan, InputLayer, PoolStage, plan
 from snngen.resources import rtl_dir
@@ -176,12 +177,14 @@ def _resources(p: HwPlan) -> list[dict]:
     for k, s in enumerate(p.stages):
         r: dict[str, object] = {"stage": k, "name": s.name, "kind": s.kind}
         if isinstance(s, (InputLayer, HiddenLayer)):
+            # the bits the banks allocate: every lane holds ceil(channels / lanes) channels
             g = s.geom
-            r["membrane_bits"] = s.n * s.v_width
+            r["membrane_bits"] = bank_rows(s.n, s.lanes, s.plane) * s.lanes * s.v_width
             r["k_bits"] = s.n * s.k_width
             r["weight_rom_bits"] = g.rom_depth(s.lanes) * s.lanes * s.w_width
             if isinstance(s, InputLayer):
-                r["accumulator_bits"] = g.n_out * s.acc_width
+                r["accumulator_bits"] = (bank_rows(g.n_out, s.lanes, g.plane) * s.lanes
+                                         * s.acc_width)
         else:
             r["count_ram_bits"] = int(np.prod(s.in_shape)) * (s.cnt_width + s.cnt_width)
         if k > 0:
