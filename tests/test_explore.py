@@ -63,8 +63,10 @@ def test_every_configuration_matches_the_golden_and_timing_models(setup, serial)
                 cyc = [timing.predict(p, q[i], timing.stage_inputs(p, res.raster, i, t),
                                       t).latency for i in range(N)]
                 assert c["cycles"] == {"mean": sum(cyc) / N, "min": min(cyc), "max": max(cyc)}
-    # different widths really are different networks
-    assert len({c["estimate"]["memory_bits"] for c in serial}) == 4
+    # different widths really are different networks; the lanes split the memories (no copies),
+    # so the lanes of this small net change no memory bits
+    assert len({c["estimate"]["memory_bits"] for c in serial}) == 2
+    assert len({(c["weight_bits"], c["estimate"]["memory_bits"]) for c in serial}) == 2
     # T does not change the design, lanes and width do
     by = {(c["weight_bits"], c["timesteps"], c["lanes"]): c for c in serial}
     assert by[(8, 4, 2)]["estimate"] == by[(8, 8, 2)]["estimate"]

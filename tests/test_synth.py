@@ -183,6 +183,14 @@ def test_fmax_is_the_post_route_figure():
     assert fmax[clk] == (61.72, 50.0, True)
 
 
+def test_fmax_after_a_failed_route_is_the_post_route_warning():
+    # when timing fails after routing nextpnr prints the last figure as a Warning
+    log = ("Info: Max frequency for clock 'clk': 21.75 MHz (FAIL at 24.00 MHz)\n"
+           "Info: Routing..\n"
+           "Warning: Max frequency for clock 'clk': 19.17 MHz (FAIL at 24.00 MHz)\n")
+    assert synth.parse_fmax(log) == {"clk": (19.17, 24.0, False)}
+
+
 def test_fmax_ice40_and_clock_names():
     fmax = synth.parse_fmax(_text("ice40_up5k_rand24_nextpnr.log"))
     clk = synth.pick_clock(list(fmax))

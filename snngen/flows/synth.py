@@ -358,7 +358,10 @@ def parse_utilisation(nextpnr_log: str) -> dict[str, tuple[int, int]]:
     return out
 
 
-_FMAX = re.compile(r"^Info: Max frequency for clock '([^']+)': ([\d.]+) MHz "
+# nextpnr prints the line as "Info:" when the constraint is met and, after routing, as
+# "Warning:" when it is not: both count (missing the Warning made a failed post-route Fmax
+# fall back to the optimistic post-placement estimate)
+_FMAX = re.compile(r"^(?:Info|Warning): Max frequency for clock '([^']+)': ([\d.]+) MHz "
                    r"\((PASS|FAIL) at ([\d.]+) MHz\)", re.M)
 
 
