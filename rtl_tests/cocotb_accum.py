@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import cocotb
 import numpy as np
-from lanebench import LaneBench, config, hazard_rows
+from lanebench import LaneBench, config, hazard_rows, uint
 
 from snngen.backends.verilog.memfile import read_mem
 from snngen.hwmodel.blocks import accum, banks
@@ -41,7 +41,7 @@ from snngen.hwmodel.blocks import accum, banks
 
 class AccumBench(LaneBench):
     WORD = "accumulator"
-    OUTPUTS = ("m_index", "m_eot", "m_value")
+    OUTPUTS = ("m_index", "m_eot", "m_value", "m_lane", "m_row")
 
     def __init__(self, dut, name: str) -> None:
         cfg = config("SNN_ACCUM_CONFIG")
@@ -56,6 +56,7 @@ class AccumBench(LaneBench):
         c, oh, ow = accum.out_shape(self.shape, self.pool)
         assert (oh, ow) == (cfg["OH"], cfg["OW"])
         self.nout = c * oh * ow
+        self.pool_plane = oh * ow
         assert self.rows == accum.clear_cycles(self.shape, self.lanes)
         self.bias = np.array(read_mem(cfg["mem_file"], self.kw, signed=True), dtype=np.int64)
         self.per_neuron = bool(cfg.get("BIAS_PER_NEURON", 0))  # one bias per output neuron
@@ -69,6 +70,7 @@ class AccumBench(LaneBench):
         out = super().sample()
         if out["m_valid"]:
             out["m_value"] = self.dut.m_value.value.to_signed()
+            out["m_place"] = (uint(self.dut.m_lane.value), uint(self.dut.m_row.value))
         return out
 
     def junk(self) -> dict:
@@ -151,6 +153,11 @@ class AccumBench(LaneBench):
             assert cycles <= 4 * self.nout * p + 1000, self.msg("the readout never ends")
             if out["m_valid"]:
                 beat = (out["m_index"], out["m_value"], out["m_eot"])
+                # the beat's place in the banks of the IF array that takes K (PLANE = OH*OW)
+                place = ((0, 0) if beat[2] else
+                         banks.lane_address(beat[0], self.lanes, self.pool_plane))
+                assert out["m_place"] == place, self.msg(
+                    f"beat {beat}: (m_lane, m_row) = {out['m_place']}, expected {place}")
                 if prev_stall is not None:
                     assert beat == prev_stall, self.msg(
                         f"beat {prev_stall} changed to {beat} in a stall")

@@ -8,11 +8,14 @@ lane with random gaps, including runs of the same neuron on consecutive cycles a
 (the read-add-write hazard), then a sweep (sometimes offered with updates, which must lose, and
 with a K write, which it must see) under random backpressure. The expected values come from
 ``snngen.golden.model.if_update`` on int64 arrays, one call per timestep with current = (sum of
-the neuron's updates) + K: every event of every timestep (the spiking indices in ascending
-order, then EOT with index 0) and, after every timestep, every membrane (through the debug read
-port) are compared with ``==``. The sweep's cycle count (acceptance edge to EOT transfer edge)
-must equal N + 3 + the cycles with m_valid && !m_ready, busy in each of them, the clear's
-ceil(N/LANES), as in the header of snngen/backends/verilog/rtl/snn_if_array.v. While busy,
+the neuron's updates) + K: every event of every timestep (the spiking indices in the sweep's
+order, snngen.hwmodel.blocks.banks.emission_order: bank row by bank row, lanes ascending, then
+EOT with index 0) and, after every timestep, every membrane (through the debug read port) are
+compared with ``==``. The sweep's cycle count (acceptance edge to EOT transfer edge) must equal
+sum over the bank rows of max(1, spikes in the row) + 4 + the cycles with m_valid && !m_ready,
+busy in each of them, the clear's the bank rows, as in the header of
+snngen/backends/verilog/rtl/snn_if_array.v. The K memory is one row of LANES fields per bank
+row (banks.k_rows); K writes address a bank row and lane. While busy,
 random updates, k writes and debug reads are offered: they must be refused (readies low) or
 ignored. Every cycle the readies are checked against the priority rule, and on some cycles the
 other inputs first take other values: no output may move (lanebench.LaneBench).
@@ -34,11 +37,13 @@ from lanebench import LaneBench, config, hazard_rows
 
 from snngen.backends.verilog.memfile import read_mem
 from snngen.golden.model import if_update
+from snngen.hwmodel.blocks import banks
 
 
 class IfArrayBench(LaneBench):
     WORD = "neuron"
-    EXTRA_INPUTS = ("k_wr_en", "k_wr_addr", "k_wr_data", "dbg_rd_en", "dbg_rd_index")
+    EXTRA_INPUTS = ("k_wr_en", "k_wr_row", "k_wr_lane", "k_wr_data", "dbg_rd_en",
+                    "dbg_rd_index")
     OUTPUTS = ("m_index", "m_eot", "dbg_rd_data")
 
     def __init__(self, dut, name: str) -> None:
@@ -52,8 +57,11 @@ class IfArrayBench(LaneBench):
         self.v0: int = cfg["V0"]
         self.vmin: int | None = cfg["VMIN"] if cfg["HAS_VMIN"] else None
         self.spiking: bool = bool(cfg["SPIKING"])
-        self.k = np.array(read_mem(cfg["mem_file"], self.kw, signed=True), dtype=np.int64)
-        assert len(self.k) == self.n
+        rows = read_mem(cfg["mem_file"], self.lanes * self.kw, signed=False)
+        assert len(rows) == self.rows
+        self.k = np.array(banks.k_values(rows, self.n, self.lanes, self.plane, self.kw),
+                          dtype=np.int64)
+        self.order = banks.emission_order(self.n, self.lanes, self.plane)
         self.v = np.zeros(self.n, dtype=np.int64)  # model membranes (valid after a clear)
         # the stimulus keeps every partial sum in [lo, hi]: half the membrane range
         self.lo, self.hi = -(1 << (self.vw - 2)), (1 << (self.vw - 2)) - 1
@@ -61,7 +69,8 @@ class IfArrayBench(LaneBench):
         self.kmax = (1 << (self.kw - 1)) - 1
         assert self.kmax + self.wmax < self.hi // 2, "K/W too wide for this V_WIDTH"
         assert len(dut.m_index) == self.iw and len(dut.dbg_rd_data) == self.vw
-        assert len(dut.k_wr_addr) == self.iw and len(dut.k_wr_data) == self.kw
+        assert len(dut.k_wr_row) == cfg["ADDR_WIDTH"] and len(dut.k_wr_data) == self.kw
+        assert len(dut.k_wr_lane) == max(1, (self.lanes - 1).bit_length())
 
     # --- one clock cycle -------------------------------------------------------------------
 
@@ -69,7 +78,9 @@ class IfArrayBench(LaneBench):
         """``k_wr``: None or (index, value); ``dbg``: None or the index to read."""
         d = self.dut
         d.k_wr_en.value = int(k_wr is not None)
-        d.k_wr_addr.value = k_wr[0] if k_wr else 0
+        lane, row = banks.lane_address(k_wr[0], self.lanes, self.plane) if k_wr else (0, 0)
+        d.k_wr_lane.value = lane
+        d.k_wr_row.value = row
         d.k_wr_data.value = (k_wr[1] & ((1 << self.kw) - 1)) if k_wr else 0
         d.dbg_rd_en.value = int(dbg is not None)
         d.dbg_rd_index.value = dbg if dbg is not None else 0
@@ -77,7 +88,8 @@ class IfArrayBench(LaneBench):
     def drive_other(self) -> None:
         d, rng = self.dut, self.rng
         d.k_wr_en.value = rng.randrange(2)
-        d.k_wr_addr.value = rng.getrandbits(self.iw)
+        d.k_wr_row.value = rng.getrandbits(len(d.k_wr_row))
+        d.k_wr_lane.value = rng.getrandbits(len(d.k_wr_lane))
         d.k_wr_data.value = rng.getrandbits(self.kw)
         d.dbg_rd_en.value = rng.randrange(2)
         d.dbg_rd_index.value = rng.getrandbits(self.iw)
@@ -179,7 +191,9 @@ class IfArrayBench(LaneBench):
                                  p_gap)
         # expected result of this timestep
         v_new, spikes = if_update(self.v, current + self.k, self.theta, self.vmin, self.spiking)
-        expected = [int(i) for i in np.flatnonzero(spikes)]
+        expected = [i for i in self.order if spikes[i]]
+        sweep_cycles = sum(max(1, c) for c in banks.sweep_rows(expected, self.n, self.lanes,
+                                                                 self.plane)) + 4
         # the sweep, sometimes offered together with updates (which must be refused)
         upd = self.junk_updates() if rng.random() < 0.5 else None
         out = await self.step(sweep=1, upd=upd, k_wr=k_wr)
@@ -188,7 +202,7 @@ class IfArrayBench(LaneBench):
         events: list[int] = []
         while True:
             m_ready = int(rng.random() < p_ready)
-            if force_stall and stalls == 0 and cycles + 1 == self.n + 3:
+            if force_stall and stalls == 0 and cycles + 1 == sweep_cycles:
                 m_ready = 0  # the EOT is on m in this cycle when nothing stalled before
             out = await self.step(m_ready=m_ready, **self.junk())
             cycles += 1
@@ -202,9 +216,9 @@ class IfArrayBench(LaneBench):
                     break
                 events.append(out["m_index"])
         assert events == expected, self.msg(f"events {events}, expected {expected}")
-        assert cycles == self.n + 3 + stalls, self.msg(
-            f"sweep took {cycles} cycles with {stalls} stall cycles; "
-            f"contract: N + 3 + stalls = {self.n + 3 + stalls}")
+        assert cycles == sweep_cycles + stalls, self.msg(
+            f"sweep took {cycles} cycles with {stalls} stall cycles; contract: "
+            f"sum_r max(1, s_r) + 4 + stalls = {sweep_cycles + stalls}")
         self.v = v_new
         self.stats["timesteps"] += 1
         self.stats["spikes"] += len(events)
@@ -273,7 +287,7 @@ async def test_reset(dut) -> None:
     await bench.check_membranes()
     await bench.timestep(0.0, 1.0)  # K as written before the reset
     # reset inside a sweep and inside a clear (junk K writes offered there are ignored)
-    await bench.reset_inside("sweep", bench.n)
+    await bench.reset_inside("sweep", bench.rows + 4)  # the shortest sweep: no spikes
     await bench.reset_inside("clear", bench.rows)
     await bench.clear()
     await bench.check_membranes()

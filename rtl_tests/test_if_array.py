@@ -14,6 +14,8 @@ import pytest
 import runner
 from lanebench import run_bench
 
+from snngen.hwmodel.blocks import banks
+
 BLOCK = "snn_if_array"
 
 # hardware parameter sets (K_INIT_FILE is added per build dir): LANES 1/2/4, N not a multiple
@@ -61,9 +63,13 @@ def test_if_array(sim, backend, name):
     rng = random.Random(seed)
     kw = hw["K_WIDTH"]
     k = [rng.randint(-(1 << (kw - 1)), (1 << (kw - 1)) - 1) for _ in range(hw["N"])]
+    lanes, plane = hw["LANES"], hw.get("PLANE", 1)
+    # the K memory holds one row of LANES fields per bank row (the Amaranth twin takes the
+    # same words as its k_init)
+    rows = banks.k_rows(k, lanes, plane, kw)
     run_bench(BLOCK, hw, sim, backend,
-              ("K_INIT_FILE", "k.mem", k, kw), lambda words: _if_array(hw, words), seed,
-              images=3, timesteps=4)
+              ("K_INIT_FILE", "k.mem", rows, lanes * kw), lambda words: _if_array(hw, words),
+              seed, images=3, timesteps=4)
 
 
 _OK = {"K_INIT_FILE": "k.mem", "N": 10, "LANES": 2, "V_WIDTH": 12, "W_WIDTH": 6,

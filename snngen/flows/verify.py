@@ -28,8 +28,9 @@ from snngen.fixedpoint import netfile
 from snngen.flows import bench, simrun
 from snngen.golden import model as golden
 from snngen.hwmodel import timing
+from snngen.hwmodel.blocks import banks
 from snngen.hwmodel.build import load_manifest
-from snngen.hwmodel.plan import HwPlan, plan
+from snngen.hwmodel.plan import HwPlan, PoolStage, plan
 
 
 class VerifyError(RuntimeError):
@@ -196,6 +197,10 @@ def compare(p: HwPlan, res, timings: list[timing.Timing], records: list[dict],
     cycles per timestep still are."""
     out = []
     out_name = p.output.name
+    # the order in which each stage emits a timestep's spikes: an IF array sweeps its bank rows
+    # (docs/architecture.md §4.1), a max-pool gate its windows in ascending order
+    rank = [None if isinstance(st, PoolStage) else
+            np.argsort(banks.emission_order(st.n, st.lanes, st.plane)) for st in p.stages]
     for i, (rec, tm) in enumerate(zip(records, timings, strict=True)):
         mism: list[str] = []
         spikes = []
@@ -206,6 +211,8 @@ def compare(p: HwPlan, res, timings: list[timing.Timing], records: list[dict],
             for t in range(1, timesteps + 1):
                 s = t + k
                 want = [int(n) for n in np.flatnonzero(r[t - 1])]
+                if rank[k] is not None:
+                    want.sort(key=rank[k].__getitem__)
                 got = rec["events"][k].get(str(s), [])
                 if got != want:
                     mism.append(f"image {i}, stage {k} ({st.kind} {st.name}), timestep {t}: "

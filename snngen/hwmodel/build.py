@@ -32,7 +32,7 @@ import numpy as np
 
 from snngen.fixedpoint import netfile
 from snngen.fixedpoint.fixednet import FixedNet
-from snngen.hwmodel.blocks.banks import bank_rows
+from snngen.hwmodel.blocks.banks import bank_rows, k_rows
 from snngen.hwmodel.blocks.router import rom_words
 from snngen.hwmodel.plan import HiddenLayer, HwPlan, InputLayer, PoolStage, plan
 from snngen.resources import rtl_dir
@@ -115,7 +115,7 @@ def stage_params(p: HwPlan, k: int) -> StageParams:
         g = s.geom
         wfile, kfile, bfile = f"s{k}_weights.mem", f"s{k}_k.mem", f"s{k}_bias.mem"
         mems[wfile] = (rom_words(g, s.weights, s.lanes, s.w_width), s.lanes * s.w_width)
-        mems[kfile] = ([0] * s.n, s.k_width)
+        mems[kfile] = ([0] * bank_rows(s.n, s.lanes, s.plane), s.lanes * s.k_width)
         mems[bfile] = ([int(b) for b in s.bias], s.k_width)
         pkh, pkw, psh, psw, pph, ppw = s.pool
         params = [("N_IN", p.n_in), *[(f"R_{n}", v) for n, v in g.params().items()],
@@ -138,7 +138,7 @@ def stage_params(p: HwPlan, k: int) -> StageParams:
         g = s.geom
         wfile, kfile = f"s{k}_weights.mem", f"s{k}_k.mem"
         mems[wfile] = (rom_words(g, s.weights, s.lanes, s.w_width), s.lanes * s.w_width)
-        mems[kfile] = ([int(v) for v in s.k], s.k_width)
+        mems[kfile] = (k_rows(s.k, s.lanes, s.plane, s.k_width), s.lanes * s.k_width)
         params = [*[(f"R_{n}", v) for n, v in g.params().items()],
                   ("R_IN_INDEX_WIDTH", s.in_index_width), ("R_WEIGHT_FILE", MemRef(wfile)),
                   ("N", s.n), ("LANES", s.lanes), ("W_WIDTH", s.w_width),
@@ -180,7 +180,7 @@ def _resources(p: HwPlan) -> list[dict]:
             # the bits the banks allocate: every lane holds ceil(channels / lanes) channels
             g = s.geom
             r["membrane_bits"] = bank_rows(s.n, s.lanes, s.plane) * s.lanes * s.v_width
-            r["k_bits"] = s.n * s.k_width
+            r["k_bits"] = bank_rows(s.n, s.lanes, s.plane) * s.lanes * s.k_width
             r["weight_rom_bits"] = g.rom_depth(s.lanes) * s.lanes * s.w_width
             if isinstance(s, InputLayer):
                 r["accumulator_bits"] = (bank_rows(g.n_out, s.lanes, g.plane) * s.lanes

@@ -36,12 +36,15 @@ from snngen.hwmodel.blocks import gate as gate_model
 from snngen.hwmodel.blocks import router as router_model
 from snngen.hwmodel.plan import HiddenLayer, HwPlan, InputLayer, PoolStage
 
+# snn_if_array: a sweep accepted at edge e transfers its EOT at e + sum_r max(1, s_r) + 4 (one
+# cycle per bank row, or one per spike of the row)
+SWEEP_OVERHEAD = 4
 # snn_layer: go edge g, first event taken at g + 1 (the router's enable is go itself), the
 # router requests the sweep SWEEP_LATENCY + sum max(G, 1) edges later, the array takes it at the
-# next edge and transfers its EOT N + 3 edges after that
-LAYER_OVERHEAD = 1 + router_model.SWEEP_LATENCY + 1 + 3
-# snn_input_layer: the sweep is requested in the go cycle, taken at g + 1, EOT N + 3 later
-INPUT_OVERHEAD = 1 + 3
+# next edge and transfers its EOT sweep_cycles after that
+LAYER_OVERHEAD = 1 + router_model.SWEEP_LATENCY + 1 + SWEEP_OVERHEAD
+# snn_input_layer: the sweep is requested in the go cycle, taken at g + 1, EOT sweep_cycles later
+INPUT_OVERHEAD = 1 + SWEEP_OVERHEAD
 # snn_pool_layer: events taken from g + 1 on, the EOT one edge after the last, then the sweep
 POOL_OVERHEAD = 1 + gate_model.SWEEP_LATENCY
 # snn_control: clear taken at start + 1, load raised at start + 2 + C, front end from + 3 + C
@@ -107,15 +110,29 @@ class _EventCost:
 _COST = _EventCost()
 
 
-def stage_cycles(p: HwPlan, k: int, events: np.ndarray) -> int:
+def sweep_cycles(s: InputLayer | HiddenLayer, spikes: np.ndarray) -> int:
+    """The IF array's sweep without its fixed latency: one cycle per bank row, or one per spike
+    of the row (``spikes``: the indices of the neurons that spike in this timestep)."""
+    rows = banks.bank_rows(s.n, s.lanes, s.plane)
+    spikes = np.asarray(spikes, dtype=np.int64)
+    if spikes.size == 0:
+        return rows
+    ch, pos = np.divmod(spikes, s.plane)
+    per_row = np.bincount((ch // s.lanes) * s.plane + pos, minlength=rows)
+    return int(np.maximum(per_row, 1).sum())
+
+
+def stage_cycles(p: HwPlan, k: int, events: np.ndarray, spikes: np.ndarray) -> int:
     """Go edge to done edge of stage ``k`` for one timestep whose input events are ``events``
-    (indices into the stage's input population; ignored by the input layer)."""
+    (indices into the stage's input population; ignored by the input layer) and whose own
+    spikes are ``spikes`` (its output events; ignored by a max-pool gate)."""
     s = p.stages[k]
     if isinstance(s, InputLayer):
-        return s.n + INPUT_OVERHEAD
+        return sweep_cycles(s, spikes) + INPUT_OVERHEAD
     if isinstance(s, HiddenLayer):
         cost = _COST(s.geom, s.lanes)
-        return int(cost[np.asarray(events, dtype=np.int64)].sum()) + s.n + LAYER_OVERHEAD
+        return (int(cost[np.asarray(events, dtype=np.int64)].sum()) + sweep_cycles(s, spikes)
+                + LAYER_OVERHEAD)
     g = _gate_geometry(s)
     return len(events) + g.slots + POOL_OVERHEAD
 
@@ -189,9 +206,10 @@ def load_cycles(p: HwPlan, pixels: np.ndarray) -> int:
 def stage_inputs(p: HwPlan, raster: Mapping[str, np.ndarray], image: int, timesteps: int
                  ) -> list[list[np.ndarray]]:
     """Per stage, per timestep t = 1 .. T: the indices of its input events (ascending), from
-    the golden model's rasters (``golden.run(..., trace=True).raster``)."""
+    the golden model's rasters (``golden.run(..., trace=True).raster``); then one more entry,
+    the last stage's own spikes (stage k's spikes are entry k + 1)."""
     out: list[list[np.ndarray]] = [[np.zeros(0, dtype=np.int64)] * timesteps]
-    for k in range(1, len(p.stages)):
+    for k in range(1, len(p.stages) + 1):
         src = p.stages[k - 1].name
         r = raster[src][:timesteps, image].reshape(timesteps, -1)
         out.append([np.flatnonzero(r[t]) for t in range(timesteps)])
@@ -213,7 +231,7 @@ def predict(p: HwPlan, pixels: np.ndarray, inputs: Sequence[Sequence[np.ndarray]
         for k in range(n_stages):
             t = s - k
             if 1 <= t <= timesteps:
-                c = stage_cycles(p, k, inputs[k][t - 1])
+                c = stage_cycles(p, k, inputs[k][t - 1], inputs[k + 1][t - 1])
                 per_stage[k][t] = c
                 longest = max(longest, c)
         edges.append(g)

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import operator
 
-__all__ = ["bank_rows", "check_plane", "lane_address", "lane_rows", "neuron_at"]
+__all__ = ["bank_rows", "check_plane", "emission_order", "k_rows", "k_values", "lane_address",
+           "lane_rows", "neuron_at", "sweep_rows"]
 
 
 def check_plane(n: int, plane: int) -> int:
@@ -51,3 +52,45 @@ def lane_rows(n: int, lanes: int, plane: int, lane: int) -> int:
     ``0 .. lane_rows - 1``)."""
     ch = check_plane(n, plane)
     return len(range(lane, ch, lanes)) * plane
+
+
+def emission_order(n: int, lanes: int, plane: int = 1) -> list[int]:
+    """The neurons in the order a sweep visits them (and emits their spikes): bank row by bank
+    row, lanes ascending within a row. For ``PLANE = 1`` (a dense layer) this is ``0 .. N-1``."""
+    ch = check_plane(n, plane)
+    return [neuron_at(lane, row, lanes, plane)
+            for row in range(bank_rows(n, lanes, plane)) for lane in range(lanes)
+            if (row // plane) * lanes + lane < ch]
+
+
+def sweep_rows(spikes, n: int, lanes: int, plane: int = 1) -> list[int]:
+    """Spikes per bank row (``s_r``) of one timestep whose spiking neurons are ``spikes``
+    (indices); the sweep takes ``max(1, s_r)`` cycles for row ``r``."""
+    counts = [0] * bank_rows(n, lanes, plane)
+    for i in spikes:
+        counts[lane_address(int(i), lanes, plane)[1]] += 1
+    return counts
+
+
+def k_rows(values, lanes: int, plane: int, width: int) -> list[int]:
+    """The IF array's K memory: one unsigned word of ``lanes * width`` bits per bank row, field
+    ``j`` (bits ``j*width`` up) the ``width``-bit two's complement K of the neuron at that row of
+    bank ``j``, 0 where there is none. ``values`` are the ``N`` K values in neuron order."""
+    values = [int(v) for v in values]
+    mask = (1 << width) - 1
+    words = [0] * bank_rows(len(values), lanes, plane)
+    for i, v in enumerate(values):
+        lane, row = lane_address(i, lanes, plane)
+        words[row] |= (v & mask) << (lane * width)
+    return words
+
+
+def k_values(words, n: int, lanes: int, plane: int, width: int) -> list[int]:
+    """The inverse of :func:`k_rows`: the ``N`` signed K values in neuron order."""
+    half = 1 << (width - 1)
+    out = []
+    for i in range(n):
+        lane, row = lane_address(i, lanes, plane)
+        f = (int(words[row]) >> (lane * width)) & ((1 << width) - 1)
+        out.append(f - 2 * half if f >= half else f)
+    return out

@@ -62,7 +62,10 @@
  *     the slot's bank word and BIAS[b]; stage B updates the running window maximum and, at
  *     the window's last position, loads max + BIAS[b] into the output register. The output
  *     is one beat per output neuron, m_index = m, m_value = K[m] (signed K_WIDTH), m_eot = 0,
- *     in ascending m; then one beat with m_eot = 1, m_index = 0, m_value = 0.
+ *     in ascending m; then one beat with m_eot = 1, m_index = 0, m_value = 0. With each beat,
+ *     m_lane and m_row place output neuron m = (c, y, x) in the banks of the IF array that
+ *     takes K (snngen.hwmodel.blocks.banks with PLANE = OH*OW): lane c % LANES, row
+ *     (c / LANES)*OH*OW + y*OW + x (counters, no division); 0 with the EOT.
  *     The whole readout pipeline advances in exactly the cycles where !(m_valid && !m_ready);
  *     in a cycle with m_valid && !m_ready (a stall) nothing moves, nothing is lost.
  *   - Sweep timing (exact): with the sweep accepted at edge e, slot s is read at edge
@@ -123,6 +126,11 @@ module snn_accum #
                            ? $clog2((C + LANES - 1) / ((LANES > 0) ? LANES : 1) * H * W) : 1,
     // Width of m_index; >= $clog2(C*OH*OW) and >= 1, <= 32
     parameter OUT_INDEX_WIDTH = ($clog2(C * OH * OW) > 0) ? $clog2(C * OH * OW) : 1,
+    // Width of m_row; >= $clog2(ceil(C/LANES)*OH*OW) and >= 1 (the guard only keeps a bad LANES
+    // from dividing by zero before the check below)
+    parameter OUT_ROW_WIDTH = ($clog2((C + LANES - 1) / ((LANES > 0) ? LANES : 1) * OH * OW) > 0)
+                              ? $clog2((C + LANES - 1) / ((LANES > 0) ? LANES : 1) * OH * OW)
+                              : 1,
     // 0: one bias per channel (BIAS_FILE holds C words); 1: one bias per output neuron
     // (BIAS_FILE holds C*OH*OW words; only without pooling)
     parameter BIAS_PER_NEURON = 0,
@@ -160,6 +168,8 @@ module snn_accum #
     output wire                           m_valid,
     input  wire                           m_ready,
     output wire [OUT_INDEX_WIDTH-1:0]     m_index,
+    output wire [((LANES > 1) ? $clog2(LANES) : 1)-1:0] m_lane,
+    output wire [OUT_ROW_WIDTH-1:0]       m_row,
     output wire [K_WIDTH-1:0]             m_value,
     output wire                           m_eot,
 
@@ -245,6 +255,8 @@ localparam integer LAST_I_I = PKH - 1;
 localparam integer LAST_J_I = PKW - 1;
 localparam integer LAST_ROW_I = DEPTH_USED - 1;
 localparam integer LAST_LANE_I = LANES_SAFE - 1;
+localparam integer PLANE_OUT_M1_I = OH * OW - 1;
+localparam [OUT_ROW_WIDTH-1:0] PLANE_OUT_M1 = PLANE_OUT_M1_I[OUT_ROW_WIDTH-1:0];
 localparam [CW-1:0] LAST_C = LAST_C_I[CW-1:0];
 localparam [YW-1:0] LAST_Y = LAST_Y_I[YW-1:0];
 localparam [XW-1:0] LAST_X = LAST_X_I[XW-1:0];
@@ -289,6 +301,11 @@ generate
     begin : g_bad_index_width
         snn_accum_ERROR_OUT_INDEX_WIDTH_must_be_clog2_NOUT_to_32 bad_index_width();
     end
+    if (OUT_ROW_WIDTH < 1 || OUT_ROW_WIDTH > 32
+        || OUT_ROW_WIDTH < $clog2((C + LANES_SAFE - 1) / LANES_SAFE * OH * OW))
+    begin : g_bad_row_width
+        snn_accum_ERROR_OUT_ROW_WIDTH_too_small_for_the_output_bank_rows bad_row_width();
+    end
     if (NB > 32) begin : g_bad_size
         snn_accum_ERROR_map_too_large bad_size();
     end
@@ -329,6 +346,8 @@ reg [MEM_AW-1:0] clr_row_reg;
 reg m_valid_reg;
 reg m_eot_reg;
 reg [OUT_INDEX_WIDTH-1:0] m_index_reg;
+reg [LANE_W-1:0] m_lane_reg;
+reg [OUT_ROW_WIDTH-1:0] m_row_reg;
 reg [K_WIDTH-1:0] m_value_reg;
 
 // the readout pipeline advances when the output stage is free (empty, or its beat leaves now)
@@ -352,6 +371,8 @@ reg [HB-1:0] win_h_reg;
 reg [WB-1:0] win_w_reg;
 reg [NB-1:0] win_n_reg;
 reg [OUT_INDEX_WIDTH-1:0] a_m_reg;
+// the output neuron's row in the IF array's banks
+reg [OUT_ROW_WIDTH-1:0] a_mrow_reg;
 
 wire a_last_j = a_j_reg == LAST_J;
 wire a_last_i = a_i_reg == LAST_I;
@@ -383,6 +404,7 @@ reg b_first_reg;
 reg b_last_reg;
 reg [LANE_W-1:0] b_lane_reg;
 reg [OUT_INDEX_WIDTH-1:0] b_m_reg;
+reg [OUT_ROW_WIDTH-1:0] b_mrow_reg;
 
 wire b_go = reading && b_valid_reg && adv;
 wire b_pos = b_go && !b_eot_reg;
@@ -597,6 +619,7 @@ always @(posedge clk) begin
         win_w_reg <= W0;
         win_n_reg <= N0;
         a_m_reg <= {OUT_INDEX_WIDTH{1'b0}};
+        a_mrow_reg <= {OUT_ROW_WIDTH{1'b0}};
     end else if (a_issue_pos) begin
         if (!a_last_j) begin
             // next position in this window row
@@ -615,6 +638,14 @@ always @(posedge clk) begin
             a_j_reg <= {JW{1'b0}};
             a_i_reg <= {IW{1'b0}};
             a_m_reg <= a_m_reg + 1'b1;
+            // the next output neuron's row: the next position, or at the end of a channel
+            // the first position of the next channel (the next bank's, back OH*OW - 1 rows,
+            // or the next channel group's, the next row)
+            if (a_last_x && a_last_y && !a_group_end) begin
+                a_mrow_reg <= a_mrow_reg - PLANE_OUT_M1;
+            end else begin
+                a_mrow_reg <= a_mrow_reg + 1'b1;
+            end
             if (!a_last_x) begin
                 a_x_reg <= a_x_reg + 1'b1;
                 win_w_reg <= win_w_reg + PSW_V;
@@ -651,9 +682,12 @@ always @(posedge clk) begin
         b_last_reg <= a_last_pos;
         b_lane_reg <= a_lane;
         b_m_reg <= a_m_reg;
+        b_mrow_reg <= a_mrow_reg;
     end
     if (b_go && (b_eot_reg || b_last_reg)) begin
         m_index_reg <= b_eot_reg ? {OUT_INDEX_WIDTH{1'b0}} : b_m_reg;
+        m_lane_reg <= b_eot_reg ? {LANE_W{1'b0}} : b_lane_reg;
+        m_row_reg <= b_eot_reg ? {OUT_ROW_WIDTH{1'b0}} : b_mrow_reg;
         m_value_reg <= b_eot_reg ? {K_WIDTH{1'b0}} : b_sum[K_WIDTH-1:0];
     end
 end
@@ -664,6 +698,8 @@ assign busy = !idle;
 assign m_valid = m_valid_reg;
 assign m_eot = m_eot_reg;
 assign m_index = m_index_reg;
+assign m_lane = m_lane_reg;
+assign m_row = m_row_reg;
 assign m_value = m_value_reg;
 
 endmodule

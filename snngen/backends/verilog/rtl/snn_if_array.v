@@ -10,10 +10,13 @@
  *     `reg mem [0:DEPTH-1]` (DEPTH = DEPTH_USED = ceil(CH/LANES)*PLANE, at least 2) with one
  *     synchronous write port and one synchronous read port with enable (read register rd_q),
  *     i.e. an inferable simple dual-port RAM.
- *   - The constant currents K[0..N-1] (bias, or for the first layer bias + the once-per-image
- *     analog current) live in one more simple dual-port RAM of N words, loaded from
- *     K_INIT_FILE by $readmemh (format: snngen.backends.verilog.memfile.write_mem, K_WIDTH-bit
- *     two's complement) and overwritten word by word through k_wr_*.
+ *   - The constant currents K (bias, or for the first layer bias + the once-per-image analog
+ *     current) live in one more simple dual-port RAM of DEPTH_USED rows of LANES K_WIDTH-bit
+ *     fields, laid out as the banks (field j of row r: the K of the neuron at address r of
+ *     bank j, 0 where there is none), loaded from K_INIT_FILE by $readmemh (format:
+ *     snngen.backends.verilog.memfile.write_mem, LANES*K_WIDTH-bit words of two's complement
+ *     fields, written by snngen.hwmodel.blocks.banks.k_rows) and overwritten one field at a
+ *     time through k_wr_*.
  *
  * Contract (every stream: a transfer is a rising edge with valid && ready; every valid is a
  * register or a function of registers and never depends on any ready)
@@ -32,27 +35,31 @@
  *     updates of the same neuron on consecutive cycles (or any spacing) are exact; lanes are
  *     independent; every lane takes one update per cycle. weight is signed W_WIDTH and is
  *     added modulo 2^V_WIDTH (exact whenever the true membrane fits V_WIDTH, §7).
- *   - k_wr_en: K[k_wr_addr] <= k_wr_data at the edge, honoured only while idle (ignored while
- *     busy). A K write at the edge a sweep is accepted is seen by that sweep.
+ *   - k_wr_en: the K of the neuron at address k_wr_row of bank k_wr_lane <= k_wr_data at the
+ *     edge, honoured only while idle (ignored while busy). A K write at the edge a sweep is
+ *     accepted is seen by that sweep.
  *   - Sweep: accepted at edge e (while idle). It first lets the update pipelines drain (the
- *     last update, accepted at e - 1 at the latest, writes at e), then processes neurons
- *     n = 0 .. N-1 in ascending order, one per cycle, in a 2-stage pipeline (read bank + K;
- *     add, compare, subtract, clamp, write back):
+ *     last update, accepted at e - 1 at the latest, writes at e), then processes the bank rows
+ *     r = 0 .. DEPTH_USED - 1 in ascending order, one row (every lane: LANES neurons) per
+ *     advance, in a pipeline of row read (banks + K row), the arithmetic of every lane with
+ *     its write-back, and a spike buffer:
  *         v = v + K[n]
  *         if SPIKING && v >= THRESHOLD: spike, v = v - THRESHOLD
  *         if HAS_VMIN: v = max(v, VMIN)
  *     i.e. golden if_update(v, K, THRESHOLD, VMIN or None, SPIKING) after the timestep's
- *     updates. Every spiking neuron emits one event (m_index = n, m_eot = 0), in ascending n;
- *     after neuron N-1 one event with m_eot = 1 and m_index = 0 ends the timestep.
- *     The whole sweep pipeline advances in exactly the cycles where !(m_valid && !m_ready);
- *     in a cycle with m_valid && !m_ready (a stall) nothing moves, nothing is lost.
+ *     updates. Every spiking neuron emits one event (m_index = n, m_eot = 0), in the order of
+ *     its (row, lane) (snngen.hwmodel.blocks.banks.emission_order: for a dense layer, PLANE =
+ *     1, ascending n); after the last row one event with m_eot = 1 and m_index = 0 ends the
+ *     timestep. The spike buffer takes a row's spikes and hands them to the output register
+ *     one per cycle, lowest lane first; the row pipeline advances in the cycles in which the
+ *     buffer is empty afterwards (it holds at most one spike, which moves on) and the output
+ *     register is free, !(m_valid && !m_ready). In a stall cycle nothing moves, nothing is
+ *     lost.
  *   - Sweep timing (exact): with the sweep accepted at edge e, the EOT event transfers at
- *     edge e + N + 3 + S, where S is the number of cycles after e, up to the EOT transfer, in
- *     which m_valid is high and m_ready low. busy is high from the edge after e up to and
- *     including the cycle of the EOT transfer; the array is idle right after that edge. So
- *     the sweep takes N + 3 cycles plus one per stall cycle (pipeline depth P = 2: N + P + 1).
- *     Neuron n is written back at edge e + n + 2 + (stalls so far) and its event (if any) is
- *     offered from that edge on.
+ *     edge e + sum_r max(1, s_r) + 4 + S, s_r the spikes of row r, S the cycles after e, up
+ *     to the EOT transfer, in which m_valid is high and m_ready low: every row takes one
+ *     cycle, or one per spike. busy is high from the edge after e up to and including the
+ *     cycle of the EOT transfer; the array is idle right after that edge.
  *   - Debug read (tests, while idle): dbg_rd_en with dbg_rd_index at edge e puts the
  *     membrane of that neuron on dbg_rd_data after e (held until the bank's read port is
  *     used again: a debug read, an update or a sweep). It uses the bank's read port: do not
@@ -98,7 +105,7 @@ module snn_if_array #
     parameter SPIKING = 1,
     // Path of the .mem file holding the N signed K_WIDTH-bit constant currents; required
     parameter K_INIT_FILE = "",
-    // Width of neuron indices (m_index, k_wr_addr, dbg_rd_index); >= $clog2(N), <= 32
+    // Width of neuron indices (m_index, dbg_rd_index); >= $clog2(N), <= 32
     parameter INDEX_WIDTH = $clog2(N),
     // Width of a bank address (upd_addr); >= $clog2(ceil(N/PLANE/LANES)*PLANE) and >= 1 (the
     // default; the guards only keep bad values from dividing by zero before the checks below)
@@ -131,7 +138,8 @@ module snn_if_array #
      * Constant current write (while idle)
      */
     input  wire                           k_wr_en,
-    input  wire [INDEX_WIDTH-1:0]         k_wr_addr,
+    input  wire [ADDR_WIDTH-1:0]          k_wr_row,
+    input  wire [((LANES > 1) ? $clog2(LANES) : 1)-1:0] k_wr_lane,
     input  wire [K_WIDTH-1:0]             k_wr_data,
 
     /*
@@ -178,14 +186,18 @@ localparam KAW = $clog2(N);
 localparam SW = ((V_WIDTH > K_WIDTH) ? V_WIDTH : K_WIDTH) + 1;
 
 localparam integer LAST_LANE_I = LANES - 1;
-localparam integer LAST_INDEX_I = N - 1;
 localparam integer LAST_ROW_I = DEPTH_USED - 1;
-localparam [LANE_W-1:0] LAST_LANE = LAST_LANE_I[LANE_W-1:0];
-localparam [INDEX_WIDTH-1:0] LAST_INDEX = LAST_INDEX_I[INDEX_WIDTH-1:0];
 localparam [MEM_AW-1:0] LAST_ROW = LAST_ROW_I[MEM_AW-1:0];
 localparam integer LAST_P_I = PLANE_SAFE - 1;
 localparam [PW-1:0] LAST_P = LAST_P_I[PW-1:0];
-localparam [MEM_AW-1:0] PLANE_ROWS = PLANE_SAFE[MEM_AW-1:0];
+// the first row of the last channel group, its lanes that hold a neuron, and the index step
+// from the last row of a group to the first of the next (lane 0's channel moves on by LANES)
+localparam integer LAST_G_ROW0_I = (CH - 1) / LANES_SAFE * PLANE_SAFE;
+localparam [MEM_AW-1:0] LAST_G_ROW0 = LAST_G_ROW0_I[MEM_AW-1:0];
+localparam integer M_LAST_I = CH - (CH - 1) / LANES_SAFE * LANES_SAFE;
+localparam [LANES-1:0] LAST_LANES = {LANES{1'b1}} >> (LANES - M_LAST_I);
+localparam integer STEP_G_IDX_I = LANES_SAFE * PLANE_SAFE - PLANE_SAFE + 1;
+localparam [INDEX_WIDTH-1:0] STEP_G_IDX = STEP_G_IDX_I[INDEX_WIDTH-1:0];
 localparam [V_WIDTH-1:0] V0_V = V0[V_WIDTH-1:0];
 localparam [V_WIDTH-1:0] VMIN_V = VMIN[V_WIDTH-1:0];
 localparam [V_WIDTH-1:0] THR_V = THRESHOLD[V_WIDTH-1:0];
@@ -263,41 +275,55 @@ reg m_valid_reg;
 reg m_eot_reg;
 reg [INDEX_WIDTH-1:0] m_index_reg;
 
-// the sweep pipeline advances when the output stage is free (empty, or its event leaves now)
-wire adv = !m_valid_reg || m_ready;
+// the output register is free (empty, or its event leaves now)
+wire o_free = !m_valid_reg || m_ready;
 wire m_fire = m_valid_reg && m_ready;
 
-// sweep stage A: the next slot to issue (a neuron, then the EOT slot)
+// the spike buffer: the spikes of the last row (a lane mask, lowest lane first) and, after the
+// last row, the EOT; o_idx_reg is the neuron index of the row's lane 0
+reg [LANES-1:0] o_mask_reg;
+reg o_eot_reg;
+reg [INDEX_WIDTH-1:0] o_idx_reg;
+// the buffer holds at most one item (a spike or the EOT), which leaves when o_free
+wire o_single = (o_mask_reg & (o_mask_reg - 1'b1)) == {LANES{1'b0}};
+// the row pipeline (A -> B -> buffer) advances when the buffer is empty after this cycle; in a
+// stall cycle (m_valid && !m_ready) nothing moves
+wire adv = o_free && o_single;
+
+// sweep stage A: the next row to issue (all banks, one address), then the EOT slot
 reg a_run_reg;
 reg a_eot_reg;
-reg [INDEX_WIDTH-1:0] a_idx_reg;
-reg [LANE_W-1:0] a_lane_reg;
 reg [MEM_AW-1:0] a_row_reg;
-// the position in the channel and the row of position 0 of the channel group (counters: no
-// division of the index)
+// the position in the channel, the index of the row's lane-0 neuron, the last channel group
+// (counters: no division of the index)
 reg [PW-1:0] a_p_reg;
-reg [MEM_AW-1:0] a_base_reg;
+reg [INDEX_WIDTH-1:0] a_idx_reg;
+reg a_last_g_reg;
 
-// sweep stage B: the slot whose bank word and K were read at the last advance
+// sweep stage B: the row whose bank words and K row were read at the last advance
 reg b_valid_reg;
 reg b_eot_reg;
 reg [INDEX_WIDTH-1:0] b_idx_reg;
-reg [LANE_W-1:0] b_lane_reg;
+reg b_last_g_reg;
 reg [MEM_AW-1:0] b_row_reg;
 
 wire a_issue = sweeping && a_run_reg && adv;
-wire a_issue_neuron = a_issue && !a_eot_reg;
+wire a_issue_row = a_issue && !a_eot_reg;
 wire b_go = sweeping && b_valid_reg && adv;
-wire b_neuron = b_go && !b_eot_reg;
+wire b_row_go = b_go && !b_eot_reg;
+
+// the lanes that hold a neuron in B's row: every lane, or the last channel group's
+wire [LANES-1:0] b_lanes = b_last_g_reg ? LAST_LANES : {LANES{1'b1}};
 
 // read registers of all banks, lane j in field j
 wire [LANES*V_WIDTH-1:0] bank_q;
 
 /*
- * constant currents K
+ * constant currents K: one row of LANES fields per bank row (field j: the neuron of lane j),
+ * a simple dual-port RAM written one field at a time
  */
-reg [K_WIDTH-1:0] kmem [0:N-1];
-reg [K_WIDTH-1:0] k_q;
+reg [LANES*K_WIDTH-1:0] kmem [0:DEPTH-1];
+reg [LANES*K_WIDTH-1:0] k_q;
 
 initial begin
     $readmemh(K_INIT_FILE, kmem);
@@ -305,36 +331,45 @@ end
 
 always @(posedge clk) begin
     if (k_wr_en && idle && !rst) begin
-        kmem[k_wr_addr[KAW-1:0]] <= k_wr_data;
+        kmem[k_wr_row[MEM_AW-1:0]][k_wr_lane*K_WIDTH +: K_WIDTH] <= k_wr_data;
     end
 end
 
 always @(posedge clk) begin
-    if (a_issue_neuron) begin
-        k_q <= kmem[a_idx_reg[KAW-1:0]];
+    if (a_issue_row) begin
+        k_q <= kmem[a_row_reg];
     end
 end
 
 generate
-    if (INDEX_WIDTH > KAW) begin : g_wide_index
-        // named unused_* so lint knows these bits are ignored on purpose (they are 0 for
-        // every index < N)
-        wire unused_index_high = |{k_wr_addr[INDEX_WIDTH-1:KAW], a_idx_reg[INDEX_WIDTH-1:KAW]};
+    if (ADDR_WIDTH > MEM_AW) begin : g_wide_k_row
+        // rows beyond DEPTH_USED do not exist; these bits are 0 for every K write
+        wire unused_k_row_high = |k_wr_row[ADDR_WIDTH-1:MEM_AW];
     end
 endgenerate
 
+// stage B's spikes, lane j in bit j (from the per-lane arithmetic below), and each lane's
+// index offset j*PLANE (its channel is j on from lane 0's)
+wire [LANES-1:0] b_spikes;
+wire [LANES*INDEX_WIDTH-1:0] lane_off;
+
 /*
- * sweep arithmetic (stage B): v + K, compare, subtract, clamp, in SW bits
+ * the spike buffer's next spike: the lowest lane k of the mask, neuron o_idx + k*PLANE
  */
-wire [V_WIDTH-1:0] b_v = bank_q[b_lane_reg*V_WIDTH +: V_WIDTH];
-wire signed [SW-1:0] b_sum = $signed({{(SW-V_WIDTH){b_v[V_WIDTH-1]}}, b_v})
-                           + $signed({{(SW-K_WIDTH){k_q[K_WIDTH-1]}}, k_q});
-wire b_spike = (SPIKING != 0) && (b_sum >= THR_S);
-wire signed [SW-1:0] b_sub = b_spike ? b_sum - THR_S : b_sum;
-wire signed [SW-1:0] b_new = (HAS_VMIN != 0 && b_sub < VMIN_S) ? VMIN_S : b_sub;
-wire [V_WIDTH-1:0] sweep_v = b_new[V_WIDTH-1:0];
-// the result fits V_WIDTH (semantics.md §7): the high bits are sign copies
-wire unused_sweep_high = ^b_new[SW-1:V_WIDTH];
+reg [INDEX_WIDTH-1:0] o_next_off;
+reg [LANES-1:0] o_next_bit;
+integer kk;
+always @* begin
+    o_next_off = {INDEX_WIDTH{1'b0}};
+    o_next_bit = {LANES{1'b0}};
+    for (kk = LANES - 1; kk >= 0; kk = kk - 1) begin
+        if (o_mask_reg[kk]) begin
+            o_next_off = lane_off[kk*INDEX_WIDTH +: INDEX_WIDTH];
+            o_next_bit = {LANES{1'b0}};
+            o_next_bit[kk] = 1'b1;
+        end
+    end
+end
 
 /*
  * debug read: lane and row of dbg_rd_index (channel ch = index / PLANE at position
@@ -371,6 +406,21 @@ generate
 
         reg [V_WIDTH-1:0] mem [0:DEPTH-1];
         reg [V_WIDTH-1:0] rd_q;
+
+        // sweep arithmetic (stage B) of this lane: v + K, compare, subtract, clamp, in SW bits
+        wire [K_WIDTH-1:0] b_k = k_q[j*K_WIDTH +: K_WIDTH];
+        wire signed [SW-1:0] b_sum = $signed({{(SW-V_WIDTH){rd_q[V_WIDTH-1]}}, rd_q})
+                                   + $signed({{(SW-K_WIDTH){b_k[K_WIDTH-1]}}, b_k});
+        wire b_spike = (SPIKING != 0) && (b_sum >= THR_S);
+        wire signed [SW-1:0] b_sub = b_spike ? b_sum - THR_S : b_sum;
+        wire signed [SW-1:0] b_new = (HAS_VMIN != 0 && b_sub < VMIN_S) ? VMIN_S : b_sub;
+        wire [V_WIDTH-1:0] sweep_v = b_new[V_WIDTH-1:0];
+        // the result fits V_WIDTH (semantics.md §7): the high bits are sign copies
+        wire unused_sweep_high = ^b_new[SW-1:V_WIDTH];
+        // a lane without a neuron in this row (the last channel group) never spikes
+        assign b_spikes[j] = b_spike && b_lanes[j];
+        localparam integer OFF_I = j * PLANE_SAFE;
+        assign lane_off[j*INDEX_WIDTH +: INDEX_WIDTH] = OFF_I[INDEX_WIDTH-1:0];
 
         // update stage 1: accepted at the last edge, read issued at that edge
         reg s1_valid_reg;
@@ -413,7 +463,7 @@ generate
                 we = 1'b1;
                 wa = clr_row_reg;
                 wd = V0_V;
-            end else if (b_neuron && b_lane_reg == LANE) begin
+            end else if (b_row_go && b_lanes[j]) begin
                 we = 1'b1;
                 wa = b_row_reg;
                 wd = sweep_v;
@@ -429,8 +479,7 @@ generate
         end
 
         // read port: sweep issue, else update, else debug
-        wire re = (a_issue_neuron && a_lane_reg == LANE) || upd_fire
-                  || (dbg_go && dbg_lane == LANE);
+        wire re = a_issue_row || upd_fire || (dbg_go && dbg_lane == LANE);
         wire [MEM_AW-1:0] ra = sweeping ? a_row_reg : (upd_fire ? u_row : dbg_row);
 
         always @(posedge clk) begin
@@ -459,7 +508,7 @@ generate
 endgenerate
 
 /*
- * state machine, sweep pipeline and output stage
+ * state machine, sweep pipeline, spike buffer and output stage
  */
 always @(posedge clk) begin
     if (rst) begin
@@ -468,6 +517,8 @@ always @(posedge clk) begin
         a_run_reg <= 1'b0;
         a_eot_reg <= 1'b0;
         b_valid_reg <= 1'b0;
+        o_mask_reg <= {LANES{1'b0}};
+        o_eot_reg <= 1'b0;
         m_valid_reg <= 1'b0;
         m_eot_reg <= 1'b0;
     end else begin
@@ -490,19 +541,29 @@ always @(posedge clk) begin
                 end
             end
             default: begin
+                // the output register takes the buffer's next item (a spike, else the EOT)
+                if (o_free) begin
+                    m_valid_reg <= (o_mask_reg != {LANES{1'b0}}) || o_eot_reg;
+                    m_eot_reg <= (o_mask_reg == {LANES{1'b0}}) && o_eot_reg;
+                    if (o_mask_reg != {LANES{1'b0}}) begin
+                        o_mask_reg <= o_mask_reg & ~o_next_bit;
+                    end else begin
+                        o_eot_reg <= 1'b0;
+                    end
+                end
                 if (adv) begin
                     // stage A -> stage B
                     b_valid_reg <= a_run_reg;
                     if (a_run_reg) begin
                         if (a_eot_reg) begin
                             a_run_reg <= 1'b0;
-                        end else if (a_idx_reg == LAST_INDEX) begin
+                        end else if (a_row_reg == LAST_ROW) begin
                             a_eot_reg <= 1'b1;
                         end
                     end
-                    // stage B -> output stage
-                    m_valid_reg <= b_valid_reg && (b_eot_reg || b_spike);
-                    m_eot_reg <= b_eot_reg;
+                    // stage B -> the buffer (empty after this cycle)
+                    o_mask_reg <= (b_valid_reg && !b_eot_reg) ? b_spikes : {LANES{1'b0}};
+                    o_eot_reg <= b_valid_reg && b_eot_reg;
                 end
                 if (m_fire && m_eot_reg) begin
                     state_reg <= S_IDLE;
@@ -515,39 +576,35 @@ end
 // datapath registers of the sweep (no reset needed)
 always @(posedge clk) begin
     if (sweep_fire) begin
-        a_idx_reg <= {INDEX_WIDTH{1'b0}};
-        a_lane_reg <= {LANE_W{1'b0}};
         a_row_reg <= {MEM_AW{1'b0}};
         a_p_reg <= {PW{1'b0}};
-        a_base_reg <= {MEM_AW{1'b0}};
-    end else if (a_issue_neuron) begin
-        a_idx_reg <= a_idx_reg + 1'b1;
+        a_idx_reg <= {INDEX_WIDTH{1'b0}};
+        a_last_g_reg <= LAST_G_ROW0 == {MEM_AW{1'b0}};
+    end else if (a_issue_row) begin
+        a_row_reg <= a_row_reg + 1'b1;
         if (a_p_reg != LAST_P) begin
-            // next position of the channel
+            // next position of the channel group
             a_p_reg <= a_p_reg + 1'b1;
-            a_row_reg <= a_row_reg + 1'b1;
-        end else if (a_lane_reg != LAST_LANE) begin
-            // next channel of the group: next bank, back to the group's first row
-            a_p_reg <= {PW{1'b0}};
-            a_lane_reg <= a_lane_reg + 1'b1;
-            a_row_reg <= a_base_reg;
+            a_idx_reg <= a_idx_reg + 1'b1;
         end else begin
-            // first channel of the next group (the last row may be out of range after the
-            // last neuron: never read)
+            // first position of the next channel group: its lane-0 channel is LANES on
             a_p_reg <= {PW{1'b0}};
-            a_lane_reg <= {LANE_W{1'b0}};
-            a_row_reg <= a_base_reg + PLANE_ROWS;
-            a_base_reg <= a_base_reg + PLANE_ROWS;
+            a_idx_reg <= a_idx_reg + STEP_G_IDX;
+            a_last_g_reg <= a_row_reg + 1'b1 == LAST_G_ROW0;
         end
     end
     if (a_issue) begin
         b_eot_reg <= a_eot_reg;
         b_idx_reg <= a_idx_reg;
-        b_lane_reg <= a_lane_reg;
+        b_last_g_reg <= a_last_g_reg;
         b_row_reg <= a_row_reg;
     end
-    if (b_go) begin
-        m_index_reg <= b_eot_reg ? {INDEX_WIDTH{1'b0}} : b_idx_reg;
+    if (adv && b_valid_reg) begin
+        o_idx_reg <= b_idx_reg;
+    end
+    if (o_free) begin
+        m_index_reg <= (o_mask_reg != {LANES{1'b0}}) ? o_idx_reg + o_next_off
+                                                     : {INDEX_WIDTH{1'b0}};
     end
 end
 

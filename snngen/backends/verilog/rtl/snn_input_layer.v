@@ -210,6 +210,8 @@ snn_router #(
 wire acc_clear_ready;
 wire acc_m_valid;
 wire [INDEX_WIDTH-1:0] acc_m_index;
+wire [((LANES > 1) ? $clog2(LANES) : 1)-1:0] acc_m_lane;
+wire [V_ADDR_WIDTH-1:0] acc_m_row;
 wire [K_WIDTH-1:0] acc_m_value;
 wire acc_m_eot;
 wire acc_busy;
@@ -218,6 +220,7 @@ snn_accum #(
     .C(R_COUT), .H(R_OH), .W(R_OW), .LANES(LANES), .U_WIDTH(U_WIDTH), .A_WIDTH(A_WIDTH),
     .K_WIDTH(K_WIDTH), .PKH(A_PKH), .PKW(A_PKW), .PSH(A_PSH), .PSW(A_PSW), .PPH(A_PPH),
     .PPW(A_PPW), .OH(OH), .OW(OW), .ADDR_WIDTH(A_ADDR_WIDTH), .OUT_INDEX_WIDTH(INDEX_WIDTH),
+    .OUT_ROW_WIDTH(V_ADDR_WIDTH),
     .BIAS_PER_NEURON(A_BIAS_PER_NEURON), .BIAS_FILE(A_BIAS_FILE)
 ) accum (
     .clk(clk), .rst(rst),
@@ -225,12 +228,14 @@ snn_accum #(
     .upd_valid(upd_valid), .upd_ready(upd_ready), .upd_addr(upd_addr),
     .upd_weight(upd_weight),
     .sweep_valid(acc_sweep_valid), .sweep_ready(acc_sweep_ready),
-    .m_valid(acc_m_valid), .m_ready(1'b1), .m_index(acc_m_index), .m_value(acc_m_value),
-    .m_eot(acc_m_eot),
+    .m_valid(acc_m_valid), .m_ready(1'b1), .m_index(acc_m_index), .m_lane(acc_m_lane),
+    .m_row(acc_m_row), .m_value(acc_m_value), .m_eot(acc_m_eot),
     .busy(acc_busy)
 );
 
 assign load_done = acc_m_valid && acc_m_eot;
+// the K writes address the array's banks (m_lane, m_row); the flat index is not needed
+wire unused_acc_index = |acc_m_index;
 
 /*
  * the IF array: K <- the accumulator readout; one sweep per go
@@ -260,7 +265,8 @@ snn_if_array #(
     // no synaptic events: the whole current is K
     .upd_valid({LANES{1'b0}}), .upd_ready(unused_arr_upd_ready),
     .upd_addr({(LANES*V_ADDR_WIDTH){1'b0}}), .upd_weight({LANES{1'b0}}),
-    .k_wr_en(acc_m_valid && !acc_m_eot), .k_wr_addr(acc_m_index), .k_wr_data(acc_m_value),
+    .k_wr_en(acc_m_valid && !acc_m_eot), .k_wr_row(acc_m_row), .k_wr_lane(acc_m_lane),
+    .k_wr_data(acc_m_value),
     .sweep_valid(sweep_valid), .sweep_ready(sweep_ready),
     .m_valid(m_valid), .m_ready(m_ready), .m_index(m_index), .m_eot(m_eot),
     .busy(arr_busy),
