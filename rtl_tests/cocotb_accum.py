@@ -9,9 +9,10 @@ get more updates and a second readout (a readout leaves the accumulators as they
 first image also reads out the freshly cleared map (K = bias), the second starts its readout
 right after the last update (accepted at e - 1: included). The expected beats come from
 ``snngen.hwmodel.blocks.accum.readout`` (numpy max-pool of the model accumulators plus the
-bias) and are compared with ``==``: every (m_index, m_value) in order, then the EOT (index 0,
-value 0). The cycle contract of the header of snngen/backends/verilog/rtl/snn_accum.v is
-asserted: the EOT transfers NOUT*PKH*PKW + 3 + (stall cycles) cycles after the sweep's
+bias) and are compared with ``==``: every beat (m_row, the LANES K fields of the row's
+channels, 0 for a channel past C) in order, then the EOT (row 0, value 0). The cycle contract of
+the header of snngen/backends/verilog/rtl/snn_accum.v is asserted: the EOT transfers
+NOUT_ROWS*PKH*PKW + 3 + (stall cycles) cycles after the sweep's
 acceptance edge, every beat is first offered in the cycle ``beat_offer_cycle``/
 ``eot_offer_cycle`` says and held unchanged while stalled, the block is idle right after the
 EOT. While busy, random updates, clears and sweeps are offered: they must be refused (readies
@@ -41,7 +42,7 @@ from snngen.hwmodel.blocks import accum, banks
 
 class AccumBench(LaneBench):
     WORD = "accumulator"
-    OUTPUTS = ("m_index", "m_eot", "m_value", "m_lane", "m_row")
+    OUTPUTS = ("m_row", "m_eot", "m_value")
 
     def __init__(self, dut, name: str) -> None:
         cfg = config("SNN_ACCUM_CONFIG")
@@ -51,26 +52,29 @@ class AccumBench(LaneBench):
                          plane=cfg["H"] * cfg["W"])
         self.aw: int = cfg["A_WIDTH"]
         self.kw: int = cfg["K_WIDTH"]
-        self.oiw: int = cfg["OUT_INDEX_WIDTH"]
+        self.orw: int = cfg["OUT_ROW_WIDTH"]
         self.pool = tuple(cfg[k] for k in ("PKH", "PKW", "PSH", "PSW", "PPH", "PPW"))
         c, oh, ow = accum.out_shape(self.shape, self.pool)
         assert (oh, ow) == (cfg["OH"], cfg["OW"])
         self.nout = c * oh * ow
         self.pool_plane = oh * ow
+        self.out_rows = banks.bank_rows(self.nout, self.lanes, self.pool_plane)
         assert self.rows == accum.clear_cycles(self.shape, self.lanes)
-        self.bias = np.array(read_mem(cfg["mem_file"], self.kw, signed=True), dtype=np.int64)
-        self.per_neuron = bool(cfg.get("BIAS_PER_NEURON", 0))  # one bias per output neuron
-        assert len(self.bias) == (self.nout if self.per_neuron else cfg["C"])
+        words = read_mem(cfg["mem_file"], self.lanes * self.kw, signed=False)
+        assert len(words) == -(-cfg["C"] // self.lanes)
+        self.bias = np.array(banks.k_values(words, cfg["C"], self.lanes, 1, self.kw),
+                             dtype=np.int64)
         self.acc = np.zeros(self.n, dtype=np.int64)  # exact sums (valid after a clear)
         lim = 1 << (min(self.aw, self.kw) - 2)
         self.lo, self.hi = -lim, lim - 1
-        assert len(dut.m_index) == self.oiw and len(dut.m_value) == self.kw
+        assert len(dut.m_row) == self.orw and len(dut.m_value) == self.lanes * self.kw
 
     def sample(self) -> dict:
         out = super().sample()
         if out["m_valid"]:
-            out["m_value"] = self.dut.m_value.value.to_signed()
-            out["m_place"] = (uint(self.dut.m_lane.value), uint(self.dut.m_row.value))
+            v = uint(self.dut.m_value.value)
+            out["m_row"] = uint(self.dut.m_row.value)
+            out["m_value"] = tuple(banks.k_values([v], self.lanes, self.lanes, 1, self.kw))
         return out
 
     def junk(self) -> dict:
@@ -121,16 +125,21 @@ class AccumBench(LaneBench):
     async def updates(self, p_gap: float, free: bool = False) -> None:
         await self.drive_updates([self.lane_updates(j, free) for j in range(self.lanes)], p_gap)
 
-    def expected(self, free: bool) -> list[int]:
+    def expected(self, free: bool) -> list[tuple[int, ...]]:
+        """The beats' values: per output bank row, the K of its LANES channels (0 past C)."""
         held = accum.wrap(self.acc, self.aw)  # what the A_WIDTH-bit registers hold
         self.stats["wrapped_accumulators"] += int((held != self.acc).sum())
-        k = accum.readout(held.reshape(self.shape), self.bias, self.pool,
-                          self.per_neuron).ravel()
+        k = accum.readout(held.reshape(self.shape), self.bias, self.pool).ravel()
         if not free:
             assert (held == self.acc).all()
             lo, hi = -(1 << (self.kw - 1)), (1 << (self.kw - 1)) - 1
             assert ((lo <= k) & (k <= hi)).all(), "stimulus broke the K_WIDTH guarantee"
-        return [int(v) for v in accum.wrap(k, self.kw)]
+        k = accum.wrap(k, self.kw)
+        rows = [[0] * self.lanes for _ in range(self.out_rows)]
+        for m, v in enumerate(k):
+            lane, row = banks.lane_address(m, self.lanes, self.pool_plane)
+            rows[row][lane] = int(v)
+        return [tuple(r) for r in rows]
 
     async def readout(self, p_ready: float, force_stall: bool = False,
                       free: bool = False) -> None:
@@ -145,25 +154,20 @@ class AccumBench(LaneBench):
         beats: list[tuple[int, int]] = []
         while True:
             m_ready = int(rng.random() < p_ready)
-            if force_stall and stalls == 0 and cycles + 1 == self.nout * p + 3:
+            if force_stall and stalls == 0 and cycles + 1 == self.out_rows * p + 3:
                 m_ready = 0  # the EOT is on m in this cycle when nothing stalled before
             out = await self.step(m_ready=m_ready, **self.junk())
             cycles += 1
             assert out["busy"], self.msg(f"busy low {cycles} cycles into a readout")
-            assert cycles <= 4 * self.nout * p + 1000, self.msg("the readout never ends")
+            assert cycles <= 4 * self.out_rows * p + 1000, self.msg("the readout never ends")
             if out["m_valid"]:
-                beat = (out["m_index"], out["m_value"], out["m_eot"])
-                # the beat's place in the banks of the IF array that takes K (PLANE = OH*OW)
-                place = ((0, 0) if beat[2] else
-                         banks.lane_address(beat[0], self.lanes, self.pool_plane))
-                assert out["m_place"] == place, self.msg(
-                    f"beat {beat}: (m_lane, m_row) = {out['m_place']}, expected {place}")
+                beat = (out["m_row"], out["m_value"], out["m_eot"])
                 if prev_stall is not None:
                     assert beat == prev_stall, self.msg(
                         f"beat {prev_stall} changed to {beat} in a stall")
                 else:  # a new beat: offered exactly when the contract says
                     if beat[2]:
-                        want = accum.eot_offer_cycle(self.nout, self.pool, stalls)
+                        want = accum.eot_offer_cycle(self.out_rows, self.pool, stalls)
                     else:
                         want = accum.beat_offer_cycle(len(beats), self.pool, stalls)
                     assert cycles == want, self.msg(
@@ -175,23 +179,24 @@ class AccumBench(LaneBench):
                     continue
                 prev_stall = None
                 if beat[2]:
-                    assert beat[:2] == (0, 0), self.msg(f"EOT beat with index/value {beat[:2]}")
+                    assert beat[:2] == (0, (0,) * self.lanes), self.msg(
+                        f"EOT beat with row/value {beat[:2]}")
                     break
                 beats.append(beat[:2])
             else:
                 prev_stall = None
         want_beats = list(enumerate(expected))
         assert beats == want_beats, self.msg(f"beats {beats}, expected {want_beats}")
-        want = accum.readout_cycles(self.nout, self.pool, stalls)
+        want = accum.readout_cycles(self.out_rows, self.pool, stalls)
         assert cycles == want, self.msg(
             f"readout took {cycles} cycles with {stalls} stall cycles; contract: "
-            f"NOUT*PKH*PKW + 3 + stalls = {want}")
+            f"NOUT_ROWS*PKH*PKW + 3 + stalls = {want}")
         out = await self.step()
         assert not out["busy"], self.msg("still busy after the EOT transfer")
         self.stats["readouts"] += 1
         self.stats["beats"] += len(beats)
         self.stats["stall_cycles"] += stalls
-        self.stats["negative_values"] += sum(v < 0 for v in expected)
+        self.stats["negative_values"] += sum(v < 0 for r in expected for v in r)
 
 
 @cocotb.test()
@@ -232,7 +237,7 @@ async def test_reset(dut) -> None:
     await bench.reset(2)  # while idle: the accumulators are kept
     await bench.idle(1)
     await bench.readout(0.5)
-    await bench.reset_inside("sweep", bench.nout * bench.pool[0] * bench.pool[1])
+    await bench.reset_inside("sweep", bench.out_rows * bench.pool[0] * bench.pool[1])
     await bench.readout(0.7, force_stall=True)  # the interrupted readout changed nothing
     # the accumulators are undefined after a reset in a clear: clear, and all works again
     await bench.reset_inside("clear", bench.rows)

@@ -42,8 +42,7 @@ from snngen.hwmodel.blocks import banks
 
 class IfArrayBench(LaneBench):
     WORD = "neuron"
-    EXTRA_INPUTS = ("k_wr_en", "k_wr_row", "k_wr_lane", "k_wr_data", "dbg_rd_en",
-                    "dbg_rd_index")
+    EXTRA_INPUTS = ("k_wr_en", "k_wr_row", "k_wr_data", "dbg_rd_en", "dbg_rd_index")
     OUTPUTS = ("m_index", "m_eot", "dbg_rd_data")
 
     def __init__(self, dut, name: str) -> None:
@@ -69,19 +68,18 @@ class IfArrayBench(LaneBench):
         self.kmax = (1 << (self.kw - 1)) - 1
         assert self.kmax + self.wmax < self.hi // 2, "K/W too wide for this V_WIDTH"
         assert len(dut.m_index) == self.iw and len(dut.dbg_rd_data) == self.vw
-        assert len(dut.k_wr_row) == cfg["ADDR_WIDTH"] and len(dut.k_wr_data) == self.kw
-        assert len(dut.k_wr_lane) == max(1, (self.lanes - 1).bit_length())
+        assert len(dut.k_wr_row) == cfg["ADDR_WIDTH"]
+        assert len(dut.k_wr_data) == self.lanes * self.kw
 
     # --- one clock cycle -------------------------------------------------------------------
 
     def drive_extra(self, k_wr=None, dbg=None) -> None:
-        """``k_wr``: None or (index, value); ``dbg``: None or the index to read."""
+        """``k_wr``: None or (bank row, the LANES values of the row); ``dbg``: None or the
+        index to read."""
         d = self.dut
         d.k_wr_en.value = int(k_wr is not None)
-        lane, row = banks.lane_address(k_wr[0], self.lanes, self.plane) if k_wr else (0, 0)
-        d.k_wr_lane.value = lane
-        d.k_wr_row.value = row
-        d.k_wr_data.value = (k_wr[1] & ((1 << self.kw) - 1)) if k_wr else 0
+        d.k_wr_row.value = k_wr[0] if k_wr else 0
+        d.k_wr_data.value = banks.k_rows_of(k_wr[1], self.kw) if k_wr else 0
         d.dbg_rd_en.value = int(dbg is not None)
         d.dbg_rd_index.value = dbg if dbg is not None else 0
 
@@ -89,8 +87,7 @@ class IfArrayBench(LaneBench):
         d, rng = self.dut, self.rng
         d.k_wr_en.value = rng.randrange(2)
         d.k_wr_row.value = rng.getrandbits(len(d.k_wr_row))
-        d.k_wr_lane.value = rng.getrandbits(len(d.k_wr_lane))
-        d.k_wr_data.value = rng.getrandbits(self.kw)
+        d.k_wr_data.value = rng.getrandbits(self.lanes * self.kw)
         d.dbg_rd_en.value = rng.randrange(2)
         d.dbg_rd_index.value = rng.getrandbits(self.iw)
 
@@ -102,7 +99,7 @@ class IfArrayBench(LaneBench):
     def junk(self) -> dict:
         """Random inputs for a busy cycle: they must be refused or ignored."""
         rng = self.rng
-        k_wr = ((rng.randrange(self.n), rng.randint(-self.kmax, self.kmax))
+        k_wr = ((rng.randrange(self.rows), self.random_k_row())
                 if rng.random() < 0.3 else None)
         dbg = rng.randrange(self.n) if rng.random() < 0.3 else None
         return {"upd": self.junk_updates(), "k_wr": k_wr, "dbg": dbg}
@@ -112,19 +109,37 @@ class IfArrayBench(LaneBench):
     def cleared(self) -> None:
         self.v[:] = self.v0
 
+    def row_neurons(self, row: int) -> list[int | None]:
+        """The neuron of every lane at bank row ``row`` (None where a lane has none)."""
+        # a lane past the last channel maps to an index >= N
+        return [n if (n := banks.neuron_at(j, row, self.lanes, self.plane)) < self.n else None
+                for j in range(self.lanes)]
+
+    def k_row(self, row: int) -> list[int]:
+        """The model's K row (0 for a lane without a neuron)."""
+        return [0 if n is None else int(self.k[n]) for n in self.row_neurons(row)]
+
+    def random_k_row(self) -> list[int]:
+        return [self.rng.randint(-self.kmax - 1, self.kmax) for _ in range(self.lanes)]
+
+    def set_k_row(self, row: int, values: list[int]) -> None:
+        for n, v in zip(self.row_neurons(row), values, strict=True):
+            if n is not None:
+                self.k[n] = v
+
     async def load_k(self) -> None:
-        """Write the model's K into the K RAM (while idle)."""
-        for n, k in enumerate(self.k):
-            out = await self.step(k_wr=(n, int(k)))
+        """Write the model's K into the K RAM (while idle), one bank row per cycle."""
+        for row in range(self.rows):
+            out = await self.step(k_wr=(row, self.k_row(row)))
             assert not out["busy"], self.msg("busy during K writes")
 
     async def k_writes(self, count: int) -> None:
         for _ in range(count):
-            n = self.rng.randrange(self.n)
-            k = self.rng.randint(-self.kmax - 1, self.kmax)
-            out = await self.step(k_wr=(n, k))
+            row = self.rng.randrange(self.rows)
+            values = self.random_k_row()
+            out = await self.step(k_wr=(row, values))
             assert not out["busy"], self.msg("busy during K writes")
-            self.k[n] = k
+            self.set_k_row(row, values)
             self.stats["k_writes"] += 1
 
     def lane_updates(self, j: int, current: np.ndarray) -> list[tuple[int, int]]:
@@ -181,10 +196,13 @@ class IfArrayBench(LaneBench):
         k_wr = None
         if k_at_sweep or rng.random() < 0.3:
             n = rng.randrange(self.n)
+            row = banks.lane_address(n, self.lanes, self.plane)[1]
+            values = self.k_row(row)
+            lane = banks.lane_address(n, self.lanes, self.plane)[0]
             k = rng.randint(-self.kmax - 1, self.kmax - 1)
-            k += int(k >= self.k[n])  # any value but the old one
-            self.k[n] = k
-            k_wr = (n, k)
+            values[lane] = k + int(k >= self.k[n])  # any value but the old one
+            self.set_k_row(row, values)
+            k_wr = (row, values)
             self.stats["k_write_at_sweep"] += 1
         current = np.zeros(self.n, dtype=np.int64)
         await self.drive_updates([self.lane_updates(j, current) for j in range(self.lanes)],
@@ -281,8 +299,8 @@ async def test_reset(dut) -> None:
     await bench.timestep(0.2, 0.5)
     await bench.k_writes(3)
     # reset while idle: the membranes are kept; a K write offered in reset is ignored
-    last = bench.n - 1
-    await bench.reset(2, k_wr=(last, int(bench.k[last]) ^ 1))
+    last = bench.rows - 1
+    await bench.reset(2, k_wr=(last, [v ^ 1 for v in bench.k_row(last)]))
     await bench.idle(1)
     await bench.check_membranes()
     await bench.timestep(0.0, 1.0)  # K as written before the reset

@@ -177,7 +177,8 @@ class LaneBench:
         out = {name: uint(getattr(d, name).value)
                for name in ("busy", "clear_ready", "sweep_ready", "upd_ready", "m_valid")}
         if out["m_valid"]:
-            out["m_index"] = uint(d.m_index.value)
+            if "m_index" in self.OUTPUTS:
+                out["m_index"] = uint(d.m_index.value)
             out["m_eot"] = int(d.m_eot.value)
         return out
 

@@ -29,35 +29,34 @@ _NOPOOL = dict(PKH=1, PKW=1, PSH=1, PSW=1, PPH=0, PPW=0)
 # on a 3-wide map (the walk's steps to the next row and channel are negative) with unequal
 # paddings; one channel (the bias is a constant) with U_WIDTH = A_WIDTH and the larger stride
 # in H; narrow (A_WIDTH 8, K_WIDTH < A_WIDTH) and wide (A_WIDTH 26, K_WIDTH 27) widths; address
-# and index ports wider than needed; a per-neuron bias (BIAS_PER_NEURON = 1) on two channels;
-# a dense layer's view (13 channels of 1 x 1, not a multiple of LANES); 6 channels on 4 lanes
-# with pooling (the walk's step to the next bank and to the next channel group)
+# and row ports wider than needed; two channels on four lanes (two lanes idle); a dense
+# layer's view (13 channels of 1 x 1, not a multiple of LANES); 6 channels on 4 lanes with
+# pooling (two channel groups, the second half full)
 CONFIGS: dict[str, dict[str, int]] = {
     "L1-nopool-A12": dict(C=2, H=3, W=5, LANES=1, U_WIDTH=6, A_WIDTH=12, K_WIDTH=10,
-                          **_NOPOOL, OH=3, OW=5, ADDR_WIDTH=7, OUT_INDEX_WIDTH=5),
+                          **_NOPOOL, OH=3, OW=5, ADDR_WIDTH=7),
     "L2-pool2s2": dict(C=3, H=6, W=4, LANES=2, U_WIDTH=10, A_WIDTH=16, K_WIDTH=14,
                        PKH=2, PKW=2, PSH=2, PSW=2, PPH=0, PPW=0, OH=3, OW=2,
-                       ADDR_WIDTH=6, OUT_INDEX_WIDTH=8, OUT_ROW_WIDTH=6),
+                       ADDR_WIDTH=6, OUT_ROW_WIDTH=6),
     "L4-pool3s2p1-A26": dict(C=2, H=7, W=5, LANES=4, U_WIDTH=22, A_WIDTH=26, K_WIDTH=27,
                              PKH=3, PKW=3, PSH=2, PSW=2, PPH=1, PPW=1, OH=4, OW=3,
-                             ADDR_WIDTH=6, OUT_INDEX_WIDTH=5),
+                             ADDR_WIDTH=6),
     "L4-tiny-rect": dict(C=2, H=2, W=1, LANES=4, U_WIDTH=5, A_WIDTH=8, K_WIDTH=9,
                          PKH=2, PKW=3, PSH=1, PSW=2, PPH=1, PPW=1, OH=3, OW=1,
-                         ADDR_WIDTH=1, OUT_INDEX_WIDTH=3),
+                         ADDR_WIDTH=1),
     "L2-pad2-negstep": dict(C=2, H=3, W=3, LANES=2, U_WIDTH=6, A_WIDTH=10, K_WIDTH=11,
                             PKH=2, PKW=3, PSH=1, PSW=1, PPH=1, PPW=2, OH=4, OW=5,
-                            ADDR_WIDTH=4, OUT_INDEX_WIDTH=6),
+                            ADDR_WIDTH=4),
     "L1-C1-U=A": dict(C=1, H=3, W=4, LANES=1, U_WIDTH=8, A_WIDTH=8, K_WIDTH=7,
                       PKH=2, PKW=2, PSH=2, PSW=1, PPH=1, PPW=0, OH=2, OW=3,
-                      ADDR_WIDTH=4, OUT_INDEX_WIDTH=3),
-    "L4-per-neuron": dict(C=2, H=2, W=5, LANES=4, U_WIDTH=9, A_WIDTH=14, K_WIDTH=13,
-                          **_NOPOOL, OH=2, OW=5, ADDR_WIDTH=4, OUT_INDEX_WIDTH=6,
-                          BIAS_PER_NEURON=1),
+                      ADDR_WIDTH=4),
+    "L4-C2-nopool": dict(C=2, H=2, W=5, LANES=4, U_WIDTH=9, A_WIDTH=14, K_WIDTH=13,
+                         **_NOPOOL, OH=2, OW=5, ADDR_WIDTH=4, OUT_ROW_WIDTH=7),
     "L4-dense": dict(C=13, H=1, W=1, LANES=4, U_WIDTH=9, A_WIDTH=14, K_WIDTH=13,
-                     **_NOPOOL, OH=1, OW=1, ADDR_WIDTH=2, OUT_INDEX_WIDTH=4),
+                     **_NOPOOL, OH=1, OW=1, ADDR_WIDTH=2),
     "L4-C6-pool2s2": dict(C=6, H=4, W=4, LANES=4, U_WIDTH=7, A_WIDTH=12, K_WIDTH=13,
                           PKH=2, PKW=2, PSH=2, PSW=2, PPH=0, PPW=0, OH=2, OW=2,
-                          ADDR_WIDTH=5, OUT_INDEX_WIDTH=5),
+                          ADDR_WIDTH=5),
 }
 
 
@@ -69,21 +68,30 @@ def _accum(hw: dict[str, int], bias: list[int]):
     return Accum(**{k.lower(): v for k, v in hw.items()}, bias_init=bias)
 
 
+def _out_row_width(cfg: dict[str, int]) -> int:
+    """The Verilog's default OUT_ROW_WIDTH: bits of the output bank rows."""
+    rows = -(-cfg["C"] // cfg["LANES"]) * cfg["OH"] * cfg["OW"]
+    return max(1, (rows - 1).bit_length())
+
+
 @pytest.mark.parametrize("name", list(CONFIGS))
 def test_accum(sim, backend, name):
-    hw = CONFIGS[name]
+    hw = {**CONFIGS[name]}
+    hw.setdefault("OUT_ROW_WIDTH", _out_row_width(hw))
     # the biases come from the same seed as the simulation (logged by run_cocotb); within half
     # the K range, so that max + bias fits K_WIDTH; the first one negative, so that a negative
     # value is sent (the readout of the cleared map is the bias)
     seed = runner.pick_seed()
     rng = random.Random(seed)
     half = 1 << (hw["K_WIDTH"] - 2)
-    n_bias = hw["C"] * hw["OH"] * hw["OW"] if hw.get("BIAS_PER_NEURON") else hw["C"]
-    bias = [rng.randint(-half, half - 1) for _ in range(n_bias)]
+    bias = [rng.randint(-half, half - 1) for _ in range(hw["C"])]
     bias[0] = rng.randint(-half, -1)
+    # one word of LANES bias fields per channel group (the Amaranth twin takes the same words)
+    lanes = hw["LANES"]
+    words = banks.k_rows(bias, lanes, 1, hw["K_WIDTH"])
     run_bench(BLOCK, hw, sim, backend,
-              ("BIAS_FILE", "bias.mem", bias, hw["K_WIDTH"]), lambda words: _accum(hw, words),
-              seed, images=3)
+              ("BIAS_FILE", "bias.mem", words, lanes * hw["K_WIDTH"]),
+              lambda w: _accum(hw, w), seed, images=3)
 
 
 def _router_sums(x: np.ndarray, op: ir.Conv2d, out_hw: tuple[int, int]) -> np.ndarray:
@@ -143,17 +151,6 @@ def test_conv_current_readout_is_conv_then_maxpool(trial):
     assert np.array_equal(got, want), f"seed {seed}"
 
 
-def test_per_neuron_bias_readout():
-    acc = np.arange(12, dtype=np.int64).reshape(1, 2, 6) - 5
-    bias = np.arange(12, dtype=np.int64) * 100
-    assert np.array_equal(accum.readout(acc, bias, per_neuron=True).ravel(),
-                          acc.ravel() + bias)
-    with pytest.raises(ValueError, match="per-neuron bias needs no pooling"):
-        accum.readout(acc, bias, (2, 2, 2, 2, 0, 0), per_neuron=True)
-    with pytest.raises(ValueError, match="expected bias"):
-        accum.readout(acc, bias[:1], per_neuron=True)
-
-
 def test_cycle_formulas():
     assert accum.clear_cycles((2, 3, 5), 1) == 30 and accum.clear_cycles((5, 3, 3), 4) == 18
     assert accum.readout_cycles(30) == 33  # no pooling: NOUT + 3, like the IF array's sweep
@@ -185,14 +182,8 @@ BAD_PARAMS: list[tuple[dict[str, object], str]] = [
     ({"OH": 4}, "OH_OW_must_be_H_plus_2PPH_minus_PKH_over_PSH_plus_1"),
     ({"OW": 2}, "OH_OW_must_be_H_plus_2PPH_minus_PKH_over_PSH_plus_1"),
     ({"ADDR_WIDTH": 5, "LANES": 1, "C": 3}, "ADDR_WIDTH_too_small_for_the_bank_rows"),
-    ({"OUT_INDEX_WIDTH": 4}, "OUT_INDEX_WIDTH_must_be_clog2_NOUT_to_32"),
-    ({"OUT_INDEX_WIDTH": 33}, "OUT_INDEX_WIDTH_must_be_clog2_NOUT_to_32"),
     ({"OUT_ROW_WIDTH": 3}, "OUT_ROW_WIDTH_too_small_for_the_output_bank_rows"),
     ({"OUT_ROW_WIDTH": 33}, "OUT_ROW_WIDTH_too_small_for_the_output_bank_rows"),
-    ({"BIAS_PER_NEURON": 2}, "BIAS_PER_NEURON_must_be_0_or_1"),
-    ({"BIAS_PER_NEURON": 1}, "BIAS_PER_NEURON_needs_no_pooling"),
-    ({"BIAS_PER_NEURON": 1, "PKH": 1, "PKW": 1, "PSH": 1, "PSW": 2, "PPH": 0, "PPW": 0},
-     "BIAS_PER_NEURON_needs_no_pooling"),
 ]
 
 

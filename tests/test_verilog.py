@@ -28,6 +28,7 @@ from snngen.fixedpoint.quantize import QuantizationError, quantize_input
 from snngen.golden import model as golden
 from snngen.hwmodel import plan as hwplan
 from snngen.hwmodel import timing
+from snngen.hwmodel.blocks import banks
 from snngen.hwmodel.plan import HardwareError, plan
 from snngen.ir import graph as ir
 from tests.randnet import random_graph, random_input
@@ -208,13 +209,19 @@ def test_timing_model_composition(rand_net):
             assert cycles == max(active)
             if s > 1:
                 assert edge == tm.step_edges[s - 2] + tm.steps[s - 2]
-        # more spikes in, more cycles: the per-stage cost grows with the events
+        # more spikes in, more cycles: the per-stage cost grows with the events; a silent
+        # sweep is one cycle per bank row, a row with s spikes takes s cycles
+        nothing = np.zeros(0, dtype=np.int64)
         for k, st in enumerate(p.stages):
             if isinstance(st, hwplan.HiddenLayer):
-                none = timing.stage_cycles(p, k, np.zeros(0, dtype=np.int64))
-                assert none == st.n + timing.LAYER_OVERHEAD
-                all_ = timing.stage_cycles(p, k, np.arange(st.geom.n_in))
+                rows = banks.bank_rows(st.n, st.lanes, st.plane)
+                none = timing.stage_cycles(p, k, nothing, nothing)
+                assert none == rows + timing.LAYER_OVERHEAD
+                all_ = timing.stage_cycles(p, k, np.arange(st.geom.n_in), nothing)
                 assert all_ >= none + st.geom.n_in
+                every = timing.stage_cycles(p, k, nothing, np.arange(st.n))
+                assert every == st.n + timing.LAYER_OVERHEAD  # every row holds a neuron
+                assert timing.stage_cycles(p, k, nothing, np.array([0])) == none
         bd = timing.bounds(p, pixels[i], ins, 5)
         assert 0 < bd.ideal <= bd.pipelined < tm.latency
         # the ideal bound is every update over every lane: no schedule does better
@@ -237,7 +244,10 @@ def test_load_cycles_follow_the_router_queue_model(rand_net):
     pixels = np.full(p.n_in, 7)
     sched = router.schedule(s0.geom, s0.lanes, list(range(p.n_in)), [0] * (p.n_in + 1))
     # the load edge is 2 edges before the front end's first offer (edge 0 of the schedule)
-    want = 2 + sched.sweep + 1 + accum.readout_cycles(s0.n, s0.pool)
+    # (the readout walks the output bank rows, LANES channels at once)
+    rows = banks.bank_rows(s0.n, s0.lanes, s0.plane)
+    assert rows < s0.n
+    want = 2 + sched.sweep + 1 + accum.readout_cycles(rows, s0.pool)
     assert timing.load_cycles(p, pixels) == want
 
 

@@ -116,7 +116,7 @@ def stage_params(p: HwPlan, k: int) -> StageParams:
         wfile, kfile, bfile = f"s{k}_weights.mem", f"s{k}_k.mem", f"s{k}_bias.mem"
         mems[wfile] = (rom_words(g, s.weights, s.lanes, s.w_width), s.lanes * s.w_width)
         mems[kfile] = ([0] * bank_rows(s.n, s.lanes, s.plane), s.lanes * s.k_width)
-        mems[bfile] = ([int(b) for b in s.bias], s.k_width)
+        mems[bfile] = (k_rows(s.bias, s.lanes, 1, s.k_width), s.lanes * s.k_width)
         pkh, pkw, psh, psw, pph, ppw = s.pool
         params = [("N_IN", p.n_in), *[(f"R_{n}", v) for n, v in g.params().items()],
                   ("R_W_WIDTH", s.w_width), ("R_VALUE_WIDTH", s.value_width),

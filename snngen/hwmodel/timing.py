@@ -198,9 +198,10 @@ def load_cycles(p: HwPlan, pixels: np.ndarray) -> int:
         if fire_item is not None:
             new[0] = fire_item
         queue = new
-    nout = s0.n
-    # the accumulator takes the sweep at the edge after the request, then reads out
-    return sweep + 1 + accum_model.readout_cycles(nout, s0.pool)
+    # the accumulator takes the sweep at the edge after the request, then reads out one bank
+    # row (LANES channels) per window position
+    rows = banks.bank_rows(s0.n, s0.lanes, s0.plane)
+    return sweep + 1 + accum_model.readout_cycles(rows, s0.pool)
 
 
 def stage_inputs(p: HwPlan, raster: Mapping[str, np.ndarray], image: int, timesteps: int

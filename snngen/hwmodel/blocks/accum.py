@@ -5,7 +5,8 @@ constant-current accumulator of the first layer with its optional max-pool reado
 * :func:`readout` is what the block streams out, computed independently of the RTL's walk (with
   :func:`snngen.ir.kernels.maxpool2d`, whose integer padding never wins): for every output neuron
   ``(c, y, x)`` the maximum of the accumulators in its pooling window (padding excluded) plus
-  ``bias[c]`` (or, ``per_neuron``, ``bias[m]``: the RTL's BIAS_PER_NEURON, without pooling).
+  ``bias[c]``. The block sends these values one output bank row (``LANES`` channels at one
+  position, :mod:`snngen.hwmodel.blocks.banks` with ``PLANE = OH*OW``) per beat.
 * :func:`clear_cycles` and :func:`readout_cycles` are the exact cycle counts of the block's
   header comment (the timing contract); :func:`beat_offer_cycle` says in which cycle after the
   sweep's acceptance edge each value beat first appears on ``m``.
@@ -60,13 +61,11 @@ def wrap(x: np.ndarray | int, width: int) -> np.ndarray | int:
     return ((np.asarray(x, dtype=np.int64) + half) % (2 * half)) - half
 
 
-def readout(acc: np.ndarray, bias: np.ndarray, pool: Pool = NO_POOL,
-            per_neuron: bool = False) -> np.ndarray:
+def readout(acc: np.ndarray, bias: np.ndarray, pool: Pool = NO_POOL) -> np.ndarray:
     """The values the block streams out, ``(C, OH, OW)`` int64, in flat order ``m``.
 
-    ``acc`` is the ``(C, H, W)`` accumulator map (int64), ``bias`` the ``C`` biases (with
-    ``per_neuron``: the ``C*OH*OW`` biases of the output neurons, flat order ``m``; only without
-    pooling, as the RTL's BIAS_PER_NEURON), ``pool`` ``(PKH, PKW, PSH, PSW, PPH, PPW)``.
+    ``acc`` is the ``(C, H, W)`` accumulator map (int64), ``bias`` the ``C`` biases, ``pool``
+    ``(PKH, PKW, PSH, PSW, PPH, PPW)``.
     Unbounded integers: the RTL sends the low ``K_WIDTH`` bits (equal whenever the caller's
     width guarantee holds; :func:`wrap` otherwise)."""
     acc = np.asarray(acc, dtype=np.int64)
@@ -74,14 +73,12 @@ def readout(acc: np.ndarray, bias: np.ndarray, pool: Pool = NO_POOL,
     if acc.ndim != 3:
         raise ValueError(f"expected acc (C, H, W), got {acc.shape}")
     pkh, pkw, psh, psw, pph, ppw = _check_pool(pool)
-    shape = out_shape(acc.shape, pool)
-    if per_neuron and (pkh, pkw, psh, psw, pph, ppw) != NO_POOL:
-        raise ValueError(f"a per-neuron bias needs no pooling, got {pool}")
-    want = (int(np.prod(shape)),) if per_neuron else (acc.shape[0],)
+    out_shape(acc.shape, pool)  # the pooling fits the map
+    want = (acc.shape[0],)
     if bias.shape != want:
         raise ValueError(f"expected bias {want} for acc {acc.shape}, got {bias.shape}")
     pooled = kernels.maxpool2d(acc[None], MaxPool2d((pkh, pkw), (psh, psw), (pph, ppw)))[0]
-    return pooled + (bias.reshape(shape) if per_neuron else bias[:, None, None])
+    return pooled + bias[:, None, None]
 
 
 def clear_cycles(shape: tuple[int, int, int], lanes: int) -> int:
@@ -91,26 +88,28 @@ def clear_cycles(shape: tuple[int, int, int], lanes: int) -> int:
     return banks.bank_rows(c * h * w, lanes, h * w)
 
 
-def readout_cycles(nout: int, pool: Pool = NO_POOL, stalls: int = 0) -> int:
+def readout_cycles(rows: int, pool: Pool = NO_POOL, stalls: int = 0) -> int:
     """Cycles from the sweep's acceptance edge ``e`` to the EOT transfer edge:
-    ``NOUT * PKH * PKW + 3 + stalls`` (``stalls``: the cycles with ``m_valid && !m_ready``).
-    The block is busy in all of them and idle right after."""
+    ``NOUT_ROWS * PKH * PKW + 3 + stalls`` (``rows``: the output bank rows,
+    ``ceil(C/LANES)*OH*OW``; ``stalls``: the cycles with ``m_valid && !m_ready``). The block
+    is busy in all of them and idle right after."""
     pkh, pkw = _check_pool(pool)[:2]
-    return nout * pkh * pkw + READOUT_LATENCY + stalls
+    return rows * pkh * pkw + READOUT_LATENCY + stalls
 
 
 def beat_offer_cycle(m: int, pool: Pool = NO_POOL, stalls_before: int = 0) -> int:
     """The cycle ``k`` after the sweep's acceptance edge ``e`` (cycle ``k`` lies between edges
-    ``e + k - 1`` and ``e + k``) in which the beat of output neuron ``m`` first shows on ``m``:
+    ``e + k - 1`` and ``e + k``) in which the beat of output row ``m`` first shows on ``m``:
     it is loaded at edge ``e + 1 + (m + 1) * PKH * PKW + stalls_before``, where
     ``stalls_before`` counts the stall cycles before cycle ``k``."""
     pkh, pkw = _check_pool(pool)[:2]
     return (m + 1) * pkh * pkw + 2 + stalls_before
 
 
-def eot_offer_cycle(nout: int, pool: Pool = NO_POOL, stalls_before: int = 0) -> int:
+def eot_offer_cycle(rows: int, pool: Pool = NO_POOL, stalls_before: int = 0) -> int:
     """The cycle after ``e`` in which the EOT beat first shows: it is loaded at edge
-    ``e + NOUT * PKH * PKW + 2 + stalls_before`` (one slot after the last window position)."""
+    ``e + NOUT_ROWS * PKH * PKW + 2 + stalls_before`` (one slot after the last window
+    position)."""
     pkh, pkw = _check_pool(pool)[:2]
-    return nout * pkh * pkw + 3 + stalls_before
+    return rows * pkh * pkw + 3 + stalls_before
 

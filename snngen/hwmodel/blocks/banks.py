@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import operator
 
-__all__ = ["bank_rows", "check_plane", "emission_order", "k_rows", "k_values", "lane_address",
-           "lane_rows", "neuron_at", "sweep_rows"]
+__all__ = ["bank_rows", "check_plane", "emission_order", "k_rows", "k_rows_of", "k_values",
+           "lane_address", "lane_rows", "neuron_at", "sweep_rows"]
 
 
 def check_plane(n: int, plane: int) -> int:
@@ -76,13 +76,11 @@ def k_rows(values, lanes: int, plane: int, width: int) -> list[int]:
     """The IF array's K memory: one unsigned word of ``lanes * width`` bits per bank row, field
     ``j`` (bits ``j*width`` up) the ``width``-bit two's complement K of the neuron at that row of
     bank ``j``, 0 where there is none. ``values`` are the ``N`` K values in neuron order."""
-    values = [int(v) for v in values]
-    mask = (1 << width) - 1
-    words = [0] * bank_rows(len(values), lanes, plane)
+    rows = [[0] * lanes for _ in range(bank_rows(len(values), lanes, plane))]
     for i, v in enumerate(values):
         lane, row = lane_address(i, lanes, plane)
-        words[row] |= (v & mask) << (lane * width)
-    return words
+        rows[row][lane] = int(v)
+    return [k_rows_of(r, width) for r in rows]
 
 
 def k_values(words, n: int, lanes: int, plane: int, width: int) -> list[int]:
@@ -94,3 +92,12 @@ def k_values(words, n: int, lanes: int, plane: int, width: int) -> list[int]:
         f = (int(words[row]) >> (lane * width)) & ((1 << width) - 1)
         out.append(f - 2 * half if f >= half else f)
     return out
+
+
+def k_rows_of(values, width: int) -> int:
+    """One K row word from its ``LANES`` field values (field ``j`` = ``values[j]``)."""
+    mask = (1 << width) - 1
+    word = 0
+    for j, v in enumerate(values):
+        word |= (int(v) & mask) << (j * width)
+    return word

@@ -6,7 +6,7 @@
  * With analog input the first layer's current is the same at every timestep. This block sums
  * it once per image (the router delivers the weight * pixel products of the convolution on
  * the update lanes, exactly like to an snn_if_array) and then streams it out, optionally
- * max-pooled and always plus the bias (per channel, or with BIAS_PER_NEURON = 1 per output
+ * max-pooled and always plus the bias (per channel; a dense first layer is 1x1 channels, so per output
  * neuron), as the K values of the first IF array.
  *
  * Storage
@@ -17,23 +17,22 @@
  *     `reg mem [0:DEPTH-1]` (DEPTH = DEPTH_USED = ceil(C/LANES)*H*W, at least 2) with one
  *     synchronous write port and one synchronous read port with enable (read register rd_q):
  *     an inferable simple dual-port RAM.
- *   - BIAS[0..NBIAS-1]: NBIAS signed K_WIDTH-bit words, loaded from BIAS_FILE by $readmemh
- *     (format: snngen.backends.verilog.memfile.write_mem, K_WIDTH-bit two's complement), read
- *     through one register: an inferable ROM. NBIAS = C (BIAS_PER_NEURON = 0: one bias per
- *     channel) or NBIAS = NOUT = C*OH*OW (BIAS_PER_NEURON = 1: one bias per output neuron, only
- *     without pooling; this is how a dense first layer in the router's conv view, C = 1, H = 1, W =
- *     F_out, gets its per-neuron bias).
+ *   - BIAS: NG = ceil(C/LANES) words of LANES signed K_WIDTH-bit fields (field k of word g:
+ *     the bias of channel g*LANES + k, 0 past C), loaded from BIAS_FILE by $readmemh (format:
+ *     snngen.backends.verilog.memfile.write_mem, written by snngen.hwmodel.blocks.banks.k_rows
+ *     with PLANE = 1), read through one register: an inferable ROM.
  *
- * Readout (what it computes): output neuron m = (c*OH + y)*OW + x, m = 0 .. NOUT-1 with
- * NOUT = C*OH*OW, gets
- *     K[m] = max { acc[c, y*PSH - PPH + i, x*PSW - PPW + j] : i < PKH, j < PKW,
- *                  position inside the H x W map } + BIAS[b]
- * with b = c (BIAS_PER_NEURON = 0) or b = m (BIAS_PER_NEURON = 1), computed in
- * max(A_WIDTH, K_WIDTH) + 1 bits, of which the low K_WIDTH bits are sent (the caller
- * guarantees that K_WIDTH holds every max + bias). The parameters guarantee that every
+ * Readout (what it computes): output neuron (c, y, x), c < C, y < OH, x < OW, gets
+ *     K[c, y, x] = max { acc[c, y*PSH - PPH + i, x*PSW - PPW + j] : i < PKH, j < PKW,
+ *                        position inside the H x W map } + BIAS[c]
+ * computed in max(A_WIDTH, K_WIDTH) + 1 bits, of which the low K_WIDTH bits are sent (the
+ * caller guarantees that K_WIDTH holds every max + bias). The parameters guarantee that every
  * window holds at least one map position. Without pooling (PKH = PKW = PSH = PSW = 1,
- * PPH = PPW = 0) NOUT = N and K[n] = acc[n] + BIAS[c] (BIAS[n] with BIAS_PER_NEURON = 1).
- * BIAS_PER_NEURON changes which bias word is read, nothing else: the timing is the same.
+ * PPH = PPW = 0) K[c, h, w] = acc[c, h, w] + BIAS[c]. The LANES channels of one channel group
+ * are read out together, one per lane: a beat carries the K of the output neurons
+ * (g*LANES + k, y, x), k = 0 .. LANES-1, in field k of m_value (0 for a channel >= C), and
+ * m_row = g*OH*OW + y*OW + x, the row of these neurons in the banks of the IF array that
+ * takes K (snngen.hwmodel.blocks.banks with PLANE = OH*OW).
  *
  * Contract (every stream: a transfer is a rising edge with valid && ready; every valid is a
  * register or a function of registers and never depends on any ready)
@@ -55,30 +54,28 @@
  *     analysis guarantees).
  *   - Sweep (readout): accepted at edge e (while idle). Every update accepted before e (at
  *     e - 1 at the latest, written at e) is included. The readout walks the "slots"
- *     s = 0 .. NOUT*PKH*PKW - 1, i.e. the output neurons m in ascending order and, within
- *     each, the window positions (i, j) in row-major order (slot s = m*PKH*PKW + i*PKW + j),
- *     one slot per cycle; a position outside the map still takes its slot (its read is
- *     masked). Then one more slot, the EOT. It is a 2-stage pipeline (P = 2): stage A reads
- *     the slot's bank word and BIAS[b]; stage B updates the running window maximum and, at
- *     the window's last position, loads max + BIAS[b] into the output register. The output
- *     is one beat per output neuron, m_index = m, m_value = K[m] (signed K_WIDTH), m_eot = 0,
- *     in ascending m; then one beat with m_eot = 1, m_index = 0, m_value = 0. With each beat,
- *     m_lane and m_row place output neuron m = (c, y, x) in the banks of the IF array that
- *     takes K (snngen.hwmodel.blocks.banks with PLANE = OH*OW): lane c % LANES, row
- *     (c / LANES)*OH*OW + y*OW + x (counters, no division); 0 with the EOT.
+ *     s = 0 .. NOUT_ROWS*PKH*PKW - 1 (NOUT_ROWS = NG*OH*OW), i.e. the output rows r =
+ *     (g*OH + y)*OW + x in ascending order and, within each, the window positions (i, j) in
+ *     row-major order (slot s = r*PKH*PKW + i*PKW + j), one slot per cycle, every lane at
+ *     once; a position outside the map still takes its slot (its read is masked). Then one
+ *     more slot, the EOT. It is a 2-stage pipeline (P = 2): stage A reads the slot's word of
+ *     every bank and the group's bias word; stage B updates every lane's running window
+ *     maximum and, at the window's last position, loads the row's beat into the output
+ *     register: m_row = r, m_value = the LANES K fields, m_eot = 0, in ascending r; then one
+ *     beat with m_eot = 1, m_row = 0, m_value = 0.
  *     The whole readout pipeline advances in exactly the cycles where !(m_valid && !m_ready);
  *     in a cycle with m_valid && !m_ready (a stall) nothing moves, nothing is lost.
  *   - Sweep timing (exact): with the sweep accepted at edge e, slot s is read at edge
- *     e + 1 + s + (stalls so far); the beat of output neuron m is offered (m_valid rises or
- *     the register reloads) at edge e + 1 + (m + 1)*PKH*PKW + (stalls so far); the EOT beat
- *     is offered at edge e + NOUT*PKH*PKW + 2 + (stalls so far) and transfers at edge
- *         e + NOUT*PKH*PKW + 3 + S,
+ *     e + 1 + s + (stalls so far); the beat of output row r is offered (m_valid rises or
+ *     the register reloads) at edge e + 1 + (r + 1)*PKH*PKW + (stalls so far); the EOT beat
+ *     is offered at edge e + NOUT_ROWS*PKH*PKW + 2 + (stalls so far) and transfers at edge
+ *         e + NOUT_ROWS*PKH*PKW + 3 + S,
  *     where S is the number of cycles after e, up to and including the EOT transfer cycle,
- *     in which m_valid is high and m_ready low. So a readout takes NOUT*PKH*PKW + D cycles
- *     with D = 3 (= P + 1), plus one per stall cycle; without pooling NOUT + 3, like the
- *     sweep of snn_if_array. busy is high from the edge after e up to and including the cycle
- *     of the EOT transfer; the block is idle right after that edge. The readout does not
- *     change the accumulators: it may be repeated, with or without further updates.
+ *     in which m_valid is high and m_ready low. So a readout takes NOUT_ROWS*PKH*PKW + D
+ *     cycles with D = 3 (= P + 1), plus one per stall cycle. busy is high from the edge after
+ *     e up to and including the cycle of the EOT transfer; the block is idle right after that
+ *     edge. The readout does not change the accumulators: it may be repeated, with or without
+ *     further updates.
  *
  * Written for block RAM inference (plain `reg mem` arrays, one write port and one registered
  * read port with enable each, no reset, muxed addresses); checked with `snngen synth` (Yosys +
@@ -124,17 +121,13 @@ module snn_accum #
     // the guard only keeps a bad LANES from dividing by zero before the check below)
     parameter ADDR_WIDTH = ($clog2((C + LANES - 1) / ((LANES > 0) ? LANES : 1) * H * W) > 0)
                            ? $clog2((C + LANES - 1) / ((LANES > 0) ? LANES : 1) * H * W) : 1,
-    // Width of m_index; >= $clog2(C*OH*OW) and >= 1, <= 32
-    parameter OUT_INDEX_WIDTH = ($clog2(C * OH * OW) > 0) ? $clog2(C * OH * OW) : 1,
     // Width of m_row; >= $clog2(ceil(C/LANES)*OH*OW) and >= 1 (the guard only keeps a bad LANES
     // from dividing by zero before the check below)
     parameter OUT_ROW_WIDTH = ($clog2((C + LANES - 1) / ((LANES > 0) ? LANES : 1) * OH * OW) > 0)
                               ? $clog2((C + LANES - 1) / ((LANES > 0) ? LANES : 1) * OH * OW)
                               : 1,
-    // 0: one bias per channel (BIAS_FILE holds C words); 1: one bias per output neuron
-    // (BIAS_FILE holds C*OH*OW words; only without pooling)
-    parameter BIAS_PER_NEURON = 0,
-    // Path of the .mem file holding the C (or C*OH*OW) signed K_WIDTH-bit biases; required
+    // Path of the .mem file holding the ceil(C/LANES) words of LANES signed K_WIDTH-bit bias
+    // fields; required
     parameter BIAS_FILE = ""
 )
 (
@@ -148,8 +141,8 @@ module snn_accum #
     output wire                           clear_ready,
 
     /*
-     * Updates, one stream per lane j (field j of each vector): add upd_weight to accumulator
-     * upd_addr * LANES + j
+     * Updates, one stream per lane j (field j of each vector): add upd_weight to the
+     * accumulator at address upd_addr of bank j
      */
     input  wire [LANES-1:0]               upd_valid,
     output wire [LANES-1:0]               upd_ready,
@@ -163,14 +156,13 @@ module snn_accum #
     output wire                           sweep_ready,
 
     /*
-     * Output constant currents (master): K[m] in ascending m, then one EOT beat
+     * Output constant currents (master): one beat per output row (the K of its LANES
+     * neurons, lane k in field k), rows ascending, then one EOT beat
      */
     output wire                           m_valid,
     input  wire                           m_ready,
-    output wire [OUT_INDEX_WIDTH-1:0]     m_index,
-    output wire [((LANES > 1) ? $clog2(LANES) : 1)-1:0] m_lane,
     output wire [OUT_ROW_WIDTH-1:0]       m_row,
-    output wire [K_WIDTH-1:0]             m_value,
+    output wire [LANES*K_WIDTH-1:0]       m_value,
     output wire                           m_eot,
 
     /*
@@ -183,21 +175,16 @@ module snn_accum #
 localparam LANES_SAFE = (LANES > 0) ? LANES : 1;
 localparam PSH_SAFE = (PSH > 0) ? PSH : 1;
 localparam PSW_SAFE = (PSW > 0) ? PSW : 1;
-// accumulators and output neurons
+// accumulators, channel groups (= bias words), output rows
 localparam N = C * H * W;
-localparam NOUT = C * OH * OW;
-// bias words: one per channel or one per output neuron
-localparam NBIAS = (BIAS_PER_NEURON != 0) ? NOUT : C;
-// bits of a per-neuron bias address (at least 1)
-localparam MB = ($clog2(NOUT) > 0) ? $clog2(NOUT) : 1;
+localparam NG = (C + LANES_SAFE - 1) / LANES_SAFE;
+localparam NOUT_ROWS = NG * OH * OW;
 // bank rows in use
 localparam DEPTH_USED = (C + LANES_SAFE - 1) / LANES_SAFE * H * W;
 // bank address bits that select a row (at least 1)
 localparam MEM_AW = ($clog2(DEPTH_USED) > 0) ? $clog2(DEPTH_USED) : 1;
 // bank array size (at least 2, so a 1-bit row address always fits it)
 localparam DEPTH = (DEPTH_USED > 1) ? DEPTH_USED : 2;
-// lane number bits (at least 1)
-localparam LANE_W = ($clog2(LANES) > 0) ? $clog2(LANES) : 1;
 localparam LOG_LANES = $clog2(LANES);
 // width of the bias/max arithmetic: max + bias never wraps in it
 localparam SW = ((A_WIDTH > K_WIDTH) ? A_WIDTH : K_WIDTH) + 1;
@@ -206,7 +193,7 @@ localparam OH_EXPECT = (H + 2 * PPH - PKH) / PSH_SAFE + 1;
 localparam OW_EXPECT = (W + 2 * PPW - PKW) / PSW_SAFE + 1;
 
 // readout counter widths (each at least 1)
-localparam CW = ($clog2(C) > 0) ? $clog2(C) : 1;
+localparam CW = ($clog2(NG) > 0) ? $clog2(NG) : 1;
 localparam YW = ($clog2(OH) > 0) ? $clog2(OH) : 1;
 localparam XW = ($clog2(OW) > 0) ? $clog2(OW) : 1;
 localparam IW = ($clog2(PKH) > 0) ? $clog2(PKH) : 1;
@@ -221,13 +208,11 @@ localparam NB = ($clog2(NMAX) + 1 > LOG_LANES + MEM_AW + 1) ? $clog2(NMAX) + 1
 
 // the walk (stage A): the bank row n steps by 1 within a window row, by STEP_I to the next
 // window row; the window origin steps by PSW to the next x, by STEP_Y to the next y, by
-// STEP_C to the next channel when that starts a new channel group (the next H*W rows), by
-// STEP_CS back to the plane's first window when the next channel is the next bank's
+// STEP_C to the next channel group (the next H*W rows)
 localparam integer STEP_I_I = W - PKW + 1;
 localparam integer STEP_X_I = PSW;
 localparam integer STEP_Y_I = PSH * W - (OW - 1) * PSW;
 localparam integer STEP_C_I = H * W - (OH - 1) * PSH * W - (OW - 1) * PSW;
-localparam integer STEP_CS_I = -((OH - 1) * PSH * W + (OW - 1) * PSW);
 localparam integer N0_I = -(PPH * W + PPW);
 localparam integer H0_I = -PPH;
 localparam integer W0_I = -PPW;
@@ -239,7 +224,6 @@ localparam [NB-1:0] STEP_I = STEP_I_I[NB-1:0];
 localparam [NB-1:0] STEP_X = STEP_X_I[NB-1:0];
 localparam [NB-1:0] STEP_Y = STEP_Y_I[NB-1:0];
 localparam [NB-1:0] STEP_C = STEP_C_I[NB-1:0];
-localparam [NB-1:0] STEP_CS = STEP_CS_I[NB-1:0];
 localparam [NB-1:0] N0 = N0_I[NB-1:0];
 localparam [HB-1:0] H0 = H0_I[HB-1:0];
 localparam [WB-1:0] W0 = W0_I[WB-1:0];
@@ -248,15 +232,12 @@ localparam [WB-1:0] W_V = W_I[WB-1:0];
 localparam [HB-1:0] PSH_V = PSH_I[HB-1:0];
 localparam [WB-1:0] PSW_V = PSW_I[WB-1:0];
 
-localparam integer LAST_C_I = C - 1;
+localparam integer LAST_C_I = NG - 1;
 localparam integer LAST_Y_I = OH - 1;
 localparam integer LAST_X_I = OW - 1;
 localparam integer LAST_I_I = PKH - 1;
 localparam integer LAST_J_I = PKW - 1;
 localparam integer LAST_ROW_I = DEPTH_USED - 1;
-localparam integer LAST_LANE_I = LANES_SAFE - 1;
-localparam integer PLANE_OUT_M1_I = OH * OW - 1;
-localparam [OUT_ROW_WIDTH-1:0] PLANE_OUT_M1 = PLANE_OUT_M1_I[OUT_ROW_WIDTH-1:0];
 localparam [CW-1:0] LAST_C = LAST_C_I[CW-1:0];
 localparam [YW-1:0] LAST_Y = LAST_Y_I[YW-1:0];
 localparam [XW-1:0] LAST_X = LAST_X_I[XW-1:0];
@@ -297,25 +278,13 @@ generate
     if (ADDR_WIDTH < MEM_AW) begin : g_bad_addr_width
         snn_accum_ERROR_ADDR_WIDTH_too_small_for_the_bank_rows bad_addr_width();
     end
-    if (OUT_INDEX_WIDTH < $clog2(NOUT) || OUT_INDEX_WIDTH < 1 || OUT_INDEX_WIDTH > 32)
-    begin : g_bad_index_width
-        snn_accum_ERROR_OUT_INDEX_WIDTH_must_be_clog2_NOUT_to_32 bad_index_width();
-    end
     if (OUT_ROW_WIDTH < 1 || OUT_ROW_WIDTH > 32
-        || OUT_ROW_WIDTH < $clog2((C + LANES_SAFE - 1) / LANES_SAFE * OH * OW))
+        || OUT_ROW_WIDTH < $clog2(NOUT_ROWS))
     begin : g_bad_row_width
         snn_accum_ERROR_OUT_ROW_WIDTH_too_small_for_the_output_bank_rows bad_row_width();
     end
     if (NB > 32) begin : g_bad_size
         snn_accum_ERROR_map_too_large bad_size();
-    end
-    if (BIAS_PER_NEURON != 0 && BIAS_PER_NEURON != 1) begin : g_bad_bias_mode
-        snn_accum_ERROR_BIAS_PER_NEURON_must_be_0_or_1 bad_bias_mode();
-    end
-    if (BIAS_PER_NEURON != 0
-        && (PKH != 1 || PKW != 1 || PSH != 1 || PSW != 1 || PPH != 0 || PPW != 0))
-    begin : g_bad_bias_pool
-        snn_accum_ERROR_BIAS_PER_NEURON_needs_no_pooling bad_bias_pool();
     end
     if (BIAS_FILE == "") begin : g_no_file
         snn_accum_ERROR_BIAS_FILE_must_name_a_mem_file no_file();
@@ -345,18 +314,16 @@ reg [MEM_AW-1:0] clr_row_reg;
 // output stage (beat register)
 reg m_valid_reg;
 reg m_eot_reg;
-reg [OUT_INDEX_WIDTH-1:0] m_index_reg;
-reg [LANE_W-1:0] m_lane_reg;
 reg [OUT_ROW_WIDTH-1:0] m_row_reg;
-reg [K_WIDTH-1:0] m_value_reg;
+reg [LANES*K_WIDTH-1:0] m_value_reg;
 
 // the readout pipeline advances when the output stage is free (empty, or its beat leaves now)
 wire adv = !m_valid_reg || m_ready;
 wire m_fire = m_valid_reg && m_ready;
 
-// stage A: the next slot to issue: output neuron (c, y, x), window position (i, j), map
-// position (h, w) at bank row n, the window origin (win_h, win_w) at bank row win_n, output
-// index m; then the EOT slot
+// stage A: the next slot to issue: output row (channel group c, y, x), window position (i, j),
+// map position (h, w) at bank row n, the window origin (win_h, win_w) at bank row win_n,
+// output row m; then the EOT slot
 reg a_run_reg;
 reg a_eot_reg;
 reg [CW-1:0] a_c_reg;
@@ -370,9 +337,7 @@ reg [NB-1:0] a_n_reg;
 reg [HB-1:0] win_h_reg;
 reg [WB-1:0] win_w_reg;
 reg [NB-1:0] win_n_reg;
-reg [OUT_INDEX_WIDTH-1:0] a_m_reg;
-// the output neuron's row in the IF array's banks
-reg [OUT_ROW_WIDTH-1:0] a_mrow_reg;
+reg [OUT_ROW_WIDTH-1:0] a_m_reg;
 
 wire a_last_j = a_j_reg == LAST_J;
 wire a_last_i = a_i_reg == LAST_I;
@@ -384,14 +349,10 @@ wire a_last_c = a_c_reg == LAST_C;
 // the position is inside the map (h and w are two's complement)
 wire a_in = !a_h_reg[HB-1] && a_h_reg < H_V && !a_w_reg[WB-1] && a_w_reg < W_V;
 
-// bank (channel c % LANES) and row of the position
+// the bank row of the position (the same in every bank)
 wire [MEM_AW-1:0] a_row = a_n_reg[MEM_AW-1:0];
-wire [31:0] a_lane_full = {{(32-CW){1'b0}}, a_c_reg} & LAST_LANE_I;
-wire [LANE_W-1:0] a_lane = a_lane_full[LANE_W-1:0];
-// the next channel is in the next channel group (the last bank)
-wire a_group_end = a_lane_full == LAST_LANE_I;
-// the rest of n is 0 for every position inside the map, the lane fits LANE_W
-wire unused_a_high = |{a_n_reg[NB-1:MEM_AW], a_lane_full[31:LANE_W]};
+// the rest of n is 0 for every position inside the map
+wire unused_a_high = |a_n_reg[NB-1:MEM_AW];
 
 wire a_issue = reading && a_run_reg && adv;
 wire a_issue_pos = a_issue && !a_eot_reg;
@@ -402,39 +363,34 @@ reg b_eot_reg;
 reg b_in_reg;
 reg b_first_reg;
 reg b_last_reg;
-reg [LANE_W-1:0] b_lane_reg;
-reg [OUT_INDEX_WIDTH-1:0] b_m_reg;
-reg [OUT_ROW_WIDTH-1:0] b_mrow_reg;
+reg [OUT_ROW_WIDTH-1:0] b_m_reg;
 
 wire b_go = reading && b_valid_reg && adv;
 wire b_pos = b_go && !b_eot_reg;
 
-// running window maximum: max_reg is valid when have_reg (some map position seen)
-reg [A_WIDTH-1:0] max_reg;
+// running window maximum of every lane (lane k in field k): valid when have_reg (some map
+// position seen; the same positions in every lane)
+reg [LANES*A_WIDTH-1:0] max_reg;
 reg have_reg;
+// a maximum from earlier positions of this window exists
+wire b_have = have_reg && !b_first_reg;
+// stage B's new maxima and K fields (from the per-lane arithmetic below)
+wire [LANES*A_WIDTH-1:0] b_max;
+wire [LANES*K_WIDTH-1:0] b_k;
 
-// read registers of all banks, lane j in field j
-wire [LANES*A_WIDTH-1:0] bank_q;
 
 /*
- * biases
+ * biases: one word of LANES fields per channel group
  */
-reg [K_WIDTH-1:0] bias_mem [0:NBIAS-1];
-reg [K_WIDTH-1:0] bias_q;
+reg [LANES*K_WIDTH-1:0] bias_mem [0:NG-1];
+reg [LANES*K_WIDTH-1:0] bias_q;
 
 initial begin
     $readmemh(BIAS_FILE, bias_mem);
 end
 
 generate
-    if (BIAS_PER_NEURON != 0) begin : g_bias_neuron
-        // the bias of the output neuron whose (only) window position is read now
-        always @(posedge clk) begin
-            if (a_issue_pos) begin
-                bias_q <= bias_mem[a_m_reg[MB-1:0]];
-            end
-        end
-    end else if (C > 1) begin : g_bias_many
+    if (NG > 1) begin : g_bias_many
         always @(posedge clk) begin
             if (a_issue_pos) begin
                 bias_q <= bias_mem[a_c_reg];
@@ -446,21 +402,9 @@ generate
                 bias_q <= bias_mem[0];
             end
         end
+        wire unused_c = |a_c_reg;
     end
 endgenerate
-
-/*
- * stage B arithmetic: running maximum, then max + bias in SW bits
- */
-wire [A_WIDTH-1:0] b_acc = bank_q[b_lane_reg*A_WIDTH +: A_WIDTH];
-// a maximum from earlier positions of this window exists
-wire b_have = have_reg && !b_first_reg;
-wire b_take = b_in_reg && (!b_have || $signed(b_acc) > $signed(max_reg));
-wire [A_WIDTH-1:0] b_max = b_take ? b_acc : max_reg;
-wire signed [SW-1:0] b_sum = $signed({{(SW-A_WIDTH){b_max[A_WIDTH-1]}}, b_max})
-                           + $signed({{(SW-K_WIDTH){bias_q[K_WIDTH-1]}}, bias_q});
-// the caller guarantees that max + bias fits K_WIDTH: the high bits are sign copies
-wire unused_sum_high = ^b_sum[SW-1:K_WIDTH];
 
 always @(posedge clk) begin
     if (b_pos) begin
@@ -475,11 +419,20 @@ end
 genvar j;
 generate
     for (j = 0; j < LANES; j = j + 1) begin : g_lane
-        localparam integer LANE_I = j;
-        localparam [LANE_W-1:0] LANE = LANE_I[LANE_W-1:0];
-
         reg [A_WIDTH-1:0] mem [0:DEPTH-1];
         reg [A_WIDTH-1:0] rd_q;
+
+        // stage B arithmetic of this lane: running maximum, then max + bias in SW bits
+        wire [A_WIDTH-1:0] l_max = max_reg[j*A_WIDTH +: A_WIDTH];
+        wire [K_WIDTH-1:0] l_bias = bias_q[j*K_WIDTH +: K_WIDTH];
+        wire l_take = b_in_reg && (!b_have || $signed(rd_q) > $signed(l_max));
+        wire [A_WIDTH-1:0] l_new = l_take ? rd_q : l_max;
+        wire signed [SW-1:0] l_sum = $signed({{(SW-A_WIDTH){l_new[A_WIDTH-1]}}, l_new})
+                                   + $signed({{(SW-K_WIDTH){l_bias[K_WIDTH-1]}}, l_bias});
+        // the caller guarantees that max + bias fits K_WIDTH: the high bits are sign copies
+        wire unused_sum_high = ^l_sum[SW-1:K_WIDTH];
+        assign b_max[j*A_WIDTH +: A_WIDTH] = l_new;
+        assign b_k[j*K_WIDTH +: K_WIDTH] = l_sum[K_WIDTH-1:0];
 
         // update stage 1: accepted at the last edge, read issued at that edge
         reg s1_valid_reg;
@@ -522,7 +475,7 @@ generate
         end
 
         // read port: readout issue (positions inside the map only), else update
-        wire re = (a_issue_pos && a_in && a_lane == LANE) || upd_fire;
+        wire re = (a_issue_pos && a_in) || upd_fire;
         wire [MEM_AW-1:0] ra = reading ? a_row : u_row;
 
         always @(posedge clk) begin
@@ -545,7 +498,6 @@ generate
             end
         end
 
-        assign bank_q[j*A_WIDTH +: A_WIDTH] = rd_q;
         assign upd_ready[j] = upd_open;
     end
 endgenerate
@@ -618,8 +570,7 @@ always @(posedge clk) begin
         win_h_reg <= H0;
         win_w_reg <= W0;
         win_n_reg <= N0;
-        a_m_reg <= {OUT_INDEX_WIDTH{1'b0}};
-        a_mrow_reg <= {OUT_ROW_WIDTH{1'b0}};
+        a_m_reg <= {OUT_ROW_WIDTH{1'b0}};
     end else if (a_issue_pos) begin
         if (!a_last_j) begin
             // next position in this window row
@@ -638,14 +589,6 @@ always @(posedge clk) begin
             a_j_reg <= {JW{1'b0}};
             a_i_reg <= {IW{1'b0}};
             a_m_reg <= a_m_reg + 1'b1;
-            // the next output neuron's row: the next position, or at the end of a channel
-            // the first position of the next channel (the next bank's, back OH*OW - 1 rows,
-            // or the next channel group's, the next row)
-            if (a_last_x && a_last_y && !a_group_end) begin
-                a_mrow_reg <= a_mrow_reg - PLANE_OUT_M1;
-            end else begin
-                a_mrow_reg <= a_mrow_reg + 1'b1;
-            end
             if (!a_last_x) begin
                 a_x_reg <= a_x_reg + 1'b1;
                 win_w_reg <= win_w_reg + PSW_V;
@@ -668,9 +611,9 @@ always @(posedge clk) begin
                     a_y_reg <= {YW{1'b0}};
                     a_c_reg <= a_c_reg + 1'b1;
                     win_h_reg <= H0;
-                    win_n_reg <= win_n_reg + (a_group_end ? STEP_C : STEP_CS);
+                    win_n_reg <= win_n_reg + STEP_C;
                     a_h_reg <= H0;
-                    a_n_reg <= win_n_reg + (a_group_end ? STEP_C : STEP_CS);
+                    a_n_reg <= win_n_reg + STEP_C;
                 end
             end
         end
@@ -680,15 +623,11 @@ always @(posedge clk) begin
         b_in_reg <= a_in;
         b_first_reg <= a_first;
         b_last_reg <= a_last_pos;
-        b_lane_reg <= a_lane;
         b_m_reg <= a_m_reg;
-        b_mrow_reg <= a_mrow_reg;
     end
     if (b_go && (b_eot_reg || b_last_reg)) begin
-        m_index_reg <= b_eot_reg ? {OUT_INDEX_WIDTH{1'b0}} : b_m_reg;
-        m_lane_reg <= b_eot_reg ? {LANE_W{1'b0}} : b_lane_reg;
-        m_row_reg <= b_eot_reg ? {OUT_ROW_WIDTH{1'b0}} : b_mrow_reg;
-        m_value_reg <= b_eot_reg ? {K_WIDTH{1'b0}} : b_sum[K_WIDTH-1:0];
+        m_row_reg <= b_eot_reg ? {OUT_ROW_WIDTH{1'b0}} : b_m_reg;
+        m_value_reg <= b_eot_reg ? {(LANES*K_WIDTH){1'b0}} : b_k;
     end
 end
 
@@ -697,8 +636,6 @@ assign sweep_ready = idle && !clear_valid;
 assign busy = !idle;
 assign m_valid = m_valid_reg;
 assign m_eot = m_eot_reg;
-assign m_index = m_index_reg;
-assign m_lane = m_lane_reg;
 assign m_row = m_row_reg;
 assign m_value = m_value_reg;
 

@@ -15,7 +15,7 @@
  *     fields, laid out as the banks (field j of row r: the K of the neuron at address r of
  *     bank j, 0 where there is none), loaded from K_INIT_FILE by $readmemh (format:
  *     snngen.backends.verilog.memfile.write_mem, LANES*K_WIDTH-bit words of two's complement
- *     fields, written by snngen.hwmodel.blocks.banks.k_rows) and overwritten one field at a
+ *     fields, written by snngen.hwmodel.blocks.banks.k_rows) and overwritten one row at a
  *     time through k_wr_*.
  *
  * Contract (every stream: a transfer is a rising edge with valid && ready; every valid is a
@@ -35,8 +35,8 @@
  *     updates of the same neuron on consecutive cycles (or any spacing) are exact; lanes are
  *     independent; every lane takes one update per cycle. weight is signed W_WIDTH and is
  *     added modulo 2^V_WIDTH (exact whenever the true membrane fits V_WIDTH, §7).
- *   - k_wr_en: the K of the neuron at address k_wr_row of bank k_wr_lane <= k_wr_data at the
- *     edge, honoured only while idle (ignored while busy). A K write at the edge a sweep is
+ *   - k_wr_en: K row k_wr_row <= k_wr_data (field j: the neuron at that row of bank j) at
+ *     the edge, honoured only while idle (ignored while busy). A K write at the edge a sweep is
  *     accepted is seen by that sweep.
  *   - Sweep: accepted at edge e (while idle). It first lets the update pipelines drain (the
  *     last update, accepted at e - 1 at the latest, writes at e), then processes the bank rows
@@ -139,8 +139,7 @@ module snn_if_array #
      */
     input  wire                           k_wr_en,
     input  wire [ADDR_WIDTH-1:0]          k_wr_row,
-    input  wire [((LANES > 1) ? $clog2(LANES) : 1)-1:0] k_wr_lane,
-    input  wire [K_WIDTH-1:0]             k_wr_data,
+    input  wire [LANES*K_WIDTH-1:0]       k_wr_data,
 
     /*
      * End of the timestep's updates: sweep every neuron
@@ -331,7 +330,7 @@ end
 
 always @(posedge clk) begin
     if (k_wr_en && idle && !rst) begin
-        kmem[k_wr_row[MEM_AW-1:0]][k_wr_lane*K_WIDTH +: K_WIDTH] <= k_wr_data;
+        kmem[k_wr_row[MEM_AW-1:0]] <= k_wr_data;
     end
 end
 

@@ -25,8 +25,9 @@
  *
  * Parameters: R_* the router's, A_* the accumulator's (map A_C x A_H x A_W = the router's
  * output map; pooling A_PK*, A_PS*, A_PP*; pooled map = the array's N neurons; bias per
- * channel, or per neuron with A_BIAS_PER_NEURON = 1: a dense first layer in the router's conv
- * view, R_COUT = 1), the others the array's.
+ * channel, a dense first layer being R_COUT channels of 1x1), the others the array's. The
+ * accumulator reads out one bank row (LANES channels) per beat, which the array takes as one
+ * K row.
  *
  * Verilog-2005, `default_nettype none.
  */
@@ -69,9 +70,7 @@ module snn_input_layer #
     parameter A_PSW = 1,
     parameter A_PPH = 0,
     parameter A_PPW = 0,
-    // 0: per-channel bias (.mem, R_COUT signed K_WIDTH-bit words); 1: per-neuron bias
-    // (R_COUT*R_OH*R_OW words, no pooling)
-    parameter A_BIAS_PER_NEURON = 0,
+    // per-channel bias (.mem, ceil(R_COUT/LANES) words of LANES signed K_WIDTH-bit fields)
     parameter A_BIAS_FILE = "",
     // neurons of the array (the pooled map)
     parameter N = 64,
@@ -209,33 +208,28 @@ snn_router #(
 
 wire acc_clear_ready;
 wire acc_m_valid;
-wire [INDEX_WIDTH-1:0] acc_m_index;
-wire [((LANES > 1) ? $clog2(LANES) : 1)-1:0] acc_m_lane;
 wire [V_ADDR_WIDTH-1:0] acc_m_row;
-wire [K_WIDTH-1:0] acc_m_value;
+wire [LANES*K_WIDTH-1:0] acc_m_value;
 wire acc_m_eot;
 wire acc_busy;
 
 snn_accum #(
     .C(R_COUT), .H(R_OH), .W(R_OW), .LANES(LANES), .U_WIDTH(U_WIDTH), .A_WIDTH(A_WIDTH),
     .K_WIDTH(K_WIDTH), .PKH(A_PKH), .PKW(A_PKW), .PSH(A_PSH), .PSW(A_PSW), .PPH(A_PPH),
-    .PPW(A_PPW), .OH(OH), .OW(OW), .ADDR_WIDTH(A_ADDR_WIDTH), .OUT_INDEX_WIDTH(INDEX_WIDTH),
-    .OUT_ROW_WIDTH(V_ADDR_WIDTH),
-    .BIAS_PER_NEURON(A_BIAS_PER_NEURON), .BIAS_FILE(A_BIAS_FILE)
+    .PPW(A_PPW), .OH(OH), .OW(OW), .ADDR_WIDTH(A_ADDR_WIDTH), .OUT_ROW_WIDTH(V_ADDR_WIDTH),
+    .BIAS_FILE(A_BIAS_FILE)
 ) accum (
     .clk(clk), .rst(rst),
     .clear_valid(clear_valid), .clear_ready(acc_clear_ready),
     .upd_valid(upd_valid), .upd_ready(upd_ready), .upd_addr(upd_addr),
     .upd_weight(upd_weight),
     .sweep_valid(acc_sweep_valid), .sweep_ready(acc_sweep_ready),
-    .m_valid(acc_m_valid), .m_ready(1'b1), .m_index(acc_m_index), .m_lane(acc_m_lane),
-    .m_row(acc_m_row), .m_value(acc_m_value), .m_eot(acc_m_eot),
+    .m_valid(acc_m_valid), .m_ready(1'b1), .m_row(acc_m_row), .m_value(acc_m_value),
+    .m_eot(acc_m_eot),
     .busy(acc_busy)
 );
 
 assign load_done = acc_m_valid && acc_m_eot;
-// the K writes address the array's banks (m_lane, m_row); the flat index is not needed
-wire unused_acc_index = |acc_m_index;
 
 /*
  * the IF array: K <- the accumulator readout; one sweep per go
@@ -265,8 +259,8 @@ snn_if_array #(
     // no synaptic events: the whole current is K
     .upd_valid({LANES{1'b0}}), .upd_ready(unused_arr_upd_ready),
     .upd_addr({(LANES*V_ADDR_WIDTH){1'b0}}), .upd_weight({LANES{1'b0}}),
-    .k_wr_en(acc_m_valid && !acc_m_eot), .k_wr_row(acc_m_row), .k_wr_lane(acc_m_lane),
-    .k_wr_data(acc_m_value),
+    // the accumulator's beats are the array's K rows
+    .k_wr_en(acc_m_valid && !acc_m_eot), .k_wr_row(acc_m_row), .k_wr_data(acc_m_value),
     .sweep_valid(sweep_valid), .sweep_ready(sweep_ready),
     .m_valid(m_valid), .m_ready(m_ready), .m_index(m_index), .m_eot(m_eot),
     .busy(arr_busy),

@@ -161,8 +161,7 @@ snn_if_array #(
     .upd_valid(upd_valid), .upd_ready(upd_ready), .upd_addr(upd_addr),
     .upd_weight(upd_weight),
     // the bias never changes: K stays as loaded from K_INIT_FILE
-    .k_wr_en(1'b0), .k_wr_row({ADDR_WIDTH{1'b0}}),
-    .k_wr_lane({((LANES > 1) ? $clog2(LANES) : 1){1'b0}}), .k_wr_data({K_WIDTH{1'b0}}),
+    .k_wr_en(1'b0), .k_wr_row({ADDR_WIDTH{1'b0}}), .k_wr_data({(LANES*K_WIDTH){1'b0}}),
     .sweep_valid(sweep_valid), .sweep_ready(sweep_ready),
     .m_valid(m_valid), .m_ready(m_ready), .m_index(m_index), .m_eot(m_eot),
     .busy(a_busy),
