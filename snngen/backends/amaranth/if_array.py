@@ -10,8 +10,11 @@ Storage (as in the Verilog)
     (``depth_used = ceil(CH / lanes)*plane``, :func:`~snngen.hwmodel.blocks.banks.bank_rows`)
     of ``v_width`` bits, one write port and one synchronous read port with enable (not
     transparent: a read in the cycle of a write to the same row returns the old word).
-  - The constant currents K[0..N-1] live in one more Memory of N ``k_width``-bit words,
-    initialised from ``k_init`` (the Verilog loads K_INIT_FILE) and overwritten through k_wr_*.
+  - The constant currents K live in one more Memory of ``max(depth_used, 2)`` rows of ``lanes``
+    ``k_width``-bit fields, laid out as the banks (field j of row r: the K of the neuron at row
+    r of bank j, 0 where there is none), initialised from ``k_init`` (the row words of
+    :func:`snngen.hwmodel.blocks.banks.k_rows`; the Verilog loads them from K_INIT_FILE) and
+    overwritten one row at a time through k_wr_*.
 
 Contract (identical to the header of snn_if_array.v, cycle for cycle; every stream transfers on
 a rising edge with valid & ready; every valid is a register or a function of registers and
@@ -32,18 +35,26 @@ never depends on any ready)
     Lane j's ``upd_addr[j]`` is a row of bank j: the neuron is
     ``((upd_addr[j] // plane)*lanes + j)*plane + upd_addr[j] % plane``
     (:func:`snngen.hwmodel.blocks.banks.neuron_at`).
-  - k_wr_en: ``K[k_wr_addr] <= k_wr_data`` at the edge, only while idle (ignored while busy
-    and in reset). A K write at the edge a sweep is accepted is seen by that sweep.
-  - Sweep: accepted at edge e (while idle); neurons n = 0 .. N-1 in ascending order through a
-    2-stage pipeline: ``v = v + K[n]``; if spiking and ``v >= threshold``: spike,
+  - k_wr_en: K row ``k_wr_row`` <= ``k_wr_data`` (field j: the K of the neuron at that row of
+    bank j) at the edge, only while idle (ignored while busy and in reset). A K write at the
+    edge a sweep is accepted is seen by that sweep.
+  - Sweep: accepted at edge e (while idle); the bank rows r = 0 .. depth_used - 1 in ascending
+    order, one row (every lane: ``lanes`` neurons) per advance, through a pipeline of row read
+    (every bank and the K row at one address), the arithmetic of every lane with its
+    write-back, and a spike buffer: ``v = v + K[n]``; if spiking and ``v >= threshold``: spike,
     ``v -= threshold``; if v_min is not None: ``v = max(v, v_min)`` (golden ``if_update``).
-    Every spike is one event on ``m`` (``index = n``, ``eot = 0``) in ascending n, then one
-    event with ``eot = 1`` and ``index = 0``. The pipeline advances exactly in the cycles where
-    not (``m.valid & ~m.ready``). The EOT event transfers at edge e + N + 3 + S (S: the cycles
-    after e with ``m.valid & ~m.ready``); busy is high from the edge after e up to and including
-    the cycle of the EOT transfer. Neuron n is written back at edge e + n + 2 + stalls so far.
-    The sweep finds each neuron's bank and row with counters (position in the channel, lane,
-    row, first row of the channel group), never by dividing n.
+    Every spike is one event on ``m`` (``index = n``, ``eot = 0``) in the order of its
+    (row, lane) (:func:`snngen.hwmodel.blocks.banks.emission_order`; ascending n for
+    ``plane = 1``), then one event with ``eot = 1`` and ``index = 0``. The spike buffer takes
+    a row's spike mask and hands its spikes to the output register one per cycle, lowest lane
+    first; the row pipeline advances in the cycles where the buffer is empty afterwards (it
+    holds at most one spike, which moves on) and the output register is free, not
+    (``m.valid & ~m.ready``). The EOT event transfers at edge e + sum_r max(1, s_r) + 4 + S
+    (s_r: the spikes of row r; S: the cycles after e with ``m.valid & ~m.ready``); busy is high
+    from the edge after e up to and including the cycle of the EOT transfer. The sweep counts
+    the position in the channel, the index of the row's lane-0 neuron and the last channel
+    group (whose lanes past the last channel hold no neuron: never written, never spiking),
+    never dividing an index.
   - Debug read (tests, while idle): ``dbg_rd_en`` with ``dbg_rd_index`` at edge e puts that
     neuron's membrane on ``dbg_rd_data`` after e (held until that bank's read port is used
     again; its bank and row come from a division by the constant ``plane``, only on this
@@ -64,7 +75,7 @@ from __future__ import annotations
 import numbers
 from collections.abc import Sequence
 
-from amaranth.hdl import Array, Module, Mux, ResetSignal, Signal, signed, unsigned
+from amaranth.hdl import Array, Cat, Module, Mux, ResetSignal, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -99,7 +110,7 @@ def _error(rule: str, **values) -> ValueError:
 def _check(n, lanes, plane, w_width, v_width, k_width, threshold, v0, v_min, spiking, k_init,
            index_width, addr_width) -> tuple[int, int, list[int]]:
     """The Verilog's parameter checks, in its order, with its rule words; returns the index
-    and address widths (defaults filled in) and K as a list."""
+    and address widths (defaults filled in) and the K row words as a list."""
     if not isinstance(n, int) or n < 2:
         raise _error("N_must_be_at_least_2", n=n)
     if not isinstance(lanes, int) or lanes < 1 or lanes & (lanes - 1):
@@ -126,19 +137,21 @@ def _check(n, lanes, plane, w_width, v_width, k_width, threshold, v0, v_min, spi
         index_width = kaw
     if not isinstance(index_width, int) or not kaw <= index_width <= 32:
         raise _error("INDEX_WIDTH_must_be_clog2_N_to_32", index_width=index_width, n=n)
-    mem_aw = max(_clog2(_depth_used(n, lanes, plane)), 1)
+    depth_used = _depth_used(n, lanes, plane)
+    mem_aw = max(_clog2(depth_used), 1)
     if addr_width is None:
         addr_width = mem_aw
     if not isinstance(addr_width, int) or addr_width < mem_aw:
         raise _error("ADDR_WIDTH_too_small_for_the_bank_rows",
                      addr_width=addr_width, n=n, lanes=lanes, plane=plane)
-    # numpy integers are welcome (K usually comes from an int64 array)
+    # numpy integers are welcome (the rows usually come from an int64 or uint64 array); the
+    # words are the unsigned row words of banks.k_rows, as K_INIT_FILE holds them
     k_init = [int(k) if isinstance(k, numbers.Integral) else k for k in k_init]
-    if len(k_init) != n or not all(isinstance(k, int) and _fits_signed(k, k_width)
-                                   for k in k_init):
-        raise _error("K_INIT_must_hold_N_values_that_fit_K_WIDTH",
-                     k_init=k_init if len(k_init) <= 8 else f"<{len(k_init)} values>",
-                     n=n, k_width=k_width)
+    if len(k_init) != depth_used or not all(
+            isinstance(k, int) and 0 <= k < 1 << (lanes * k_width) for k in k_init):
+        raise _error("K_INIT_must_hold_DEPTH_USED_rows_of_LANES_K_WIDTH_bits",
+                     k_init=k_init if len(k_init) <= 8 else f"<{len(k_init)} words>",
+                     depth_used=depth_used, lanes=lanes, k_width=k_width)
     return index_width, addr_width, k_init
 
 
@@ -168,13 +181,16 @@ class IfArray(wiring.Component):
         Clamp value (fits v_width signed bits), or None for no clamp.
     spiking : bool or 0/1 [SPIKING]
         True: spiking population; False: membrane readout (never fires).
-    k_init : sequence of n ints [K_INIT_FILE]
-        The initial K values, each fitting k_width signed bits.
+    k_init : sequence of depth_used ints [K_INIT_FILE]
+        The initial K memory, one unsigned ``lanes * k_width``-bit word per bank row
+        (``depth_used = ceil(n / plane / lanes) * plane`` of them), field j (bits
+        ``j*k_width`` up) the two's complement K of the neuron at that row of bank j:
+        :func:`snngen.hwmodel.blocks.banks.k_rows` of the n K values.
     index_width : int [INDEX_WIDTH]
-        Width of neuron indices (``m.payload.index``, ``k_wr_addr``, ``dbg_rd_index``),
-        clog2(n) .. 32; default clog2(n).
+        Width of neuron indices (``m.payload.index``, ``dbg_rd_index``), clog2(n) .. 32;
+        default clog2(n).
     addr_width : int [ADDR_WIDTH]
-        Width of a bank row address (``upd_addr[j]``),
+        Width of a bank row address (``upd_addr[j]``, ``k_wr_row``),
         >= max(clog2(ceil(n / plane / lanes) * plane), 1) (the default).
 
     Ports (every one keeps its Verilog name; the vectors are packed as in the Verilog, lane j
@@ -184,7 +200,8 @@ class IfArray(wiring.Component):
     upd_valid : In(lanes), upd_ready : Out(lanes)
     upd_addr : In(ArrayLayout(unsigned(addr_width), lanes))
     upd_weight : In(ArrayLayout(signed(w_width), lanes))
-    k_wr_en : In(1), k_wr_addr : In(index_width), k_wr_data : In(signed(k_width))
+    k_wr_en : In(1), k_wr_row : In(addr_width),
+    k_wr_data : In(ArrayLayout(signed(k_width), lanes)) (a K row)
     sweep_valid : In(1), sweep_ready : Out(1)
     m : Out(stream.Signature(StructLayout({"index": index_width, "eot": 1})))
         [m_valid, m_ready, m_index, m_eot]
@@ -193,8 +210,9 @@ class IfArray(wiring.Component):
 
     Raises ValueError naming the parameter and the rule of the Verilog's elaboration error
     (``snn_if_array_ERROR_<rule>``) for a bad parameter; ``k_init`` has its own rule
-    (``snn_if_array_ERROR_K_INIT_must_hold_N_values_that_fit_K_WIDTH``) in place of the
-    Verilog's K_INIT_FILE one.
+    (``snn_if_array_ERROR_K_INIT_must_hold_DEPTH_USED_rows_of_LANES_K_WIDTH_bits``: the
+    wrong number of words, or a word that is negative or wider) in place of the Verilog's
+    K_INIT_FILE one.
     """
 
     VERILOG_NAME = "snn_if_array"
@@ -232,15 +250,20 @@ class IfArray(wiring.Component):
         self.index_width = index_width
         self.addr_width = addr_width
         # derived, named as in the Verilog
-        self.ch = n // plane  # CH: channels
+        self.ch = ch = n // plane  # CH: channels
         self.depth_used = depth_used  # DEPTH_USED: bank rows in use, ceil(CH/LANES)*PLANE
         self.pw = max(_clog2(plane), 1)  # PW: plane position bits
         self.mem_aw = mem_aw  # MEM_AW: row address bits
-        self.depth = max(depth_used, 2)  # DEPTH: bank size
+        self.depth = max(depth_used, 2)  # DEPTH: bank (and K memory) size
         self.lane_w = max(_clog2(lanes), 1)  # LANE_W: lane number bits
         self.log_lanes = _clog2(lanes)  # LOG_LANES
-        self.kaw = _clog2(n)  # KAW: K RAM address bits
         self.sw = max(v_width, k_width) + 1  # SW: sweep arithmetic width, v + K never wraps
+        # LAST_G_ROW0: the first row of the last channel group; LAST_LANES: the lanes that hold
+        # a neuron in its rows; STEP_G_IDX: the index step from the last row of a group to the
+        # first of the next (lane 0's channel moves on by LANES), modulo 2**INDEX_WIDTH
+        self.last_g_row0 = (ch - 1) // lanes * plane
+        self.last_lanes = (1 << (ch - (ch - 1) // lanes * lanes)) - 1
+        self.step_g_idx = (lanes * plane - plane + 1) & ((1 << index_width) - 1)
 
         super().__init__({
             "clear_valid": In(1),
@@ -250,8 +273,8 @@ class IfArray(wiring.Component):
             "upd_addr": In(data.ArrayLayout(unsigned(addr_width), lanes)),
             "upd_weight": In(data.ArrayLayout(signed(w_width), lanes)),
             "k_wr_en": In(1),
-            "k_wr_addr": In(index_width),
-            "k_wr_data": In(signed(k_width)),
+            "k_wr_row": In(addr_width),
+            "k_wr_data": In(data.ArrayLayout(signed(k_width), lanes)),
             "sweep_valid": In(1),
             "sweep_ready": Out(1),
             "m": Out(stream.Signature(event_layout(index_width))),
@@ -269,8 +292,8 @@ class IfArray(wiring.Component):
             "upd_addr": (self.upd_addr.as_value(), "i"),
             "upd_weight": (self.upd_weight.as_value(), "i"),
             "k_wr_en": (self.k_wr_en, "i"),
-            "k_wr_addr": (self.k_wr_addr, "i"),
-            "k_wr_data": (self.k_wr_data, "i"),
+            "k_wr_row": (self.k_wr_row, "i"),
+            "k_wr_data": (self.k_wr_data.as_value(), "i"),
             "sweep_valid": (self.sweep_valid, "i"),
             "sweep_ready": (self.sweep_ready, "o"),
             **event_ports("m", self.m, "o"),
@@ -280,14 +303,12 @@ class IfArray(wiring.Component):
 
     def elaborate(self, platform) -> Module:
         m = Module()
-        n, lanes, plane = self.n, self.lanes, self.plane
+        lanes, plane, kw = self.lanes, self.plane, self.k_width
         vw, iw, mem_aw, lane_w, sw = (self.v_width, self.index_width, self.mem_aw, self.lane_w,
                                       self.sw)
-        last_lane = (lanes - 1) & ((1 << lane_w) - 1)
         last_row = self.depth_used - 1
         last_p = plane - 1  # fits PW bits
-        # a channel group's rows, in MEM_AW bits (0 when PLANE = 2**MEM_AW: one group only)
-        plane_rows = plane & ((1 << mem_aw) - 1)
+        all_lanes = (1 << lanes) - 1
 
         # --- control ---------------------------------------------------------------------
         state_reg = Signal(2, init=_S_IDLE)
@@ -314,59 +335,76 @@ class IfArray(wiring.Component):
         m_eot_reg = Signal()
         m_index_reg = Signal(iw, reset_less=True)
 
-        # the sweep pipeline advances when the output stage is free (empty, or its event
-        # leaves now)
-        adv = Signal()
+        # the output register is free (empty, or its event leaves now)
+        o_free = Signal()
         m_fire = Signal()
         m.d.comb += [
-            adv.eq(~m_valid_reg | self.m.ready),
+            o_free.eq(~m_valid_reg | self.m.ready),
             m_fire.eq(m_valid_reg & self.m.ready),
         ]
 
-        # sweep stage A: the next slot to issue (a neuron, then the EOT slot)
+        # the spike buffer: the spikes of the last row (a lane mask, lowest lane first) and,
+        # after the last row, the EOT; o_idx_reg is the neuron index of the row's lane 0
+        o_mask_reg = Signal(lanes)
+        o_eot_reg = Signal()
+        o_idx_reg = Signal(iw, reset_less=True)
+        # the buffer holds at most one item (a spike or the EOT), which leaves when o_free
+        o_single = Signal()
+        # the row pipeline (A -> B -> buffer) advances when the buffer is empty after this
+        # cycle; in a stall cycle (m.valid & ~m.ready) nothing moves
+        adv = Signal()
+        m.d.comb += [
+            o_single.eq((o_mask_reg & (o_mask_reg - 1)[:lanes]) == 0),
+            adv.eq(o_free & o_single),
+        ]
+
+        # sweep stage A: the next row to issue (all banks, one address), then the EOT slot
         a_run_reg = Signal()
         a_eot_reg = Signal()
-        a_idx_reg = Signal(iw, reset_less=True)
-        a_lane_reg = Signal(lane_w, reset_less=True)
         a_row_reg = Signal(mem_aw, reset_less=True)
-        # the position in the channel and the row of position 0 of the channel group (counters:
-        # no division of the index)
+        # the position in the channel, the index of the row's lane-0 neuron, the last channel
+        # group (counters: no division of the index)
         a_p_reg = Signal(self.pw, reset_less=True)
-        a_base_reg = Signal(mem_aw, reset_less=True)
-        # sweep stage B: the slot whose bank word and K were read at the last advance
+        a_idx_reg = Signal(iw, reset_less=True)
+        a_last_g_reg = Signal(reset_less=True)
+        # sweep stage B: the row whose bank words and K row were read at the last advance
         b_valid_reg = Signal()
         b_eot_reg = Signal(reset_less=True)
         b_idx_reg = Signal(iw, reset_less=True)
-        b_lane_reg = Signal(lane_w, reset_less=True)
+        b_last_g_reg = Signal(reset_less=True)
         b_row_reg = Signal(mem_aw, reset_less=True)
 
         a_issue = Signal()
-        a_issue_neuron = Signal()
+        a_issue_row = Signal()
         b_go = Signal()
-        b_neuron = Signal()
+        b_row_go = Signal()
+        # the lanes that hold a neuron in B's row: every lane, or the last channel group's
+        b_lanes = Signal(lanes)
         m.d.comb += [
             a_issue.eq(sweeping & a_run_reg & adv),
-            a_issue_neuron.eq(a_issue & ~a_eot_reg),
+            a_issue_row.eq(a_issue & ~a_eot_reg),
             b_go.eq(sweeping & b_valid_reg & adv),
-            b_neuron.eq(b_go & ~b_eot_reg),
+            b_row_go.eq(b_go & ~b_eot_reg),
+            b_lanes.eq(Mux(b_last_g_reg, self.last_lanes, all_lanes)),
         ]
 
-        # --- constant currents K ---------------------------------------------------------
-        m.submodules.kmem = kmem = Memory(shape=signed(self.k_width), depth=n, init=self.k_init)
+        # --- constant currents K: one row of LANES fields per bank row, written a row at a time
+        m.submodules.kmem = kmem = Memory(shape=unsigned(lanes * kw), depth=self.depth,
+                                          init=self.k_init)
         k_wr = kmem.write_port()
         k_rd = kmem.read_port()
-        k_q = Signal(signed(self.k_width))  # the Verilog's read register k_q
+        k_q = Signal(lanes * kw)  # the Verilog's read register k_q
         m.d.comb += k_q.eq(k_rd.data)
         m.d.comb += [
             # ignored while busy and in reset (the only memory write gated by the reset)
             k_wr.en.eq(self.k_wr_en & idle & ~ResetSignal("sync")),
-            k_wr.addr.eq(self.k_wr_addr[:self.kaw]),
-            k_wr.data.eq(self.k_wr_data),
-            k_rd.en.eq(a_issue_neuron),
-            k_rd.addr.eq(a_idx_reg[:self.kaw]),
+            k_wr.addr.eq(self.k_wr_row[:mem_aw]),
+            k_wr.data.eq(self.k_wr_data.as_value()),
+            k_rd.en.eq(a_issue_row),
+            k_rd.addr.eq(a_row_reg),
         ]
 
-        # --- banks and update pipelines, one per lane --------------------------------------
+        # --- banks ----------------------------------------------------------------------
         bank_q = []  # read registers of the banks
         ports = []  # (write port, read port) per bank
         for j in range(lanes):
@@ -377,24 +415,17 @@ class IfArray(wiring.Component):
             m.d.comb += rd_q.eq(ports[-1][1].data)
             bank_q.append(rd_q)
 
-        # --- sweep arithmetic (stage B): v + K, compare, subtract, clamp, in SW bits --------
-        b_v = Signal(signed(vw))
-        b_sum = Signal(signed(sw))
-        b_spike = Signal()
-        b_sub = Signal(signed(sw))
-        b_new = Signal(signed(sw))
-        sweep_v = Signal(vw)
-        m.d.comb += [
-            b_v.eq(Array(bank_q)[b_lane_reg]),
-            b_sum.eq(b_v + k_q),
-            b_spike.eq(b_sum >= self.threshold if self.spiking else 0),
-            b_sub.eq(Mux(b_spike, b_sum - self.threshold, b_sum)),
-            sweep_v.eq(b_new[:vw]),  # the result fits V_WIDTH (semantics.md §7)
-        ]
-        if self.v_min is not None:
-            m.d.comb += b_new.eq(Mux(b_sub < self.v_min, self.v_min, b_sub))
-        else:
-            m.d.comb += b_new.eq(b_sub)
+        # --- the spike buffer's next spike: the lowest lane k of the mask ------------------
+        # neuron o_idx + k*PLANE (lane k's channel is k on from lane 0's); o_next_bit is that
+        # lane's bit, both 0 for an empty mask
+        o_next_off = Signal(iw)
+        o_next_bit = Signal(lanes)
+        m.d.comb += o_next_bit.eq((o_mask_reg & -o_mask_reg)[:lanes])
+        with m.Switch(o_mask_reg):
+            for k in range(lanes):
+                # a pattern per lowest set bit k: "--..-1" followed by k zeros
+                with m.Case("-" * (lanes - 1 - k) + "1" + "0" * k):
+                    m.d.comb += o_next_off.eq((k * plane) & ((1 << iw) - 1))
 
         # --- debug read: lane and row of dbg_rd_index --------------------------------------
         # channel ch = index // plane at position p = index % plane: lane ch % lanes, row
@@ -418,8 +449,30 @@ class IfArray(wiring.Component):
         with m.If(dbg_go):
             m.d.sync += dbg_lane_reg.eq(dbg_lane)
 
+        # --- per lane: the sweep arithmetic of stage B and the update pipeline --------------
+        b_spikes = []  # stage B's spikes, lane j in bit j
         for j in range(lanes):
             wr, rd = ports[j]
+            # sweep arithmetic (stage B) of this lane: v + K, compare, subtract, clamp, in SW
+            # bits
+            b_sum = Signal(signed(sw), name=f"b_sum_{j}")
+            b_spike = Signal(name=f"b_spike_{j}")
+            b_sub = Signal(signed(sw), name=f"b_sub_{j}")
+            b_new = Signal(signed(sw), name=f"b_new_{j}")
+            sweep_v = Signal(vw, name=f"sweep_v_{j}")
+            m.d.comb += [
+                b_sum.eq(bank_q[j].as_signed() + k_q.word_select(j, kw).as_signed()),
+                b_spike.eq(b_sum >= self.threshold if self.spiking else 0),
+                b_sub.eq(Mux(b_spike, b_sum - self.threshold, b_sum)),
+                sweep_v.eq(b_new[:vw]),  # the result fits V_WIDTH (semantics.md §7)
+            ]
+            if self.v_min is not None:
+                m.d.comb += b_new.eq(Mux(b_sub < self.v_min, self.v_min, b_sub))
+            else:
+                m.d.comb += b_new.eq(b_sub)
+            # a lane without a neuron in this row (the last channel group) never spikes
+            b_spikes.append(b_spike & b_lanes[j])
+
             # update stage 1: accepted at the last edge, read issued at that edge
             s1_valid = Signal(name=f"s1_valid_reg_{j}")
             s1_row = Signal(mem_aw, reset_less=True, name=f"s1_row_reg_{j}")
@@ -441,19 +494,19 @@ class IfArray(wiring.Component):
                 s1_sum.eq(Mux(fwd, wb_data, bank_q[j]) + s1_w),
             ]
 
-            # write port: clear, else sweep write-back, else update write-back
+            # write port: clear, else sweep write-back (the lanes that hold a neuron), else
+            # update write-back (never two at once)
             m.d.comb += [wr.en.eq(0), wr.addr.eq(s1_row), wr.data.eq(s1_sum)]
             with m.If(clearing):
                 m.d.comb += [wr.en.eq(1), wr.addr.eq(clr_row_reg), wr.data.eq(self.v0)]
-            with m.Elif(b_neuron & (b_lane_reg == j)):
+            with m.Elif(b_row_go & b_lanes[j]):
                 m.d.comb += [wr.en.eq(1), wr.addr.eq(b_row_reg), wr.data.eq(sweep_v)]
             with m.Elif(s1_valid):
                 m.d.comb += wr.en.eq(1)
 
-            # read port: sweep issue, else update, else debug
+            # read port: sweep issue (every bank reads the row), else update, else debug
             m.d.comb += [
-                rd.en.eq((a_issue_neuron & (a_lane_reg == j)) | upd_fire
-                         | (dbg_go & (dbg_lane == j))),
+                rd.en.eq(a_issue_row | upd_fire | (dbg_go & (dbg_lane == j))),
                 rd.addr.eq(Mux(sweeping, a_row_reg, Mux(upd_fire, u_row, dbg_row))),
             ]
 
@@ -467,7 +520,7 @@ class IfArray(wiring.Component):
             ]
             m.d.comb += self.upd_ready[j].eq(upd_open)
 
-        # --- state machine, sweep pipeline and output stage --------------------------------
+        # --- state machine, sweep pipeline, spike buffer and output stage ------------------
         with m.Switch(state_reg):
             with m.Case(_S_IDLE):
                 with m.If(clear_fire):
@@ -480,46 +533,59 @@ class IfArray(wiring.Component):
                 with m.If(clr_row_reg == last_row):
                     m.d.sync += state_reg.eq(_S_IDLE)
             with m.Default():
+                # the output register takes the buffer's next item (a spike, else the EOT)
+                with m.If(o_free):
+                    m.d.sync += [
+                        m_valid_reg.eq((o_mask_reg != 0) | o_eot_reg),
+                        m_eot_reg.eq((o_mask_reg == 0) & o_eot_reg),
+                    ]
+                    with m.If(o_mask_reg != 0):
+                        m.d.sync += o_mask_reg.eq(o_mask_reg & ~o_next_bit)
+                    with m.Else():
+                        m.d.sync += o_eot_reg.eq(0)
                 with m.If(adv):
                     # stage A -> stage B
                     m.d.sync += b_valid_reg.eq(a_run_reg)
                     with m.If(a_run_reg):
                         with m.If(a_eot_reg):
                             m.d.sync += a_run_reg.eq(0)
-                        with m.Elif(a_idx_reg == n - 1):
+                        with m.Elif(a_row_reg == last_row):
                             m.d.sync += a_eot_reg.eq(1)
-                    # stage B -> output stage
+                    # stage B -> the buffer (empty after this cycle; these override the
+                    # buffer's own update above, as the Verilog's later assignments do)
                     m.d.sync += [
-                        m_valid_reg.eq(b_valid_reg & (b_eot_reg | b_spike)),
-                        m_eot_reg.eq(b_eot_reg),
+                        o_mask_reg.eq(Mux(b_valid_reg & ~b_eot_reg, Cat(*b_spikes), 0)),
+                        o_eot_reg.eq(b_valid_reg & b_eot_reg),
                     ]
                 with m.If(m_fire & m_eot_reg):
                     m.d.sync += state_reg.eq(_S_IDLE)
 
-        # datapath registers of the sweep (no reset)
+        # datapath registers of the sweep (no reset; like the Verilog's, they are not gated by
+        # the state: adv and o_free are not)
         with m.If(sweep_fire):
-            m.d.sync += [a_idx_reg.eq(0), a_lane_reg.eq(0), a_row_reg.eq(0), a_p_reg.eq(0),
-                         a_base_reg.eq(0)]
-        with m.Elif(a_issue_neuron):
-            m.d.sync += a_idx_reg.eq(a_idx_reg + 1)
+            m.d.sync += [a_row_reg.eq(0), a_p_reg.eq(0), a_idx_reg.eq(0),
+                         a_last_g_reg.eq(self.last_g_row0 == 0)]
+        with m.Elif(a_issue_row):
+            m.d.sync += a_row_reg.eq(a_row_reg + 1)
             with m.If(a_p_reg != last_p):
-                # next position of the channel
-                m.d.sync += [a_p_reg.eq(a_p_reg + 1), a_row_reg.eq(a_row_reg + 1)]
-            with m.Elif(a_lane_reg != last_lane):
-                # next channel of the group: next bank, back to the group's first row
-                m.d.sync += [a_p_reg.eq(0), a_lane_reg.eq(a_lane_reg + 1),
-                             a_row_reg.eq(a_base_reg)]
+                # next position of the channel group
+                m.d.sync += [a_p_reg.eq(a_p_reg + 1), a_idx_reg.eq(a_idx_reg + 1)]
             with m.Else():
-                # first channel of the next group (the row may be out of range after the last
-                # neuron: never read)
-                m.d.sync += [a_p_reg.eq(0), a_lane_reg.eq(0),
-                             a_row_reg.eq(a_base_reg + plane_rows),
-                             a_base_reg.eq(a_base_reg + plane_rows)]
+                # first position of the next channel group: its lane-0 channel is LANES on
+                # (the row compare is in MEM_AW bits, as the Verilog's: past the last row it
+                # may wrap, and the flag is then never used)
+                m.d.sync += [
+                    a_p_reg.eq(0),
+                    a_idx_reg.eq(a_idx_reg + self.step_g_idx),
+                    a_last_g_reg.eq((a_row_reg + 1)[:mem_aw] == self.last_g_row0),
+                ]
         with m.If(a_issue):
             m.d.sync += [b_eot_reg.eq(a_eot_reg), b_idx_reg.eq(a_idx_reg),
-                         b_lane_reg.eq(a_lane_reg), b_row_reg.eq(a_row_reg)]
-        with m.If(b_go):
-            m.d.sync += m_index_reg.eq(Mux(b_eot_reg, 0, b_idx_reg))
+                         b_last_g_reg.eq(a_last_g_reg), b_row_reg.eq(a_row_reg)]
+        with m.If(adv & b_valid_reg):
+            m.d.sync += o_idx_reg.eq(b_idx_reg)
+        with m.If(o_free):
+            m.d.sync += m_index_reg.eq(Mux(o_mask_reg != 0, o_idx_reg + o_next_off, 0))
 
         m.d.comb += [
             self.clear_ready.eq(idle),
