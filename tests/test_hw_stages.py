@@ -21,7 +21,7 @@ from hwcheck import check_equivalence
 from test_hw_accum import _LANE_REGS as ACC_LANE_REGS
 from test_hw_accum import _TOP_REGS as ACC_TOP_REGS
 from test_hw_if_array import _LANE_REGS as IF_LANE_REGS
-from test_hw_if_array import _TOP_REGS as IF_TOP_REGS
+from test_hw_if_array import _top_regs as if_top_regs
 from test_hw_maxpool_gate import _REGS as GATE_REGS
 from test_hw_router import _REGS as ROUTER_REGS
 from test_hw_router import _VAL_REGS as ROUTER_VAL_REGS
@@ -89,15 +89,16 @@ def test_stage_equivalent_to_the_verilog_wrapper(hw_plan, k, tmp_path):
         array = dut._array
         # K is never written in a hidden layer: kmem is a ROM (constants) in both designs
         renames = [("u.en_reg", "en_reg"), *_router("router", False),
-                   *_lanes("array", IF_TOP_REGS, IF_LANE_REGS, array.lanes, array.depth)]
+                   *_lanes("array", if_top_regs(array), IF_LANE_REGS, array.lanes,
+                           array.depth)]
         sources = ("snn_router", "snn_if_array")
     elif sp.module == "snn_input_layer":
         array, acc = dut._array, dut._accum
         renames = [(f"u.{r}", r) for r in ("ld_reg", "eot_reg", "pix_idx_reg", "sweep_reg")]
         renames += [*_router("router", True),
                     *_lanes("accum", ACC_TOP_REGS, ACC_LANE_REGS, acc.lanes, acc.depth),
-                    *_lanes("array", IF_TOP_REGS, IF_LANE_REGS, array.lanes, array.depth,
-                            kmem=array.n)]
+                    *_lanes("array", if_top_regs(array), IF_LANE_REGS, array.lanes,
+                            array.depth, kmem=array.depth)]
         sources = ("snn_router", "snn_accum", "snn_if_array")
     else:
         gate = dut._gate

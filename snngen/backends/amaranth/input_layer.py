@@ -5,7 +5,8 @@ spiking layer under analog, constant-current input; docs/semantics.md §2, docs/
 The input current does not change during an image, so it is computed once per image: ``load``
 takes the image's pixels, the value-carrying router (every update is weight × pixel) sums the
 convolution (or dense) current in the accumulator, whose readout (optionally max-pooled, plus
-the bias) is written into the IF array's constant currents K. Every ``go`` is then one
+the bias) is written into the IF array's constant currents K: the accumulator reads out one bank
+row (``lanes`` channels) per beat, which the array takes as one K row. Every ``go`` is then one
 timestep: the array's sweep adds K to every membrane, fires, subtracts, clamps and emits.
 
 Contract (identical to snn_input_layer.v, cycle for cycle)
@@ -76,8 +77,8 @@ class InputLayer(wiring.Component):
                  a_pkw: int, a_psh: int, a_psw: int, a_pph: int, a_ppw: int,
                  a_bias_init: Sequence[int], n: int, lanes: int, v_width: int, k_width: int,
                  threshold: int, v0: int, has_vmin: int, vmin: int, spiking: int,
-                 k_init: Sequence[int], index_width: int | None = None, oh: int, ow: int,
-                 a_bias_per_neuron: int = 0) -> None:
+                 k_init: Sequence[int], index_width: int | None = None, oh: int,
+                 ow: int) -> None:
         index_width = clog2(n) if index_width is None else index_width
         rule = None
         if n_in != r_cin * r_h * r_w:
@@ -88,8 +89,9 @@ class InputLayer(wiring.Component):
             self._MustUse__silence = True  # refused, not unused: no UnusedElaboratable warning
             raise ValueError(f"snn_input_layer_ERROR_{rule}")
         u_width = r_w_width + r_value_width
-        # bank address width of the (unused) update ports of the array
-        # (the array's banks split its r_cout channels of oh*ow neurons, as the accumulator's)
+        # bank row address width of the array (its unused update ports, its K rows: the
+        # accumulator's output rows); the array's banks split its r_cout channels of oh*ow
+        # neurons, as the accumulator's
         self._v_addr_width = max(clog2(-(-r_cout // lanes) * oh * ow), 1)
         try:
             self._router = Router(
@@ -101,8 +103,7 @@ class InputLayer(wiring.Component):
                 c=r_cout, h=r_oh, w=r_ow, lanes=lanes, u_width=u_width, a_width=a_width,
                 k_width=k_width, pkh=a_pkh, pkw=a_pkw, psh=a_psh, psw=a_psw, pph=a_pph,
                 ppw=a_ppw, oh=oh, ow=ow, addr_width=a_addr_width,
-                out_index_width=index_width, bias_init=a_bias_init,
-                bias_per_neuron=a_bias_per_neuron)
+                out_row_width=self._v_addr_width, bias_init=a_bias_init)
             self._array = IfArray(
                 n=n, lanes=lanes, w_width=1, v_width=v_width, k_width=k_width,
                 threshold=threshold, v0=v0, v_min=vmin if has_vmin else None,
@@ -200,8 +201,9 @@ class InputLayer(wiring.Component):
             a["upd_valid"].eq(0),
             a["upd_addr"].eq(0),
             a["upd_weight"].eq(0),
+            # the accumulator's beats are the array's K rows
             a["k_wr_en"].eq(acc["m_valid"] & ~acc["m_eot"]),
-            a["k_wr_addr"].eq(acc["m_index"]),
+            a["k_wr_row"].eq(acc["m_row"]),
             a["k_wr_data"].eq(acc["m_value"]),
             a["sweep_valid"].eq(sweep_valid),
             self.m.valid.eq(a["m_valid"]),

@@ -18,7 +18,8 @@ Contract (identical to snn_layer.v, cycle for cycle; docs/architecture.md §3.3)
 
 Parameters: the lowercase names of snn_layer.v's parameters (``r_*`` the router's geometry),
 with ``r_weight_init`` (the router ROM's words, ``snngen.hwmodel.blocks.router.rom_words``) and
-``k_init`` (the N biases) in place of the ``*_FILE`` parameters.
+``k_init`` (the K rows of the N biases, ``snngen.hwmodel.blocks.banks.k_rows``) in place of the
+``*_FILE`` parameters.
 """
 
 from __future__ import annotations
@@ -110,7 +111,7 @@ class Layer(wiring.Component):
             a["upd_weight"].eq(r["upd_weight"]),
             # the bias never changes: K stays as loaded from k_init
             a["k_wr_en"].eq(0),
-            a["k_wr_addr"].eq(0),
+            a["k_wr_row"].eq(0),
             a["k_wr_data"].eq(0),
             a["sweep_valid"].eq(r["sweep_valid"]),
             r["sweep_ready"].eq(a["sweep_ready"]),
