@@ -18,7 +18,7 @@ TORCH := torch==2.13.0
 # the MNIST test set (IDX); only examples and benchmarks use it, never the tests
 MNIST_DIR ?= ../shared/data/mnist
 
-.PHONY: venv demo test quick rtl lint bench bench-peers bench-speed bench-rtl verify-all fuzz hw-mnist hw-mnist-mlp hw-amaranth peers-deps clean
+.PHONY: venv demo test quick rtl lint bench bench-peers bench-speed bench-rtl bench-hw verify-all fuzz hw-mnist hw-mnist-mlp hw-amaranth peers-deps clean
 
 venv: $(STAMP)
 
@@ -140,6 +140,11 @@ peers-deps: venv
 # cycles per image vs the lower bound (timing model, verified), and simulation speed
 bench-rtl: venv
 	$(BIN)/python benchmarks/rtl.py --data-dir $(MNIST_DIR)
+
+# every example configuration synthesised (Yosys + nextpnr): resources, Fmax, cycles, latency,
+# accuracy; benchmarks/results/hardware.json (long: minutes per configuration)
+bench-hw: venv
+	$(BIN)/python benchmarks/hardware.py --data-dir $(MNIST_DIR)
 
 # every evaluation image of every example through the RTL (both backends; Verilator on the whole
 # split, Icarus on a sample): benchmarks/results/verify.json; long (see docs/benchmarks.md)

@@ -488,7 +488,7 @@ def main() -> int:
     ap.add_argument("--data-dir", default=MNIST_DIR)
     ap.add_argument("--only", choices=sorted(EXAMPLES))
     ap.add_argument("--timesteps", type=_int_list, default=[8, 16, 32])
-    ap.add_argument("--lanes", type=_int_list, default=[1, 2, 4])
+    ap.add_argument("--lanes", type=_int_list, default=[1, 2, 4, 8, 16])
     ap.add_argument("--mnist-images", type=int, default=200,
                     help="the first N of the 2,000 MNIST evaluation images (default 200)")
     ap.add_argument("--parts-timesteps", type=int, default=16,
