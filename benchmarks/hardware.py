@@ -53,11 +53,14 @@ EXAMPLES = {
 # (example, device, lanes as `snngen build --lanes` takes them)
 CONFIGS = [
     ("digits", "ice40-up5k", "1"),
+    ("digits", "ice40-up5k", "2"),
     ("digits", "ice40-up5k", "4"),
-    ("mnist_lenet", "ecp5-25k", "4"),
-    ("mnist_lenet", "ecp5-25k", "16"),
     ("mnist_mlp", "ecp5-25k", "2"),
+    ("mnist_lenet", "ecp5-25k", "4"),
+    ("mnist_lenet", "ecp5-25k", "8"),
+    ("mnist_lenet", "ecp5-25k", "16"),
     ("mnist_cnn_qcfs", "ecp5-25k", "1=16,4=32,8_if=2"),
+    ("mnist_cnn_qcfs", "ecp5-85k", "1=16,4=32,8_if=2"),
 ]
 
 
