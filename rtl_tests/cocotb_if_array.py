@@ -210,8 +210,8 @@ class IfArrayBench(LaneBench):
         # expected result of this timestep
         v_new, spikes = if_update(self.v, current + self.k, self.theta, self.vmin, self.spiking)
         expected = [i for i in self.order if spikes[i]]
-        sweep_cycles = sum(max(1, c) for c in banks.sweep_rows(expected, self.n, self.lanes,
-                                                                 self.plane)) + 4
+        sweep_cycles = int(np.maximum(banks.sweep_rows(expected, self.n, self.lanes,
+                                                       self.plane), 1).sum()) + 4
         # the sweep, sometimes offered together with updates (which must be refused)
         upd = self.junk_updates() if rng.random() < 0.5 else None
         out = await self.step(sweep=1, upd=upd, k_wr=k_wr)

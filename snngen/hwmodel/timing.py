@@ -113,13 +113,7 @@ _COST = _EventCost()
 def sweep_cycles(s: InputLayer | HiddenLayer, spikes: np.ndarray) -> int:
     """The IF array's sweep without its fixed latency: one cycle per bank row, or one per spike
     of the row (``spikes``: the indices of the neurons that spike in this timestep)."""
-    rows = banks.bank_rows(s.n, s.lanes, s.plane)
-    spikes = np.asarray(spikes, dtype=np.int64)
-    if spikes.size == 0:
-        return rows
-    ch, pos = np.divmod(spikes, s.plane)
-    per_row = np.bincount((ch // s.lanes) * s.plane + pos, minlength=rows)
-    return int(np.maximum(per_row, 1).sum())
+    return int(np.maximum(banks.sweep_rows(spikes, s.n, s.lanes, s.plane), 1).sum())
 
 
 def stage_cycles(p: HwPlan, k: int, events: np.ndarray, spikes: np.ndarray) -> int:

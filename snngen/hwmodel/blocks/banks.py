@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import operator
 
+import numpy as np
+
 __all__ = ["bank_rows", "check_plane", "emission_order", "k_rows", "k_rows_of", "k_values",
            "lane_address", "lane_rows", "neuron_at", "sweep_rows"]
 
@@ -63,13 +65,11 @@ def emission_order(n: int, lanes: int, plane: int = 1) -> list[int]:
             if (row // plane) * lanes + lane < ch]
 
 
-def sweep_rows(spikes, n: int, lanes: int, plane: int = 1) -> list[int]:
-    """Spikes per bank row (``s_r``) of one timestep whose spiking neurons are ``spikes``
-    (indices); the sweep takes ``max(1, s_r)`` cycles for row ``r``."""
-    counts = [0] * bank_rows(n, lanes, plane)
-    for i in spikes:
-        counts[lane_address(int(i), lanes, plane)[1]] += 1
-    return counts
+def sweep_rows(spikes, n: int, lanes: int, plane: int = 1) -> np.ndarray:
+    """Spikes per bank row (``s_r``, int64, one entry per row) of one timestep whose spiking
+    neurons are ``spikes`` (indices); the sweep takes ``max(1, s_r)`` cycles for row ``r``."""
+    ch, pos = np.divmod(np.asarray(spikes, dtype=np.int64).reshape(-1), plane)
+    return np.bincount((ch // lanes) * plane + pos, minlength=bank_rows(n, lanes, plane))
 
 
 def k_rows(values, lanes: int, plane: int, width: int) -> list[int]:
