@@ -30,6 +30,7 @@ from common import MNIST_DIR, RESULTS, ROOT
 from threadpoolctl import threadpool_limits
 
 from snngen.backends.verilog import writer as verilog
+from snngen.cli import _lanes  # `snngen build --lanes` syntax, parsed as the CLI does
 from snngen.convert.passes import ConversionConfig
 from snngen.fixedpoint.fixednet import FixedConfig
 from snngen.fixedpoint.quantize import quantize_input
@@ -68,17 +69,6 @@ def key(rec: dict) -> tuple:
     return (rec["example"], rec["target"], rec["device"], rec["lanes"])
 
 
-def lanes_arg(text: str) -> int | dict[str, int]:
-    """`snngen build --lanes` syntax: N, or name=N pairs (with an optional default N)."""
-    if "=" not in text:
-        return int(text)
-    out: dict[str, int] = {}
-    for part in text.split(","):
-        name, _, n = part.partition("=")
-        out[name if n else "*"] = int(n or name)
-    return out
-
-
 def run(example: str, device: str, lanes: str, a: argparse.Namespace, work: Path) -> dict:
     t0 = time.perf_counter()
     model, weights, dataset, bits, t_steps = EXAMPLES[example]
@@ -91,7 +81,7 @@ def run(example: str, device: str, lanes: str, a: argparse.Namespace, work: Path
     with threadpool_limits(1):
         res = golden.run(net.graph, x, (t_steps,), trace=True)
     acc = float(np.mean(res.predictions[t_steps] == test.y[:n]))
-    p = hwplan.plan(net, lanes=lanes_arg(lanes))
+    p = hwplan.plan(net, lanes=_lanes(lanes))
     cyc, ideal, predicted = [], [], []
     for i in range(n):
         ins = timing.stage_inputs(p, res.raster, i, t_steps)
@@ -101,7 +91,7 @@ def run(example: str, device: str, lanes: str, a: argparse.Namespace, work: Path
         predicted.append({"dataset": dataset, "test_image": i, "timesteps": t_steps,
                           "class": int(res.predictions[t_steps][i]), "cycles": tm.latency})
     bdir = verilog.build(net, work / f"{example}_{device}_{lanes}",
-                         verilog.BuildOptions(lanes=lanes_arg(lanes)), force=True,
+                         verilog.BuildOptions(lanes=_lanes(lanes)), force=True,
                          predicted=predicted)
     rec: dict = {"example": example, "target": "verilog", "device": device, "lanes": lanes,
                  "timesteps": t_steps, "weight_bits": bits, "accuracy": acc,
