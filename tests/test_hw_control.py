@@ -86,7 +86,7 @@ def test_control_verilog_lint(flat_ports, tmp_path):
 
 
 _REGS = ["state_reg", "t_reg", "step_reg", "pending_reg", "go_reg", "clear_reg", "load_reg",
-         "rd_start_reg", "done_reg"]
+         "rd_start_reg", "done_reg", "act_reg"]
 EQUIV_CONFIGS = {
     "S3-T3-max5": dict(stages=3, t_width=3, t_max=5),
     "S1-T1-max1-W1": dict(stages=1, t_width=1, t_max=1, step_width=1),
@@ -100,4 +100,6 @@ def test_control_formally_equivalent_to_the_verilog(name, tmp_path):
     dut = Control(**EQUIV_CONFIGS[name])
     params = dict(STAGES=dut.stages, T_WIDTH=dut.t_width, T_MAX=dut.t_max,
                   STEP_WIDTH=dut.step_width)
-    check_equivalence(dut, params, [(f"u.{r}", r) for r in _REGS], tmp_path)
+    # with one stage act_reg is never read, and Yosys removes it
+    regs = [r for r in _REGS if r != "act_reg" or dut.stages > 1]
+    check_equivalence(dut, params, [(f"u.{r}", r) for r in regs], tmp_path)

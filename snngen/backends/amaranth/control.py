@@ -130,12 +130,10 @@ class Control(wiring.Component):
         return {name: (getattr(self, name), "i" if member.flow == wiring.In else "o")
                 for name, member in self.signature.members.items()}
 
-    def _active(self, s, t):
-        """Bit k: stage k is active in step s (a value, or an int) of a run of t timesteps:
-        1 <= s - k <= t."""
-        if isinstance(s, int):  # evaluated here: no constant comparisons in the Verilog
-            return Cat(*[(s - k <= t) if s > k else Const(0, 1) for k in range(self.stages)])
-        return Cat(*[(s > k) & ((s - k)[:self.step_width] <= t) for k in range(self.stages)])
+    def _active(self, s: int, t):
+        """Bit k: stage k is active in step s (an int, evaluated here: no constant comparisons
+        in the Verilog) of a run of t timesteps: 1 <= s - k <= t."""
+        return Cat(*[(s - k <= t) if s > k else Const(0, 1) for k in range(self.stages)])
 
     def elaborate(self, platform) -> Module:
         m = Module()
@@ -161,19 +159,24 @@ class Control(wiring.Component):
         else:  # every input value is a legal length
             m.d.comb += t_limited.eq(t_low)
 
+        # the stages active in the current step, kept incrementally (as in the Verilog): stage k
+        # is active in step s + 1 iff stage k - 1 is in step s, and stage 0 iff s < T; so the
+        # end of a step needs no adder or comparator of the step number
+        act_reg = Signal(stages)
         t_ext = Signal(sw)
-        last_step = Signal(sw)
         next_step = Signal(sw)
         pending_left = Signal(stages)
         first_active = Signal(stages)
         next_active = Signal(stages)
+        last_step = Signal()
         m.d.comb += [
             t_ext.eq(t_reg),
-            last_step.eq(t_ext + (stages - 1)),  # modulo 2**step_width, as in the Verilog
             next_step.eq(step_reg + 1),
             pending_left.eq(pending_reg & ~self.stage_done),
             first_active.eq(self._active(1, t_ext)),
-            next_active.eq(self._active(next_step, t_ext)),
+            next_active.eq(Cat(step_reg < t_ext, act_reg[:stages - 1])),
+            # no stage is active in step s + 1 exactly when s is the last, T + STAGES - 1
+            last_step.eq(next_active == 0),
         ]
 
         m.d.sync += [go_reg.eq(0), clear_reg.eq(0), load_reg.eq(0), rd_start_reg.eq(0),
@@ -191,16 +194,17 @@ class Control(wiring.Component):
                 m.d.sync += [load_reg.eq(1), state_reg.eq(_S_LOAD)]
             with m.Case(_S_LOAD), m.If(self.load_done):
                 m.d.sync += [step_reg.eq(1), go_reg.eq(first_active),
-                             pending_reg.eq(first_active), state_reg.eq(_S_STEP)]
+                             pending_reg.eq(first_active), act_reg.eq(first_active),
+                             state_reg.eq(_S_STEP)]
             with m.Case(_S_STEP):
                 m.d.sync += pending_reg.eq(pending_left)
                 with m.If(pending_left == 0):
-                    with m.If(step_reg == last_step):
+                    with m.If(last_step):
                         m.d.sync += [step_reg.eq(0), rd_start_reg.eq(1),
                                      state_reg.eq(_S_READ)]
                     with m.Else():
                         m.d.sync += [step_reg.eq(next_step), go_reg.eq(next_active),
-                                     pending_reg.eq(next_active)]
+                                     pending_reg.eq(next_active), act_reg.eq(next_active)]
             with m.Default(), m.If(self.rd_done):
                 m.d.sync += [done_reg.eq(1), state_reg.eq(_S_IDLE)]
 

@@ -91,7 +91,6 @@ localparam [2:0] S_LOAD = 3'd3;
 localparam [2:0] S_STEP = 3'd4;
 localparam [2:0] S_READ = 3'd5;
 
-localparam integer STAGES_M1_I = STAGES - 1;
 localparam [T_WIDTH-1:0] T_MAX_V = T_MAX[T_WIDTH-1:0];
 
 // timesteps limited to 1 .. T_MAX
@@ -106,7 +105,6 @@ generate
         assign t_limited = t_low;
     end
 endgenerate
-localparam [STEP_WIDTH-1:0] STAGES_M1 = STAGES_M1_I[STEP_WIDTH-1:0];
 
 reg [2:0] state_reg;
 reg [T_WIDTH-1:0] t_reg;
@@ -118,10 +116,29 @@ reg load_reg;
 reg rd_start_reg;
 reg done_reg;
 
+// the stages active in the current step (active(step_reg) below), kept incrementally so that
+// the end of a step needs no adder or comparator of the step number: stage k is active in step
+// s + 1 iff stage k - 1 is active in step s, and stage 0 iff s < T
+reg [STAGES-1:0] act_reg;
+
 wire [STEP_WIDTH-1:0] t_ext = {{(STEP_WIDTH-T_WIDTH){1'b0}}, t_reg};
-wire [STEP_WIDTH-1:0] last_step = t_ext + STAGES_M1;
 wire [STEP_WIDTH-1:0] next_step = step_reg + 1'b1;
 wire [STAGES-1:0] pending_left = pending_reg & ~stage_done;
+wire first_next = step_reg < t_ext;
+wire [STAGES-1:0] next_act;
+generate
+    if (STAGES > 1) begin : g_shift
+        assign next_act = {act_reg[STAGES-2:0], first_next};
+        // the last stage's bit shifts out: it is kept only so act_reg mirrors go
+        wire unused_act_last = act_reg[STAGES-1];
+    end else begin : g_one
+        // one stage: it is active while s < T; act_reg is only written
+        assign next_act = first_next;
+        wire unused_act = act_reg[0];
+    end
+endgenerate
+// no stage is active in step s + 1 exactly when s is the last step, T + STAGES - 1
+wire last_step = next_act == {STAGES{1'b0}};
 
 // stages active in step s: 1 <= s - k <= T
 function [STAGES-1:0] active;
@@ -145,6 +162,7 @@ always @(posedge clk) begin
         state_reg <= S_IDLE;
         step_reg <= {STEP_WIDTH{1'b0}};
         pending_reg <= {STAGES{1'b0}};
+        act_reg <= {STAGES{1'b0}};
     end else begin
         case (state_reg)
             S_IDLE: begin
@@ -169,20 +187,22 @@ always @(posedge clk) begin
                     step_reg <= {{(STEP_WIDTH-1){1'b0}}, 1'b1};
                     go_reg <= active({{(STEP_WIDTH-1){1'b0}}, 1'b1}, t_ext);
                     pending_reg <= active({{(STEP_WIDTH-1){1'b0}}, 1'b1}, t_ext);
+                    act_reg <= active({{(STEP_WIDTH-1){1'b0}}, 1'b1}, t_ext);
                     state_reg <= S_STEP;
                 end
             end
             S_STEP: begin
                 pending_reg <= pending_left;
                 if (pending_left == {STAGES{1'b0}}) begin
-                    if (step_reg == last_step) begin
+                    if (last_step) begin
                         step_reg <= {STEP_WIDTH{1'b0}};
                         rd_start_reg <= 1'b1;
                         state_reg <= S_READ;
                     end else begin
                         step_reg <= next_step;
-                        go_reg <= active(next_step, t_ext);
-                        pending_reg <= active(next_step, t_ext);
+                        go_reg <= next_act;
+                        pending_reg <= next_act;
+                        act_reg <= next_act;
                     end
                 end
             end
