@@ -139,6 +139,17 @@ class EventFifo(wiring.Component):
             m.d.comb += count_next.eq(count_reg + 1)
         with m.Elif(m_fire & ~s_fire):
             m.d.comb += count_next.eq(count_reg - 1)
+        # count_next == depth from comparisons of count_reg alone (as in the Verilog), so the
+        # late m.ready drives one LUT into s_ready_reg, not the count adder and a comparator
+        full_next = Signal()
+        # (bit tests rather than comparisons with constants: depth = 2**aw)
+        top, low = count_reg[aw], count_reg[:aw]
+        at_full = top & ~low.any()
+        below_full = ~top & low.all()
+        above_full = top & low[0] & ~low[1:].any()
+        m.d.comb += full_next.eq(
+            (at_full & (s_fire == m_fire)) | (below_full & s_fire & ~m_fire)
+            | (above_full & m_fire & ~s_fire))
 
         # RAM ports (not gated by the reset, like the Verilog's)
         m.d.comb += [
@@ -162,7 +173,7 @@ class EventFifo(wiring.Component):
         m.d.sync += [
             m_valid_reg.eq(rd_en | byp_en | (m_valid_reg & ~self.m.ready)),
             count_reg.eq(count_next),
-            s_ready_reg.eq(count_next != self.depth),
+            s_ready_reg.eq(~full_next),
         ]
 
         m.d.comb += [

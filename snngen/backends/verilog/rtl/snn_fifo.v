@@ -116,6 +116,16 @@ wire wr_en = s_fire && !byp_en;
 
 reg [ADDR_WIDTH:0] count_next;
 
+// count_next == DEPTH from comparisons of count_reg alone, so that m_ready (which comes late,
+// through the consumer's ready chain) only drives one LUT into s_ready_reg instead of the
+// count adder and a comparator: count_next = count + s_fire - m_fire
+localparam [ADDR_WIDTH:0] DEPTH_V = DEPTH[ADDR_WIDTH:0];
+wire at_full = count_reg == DEPTH_V;
+wire below_full = count_reg == DEPTH_V - 1'b1;
+wire above_full = count_reg == DEPTH_V + 1'b1;
+wire full_next = (at_full && s_fire == m_fire) || (below_full && s_fire && !m_fire)
+                 || (above_full && m_fire && !s_fire);
+
 always @* begin
     count_next = count_reg;
     if (s_fire && !m_fire) begin
@@ -167,7 +177,7 @@ always @(posedge clk) begin
         end
         m_valid_reg <= rd_en || byp_en || (m_valid_reg && !m_ready);
         count_reg <= count_next;
-        s_ready_reg <= count_next != DEPTH[ADDR_WIDTH:0];
+        s_ready_reg <= !full_next;
     end
 end
 
