@@ -2,7 +2,7 @@
 refuses bad parameters with the Verilog's rule words, takes the Verilog's defaults, has the
 hand-written module's ports, converts to Verilog that is lint-clean with exactly the listed
 waivers, and is formally equivalent (Yosys equiv_make + equiv_induct) to
-snngen/backends/verilog/rtl/snn_router.v cycle for cycle (every register and output) for five
+snngen/backends/verilog/rtl/snn_router.v cycle for cycle (every register and output) for six
 parameter sets.
 
 Its behaviour (timesteps of events checked against golden and the reference group enumeration,
@@ -150,18 +150,21 @@ def test_router_verilog_lint(flat_ports, tmp_path):
 # the Verilog's registers (instance u; all at the top of the module) -> Router's names; the
 # value pipeline (*_val_reg) only where the value is used (VALUE_WIDTH > 0): with spike events
 # Yosys removes it from both designs
-_REGS = ["eot_block_reg", "d1_valid_reg", "d2_valid_reg", "n_valid_reg", "q_valid_reg",
+_REGS = ["eot_block_reg", "i_valid_reg", "dc_valid_reg", "d1_valid_reg", "d2_valid_reg",
+         "n_valid_reg", "q_valid_reg",
+         "i_eot_reg", "i_idx_reg", "dc_eot_reg", "dc_c_reg", "dc_rem_reg",
          "d1_eot_reg", "d1_c_reg", "d1_h_reg", "d1_w_reg",
          "d2_eot_reg", "d2_empty_reg", "d2_c_reg", "d2_yhi_reg", "d2_cnty_m1_reg", "d2_xhi_reg",
          "d2_cntx_m1_reg", "d2_kh0_reg", "d2_kw0_reg",
          "n_eot_reg", "n_empty_reg", "n_addr_reg", "n_base_reg", "n_cntx_m1_reg",
          "n_cnty_m1_reg",
-         "q_eot_reg", "q_empty_reg", "q_xleft_reg", "q_yleft_reg", "q_gleft_reg", "q_addr_reg",
-         "q_addr_row_reg", "q_addr_g_reg", "q_base_reg", "q_base_row_reg", "q_base_g_reg",
-         "q_cntx_m1_reg", "q_cnty_m1_reg",
+         "q_eot_reg", "q_empty_reg", "q_last_reg", "q_xleft_reg", "q_yleft_reg", "q_gleft_reg",
+         "q_addr_reg", "q_addr_row_reg", "q_addr_g_reg", "q_base_reg", "q_base_row_reg",
+         "q_base_g_reg", "q_cntx_m1_reg", "q_cnty_m1_reg",
          "rom_q", "r_cnt_reg", "r_eot_reg", "r_base_reg", "o_pend_reg", "o_eot_reg",
          "o_addr_reg", "o_w_reg"]
-_VAL_REGS = ["d1_val_reg", "d2_val_reg", "n_val_reg", "q_val_reg", "r_val_reg"]
+_VAL_REGS = ["i_val_reg", "dc_val_reg", "d1_val_reg", "d2_val_reg", "n_val_reg", "q_val_reg",
+             "r_val_reg"]
 # channel groups: two with a partial last one (3 on 2 lanes, 5 on 4), one partial (2 on 4),
 # two full ones on one lane, two full ones on 2 lanes
 EQUIV_CONFIGS: dict[str, dict] = {
@@ -177,6 +180,9 @@ EQUIV_CONFIGS: dict[str, dict] = {
                           PW=0, LANES=2, W_WIDTH=3, VALUE_WIDTH=0),
     "conv1x1-s2-L1-v2": dict(CIN=2, H=5, W=6, COUT=3, OH=3, OW=3, KH=1, KW=1, SH=2, SW=2,
                              PH=0, PW=0, LANES=1, W_WIDTH=4, VALUE_WIDTH=2),
+    # the decode's bit slices: H*W = 16 and W = 4 powers of two (the others divide)
+    "conv3x3-c3-4x4-L2": dict(CIN=3, H=4, W=4, COUT=2, OH=4, OW=4, KH=3, KW=3, SH=1, SW=1,
+                              PH=1, PW=1, LANES=2, W_WIDTH=3, VALUE_WIDTH=0),
 }
 
 

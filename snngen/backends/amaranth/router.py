@@ -92,7 +92,7 @@ from __future__ import annotations
 import numbers
 from collections.abc import Sequence
 
-from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -329,6 +329,12 @@ class Router(wiring.Component):
         # field widths (at least 1)
         ciw, hw_, ww_ = _w1(cin), _w1(h), _w1(w)
         yw, xw, khw, kww, gw = _w1(oh), _w1(ow), _w1(kh), _w1(kw), _w1(ng)
+        # the decode: index bits in use (NIW), plane H*W and its remainder width (PLW), quotient
+        # bits that can be non-zero (c < CIN: QC bits, h < H: QH bits)
+        niw = _w1(cin * h * w)
+        plane = h * w
+        plw = _w1(plane)
+        qc, qh = _clog2(cin), _clog2(h)
         # constants of the sequencer, modulo 2**RAW / 2**NW (every result it uses is in range)
         step_xa = sw % (1 << raw)  # ROM address: next column (x - 1, kw + SW)
         step_ya = (sh * kw) % (1 << raw)  # next (lower) row: kh + SH
@@ -351,6 +357,8 @@ class Router(wiring.Component):
         # --- pipeline control ------------------------------------------------------------
         # the sweep request in flight: set when an EOT is accepted, cleared at the handshake
         eot_block_reg = reg(1, "eot_block_reg")
+        i_valid_reg = reg(1, "i_valid_reg")
+        dc_valid_reg = reg(1, "dc_valid_reg")
         d1_valid_reg = reg(1, "d1_valid_reg")
         d2_valid_reg = reg(1, "d2_valid_reg")
         n_valid_reg = reg(1, "n_valid_reg")
@@ -363,31 +371,32 @@ class Router(wiring.Component):
         adv = wire(1, "adv", ~upd_stall & ~(o_eot_reg & ~self.sweep_ready))
         sweep_fire = wire(1, "sweep_fire", o_eot_reg & self.sweep_ready)
 
-        # Q: its item is done after this slot
-        q_eot_reg = reg(1, "q_eot_reg", reset=False)
-        q_empty_reg = reg(1, "q_empty_reg", reset=False)
-        q_xleft_reg = reg(xw, "q_xleft_reg", reset=False)
-        q_yleft_reg = reg(yw, "q_yleft_reg", reset=False)
-        q_gleft_reg = reg(gw, "q_gleft_reg", reset=False)
-        q_last = wire(1, "q_last", q_eot_reg | q_empty_reg
-                      | ((q_xleft_reg == 0) & (q_yleft_reg == 0) & (q_gleft_reg == 0)))
-        q_take = wire(1, "q_take", adv & (~q_valid_reg | q_last))  # Q takes N's item
-        q_step = wire(1, "q_step", adv & q_valid_reg & ~q_last)  # Q's next slot
+        # Q: its item is done after this slot (a register, computed when Q loads or steps)
+        q_last_reg = reg(1, "q_last_reg", reset=False)
+        q_take = wire(1, "q_take", adv & (~q_valid_reg | q_last_reg))  # Q takes N's item
+        q_step = wire(1, "q_step", adv & q_valid_reg & ~q_last_reg)  # Q's next slot
 
-        # the elastic queue D1 -> D2 -> N: a stage takes new content when empty or handing on
+        # the elastic queue I -> DC -> D1 -> D2 -> N: a stage takes new content when empty or
+        # handing on now
         n_ready = wire(1, "n_ready", ~n_valid_reg | q_take)
         d2_ready = wire(1, "d2_ready", ~d2_valid_reg | n_ready)
         d1_ready = wire(1, "d1_ready", ~d1_valid_reg | d2_ready)
+        dc_ready = wire(1, "dc_ready", ~dc_valid_reg | d1_ready)
+        i_ready = wire(1, "i_ready", ~i_valid_reg | dc_ready)
 
         s_fire = wire(1, "s_fire", self.s.valid & self.s.ready)
-        m.d.comb += self.s.ready.eq(d1_ready & ~eot_block_reg)
+        m.d.comb += self.s.ready.eq(i_ready & ~eot_block_reg)
 
         with m.If(s_fire & self.s.payload.eot):
             m.d.sync += eot_block_reg.eq(1)
         with m.Elif(sweep_fire):
             m.d.sync += eot_block_reg.eq(0)
+        with m.If(i_ready):
+            m.d.sync += i_valid_reg.eq(s_fire)
+        with m.If(dc_ready):
+            m.d.sync += dc_valid_reg.eq(i_valid_reg)
         with m.If(d1_ready):
-            m.d.sync += d1_valid_reg.eq(s_fire)
+            m.d.sync += d1_valid_reg.eq(dc_valid_reg)
         with m.If(d2_ready):
             m.d.sync += d2_valid_reg.eq(d1_valid_reg)
         with m.If(n_ready):
@@ -395,11 +404,56 @@ class Router(wiring.Component):
         with m.If(q_take):
             m.d.sync += q_valid_reg.eq(n_valid_reg)
 
-        # --- D1: decode the flat input index (constant divisions in 32 bits) ---------------
-        idx32 = wire(32, "idx32", self.s.payload.index)
-        c32 = wire(32, "c32", idx32 // (h * w))
-        h32 = wire(32, "h32", (idx32 // w) % h)
-        w32 = wire(32, "w32", idx32 % w)
+        # --- I: the accepted event, registered before any decoding (the index bits in use) --
+        i_eot_reg = reg(1, "i_eot_reg", reset=False)
+        i_val_reg = reg(vw1, "i_val_reg", reset=False)
+        i_idx_reg = reg(niw, "i_idx_reg", reset=False)
+        with m.If(i_ready):
+            m.d.sync += [
+                i_eot_reg.eq(self.s.payload.eot),
+                i_val_reg.eq(self.s.payload.value),
+                i_idx_reg.eq(self.s.payload.index[:niw]),
+            ]
+
+        def divide(name, x, width, divisor, qbits):
+            """The Verilog's restoring division of ``x`` (``width`` bits) by the constant
+            ``divisor`` over ``qbits`` quotient bits (exact when x < divisor * 2**qbits): a bit
+            slice for a power-of-two divisor, else one ``width + 1``-bit subtraction per bit.
+            Returns (quotient bits, most significant first; remainder, ``width`` bits)."""
+            if divisor & (divisor - 1) == 0:
+                log = _clog2(divisor)
+                # divisor 1 and no quotient bit: x (1 bit, the only value 0) is the remainder
+                return [x[log + k] for k in reversed(range(qbits))], x[:log] if log or qbits else x
+            bits, r = [], x
+            for i in range(qbits):
+                k = qbits - 1 - i
+                diff = wire(width + 1, f"{name}_diff_{i}", r - ((divisor << k) % (2 << width)))
+                bits.append(~diff[width])
+                r = wire(width, f"{name}_r_{i}", Mux(diff[width], r, diff[:width]))
+            return bits, r
+
+        # --- DC: the channel c = index / (H*W) (QC quotient bits) and the remainder
+        # index % (H*W) ---------------------------------------------------------------------
+        c_bits, c_rem = divide("dc", i_idx_reg, niw, plane, qc)
+        dc_c = wire(ciw, "dc_c", Cat(*reversed(c_bits)) if c_bits else 0)
+        dc_rem = wire(plw, "dc_rem", c_rem)  # < H*W <= 2**PLW (and 0 when H*W = 1)
+
+        dc_eot_reg = reg(1, "dc_eot_reg", reset=False)
+        dc_val_reg = reg(vw1, "dc_val_reg", reset=False)
+        dc_c_reg = reg(ciw, "dc_c_reg", reset=False)
+        dc_rem_reg = reg(plw, "dc_rem_reg", reset=False)
+        with m.If(dc_ready):
+            m.d.sync += [
+                dc_eot_reg.eq(i_eot_reg),
+                dc_val_reg.eq(i_val_reg),
+                dc_c_reg.eq(dc_c),
+                dc_rem_reg.eq(dc_rem),
+            ]
+
+        # --- D1: the row h = rem / W (QH quotient bits) and column w = rem % W ------------
+        h_bits, h_rem = divide("d1", dc_rem_reg, plw, w, qh)
+        d1_h = wire(hw_, "d1_h", Cat(*reversed(h_bits)) if h_bits else 0)
+        d1_w = wire(ww_, "d1_w", h_rem)  # < W <= 2**WW_ (and 0 when W = 1)
 
         d1_eot_reg = reg(1, "d1_eot_reg", reset=False)
         d1_val_reg = reg(vw1, "d1_val_reg", reset=False)
@@ -408,11 +462,11 @@ class Router(wiring.Component):
         d1_w_reg = reg(ww_, "d1_w_reg", reset=False)
         with m.If(d1_ready):
             m.d.sync += [
-                d1_eot_reg.eq(self.s.payload.eot),
-                d1_val_reg.eq(self.s.payload.value),
-                d1_c_reg.eq(c32[:ciw]),
-                d1_h_reg.eq(h32[:hw_]),
-                d1_w_reg.eq(w32[:ww_]),
+                d1_eot_reg.eq(dc_eot_reg),
+                d1_val_reg.eq(dc_val_reg),
+                d1_c_reg.eq(dc_c_reg),
+                d1_h_reg.eq(d1_h),
+                d1_w_reg.eq(d1_w),
             ]
 
         # --- D2: valid rows y_lo .. y_hi and columns x_lo .. x_hi, kernel position (kh0, kw0)
@@ -485,6 +539,11 @@ class Router(wiring.Component):
         # the *_row and *_g registers hold the first slot of the current row and channel group.
         # A slot needs one ROM word (the group's weights at its kernel position) and one bank
         # address (shared by all lanes): a column step is +SW in the ROM and -1 in the bank ---
+        q_eot_reg = reg(1, "q_eot_reg", reset=False)
+        q_empty_reg = reg(1, "q_empty_reg", reset=False)
+        q_xleft_reg = reg(xw, "q_xleft_reg", reset=False)
+        q_yleft_reg = reg(yw, "q_yleft_reg", reset=False)
+        q_gleft_reg = reg(gw, "q_gleft_reg", reset=False)
         q_val_reg = reg(vw1, "q_val_reg", reset=False)
         q_addr_reg = reg(raw, "q_addr_reg", reset=False)
         q_addr_row_reg = reg(raw, "q_addr_row_reg", reset=False)
@@ -504,6 +563,17 @@ class Router(wiring.Component):
         next_base_g = wire(nw, "next_base_g", q_base_g_reg + step_gb)
         next_base_row = wire(nw, "next_base_row", q_base_row_reg - step_yb)
 
+        # q_last_reg one cycle ahead: N's item is done after its first slot, or the slot after
+        # this one is the event's last (xleft, yleft, gleft all 0 after the step)
+        n_last = wire(1, "n_last", n_eot_reg | n_empty_reg
+                      | ((n_cntx_m1_reg == 0) & (n_cnty_m1_reg == 0) & int(ng_m1 == 0)))
+        q_last_x = wire(1, "q_last_x", (q_xleft_reg == 1) & (q_yleft_reg == 0)
+                        & (q_gleft_reg == 0))
+        q_last_y = wire(1, "q_last_y", (q_cntx_m1_reg == 0) & (q_yleft_reg == 1)
+                        & (q_gleft_reg == 0))
+        q_last_g = wire(1, "q_last_g", (q_cntx_m1_reg == 0) & (q_cnty_m1_reg == 0)
+                        & (q_gleft_reg == 1))
+
         with m.If(q_take):
             m.d.sync += [
                 q_eot_reg.eq(n_eot_reg),
@@ -520,11 +590,13 @@ class Router(wiring.Component):
                 q_xleft_reg.eq(n_cntx_m1_reg),
                 q_yleft_reg.eq(n_cnty_m1_reg),
                 q_gleft_reg.eq(ng_m1),
+                q_last_reg.eq(n_last),
             ]
         with m.Elif(q_step):
             with m.If(q_xleft_reg != 0):
                 # next column of the row (x - 1, kw + SW)
                 m.d.sync += [
+                    q_last_reg.eq(q_last_x),
                     q_xleft_reg.eq(q_xleft_reg - 1),
                     q_addr_reg.eq(q_addr_reg + step_xa),
                     q_base_reg.eq(q_base_reg - 1),
@@ -532,6 +604,7 @@ class Router(wiring.Component):
             with m.Elif(q_yleft_reg != 0):
                 # next row (y - 1, kh + SH)
                 m.d.sync += [
+                    q_last_reg.eq(q_last_y),
                     q_xleft_reg.eq(q_cntx_m1_reg),
                     q_yleft_reg.eq(q_yleft_reg - 1),
                     q_addr_reg.eq(next_addr_row),
@@ -542,6 +615,7 @@ class Router(wiring.Component):
             with m.Else():
                 # next channel group
                 m.d.sync += [
+                    q_last_reg.eq(q_last_g),
                     q_xleft_reg.eq(q_cntx_m1_reg),
                     q_yleft_reg.eq(q_cnty_m1_reg),
                     q_gleft_reg.eq(q_gleft_reg - 1),
@@ -610,9 +684,9 @@ class Router(wiring.Component):
             self.upd_addr.as_value().eq(o_addr_reg),
             self.upd_weight.as_value().eq(o_w_reg),
             self.sweep_valid.eq(o_eot_reg),
-            self.busy.eq(eot_block_reg | d1_valid_reg | d2_valid_reg | n_valid_reg
-                         | q_valid_reg | r_eot_reg | (r_cnt_reg != 0) | o_eot_reg
-                         | (o_pend_reg != 0)),
+            self.busy.eq(eot_block_reg | i_valid_reg | dc_valid_reg | d1_valid_reg
+                         | d2_valid_reg | n_valid_reg | q_valid_reg | r_eot_reg
+                         | (r_cnt_reg != 0) | o_eot_reg | (o_pend_reg != 0)),
         ]
         return m
 

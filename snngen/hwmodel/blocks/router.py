@@ -44,16 +44,17 @@ __all__ = [
     "event_cycles", "geometry", "groups", "rom_words", "schedule", "timestep_cycles", "weight4d",
 ]
 
-# registers an event passes between its acceptance and the group sequencer (D1, D2, N): an event
-# accepted at edge a can be loaded into the sequencer at edge a + QUEUE_STAGES at the earliest
-QUEUE_STAGES = 3
+# registers an event passes between its acceptance and the group sequencer (I, DC, D1, D2, N):
+# an event accepted at edge a can be loaded into the sequencer at edge a + QUEUE_STAGES at the
+# earliest
+QUEUE_STAGES = 5
 # a group issued by the sequencer in the cycle ending at edge q is offered on upd_* from edge
 # q + 1 (ROM read at q, output register at q + 1) and transfers at edge q + 2 when ready
 ISSUE_TO_TRANSFER = 2
 # first update transfer after the acceptance edge e0 of the first event (back to back, no stall)
-FIRST_UPDATE_LATENCY = QUEUE_STAGES + 1 + ISSUE_TO_TRANSFER  # 6
+FIRST_UPDATE_LATENCY = QUEUE_STAGES + 1 + ISSUE_TO_TRANSFER  # 8
 # sweep_valid first high in the cycle after edge e0 + SWEEP_LATENCY + sum_i max(G_i, 1)
-SWEEP_LATENCY = QUEUE_STAGES + ISSUE_TO_TRANSFER  # 5
+SWEEP_LATENCY = QUEUE_STAGES + ISSUE_TO_TRANSFER  # 7
 
 
 @dataclass(frozen=True)
@@ -291,7 +292,7 @@ def schedule(geom: RouterGeometry, lanes: int, indices: Sequence[int],
     ngroups = [len(groups(geom, lanes, i)) for i in indices] + [0]
     accept: list[int] = []
     transfer: list[int] = []
-    queue: list[int | None] = [None] * QUEUE_STAGES  # D1, D2, N: item numbers
+    queue: list[int | None] = [None] * QUEUE_STAGES  # I, DC, D1, D2, N: item numbers
     q_item: int | None = None  # the sequencer's item
     q_left = 0  # its issue cycles after the current one
     q_slot = 0  # its issue cycle in progress

@@ -193,6 +193,16 @@ localparam KHW = ($clog2(KH) > 0) ? $clog2(KH) : 1;
 localparam KWW = ($clog2(KW) > 0) ? $clog2(KW) : 1;
 localparam GW = ($clog2(NG) > 0) ? $clog2(NG) : 1;
 localparam VW1 = (VALUE_WIDTH > 0) ? VALUE_WIDTH : 1;
+// the decode: index bits in use (NIW), plane H*W and its remainder width, quotient bits that
+// can be non-zero (c < CIN: QC bits, h < H: QH bits; 0 when CIN resp. H is 1)
+localparam NIW = ($clog2(CIN * H * W) > 0) ? $clog2(CIN * H * W) : 1;
+localparam PLANE_I = H_S * W_S;
+localparam PLW = ($clog2(PLANE_I) > 0) ? $clog2(PLANE_I) : 1;
+localparam QC = $clog2(CIN);
+localparam QH = $clog2(H);
+// a power-of-two divisor is a bit slice
+localparam PLANE_POW2 = (PLANE_I & (PLANE_I - 1)) == 0;
+localparam W_POW2 = (W_S & (W_S - 1)) == 0;
 // the update width this configuration produces (checked against U_WIDTH)
 localparam UW = W_WIDTH + VALUE_WIDTH;
 localparam WORD = LANES * W_WIDTH;
@@ -268,6 +278,8 @@ endgenerate
 // the sweep request in flight: set when an EOT is accepted, cleared at the sweep handshake
 reg eot_block_reg;
 
+reg i_valid_reg;
+reg dc_valid_reg;
 reg d1_valid_reg;
 reg d2_valid_reg;
 reg n_valid_reg;
@@ -282,29 +294,27 @@ wire upd_stall = |(o_pend_reg & ~upd_ready);
 wire adv = !upd_stall && !(o_eot_reg && !sweep_ready);
 wire sweep_fire = o_eot_reg && sweep_ready;
 
-// Q: its item is done after this slot
-reg q_eot_reg;
-reg q_empty_reg;
-reg [XW-1:0] q_xleft_reg;
-reg [YW-1:0] q_yleft_reg;
-reg [GW-1:0] q_gleft_reg;
-wire q_last = q_eot_reg || q_empty_reg
-              || (q_xleft_reg == {XW{1'b0}} && q_yleft_reg == {YW{1'b0}}
-                  && q_gleft_reg == {GW{1'b0}});
-wire q_take = adv && (!q_valid_reg || q_last);    // Q takes N's item (if any) at this edge
-wire q_step = adv && q_valid_reg && !q_last;      // Q moves to the next group of its event
+// Q: its item is done after this slot (a register, computed when Q loads or steps)
+reg q_last_reg;
+wire q_take = adv && (!q_valid_reg || q_last_reg);  // Q takes N's item (if any) at this edge
+wire q_step = adv && q_valid_reg && !q_last_reg;    // Q moves to the next group of its event
 
-// the elastic queue D1 -> D2 -> N: a stage takes new content when empty or handing on now
+// the elastic queue I -> DC -> D1 -> D2 -> N: a stage takes new content when empty or handing
+// on now
 wire n_ready = !n_valid_reg || q_take;
 wire d2_ready = !d2_valid_reg || n_ready;
 wire d1_ready = !d1_valid_reg || d2_ready;
+wire dc_ready = !dc_valid_reg || d1_ready;
+wire i_ready = !i_valid_reg || dc_ready;
 
-assign s_ready = d1_ready && !eot_block_reg;
+assign s_ready = i_ready && !eot_block_reg;
 wire s_fire = s_valid && s_ready;
 
 always @(posedge clk) begin
     if (rst) begin
         eot_block_reg <= 1'b0;
+        i_valid_reg <= 1'b0;
+        dc_valid_reg <= 1'b0;
         d1_valid_reg <= 1'b0;
         d2_valid_reg <= 1'b0;
         n_valid_reg <= 1'b0;
@@ -315,8 +325,14 @@ always @(posedge clk) begin
         end else if (sweep_fire) begin
             eot_block_reg <= 1'b0;
         end
+        if (i_ready) begin
+            i_valid_reg <= s_fire;
+        end
+        if (dc_ready) begin
+            dc_valid_reg <= i_valid_reg;
+        end
         if (d1_ready) begin
-            d1_valid_reg <= s_fire;
+            d1_valid_reg <= dc_valid_reg;
         end
         if (d2_ready) begin
             d2_valid_reg <= d1_valid_reg;
@@ -331,12 +347,156 @@ always @(posedge clk) begin
 end
 
 /*
- * D1: decode the flat input index (registered constant divisions)
+ * I: the accepted event, registered before any decoding (the index bits in use)
  */
-wire [31:0] idx32 = {{(32-IN_INDEX_WIDTH){1'b0}}, s_index};
-wire [31:0] c32 = idx32 / (H_S * W_S);
-wire [31:0] h32 = (idx32 / W_S) % H_S;
-wire [31:0] w32 = idx32 % W_S;
+reg i_eot_reg;
+reg [VW1-1:0] i_val_reg;
+reg [NIW-1:0] i_idx_reg;
+
+always @(posedge clk) begin
+    if (i_ready) begin
+        i_eot_reg <= s_eot;
+        i_val_reg <= s_value;
+        i_idx_reg <= s_index[NIW-1:0];
+    end
+end
+
+generate
+    if (IN_INDEX_WIDTH > NIW) begin : g_index_wide
+        // the bits above NIW are 0 for every index < CIN*H*W
+        wire unused_index_high = |s_index[IN_INDEX_WIDTH-1:NIW];
+    end
+endgenerate
+
+/*
+ * DC: the channel c = index / (H*W) (QC quotient bits) and the remainder index % (H*W): a bit
+ * slice when H*W is a power of two, else a restoring division over the QC quotient bits only,
+ * one NIW+1-bit subtraction per bit (exact for every index < CIN*H*W < 2^QC * H*W)
+ */
+wire [CIW-1:0] dc_c;
+wire [PLW-1:0] dc_rem;
+
+generate
+    if (PLANE_POW2) begin : g_c_slice
+        localparam LOGP = $clog2(PLANE_I);
+        // NIW = QC + LOGP when CIN*H*W >= 2
+        if (QC > 0) begin : g_c
+            assign dc_c = i_idx_reg[NIW-1:LOGP];
+        end else begin : g_c0
+            assign dc_c = {CIW{1'b0}};
+        end
+        if (LOGP > 0) begin : g_rem
+            assign dc_rem = i_idx_reg[LOGP-1:0];
+        end else if (QC == 0) begin : g_rem_idx
+            // CIN*H*W = 1: the only index, 0, is the remainder (NIW = PLW = 1)
+            assign dc_rem = i_idx_reg;
+        end else begin : g_rem0
+            assign dc_rem = {PLW{1'b0}};
+        end
+    end else begin : g_c_div
+        // step i finds quotient bit k = QC-1-i: with r (the remainder so far, < H*W*2^(k+1)),
+        // bit k = (r >= H*W*2^k), then r - H*W*2^k if set
+        genvar i;
+        for (i = 0; i < QC; i = i + 1) begin : g_step
+            // H*W*2^k < CIN*H*W <= 2^NIW
+            localparam integer T_I = PLANE_I * (1 << (QC - 1 - i));
+            localparam [NIW:0] T = T_I[NIW:0];
+            wire [NIW-1:0] r_in;
+            wire [NIW-1:0] r_out;
+            if (i == 0) begin : g_first
+                assign r_in = i_idx_reg;
+            end else begin : g_next
+                assign r_in = g_step[i-1].r_out;
+            end
+            wire [NIW:0] diff = {1'b0, r_in} - T;
+            assign dc_c[QC-1-i] = !diff[NIW];
+            assign r_out = diff[NIW] ? r_in : diff[NIW-1:0];
+        end
+        if (QC == 0) begin : g_c0
+            assign dc_c = {CIW{1'b0}};
+        end
+        // the remainder is < H*W <= 2^PLW (PLW <= NIW)
+        wire [NIW:0] rem_x;
+        if (QC > 0) begin : g_rem
+            assign rem_x = {1'b0, g_step[QC-1].r_out};
+        end else begin : g_rem_idx
+            assign rem_x = {1'b0, i_idx_reg};
+        end
+        assign dc_rem = rem_x[PLW-1:0];
+        wire unused_rem_high = |rem_x[NIW:PLW];
+    end
+endgenerate
+
+reg dc_eot_reg;
+reg [VW1-1:0] dc_val_reg;
+reg [CIW-1:0] dc_c_reg;
+reg [PLW-1:0] dc_rem_reg;
+
+always @(posedge clk) begin
+    if (dc_ready) begin
+        dc_eot_reg <= i_eot_reg;
+        dc_val_reg <= i_val_reg;
+        dc_c_reg <= dc_c;
+        dc_rem_reg <= dc_rem;
+    end
+end
+
+/*
+ * D1: the row h = rem / W (QH quotient bits) and column w = rem % W of the remainder, the same
+ * way (a slice when W is a power of two, else a restoring division over the QH bits)
+ */
+wire [HW_-1:0] d1_h;
+wire [WW_-1:0] d1_w;
+
+generate
+    if (W_POW2) begin : g_h_slice
+        localparam LOGW = $clog2(W_S);
+        // PLW = QH + LOGW when H*W >= 2
+        if (QH > 0) begin : g_h
+            assign d1_h = dc_rem_reg[PLW-1:LOGW];
+        end else begin : g_h0
+            assign d1_h = {HW_{1'b0}};
+        end
+        if (LOGW > 0) begin : g_w
+            assign d1_w = dc_rem_reg[LOGW-1:0];
+        end else if (QH == 0) begin : g_w_rem
+            // H*W = 1: the remainder, 0, is the column (PLW = WW_ = 1)
+            assign d1_w = dc_rem_reg;
+        end else begin : g_w0
+            assign d1_w = {WW_{1'b0}};
+        end
+    end else begin : g_h_div
+        // step i finds quotient bit k = QH-1-i (as in DC)
+        genvar i;
+        for (i = 0; i < QH; i = i + 1) begin : g_step
+            // W*2^k < H*W <= 2^PLW
+            localparam integer T_I = W_S * (1 << (QH - 1 - i));
+            localparam [PLW:0] T = T_I[PLW:0];
+            wire [PLW-1:0] r_in;
+            wire [PLW-1:0] r_out;
+            if (i == 0) begin : g_first
+                assign r_in = dc_rem_reg;
+            end else begin : g_next
+                assign r_in = g_step[i-1].r_out;
+            end
+            wire [PLW:0] diff = {1'b0, r_in} - T;
+            assign d1_h[QH-1-i] = !diff[PLW];
+            assign r_out = diff[PLW] ? r_in : diff[PLW-1:0];
+        end
+        if (QH == 0) begin : g_h0
+            assign d1_h = {HW_{1'b0}};
+        end
+        // the remainder is < W <= 2^WW_ (WW_ <= PLW)
+        wire [PLW:0] w_x;
+        if (QH > 0) begin : g_w
+            assign w_x = {1'b0, g_step[QH-1].r_out};
+        end else begin : g_w_rem
+            assign w_x = {1'b0, dc_rem_reg};
+        end
+        assign d1_w = w_x[WW_-1:0];
+        wire unused_w_high = |w_x[PLW:WW_];
+    end
+endgenerate
 
 reg d1_eot_reg;
 reg [VW1-1:0] d1_val_reg;
@@ -346,11 +506,11 @@ reg [WW_-1:0] d1_w_reg;
 
 always @(posedge clk) begin
     if (d1_ready) begin
-        d1_eot_reg <= s_eot;
-        d1_val_reg <= s_value;
-        d1_c_reg <= c32[CIW-1:0];
-        d1_h_reg <= h32[HW_-1:0];
-        d1_w_reg <= w32[WW_-1:0];
+        d1_eot_reg <= dc_eot_reg;
+        d1_val_reg <= dc_val_reg;
+        d1_c_reg <= dc_c_reg;
+        d1_h_reg <= d1_h;
+        d1_w_reg <= d1_w;
     end
 end
 
@@ -428,7 +588,7 @@ end
 
 // the high bits of the 32-bit decode arithmetic are 0 for every event that reaches a neuron
 // (the counts of an event that reaches none are never used)
-wire unused_decode_high = |{c32[31:CIW], h32[31:HW_], w32[31:WW_], y_hi[31:YW], x_hi[31:XW],
+wire unused_decode_high = |{y_hi[31:YW], x_hi[31:XW],
                             cnty_m1[31:YW], cntx_m1[31:XW], kh0[31:KHW], kw0[31:KWW],
                             addr0[31:RAW], base0[31:NW]};
 
@@ -436,6 +596,11 @@ wire unused_decode_high = |{c32[31:CIW], h32[31:HW_], w32[31:WW_], y_hi[31:YW], 
  * Q: the sequencer. For its event it walks the channel groups, y (down), x (down); the *_row
  * and *_g registers hold the first slot of the current row and channel group.
  */
+reg q_eot_reg;
+reg q_empty_reg;
+reg [XW-1:0] q_xleft_reg;
+reg [YW-1:0] q_yleft_reg;
+reg [GW-1:0] q_gleft_reg;
 reg [VW1-1:0] q_val_reg;
 reg [RAW-1:0] q_addr_reg;
 reg [RAW-1:0] q_addr_row_reg;
@@ -455,6 +620,22 @@ wire [RAW-1:0] next_addr_row = q_addr_row_reg + STEP_YA;
 wire [NW-1:0] next_base_g = q_base_g_reg + STEP_GB;
 wire [NW-1:0] next_base_row = q_base_row_reg - STEP_YB;
 
+// q_last_reg one cycle ahead: N's item is done after its first slot, or the slot after this
+// one is the event's last (xleft, yleft, gleft all 0 after the step)
+localparam integer ONE_I = 1;
+localparam [GW-1:0] G_ONE = ONE_I[GW-1:0];
+localparam [XW-1:0] X_ONE = ONE_I[XW-1:0];
+localparam [YW-1:0] Y_ONE = ONE_I[YW-1:0];
+wire n_last = n_eot_reg || n_empty_reg
+              || (n_cntx_m1_reg == {XW{1'b0}} && n_cnty_m1_reg == {YW{1'b0}}
+                  && NG_M1 == {GW{1'b0}});
+wire q_last_x = q_xleft_reg == X_ONE && q_yleft_reg == {YW{1'b0}}
+                && q_gleft_reg == {GW{1'b0}};
+wire q_last_y = q_cntx_m1_reg == {XW{1'b0}} && q_yleft_reg == Y_ONE
+                && q_gleft_reg == {GW{1'b0}};
+wire q_last_g = q_cntx_m1_reg == {XW{1'b0}} && q_cnty_m1_reg == {YW{1'b0}}
+                && q_gleft_reg == G_ONE;
+
 always @(posedge clk) begin
     if (q_take) begin
         q_eot_reg <= n_eot_reg;
@@ -471,14 +652,17 @@ always @(posedge clk) begin
         q_xleft_reg <= n_cntx_m1_reg;
         q_yleft_reg <= n_cnty_m1_reg;
         q_gleft_reg <= NG_M1;
+        q_last_reg <= n_last;
     end else if (q_step) begin
         if (q_xleft_reg != {XW{1'b0}}) begin
             // next column of the row (x - 1, kw + SW)
+            q_last_reg <= q_last_x;
             q_xleft_reg <= q_xleft_reg - 1'b1;
             q_addr_reg <= q_addr_reg + STEP_XA;
             q_base_reg <= q_base_reg - 1'b1;
         end else if (q_yleft_reg != {YW{1'b0}}) begin
             // next row (y - 1, kh + SH)
+            q_last_reg <= q_last_y;
             q_xleft_reg <= q_cntx_m1_reg;
             q_yleft_reg <= q_yleft_reg - 1'b1;
             q_addr_reg <= next_addr_row;
@@ -487,6 +671,7 @@ always @(posedge clk) begin
             q_base_row_reg <= next_base_row;
         end else begin
             // next channel group
+            q_last_reg <= q_last_g;
             q_xleft_reg <= q_cntx_m1_reg;
             q_yleft_reg <= q_cnty_m1_reg;
             q_gleft_reg <= q_gleft_reg - 1'b1;
@@ -612,7 +797,7 @@ assign upd_valid = o_pend_reg;
 assign upd_addr = o_addr_reg;
 assign upd_weight = o_w_reg;
 assign sweep_valid = o_eot_reg;
-assign busy = eot_block_reg || d1_valid_reg || d2_valid_reg || n_valid_reg || q_valid_reg
+assign busy = eot_block_reg || i_valid_reg || dc_valid_reg || d1_valid_reg || d2_valid_reg || n_valid_reg || q_valid_reg
               || r_eot_reg || (r_cnt_reg != {MW{1'b0}}) || o_eot_reg
               || (o_pend_reg != {LANES{1'b0}});
 
