@@ -38,25 +38,31 @@ Values: ``value_width = 0``: spike events, ``upd_weight`` = the weight (``u_widt
 unsigned value and every update is the exact signed product weight * value,
 ``u_width = w_width + value_width``.
 
-Pipeline (the Verilog's registers and names): D1 (accept: c, h, w = index / (H*W),
-(index / W) % H, index % W) -> D2 (valid row and column ranges) -> N (first ROM address and
-bank address, row and column counts: the prefetched next event) -> Q (the sequencer: one slot
-per cycle) -> R (ROM read) -> O (output registers: upd_valid/addr/weight, or sweep_valid for the
-EOT slot). D1, D2, N form an elastic queue; Q, R and O shift together, one slot per cycle,
-except in a stall cycle.
+Pipeline (the Verilog's registers and names): I (accept: the event registered as it is) -> DC
+(c = index / (H*W) and the remainder index % (H*W)) -> D1 (h, w = remainder / W, remainder % W)
+-> D2 (valid row and column ranges) -> N (first ROM address and bank address, row and column
+counts: the prefetched next event) -> Q (the sequencer: one slot per cycle) -> R (ROM read) -> O
+(output registers: upd_valid/addr/weight, or sweep_valid for the EOT slot). I, DC, D1, D2, N
+form an elastic queue; Q, R and O shift together, one slot per cycle, except in a stall cycle.
+DC and D1 divide by a constant over only the quotient bits that can be non-zero (c < CIN:
+clog2(CIN) bits, h < H: clog2(H) bits), one subtraction of the remainder's real width per bit,
+or take a bit slice when the divisor (H*W, W) is a power of two: exact for every index
+< CIN*H*W, and no runtime divider. Q's "last slot of the event" flag (``q_last_reg``) is a
+register computed one cycle ahead (from N's item when Q loads, from the next counters when it
+steps), so s.ready and Q's take/step are a few gates from registers, upd_ready and sweep_ready.
 
 Contract (identical to the header of snn_router.v, cycle for cycle; a transfer is a rising edge
 with valid & ready; "edge a" accepts; ``upd_valid`` and ``sweep_valid`` are registers and never
 depend on any ready)
   - Reset (the ``sync`` domain's, synchronous, active high) empties the router (busy 0,
     upd_valid 0, sweep_valid 0, nothing in flight); it accepts events from the cycle after.
-  - ``s.ready`` = (no EOT accepted and still waiting for its sweep handshake) and (one of D1,
-    D2, N is empty, or Q takes N in this cycle). After an EOT is accepted no event is accepted
-    until the sweep handshake; from the cycle after it s.ready is high again. s.ready depends
-    combinationally on upd_ready and sweep_ready (through the stall), never on s.valid.
+  - ``s.ready`` = (no EOT accepted and still waiting for its sweep handshake) and (one of I,
+    DC, D1, D2, N is empty, or Q takes N in this cycle). After an EOT is accepted no event is
+    accepted until the sweep handshake; from the cycle after it s.ready is high again. s.ready
+    depends combinationally on upd_ready and sweep_ready (through the stall), never on s.valid.
     ``s.payload.index`` must be < CIN*H*W; index and value are ignored with ``eot = 1``.
-  - Queue: an event (or the EOT) accepted at edge a is in N after edge a + 2 and is loaded
-    into Q at the first edge >= a + 3 at which Q is empty or issues the last slot of its event
+  - Queue: an event (or the EOT) accepted at edge a is in N after edge a + 4 and is loaded
+    into Q at the first edge >= a + 5 at which Q is empty or issues the last slot of its event
     (and no stall): zero bubbles between events when the queue is not empty.
   - Issue: Q issues one slot at every edge without a stall: the G slots of its event (or the
     one empty slot of a G = 0 event), then the next event's first slot at the very next edge;
@@ -66,25 +72,26 @@ depend on any ready)
     accepted by the IF array (update latency 1) sees every update. sweep_valid stays high until
     the sweep handshake.
   - Latencies: the first event accepted at edge e0 (router idle) issues its first slot at
-    e0 + 4; its first update transfers at edge e0 + 6. With the events and the EOT offered back
-    to back, sweep_valid is first high in the cycle after edge e0 + 5 + sum_i max(G_i, 1) + S,
+    e0 + 6; its first update transfers at edge e0 + 8. With the events and the EOT offered back
+    to back, sweep_valid is first high in the cycle after edge e0 + 7 + sum_i max(G_i, 1) + S,
     S = the stall cycles. :func:`snngen.hwmodel.blocks.router.schedule` gives the exact edges for
     any input timing (no stall).
   - Backpressure: a stall cycle is a cycle in which some lane has upd_valid & ~upd_ready. The
     lanes of the slot that are ready in it transfer (and drop upd_valid), the others keep
     their update; nothing else in Q, R, O moves, nothing is lost or reordered; the slot is done
     in the first cycle in which all its remaining lanes are ready. Every stall cycle delays
-    everything after it by exactly one cycle. The queue D1, D2, N keeps accepting during
-    stalls.
-  - busy: something is in flight (an item in D1, D2, N, Q or a slot in R, O, including the EOT
-    until its sweep handshake).
+    everything after it by exactly one cycle. The queue I, DC, D1, D2, N keeps accepting
+    during stalls.
+  - busy: something is in flight (an item in I, DC, D1, D2, N, Q or a slot in R, O, including
+    the EOT until its sweep handshake).
 
 Equivalence with the Verilog. The registers carry the Verilog's names (``d1_valid_reg``,
 ``q_xleft_reg``, ``rom_q``, ``o_pend_reg``, ...) and the ROM is the memory ``wmem``, and the
-decode arithmetic is written in the Verilog's 32-bit wires, so that Yosys matches the two
-designs one to one: tests/test_hw_router.py proves (equiv_induct) that the converted module and
-snn_router.v hold the same value in every register and output in every cycle, given the same
-state at the start (Amaranth powers up at 0, the Verilog at x; the contract needs a reset first).
+arithmetic is written in the Verilog's widths (32-bit wires in D2 and N), so that Yosys
+matches the two designs one to one: tests/test_hw_router.py proves (equiv_induct) that the
+converted module and snn_router.v hold the same value in every register and output in every
+cycle, given the same state at the start (Amaranth powers up at 0, the Verilog at x; the
+contract needs a reset first).
 """
 
 from __future__ import annotations

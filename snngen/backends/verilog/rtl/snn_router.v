@@ -34,24 +34,26 @@
  *   1 bit wide and ignored). VALUE_WIDTH > 0: every event carries an unsigned s_value and every
  *   update is the exact signed product weight * value, U_WIDTH = W_WIDTH + VALUE_WIDTH.
  *
- * Pipeline: D1 (accept: c, h, w = index / (H*W), (index / W) % H, index % W) -> D2 (valid row
- *   and column ranges) -> N (first ROM address and target, group counts: the prefetched next
- *   event) -> Q (the sequencer: one slot per cycle) -> R (ROM read) -> O (output registers:
- *   upd_valid/addr/weight, or sweep_valid for the EOT slot). D1, D2, N form an elastic queue;
- *   Q, R and O shift together, one slot per cycle, except in a stall cycle.
+ * Pipeline: I (accept: the event registered as it is) -> DC (c = index / (H*W) and the
+ *   remainder index % (H*W)) -> D1 (h, w = remainder / W, remainder % W) -> D2 (valid row and
+ *   column ranges) -> N (first ROM address and target, group counts: the prefetched next event)
+ *   -> Q (the sequencer: one slot per cycle) -> R (ROM read) -> O (output registers:
+ *   upd_valid/addr/weight, or sweep_valid for the EOT slot). I, DC, D1, D2, N form an elastic
+ *   queue; Q, R and O shift together, one slot per cycle, except in a stall cycle.
  *
  * Contract (a transfer is a rising edge with valid && ready; "edge a" accepts, "cycle after
  * edge a" is the clock period following it; upd_valid and sweep_valid are registers and never
  * depend on any ready)
  *   - Reset: rst is synchronous, active high; it empties the router (busy = 0, upd_valid = 0,
  *     sweep_valid = 0, nothing in flight) and it accepts events from the cycle after.
- *   - s_ready = (no EOT accepted and still waiting for its sweep handshake) && (one of D1, D2,
- *     N is empty, or Q takes N in this cycle). So after an EOT is accepted no event is accepted
- *     until the sweep handshake; from the cycle after that handshake s_ready is high again.
+ *   - s_ready = (no EOT accepted and still waiting for its sweep handshake) && (one of I, DC,
+ *     D1, D2, N is empty, or Q takes N in this cycle). So after an EOT is accepted no event
+ *     is accepted until the sweep handshake; from the cycle after that handshake s_ready is
+ *     high again.
  *     s_ready depends combinationally on upd_ready and sweep_ready (through the stall), never
  *     on s_valid. s_index must be < CIN*H*W; s_index/s_value are ignored with s_eot = 1.
- *   - Queue: an event (or the EOT) accepted at edge a is in N after edge a + 2 and is loaded
- *     into Q at the first edge >= a + 3 at which Q is empty or issues the last slot of its
+ *   - Queue: an event (or the EOT) accepted at edge a is in N after edge a + 4 and is loaded
+ *     into Q at the first edge >= a + 5 at which Q is empty or issues the last slot of its
  *     event (and no stall): zero bubbles between events when the queue is not empty.
  *   - Issue: Q issues one slot at every edge without a stall: the G groups of its event (or
  *     the one empty slot of a G = 0 event), then the next event's first slot at the very next
@@ -61,11 +63,11 @@
  *     update transfer or later: a sweep accepted by snn_if_array (update latency 1) sees every
  *     update. sweep_valid stays high until the sweep handshake.
  *   - Latencies: the first event accepted at edge e0 (router idle) issues its first slot at
- *     e0 + 4; its first update transfers at edge e0 + A, A = 6.
+ *     e0 + 6; its first update transfers at edge e0 + A, A = 8.
  *     Timestep formula: if the first event (or, without events, the EOT) is accepted at edge
  *     e0 and the events and the EOT are offered back to back (each item is offered from the
  *     cycle after the previous one is accepted), then sweep_valid is first high in the cycle
- *     after edge e0 + A' + sum_i max(G_i, 1) + S with A' = 5, S = the stall cycles.
+ *     after edge e0 + A' + sum_i max(G_i, 1) + S with A' = 7, S = the stall cycles.
  *     hwmodel.blocks.router.schedule gives the exact edges for any input timing (no stall).
  *   - Backpressure: a stall cycle is a cycle in which some lane has upd_valid && !upd_ready.
  *     The lanes of the group that are ready in it transfer (and drop upd_valid), the others
@@ -73,15 +75,22 @@
  *     group is done in the first cycle in which all its remaining lanes are ready. So every
  *     stall cycle delays everything after it by exactly one cycle. (snn_if_array raises or
  *     drops all its upd_ready bits together, and only outside a router's timestep.) The
- *     queue D1, D2, N keeps accepting during stalls.
- *   - busy: something is in flight (an item in D1, D2, N, Q or a slot in R, O, including the
- *     EOT until its sweep handshake).
+ *     queue I, DC, D1, D2, N keeps accepting during stalls.
+ *   - busy: something is in flight (an item in I, DC, D1, D2, N, Q or a slot in R, O,
+ *     including the EOT until its sweep handshake).
  *
  * Written for block RAM inference (the weight ROM: a plain `reg` array loaded by $readmemh,
  * one registered read with enable); checked with `snngen synth` (Yosys + nextpnr on iCE40 and
  * ECP5, docs/benchmarks.md "Hardware: synthesis"): a large weight ROM becomes block RAM, a small
- * one LUT RAM (ECP5) or logic. The constant divisions and multiplications of D1, D2, N are
- * each followed by a register.
+ * one LUT RAM (ECP5) or logic. s_index and s_value go straight into registers (I), so a FIFO's
+ * block RAM in front only drives flip-flops. The index decode has no runtime divider: DC and
+ * D1 each divide by a constant over only the quotient bits that can be non-zero (c < CIN:
+ * clog2(CIN) bits, h < H: clog2(H) bits), one subtraction of the remainder's real width per
+ * bit, or a bit slice when the divisor (H*W, W) is a power of two; exact for every index
+ * < CIN*H*W. The constant divisions and multiplications of D2 and N are each followed by a
+ * register. Q's "last slot of the event" flag (q_last_reg) is a register computed one cycle
+ * ahead, so s_ready and Q's take/step are a few gates from registers, upd_ready and
+ * sweep_ready.
  *
  * Verilog-2005, `default_nettype none.
  */
@@ -797,8 +806,8 @@ assign upd_valid = o_pend_reg;
 assign upd_addr = o_addr_reg;
 assign upd_weight = o_w_reg;
 assign sweep_valid = o_eot_reg;
-assign busy = eot_block_reg || i_valid_reg || dc_valid_reg || d1_valid_reg || d2_valid_reg || n_valid_reg || q_valid_reg
-              || r_eot_reg || (r_cnt_reg != {MW{1'b0}}) || o_eot_reg
+assign busy = eot_block_reg || i_valid_reg || dc_valid_reg || d1_valid_reg || d2_valid_reg
+              || n_valid_reg || q_valid_reg || r_eot_reg || (r_cnt_reg != {MW{1'b0}}) || o_eot_reg
               || (o_pend_reg != {LANES{1'b0}});
 
 endmodule
