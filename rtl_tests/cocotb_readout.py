@@ -10,7 +10,7 @@ equal ``snngen.golden.model.readout`` (semantics.md §5: most spikes, then the l
 then the lowest index; or by membrane, then the lowest index), every count the events sent
 (``==``). Exact cycles: idle (busy, m_valid, dbg_rd_en low) from the clear up to the start
 cycle, dbg_rd_en with index i in the cycle before edge e + 1 + i, m_valid rising right after
-edge e + F + 1 (e: the edge that took start), busy from e + 1 up to and including the transfer
+edge e + F + 2 (e: the edge that took start), busy from e + 1 up to and including the transfer
 cycle, m_valid/m_class/m_counts held through random m_ready stalls. start and clear
 while busy are ignored; a new round may start in the cycle right after the transfer. On some
 cycles the inputs are first driven to other values mid-cycle and the outputs must not move (no
@@ -205,8 +205,9 @@ class ReadoutBench:
         want = self.golden(counts, v)
         # start at edge e (the edge ending this cycle)
         await self.idle_step(start=1)
-        # edges e + 1 .. e + F + 1: the reads, then the last compare; start/clear ignored
-        for k in range(1, f + 2):
+        # edges e + 1 .. e + F + 2: the reads, then the last capture and compare; start/clear
+        # ignored
+        for k in range(1, f + 3):
             junk = rng.random() < 0.3
             out = await self.step(start=int(junk), clear=int(rng.random() < 0.3),
                                   m_ready=rng.randrange(2))
@@ -219,7 +220,7 @@ class ReadoutBench:
             if reading:
                 assert out["dbg_rd_index"] == k - 1, self.msg(
                     f"dbg_rd_index {out['dbg_rd_index']}, expected {k - 1}")
-        # m_valid right after edge e + F + 1, held until the transfer
+        # m_valid right after edge e + F + 2, held until the transfer
         stalls = 0
         while True:
             ready = int(rng.random() < p_ready)
@@ -284,12 +285,12 @@ async def test_reset(dut) -> None:
     b = ReadoutBench(dut, "test_reset")
     await b.start()
     await b.round(p_ready=0.5)
-    for cycles_in in (2, b.f + 3):  # in the scan (F + 1 cycles), after m_valid rose
+    for cycles_in in (2, b.f + 4):  # in the scan (F + 2 cycles), after m_valid rose
         counts = (await b.step())["counts"]
         await b.step(start=1)
         for _ in range(cycles_in):
             out = await b.step()
-        assert out["busy"] == 1 and out["m_valid"] == int(cycles_in > b.f + 1), b.msg(
+        assert out["busy"] == 1 and out["m_valid"] == int(cycles_in > b.f + 2), b.msg(
             f"{cycles_in} cycles after start: {out}")
         await b.reset(1)
         out = await b.step()

@@ -1,6 +1,6 @@
 """snn_readout on Icarus and Verilator, from both backends (the hand-written Verilog and the
 Amaranth Readout), with cocotb_readout.py: random rounds (the class against
-snngen.golden.model.readout with ties in count and membrane, the counts, the exact F + 1 cycle
+snngen.golden.model.readout with ties in count and membrane, the counts, the exact F + 2 cycle
 scan, stalls, junk start/clear, no combinational path), hand-picked tie cases and resets."""
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ Verilog that is lint-clean with exactly the listed waivers, and is formally equi
 equiv_make + equiv_induct) to snngen/backends/verilog/rtl/snn_readout.v cycle for cycle (every
 register and output).
 
-Its behaviour (the class against the golden model with ties, the counts, the exact F + 1 cycle
+Its behaviour (the class against the golden model with ties, the counts, the exact F + 2 cycle
 scan, stalls, junk start/clear, hand-picked tie cases, resets) is checked by the one cocotb bench
 of the block, rtl_tests/cocotb_readout.py, run on both backends (rtl_tests/test_readout.py).
 """
@@ -86,8 +86,9 @@ def test_readout_verilog_lint(flat_ports, tmp_path):
     check_lint(texts, "snn_readout", READOUT_WAIVERS, tmp_path)
 
 
-_REGS = ["run_reg", "rd_idx_reg", "cmp_reg", "cmp_idx_reg", "cmp_last_reg", "have_reg",
-         "best_idx_reg", "best_v_reg", "m_valid_reg"]
+_REGS = ["run_reg", "rd_idx_reg", "cmp_reg", "cmp_idx_reg", "cmp_last_reg", "cap_reg",
+         "cap_idx_reg", "cap_last_reg", "cap_v_reg", "have_reg", "best_idx_reg", "best_v_reg",
+         "m_valid_reg"]
 EQUIV_CONFIGS = {
     "F10-C3-V4-count": dict(f=10, cnt_width=3, v_width=4, by_count=1),
     "F3-C2-V3-membrane": dict(f=3, cnt_width=2, v_width=3, by_count=0),
@@ -105,7 +106,7 @@ def test_readout_formally_equivalent_to_the_verilog(name, tmp_path):
                   INDEX_WIDTH=dut.index_width, CLASS_WIDTH=dut.class_width,
                   BY_COUNT=int(dut.by_count))
     # best_cnt_reg is only read when by count (Yosys removes it from the Verilog otherwise)
-    regs = [*_REGS, "best_cnt_reg"] if dut.by_count else _REGS
+    regs = [*_REGS, "best_cnt_reg", "cap_cnt_reg"] if dut.by_count else _REGS
     renames = [(f"u.{r}", r) for r in regs] + [(f"u.cnt[{i}]", f"cnt_{i}")
                                                for i in range(dut.f)]
     # With F not a power of two, the Verilog reads an x for a count index >= F; the scan

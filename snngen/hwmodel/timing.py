@@ -50,8 +50,8 @@ POOL_OVERHEAD = 1 + gate_model.SWEEP_LATENCY
 # snn_control: clear taken at start + 1, load raised at start + 2 + C, front end from + 3 + C
 CLEAR_TO_LOAD = 1
 LOAD_TO_FRONT_END = 1
-# snn_readout: rd_start one edge after the last step, m_valid F + 1 edges after it samples it
-READOUT_OVERHEAD = 2
+# snn_readout: rd_start one edge after the last step, m_valid F + 2 edges after it samples it
+READOUT_OVERHEAD = 3
 
 
 @dataclass(frozen=True)

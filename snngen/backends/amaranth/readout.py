@@ -23,18 +23,20 @@ Contract (identical to the header of snn_readout.v, cycle for cycle)
         by_count = 1: more spikes, or as many spikes and a larger membrane;
         by_count = 0: a larger membrane;
     so ties go to the lowest index (``snngen.golden.model.readout``).
-  - Result: ``m.valid`` rises right after edge e + f + 1 and holds ``m.payload["class"]``
+  - Result: each read's data is captured in registers (with its count) and compared one edge
+    later. ``m.valid`` rises right after edge e + f + 2 and holds ``m.payload["class"]``
     (the best index, ``class_width`` bits) and ``m.payload.counts`` (count i in field i, the
     Verilog's ``m_counts[i*CNT_WIDTH +: CNT_WIDTH]``) until the transfer
     (``m.valid & m.ready``). ``busy`` is high from edge e + 1 up to and including the cycle of
-    that transfer: the readout takes exactly f + 1 cycles plus the wait for ``m.ready``.
+    that transfer: the readout takes exactly f + 2 cycles plus the wait for ``m.ready``.
   - Every output is a register or a function of registers only (no combinational path from an
     input to an output).
 
 Implementation (the Verilog's registers and names): the counts are f registers ``cnt_<i>``
 (the Verilog's array ``cnt[i]``, not reset); the scan issues reads with ``run_reg`` /
-``rd_idx_reg`` and compares the previous read's data with ``cmp_reg`` / ``cmp_idx_reg`` /
-``cmp_last_reg`` against the best so far (``have_reg``, ``best_idx_reg``, ``best_cnt_reg``,
+``rd_idx_reg``, takes the previous read's data with ``cmp_reg`` / ``cmp_idx_reg`` /
+``cmp_last_reg`` into the capture registers ``cap_reg`` / ``cap_idx_reg`` / ``cap_last_reg`` /
+``cap_cnt_reg`` / ``cap_v_reg``, and compares those against the best so far (``have_reg``, ``best_idx_reg``, ``best_cnt_reg``,
 ``best_v_reg``). tests/test_hw_readout.py proves (equiv_induct) that the converted module and
 snn_readout.v hold the same value in every register and output in every cycle, given the same
 state at the start (Amaranth powers up at 0, the Verilog at x; the contract needs a reset and
@@ -176,6 +178,13 @@ class Readout(wiring.Component):
         cmp_reg = Signal()  # dbg_rd_data holds neuron cmp_idx_reg
         cmp_idx_reg = Signal(iw, reset_less=True)
         cmp_last_reg = Signal(reset_less=True)
+        # capture stage: the read's data and count in registers, so the comparison starts at
+        # registers, not at the IF array's block-RAM output and lane multiplexer
+        cap_reg = Signal()
+        cap_idx_reg = Signal(iw, reset_less=True)
+        cap_last_reg = Signal(reset_less=True)
+        cap_cnt_reg = Signal(cw, reset_less=True)
+        cap_v_reg = Signal(signed(self.v_width), reset_less=True)
         have_reg = Signal()  # best_* hold a neuron
         best_idx_reg = Signal(iw, reset_less=True)
         best_cnt_reg = Signal(cw, reset_less=True)
@@ -188,9 +197,9 @@ class Readout(wiring.Component):
         better = Signal()
         take_start = Signal()
         m.d.comb += [
-            busy.eq(run_reg | cmp_reg | m_valid_reg),
-            v_now.eq(self.dbg_rd_data),
-            c_now.eq(Array(cnt)[cmp_idx_reg[:aw]]),
+            busy.eq(run_reg | cmp_reg | cap_reg | m_valid_reg),
+            v_now.eq(cap_v_reg),
+            c_now.eq(cap_cnt_reg),
             take_start.eq(self.start & ~busy),
         ]
         if self.by_count:
@@ -213,11 +222,11 @@ class Readout(wiring.Component):
             m.d.sync += [run_reg.eq(1), have_reg.eq(0)]
         with m.Elif(run_reg & (rd_idx_reg == last)):
             m.d.sync += run_reg.eq(0)
-        m.d.sync += cmp_reg.eq(run_reg)
-        with m.If(cmp_reg):
+        m.d.sync += [cmp_reg.eq(run_reg), cap_reg.eq(cmp_reg)]
+        with m.If(cap_reg):
             with m.If(better):
                 m.d.sync += have_reg.eq(1)
-            with m.If(cmp_last_reg):
+            with m.If(cap_last_reg):
                 m.d.sync += m_valid_reg.eq(1)
         with m.If(m_valid_reg & self.m.ready):
             m.d.sync += m_valid_reg.eq(0)
@@ -230,10 +239,17 @@ class Readout(wiring.Component):
         m.d.sync += [
             cmp_idx_reg.eq(rd_idx_reg),
             cmp_last_reg.eq(rd_idx_reg == last),
+            cap_last_reg.eq(cmp_last_reg),
         ]
-        with m.If(cmp_reg & better):
+        with m.If(cmp_reg):  # only real neurons' indices (< f) are captured
             m.d.sync += [
-                best_idx_reg.eq(cmp_idx_reg),
+                cap_idx_reg.eq(cmp_idx_reg),
+                cap_cnt_reg.eq(Array(cnt)[cmp_idx_reg[:aw]]),
+                cap_v_reg.eq(self.dbg_rd_data),
+            ]
+        with m.If(cap_reg & better):
+            m.d.sync += [
+                best_idx_reg.eq(cap_idx_reg),
                 best_cnt_reg.eq(c_now),
                 best_v_reg.eq(v_now),
             ]

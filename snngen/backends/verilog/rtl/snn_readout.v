@@ -12,10 +12,12 @@
  *     neuron in ascending order, replacing it only by a strictly better one:
  *         BY_COUNT = 1: more spikes, or as many spikes and a larger membrane;
  *         BY_COUNT = 0: a larger membrane;
- *     so ties go to the lowest index. With start at edge e, m_valid rises right after edge
- *     e + F + 1 and holds m_class and every count (neuron i in m_counts[i*CNT_WIDTH +:
- *     CNT_WIDTH]) until the transfer (m_valid && m_ready); busy is high from edge e + 1 to that
- *     transfer edge. The readout phase thus takes exactly F + 1 cycles plus the wait for m_ready.
+ *     so ties go to the lowest index. The data of each read is first captured in registers
+ *     (with its count) and compared one edge later, so no comparison starts at the array's
+ *     block-RAM output. With start at edge e, m_valid rises right after edge e + F + 2 and
+ *     holds m_class and every count (neuron i in m_counts[i*CNT_WIDTH +: CNT_WIDTH]) until the
+ *     transfer (m_valid && m_ready); busy is high from edge e + 1 to that transfer edge. The
+ *     readout phase thus takes exactly F + 2 cycles plus the wait for m_ready.
  *
  * Verilog-2005, `default_nettype none.
  */
@@ -105,14 +107,21 @@ reg [INDEX_WIDTH-1:0] rd_idx_reg;
 reg cmp_reg;             // dbg_rd_data holds neuron cmp_idx_reg
 reg [INDEX_WIDTH-1:0] cmp_idx_reg;
 reg cmp_last_reg;
+// capture stage: the data of neuron cap_idx_reg in registers, so that the comparison below
+// starts at registers and not at the IF array's block-RAM output and lane multiplexer
+reg cap_reg;
+reg [INDEX_WIDTH-1:0] cap_idx_reg;
+reg cap_last_reg;
+reg [CNT_WIDTH-1:0] cap_cnt_reg;
+reg signed [V_WIDTH-1:0] cap_v_reg;
 reg have_reg;            // best_* hold a neuron
 reg [INDEX_WIDTH-1:0] best_idx_reg;
 reg [CNT_WIDTH-1:0] best_cnt_reg;
 reg signed [V_WIDTH-1:0] best_v_reg;
 reg m_valid_reg;
 
-wire signed [V_WIDTH-1:0] v_now = dbg_rd_data;
-wire [CNT_WIDTH-1:0] c_now = cnt[cmp_idx_reg[AW-1:0]];
+wire signed [V_WIDTH-1:0] v_now = cap_v_reg;
+wire [CNT_WIDTH-1:0] c_now = cap_cnt_reg;
 wire better = !have_reg
               || ((BY_COUNT != 0) ? (c_now > best_cnt_reg
                                      || (c_now == best_cnt_reg && v_now > best_v_reg))
@@ -133,6 +142,7 @@ always @(posedge clk) begin
     if (rst) begin
         run_reg <= 1'b0;
         cmp_reg <= 1'b0;
+        cap_reg <= 1'b0;
         have_reg <= 1'b0;
         m_valid_reg <= 1'b0;
     end else begin
@@ -143,11 +153,12 @@ always @(posedge clk) begin
             run_reg <= 1'b0;
         end
         cmp_reg <= run_reg;
-        if (cmp_reg) begin
+        cap_reg <= cmp_reg;
+        if (cap_reg) begin
             if (better) begin
                 have_reg <= 1'b1;
             end
-            if (cmp_last_reg) begin
+            if (cap_last_reg) begin
                 m_valid_reg <= 1'b1;
             end
         end
@@ -165,8 +176,15 @@ always @(posedge clk) begin
     end
     cmp_idx_reg <= rd_idx_reg;
     cmp_last_reg <= rd_idx_reg == LAST;
-    if (cmp_reg && better) begin
-        best_idx_reg <= cmp_idx_reg;
+    cap_last_reg <= cmp_last_reg;
+    if (cmp_reg) begin
+        // only real neurons' indices (< F) are captured
+        cap_idx_reg <= cmp_idx_reg;
+        cap_cnt_reg <= cnt[cmp_idx_reg[AW-1:0]];
+        cap_v_reg <= dbg_rd_data;
+    end
+    if (cap_reg && better) begin
+        best_idx_reg <= cap_idx_reg;
         best_cnt_reg <= c_now;
         best_v_reg <= v_now;
     end
@@ -174,7 +192,7 @@ end
 
 assign dbg_rd_en = run_reg;
 assign dbg_rd_index = rd_idx_reg;
-assign busy = run_reg || cmp_reg || m_valid_reg;
+assign busy = run_reg || cmp_reg || cap_reg || m_valid_reg;
 assign m_valid = m_valid_reg;
 
 generate
