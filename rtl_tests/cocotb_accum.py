@@ -7,12 +7,14 @@ every lane with random gaps, including runs of the same accumulator on consecuti
 at spacing 2 (the read-add-write hazard), then a readout under random backpressure; some images
 get more updates and a second readout (a readout leaves the accumulators as they are), the
 first image also reads out the freshly cleared map (K = bias), the second starts its readout
-right after the last update (accepted at e - 1: included). The expected beats come from
+right after the last update (accepted at e - 1: included), whose last update on every lane is
+to bank row 0, the first slot's row (its write, due at e + 1, is forwarded into that slot's
+read data). The expected beats come from
 ``snngen.hwmodel.blocks.accum.readout`` (numpy max-pool of the model accumulators plus the
 bias) and are compared with ``==``: every beat (m_row, the LANES K fields of the row's
 channels, 0 for a channel past C) in order, then the EOT (row 0, value 0). The cycle contract of
 the header of snngen/backends/verilog/rtl/snn_accum.v is asserted: the EOT transfers
-NOUT_ROWS*PKH*PKW + 3 + (stall cycles) cycles after the sweep's
+NOUT_ROWS*PKH*PKW + 4 + (stall cycles) cycles after the sweep's
 acceptance edge, every beat is first offered in the cycle ``beat_offer_cycle``/
 ``eot_offer_cycle`` says and held unchanged while stalled, the block is idle right after the
 EOT. While busy, random updates, clears and sweeps are offered: they must be refused (readies
@@ -88,9 +90,11 @@ class AccumBench(LaneBench):
     def cleared(self) -> None:
         self.acc[:] = 0
 
-    def lane_updates(self, j: int, free: bool) -> list[tuple[int, int]]:
+    def lane_updates(self, j: int, free: bool, last_row0: bool = False
+                     ) -> list[tuple[int, int]]:
         """A random update sequence for lane j; the model sums ``self.acc`` are updated. Unless
-        ``free``, every partial sum stays in [lo, hi]."""
+        ``free``, every partial sum stays in [lo, hi]. ``last_row0``: the last update is to
+        row 0 (the readout's first read when the first window position is inside the map)."""
         rng = self.rng
         nrows = self.lane_rows(j)
         seq: list[tuple[int, int]] = []
@@ -120,10 +124,13 @@ class AccumBench(LaneBench):
                          else rng.randint(self.umin, self.umin + 2))
                     self.acc[n] += w
                     seq.append((row, w))
+        if last_row0 and nrows:
+            add(0)
         return seq
 
-    async def updates(self, p_gap: float, free: bool = False) -> None:
-        await self.drive_updates([self.lane_updates(j, free) for j in range(self.lanes)], p_gap)
+    async def updates(self, p_gap: float, free: bool = False, last_row0: bool = False) -> None:
+        await self.drive_updates([self.lane_updates(j, free, last_row0)
+                                  for j in range(self.lanes)], p_gap)
 
     def expected(self, free: bool) -> list[tuple[int, ...]]:
         """The beats' values: per output bank row, the K of its LANES channels (0 past C)."""
@@ -154,7 +161,8 @@ class AccumBench(LaneBench):
         beats: list[tuple[int, int]] = []
         while True:
             m_ready = int(rng.random() < p_ready)
-            if force_stall and stalls == 0 and cycles + 1 == self.out_rows * p + 3:
+            if force_stall and stalls == 0 and cycles + 1 == accum.eot_offer_cycle(
+                    self.out_rows, self.pool):
                 m_ready = 0  # the EOT is on m in this cycle when nothing stalled before
             out = await self.step(m_ready=m_ready, **self.junk())
             cycles += 1
@@ -190,7 +198,7 @@ class AccumBench(LaneBench):
         want = accum.readout_cycles(self.out_rows, self.pool, stalls)
         assert cycles == want, self.msg(
             f"readout took {cycles} cycles with {stalls} stall cycles; contract: "
-            f"NOUT_ROWS*PKH*PKW + 3 + stalls = {want}")
+            f"NOUT_ROWS*PKH*PKW + {accum.READOUT_LATENCY} + stalls = {want}")
         out = await self.step()
         assert not out["busy"], self.msg("still busy after the EOT transfer")
         self.stats["readouts"] += 1
@@ -214,7 +222,8 @@ async def test_images(dut) -> None:
         if image == 0:
             await bench.readout(p_ready=1.0)
         for part in range(2 if image % 2 else 1):
-            await bench.updates(rng.choice([0.0, 0.0, 0.3, 0.7]), free=free)
+            await bench.updates(rng.choice([0.0, 0.0, 0.3, 0.7]), free=free,
+                                last_row0=image == 1)
             # image 1: the sweep right after the last update (accepted at e - 1, included)
             await bench.idle(0 if image == 1 else rng.randrange(3))
             p_ready = rng.choice([1.0, 0.8, 0.5, 0.2]) if image + part > 0 else 1.0
@@ -233,7 +242,8 @@ async def test_reset(dut) -> None:
     await bench.start()
     await bench.clear()
     await bench.updates(0.2)
-    await bench.idle(1)  # the last update is written at the edge after its acceptance
+    await bench.idle(1)  # the last update is written two edges after its acceptance (the
+    # reset's first edge): the reset does not stop it
     await bench.reset(2)  # while idle: the accumulators are kept
     await bench.idle(1)
     await bench.readout(0.5)

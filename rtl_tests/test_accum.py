@@ -153,10 +153,11 @@ def test_conv_current_readout_is_conv_then_maxpool(trial):
 
 def test_cycle_formulas():
     assert accum.clear_cycles((2, 3, 5), 1) == 30 and accum.clear_cycles((5, 3, 3), 4) == 18
-    assert accum.readout_cycles(30) == 33  # no pooling: NOUT + 3, like the IF array's sweep
-    assert accum.readout_cycles(24, (3, 3, 2, 2, 1, 1), stalls=5) == 24 * 9 + 3 + 5
-    assert accum.beat_offer_cycle(0, (2, 2, 2, 2, 0, 0)) == 6
-    assert accum.eot_offer_cycle(18, (2, 2, 2, 2, 0, 0), 2) == 18 * 4 + 3 + 2
+    assert accum.READOUT_LATENCY == 4  # read, read data registered, maximum, output register
+    assert accum.readout_cycles(30) == 34  # no pooling: NOUT + 4
+    assert accum.readout_cycles(24, (3, 3, 2, 2, 1, 1), stalls=5) == 24 * 9 + 4 + 5
+    assert accum.beat_offer_cycle(0, (2, 2, 2, 2, 0, 0)) == 7
+    assert accum.eot_offer_cycle(18, (2, 2, 2, 2, 0, 0), 2) == 18 * 4 + 4 + 2
     # channel 3 of 2x2 planes on 2 lanes: lane 1, second channel group; the inverse
     assert banks.lane_address(13, 2, 4) == (1, 5)
     assert banks.neuron_at(1, 5, 2, 4) == 13

@@ -199,9 +199,11 @@ _TOP_REGS = ["state_reg", "clr_row_reg", "m_valid_reg", "m_eot_reg", "m_row_reg"
              "m_value_reg", "a_run_reg", "a_eot_reg", "a_c_reg", "a_y_reg", "a_x_reg",
              "a_i_reg", "a_j_reg", "a_h_reg", "a_w_reg", "a_n_reg", "win_h_reg", "win_w_reg",
              "win_n_reg", "a_m_reg", "b_valid_reg", "b_eot_reg", "b_in_reg", "b_first_reg",
-             "b_last_reg", "b_m_reg", "max_reg", "have_reg", "bias_q"]
-_LANE_REGS = ["s1_valid_reg", "s1_row_reg", "s1_w_reg", "wb_valid_reg", "wb_row_reg",
-              "wb_data_reg", "rd_q"]
+             "b_last_reg", "b_c_reg", "b_m_reg", "c_valid_reg", "c_eot_reg", "c_in_reg",
+             "c_first_reg", "c_last_reg", "c_m_reg", "max_reg", "have_reg", "bias_q"]
+_LANE_REGS = ["s1_valid_reg", "s1_row_reg", "s1_w_reg", "s2_valid_reg", "s2_row_reg",
+              "s2_w_reg", "s2_fwd_reg", "wb_valid_reg", "wb_row_reg", "wb_data_reg", "rd_q",
+              "rd_data_reg"]
 EQUIV_CONFIGS = {
     "L4-pool3s2p1": dict(c=2, h=3, w=3, lanes=4, u_width=4, a_width=6, k_width=7,
                          pkh=3, pkw=3, psh=2, psw=2, pph=1, ppw=1),
@@ -233,7 +235,8 @@ def _prove(dut: Accum, bias_words: list[int], tmp_path) -> None:
                   A_WIDTH=dut.a_width, K_WIDTH=dut.k_width, PKH=pkh, PKW=pkw, PSH=psh,
                   PSW=psw, PPH=pph, PPW=ppw, OH=dut.oh, OW=dut.ow, ADDR_WIDTH=dut.addr_width,
                   OUT_ROW_WIDTH=dut.out_row_width, BIAS_FILE="bias.mem")
-    renames = [(f"u.{r}", r) for r in _TOP_REGS]
+    # b_c_reg only addresses the bias ROM: with one channel group nothing reads it
+    renames = [(f"u.{r}", r) for r in _TOP_REGS if dut.ng > 1 or r != "b_c_reg"]
     for j in range(dut.lanes):
         renames += [(f"u.g_lane[{j}].{r}", f"{r}_{j}") for r in _LANE_REGS]
         renames += [(f"u.g_lane[{j}].mem[{i}]", f"bank{j}[{i}]") for i in range(dut.depth)]

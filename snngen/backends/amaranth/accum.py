@@ -15,7 +15,8 @@ Storage (as in the Verilog)
     (c, h, w) at row ``(c // lanes)*H*W + h*W + w``. A bank has ``max(depth_used, 2)`` rows
     (``depth_used = ceil(C / lanes)*H*W``, :func:`~snngen.hwmodel.blocks.banks.bank_rows`), one
     write port and one synchronous read port with enable (the read register ``rd_q``; not
-    transparent).
+    transparent). The read data is registered once more (``rd_data_reg``) before any arithmetic
+    uses it: no path runs from a read port into an adder or a comparison.
   - ``bias_mem``: NG = ceil(C / lanes) words of ``lanes`` signed ``k_width``-bit fields (field k
     of word g: the bias of channel g*lanes + k, 0 past C; ``bias_init``, the words of
     :func:`snngen.hwmodel.blocks.banks.k_rows` with PLANE = 1; the Verilog loads BIAS_FILE),
@@ -49,26 +50,30 @@ depends on any ready)
   - Update (lane j, while idle): adds the signed ``u_width``-bit ``upd_weight[j]`` to the
     accumulator at row ``upd_addr[j]`` of bank j (channel ``(upd_addr[j] // (H*W))*lanes + j``,
     position ``upd_addr[j] % (H*W)``; :func:`snngen.hwmodel.blocks.banks.neuron_at`).
-    Accepted at edge e, it reads the bank at e and writes acc + weight at e + 1 (latency 1);
-    the write made at the same edge e is forwarded, so updates of the same accumulator on
-    consecutive cycles are exact; lanes are independent, one update per lane per cycle; the
-    addition is modulo 2**a_width.
+    Accepted at edge e, it reads the bank at e, registers the read data at e + 1 and writes
+    acc + weight at e + 2 (latency 2); the writes made at e and e + 1 (the updates accepted at
+    e - 2 and e - 1) are forwarded (into the read data register, resp. into the sum), so updates
+    of the same accumulator on consecutive cycles are exact; lanes are independent, one update
+    per lane per cycle; the addition is modulo 2**a_width. A clear accepted at e drops the write
+    of an update accepted at e - 1 (due at e + 1, when the clear writes): the clear erases it.
   - Sweep (readout): accepted at edge e (while idle); every update accepted up to e - 1 is
-    included. The readout walks the slots s = 0 .. NOUT_ROWS*pkh*pkw - 1 (NOUT_ROWS =
+    included (the one at e - 1 is written at e + 1 and forwarded into the first slot's read
+    data). The readout walks the slots s = 0 .. NOUT_ROWS*pkh*pkw - 1 (NOUT_ROWS =
     NG*OH*OW; the output rows r = (g*OH + y)*OW + x in ascending order, within each the window
     positions (i, j) row-major: s = r*pkh*pkw + i*pkw + j), one per cycle, every lane at once
     (a position outside the map takes its slot, its read masked), then one EOT slot, through a
-    2-stage pipeline: stage A reads the slot's word of every bank and the group's bias word;
-    stage B updates every lane's running window maximum and, at the window's last position,
-    loads the row's beat into the output register. One beat per output row (``row = r``,
+    3-stage pipeline: stage A reads the slot's word of every bank (``rd_q``); stage B registers
+    it (``rd_data_reg``) and reads the group's bias word (``bias_q``); stage C updates every
+    lane's running window maximum and, at the window's last position, loads the row's beat into
+    the output register. One beat per output row (``row = r``,
     ``value`` = the ``lanes`` K fields, ``eot = 0``) in ascending r, then one beat with
     ``eot = 1``, ``row = 0``, ``value = 0``. The pipeline advances exactly in the cycles where
     not (``m.valid & ~m.ready``); in a stall nothing moves.
   - Sweep timing (exact): slot s is read at edge e + 1 + s + (stalls so far); the beat of row r
-    is offered at edge e + 1 + (r + 1)*pkh*pkw + (stalls so far); the EOT beat at edge
-    e + NOUT_ROWS*pkh*pkw + 2 + (stalls so far) and it transfers at edge
-    e + NOUT_ROWS*pkh*pkw + 3 + S (S: the cycles after e, up to and including the EOT transfer,
-    with ``m.valid & ~m.ready``). busy is high from the edge after e up to and including the
+    is offered at edge e + 2 + (r + 1)*pkh*pkw + (stalls so far); the EOT beat at edge
+    e + NOUT_ROWS*pkh*pkw + 3 + (stalls so far) and it transfers at edge
+    e + NOUT_ROWS*pkh*pkw + 4 + S (S: the cycles after e, up to and including the EOT transfer,
+    with ``m.valid & ~m.ready``; 4 = READOUT_LATENCY of :mod:`snngen.hwmodel.blocks.accum`). busy is high from the edge after e up to and including the
     cycle of the EOT transfer. The readout does not change the accumulators (it may be
     repeated, with or without more updates in between).
     The walk finds each slot's bank row with counters, never by dividing n: the row steps with
@@ -82,9 +87,9 @@ and snn_accum.v hold the same value in every register, memory word and output in
 given the same state at the start. Only the power-up state differs, which the contract never
 reads (Amaranth starts at 0, the Verilog at x).
 
-The update lanes are those of :class:`~snngen.backends.amaranth.if_array.IfArray` without its sweep
-write-back and debug read; IfArray builds them inline in its ``elaborate``, so they are written out
-here again (same names, same structure).
+The update lanes started as those of :class:`~snngen.backends.amaranth.if_array.IfArray` (without
+its sweep write-back and debug read); here the read data is registered once more before the add
+(update stage 2, latency 2, with a second forwarding), so they are written out here on their own.
 """
 
 from __future__ import annotations
@@ -433,12 +438,14 @@ class Accum(wiring.Component):
             a_issue_pos.eq(a_issue & ~a_eot_reg),
         ]
 
-        # stage B: the slot whose bank words and bias word were read at the last advance
+        # stage B: the slot whose bank words were read at the last advance (in the banks' read
+        # registers rd_q)
         b_valid_reg = Signal()
         b_eot_reg = Signal(reset_less=True)
         b_in_reg = Signal(reset_less=True)
         b_first_reg = Signal(reset_less=True)
         b_last_reg = Signal(reset_less=True)
+        b_c_reg = Signal(cw, reset_less=True)
         b_m_reg = Signal(orw, reset_less=True)
 
         b_go = Signal()
@@ -448,16 +455,32 @@ class Accum(wiring.Component):
             b_pos.eq(b_go & ~b_eot_reg),
         ]
 
+        # stage C: the slot whose bank words moved on into the lanes' rd_data_reg and whose
+        # group's bias word was read (bias_q) at the last advance
+        c_valid_reg = Signal()
+        c_eot_reg = Signal(reset_less=True)
+        c_in_reg = Signal(reset_less=True)
+        c_first_reg = Signal(reset_less=True)
+        c_last_reg = Signal(reset_less=True)
+        c_m_reg = Signal(orw, reset_less=True)
+
+        c_go = Signal()
+        c_pos = Signal()
+        m.d.comb += [
+            c_go.eq(reading & c_valid_reg & adv),
+            c_pos.eq(c_go & ~c_eot_reg),
+        ]
+
         # running window maximum of every lane (lane k in field k): valid when have_reg (some
         # map position seen; the same positions in every lane)
         max_reg = Signal(lanes * aw, reset_less=True)
         have_reg = Signal(reset_less=True)
         # a maximum from earlier positions of this window exists
-        b_have = Signal()
-        m.d.comb += b_have.eq(have_reg & ~b_first_reg)
+        c_have = Signal()
+        m.d.comb += c_have.eq(have_reg & ~c_first_reg)
 
         # --- biases: one word of lanes fields per channel group (a ROM read through the
-        # register bias_q) ---------------------------------------------------------------------
+        # register bias_q as the slot moves from stage B to stage C) ------------------------
         bias_q = Signal(lanes * kw, reset_less=True)  # the Verilog's read register bias_q
         if self.ng > 1:
             m.submodules.bias_mem = bias_mem = Memory(shape=unsigned(lanes * kw),
@@ -465,88 +488,115 @@ class Accum(wiring.Component):
             bias_rd = bias_mem.read_port()
             m.d.comb += [
                 bias_q.eq(bias_rd.data),
-                bias_rd.en.eq(a_issue_pos),
-                bias_rd.addr.eq(a_c_reg),
+                bias_rd.en.eq(b_pos),
+                bias_rd.addr.eq(b_c_reg),
             ]
         else:
             # one word (the Verilog reads bias_mem[0]): a register loading the constant, as a
             # one-word Memory would have a 0-bit address port ("wire [-1:0]" in the Verilog)
-            with m.If(a_issue_pos):
+            with m.If(b_pos):
                 m.d.sync += bias_q.eq(self.bias_init[0])
 
-        # --- banks, one per lane, with their update pipelines and stage B arithmetic -------
-        b_max = []  # stage B's new maximum of every lane
-        b_k = []  # stage B's K field of every lane
+        # --- banks, one per lane, with their update pipelines and stage C arithmetic -------
+        c_max = []  # stage C's new maximum of every lane
+        c_k = []  # stage C's K field of every lane
         for j in range(lanes):
             bank = Memory(shape=unsigned(aw), depth=self.depth, init=[])
             m.submodules[f"bank{j}"] = bank
             wr, rd = bank.write_port(), bank.read_port()
             rd_q = Signal(aw, name=f"rd_q_{j}")  # the Verilog's read register g_lane[j].rd_q
             m.d.comb += rd_q.eq(rd.data)
+            # the read data, registered once more before any arithmetic uses it (readout stage
+            # C, update stage 2)
+            rd_data = Signal(aw, reset_less=True, name=f"rd_data_reg_{j}")
 
-            # stage B arithmetic of this lane: running maximum, then max + bias in SW bits
-            l_max = Signal(aw, name=f"l_max_{j}")
-            l_bias = Signal(kw, name=f"l_bias_{j}")
-            l_take = Signal(name=f"l_take_{j}")
-            l_new = Signal(aw, name=f"l_new_{j}")
-            l_sum = Signal(signed(sw), name=f"l_sum_{j}")
-            m.d.comb += [
-                l_max.eq(max_reg[j * aw:(j + 1) * aw]),
-                l_bias.eq(bias_q[j * kw:(j + 1) * kw]),
-                l_take.eq(b_in_reg & (~b_have | (rd_q.as_signed() > l_max.as_signed()))),
-                l_new.eq(Mux(l_take, rd_q, l_max)),
-                # the caller guarantees that max + bias fits K_WIDTH
-                l_sum.eq(l_new.as_signed() + l_bias.as_signed()),
-            ]
-            b_max.append(l_new)
-            b_k.append(l_sum[:kw])
-
-            # update stage 1: accepted at the last edge, read issued at that edge
+            # update stage 1: accepted at the last edge, read issued at that edge (the row
+            # register also holds the readout's read row)
             s1_valid = Signal(name=f"s1_valid_reg_{j}")
             s1_row = Signal(mem_aw, reset_less=True, name=f"s1_row_reg_{j}")
             s1_w = Signal(aw, reset_less=True, name=f"s1_w_reg_{j}")
+            # update stage 2: its read data in rd_data; written at the next edge
+            s2_valid = Signal(name=f"s2_valid_reg_{j}")
+            s2_row = Signal(mem_aw, reset_less=True, name=f"s2_row_reg_{j}")
+            s2_w = Signal(aw, reset_less=True, name=f"s2_w_reg_{j}")
+            # the write made at the last edge is to this update's row
+            s2_fwd = Signal(reset_less=True, name=f"s2_fwd_reg_{j}")
             # the update write made at the last edge (forwarding source)
             wb_valid = Signal(name=f"wb_valid_reg_{j}")
             wb_row = Signal(mem_aw, reset_less=True, name=f"wb_row_reg_{j}")
             wb_data = Signal(aw, reset_less=True, name=f"wb_data_reg_{j}")
 
+            # stage C arithmetic of this lane: running maximum; max + bias in SW bits, both
+            # sums formed beside the comparison and selected by it
+            l_max = Signal(aw, name=f"l_max_{j}")
+            l_bias = Signal(kw, name=f"l_bias_{j}")
+            l_take = Signal(name=f"l_take_{j}")
+            l_sum_rd = Signal(signed(sw), name=f"l_sum_rd_{j}")
+            l_sum_max = Signal(signed(sw), name=f"l_sum_max_{j}")
+            l_sum = Signal(signed(sw), name=f"l_sum_{j}")
+            m.d.comb += [
+                l_max.eq(max_reg[j * aw:(j + 1) * aw]),
+                l_bias.eq(bias_q[j * kw:(j + 1) * kw]),
+                l_take.eq(c_in_reg & (~c_have | (rd_data.as_signed() > l_max.as_signed()))),
+                l_sum_rd.eq(rd_data.as_signed() + l_bias.as_signed()),
+                l_sum_max.eq(l_max.as_signed() + l_bias.as_signed()),
+                # the caller guarantees that max + bias fits K_WIDTH
+                l_sum.eq(Mux(l_take, l_sum_rd, l_sum_max)),
+            ]
+            c_max.append(Mux(l_take, rd_data, l_max))
+            c_k.append(l_sum[:kw])
+
             upd_fire = Signal(name=f"upd_fire_{j}")
             u_row = Signal(mem_aw, name=f"u_row_{j}")
-            fwd = Signal(name=f"fwd_{j}")
-            s1_sum = Signal(aw, name=f"s1_sum_{j}")
+            ra = Signal(mem_aw, name=f"ra_{j}")
+            fwd_rd = Signal(name=f"fwd_rd_{j}")
+            s2_sum = Signal(aw, name=f"s2_sum_{j}")
             m.d.comb += [
                 upd_fire.eq(self.upd_valid[j] & upd_open),
                 # rows beyond depth_used do not exist: the high address bits are ignored
                 u_row.eq(self.upd_addr[j][:mem_aw]),
-                # forward the write made at the edge that also issued this update's read
-                fwd.eq(wb_valid & (wb_row == s1_row)),
-                s1_sum.eq(Mux(fwd, wb_data, rd_q) + s1_w),
+                # read row: the readout's slot, else the update's
+                ra.eq(Mux(reading, a_row, u_row)),
+                # the read issued at the last edge missed the write made at that edge: take it
+                # from the forwarding register
+                fwd_rd.eq(wb_valid & (wb_row == s1_row)),
+                # update stage 2: the write made at the last edge is the update just before
+                s2_sum.eq(Mux(s2_fwd, wb_data, rd_data) + s2_w),
             ]
 
-            # write port: clear, else update write-back (never both at once)
+            # write port: clear, else update write-back (a clear wins; an update still in
+            # flight when it starts belongs to the image before)
             m.d.comb += [
-                wr.en.eq(clearing | s1_valid),
-                wr.addr.eq(Mux(clearing, clr_row_reg, s1_row)),
-                wr.data.eq(Mux(clearing, 0, s1_sum)),
+                wr.en.eq(clearing | s2_valid),
+                wr.addr.eq(Mux(clearing, clr_row_reg, s2_row)),
+                wr.data.eq(Mux(clearing, 0, s2_sum)),
             ]
             # read port: readout issue (positions inside the map only), else update
             m.d.comb += [
                 rd.en.eq((a_issue_pos & a_in) | upd_fire),
-                rd.addr.eq(Mux(reading, a_row, u_row)),
+                rd.addr.eq(ra),
             ]
+            # the read data moves on with the readout pipeline (held in a stall), every cycle
+            # otherwise
+            with m.If(~reading | adv):
+                m.d.sync += rd_data.eq(Mux(fwd_rd, wb_data, rd_q))
 
             m.d.sync += [
-                s1_row.eq(u_row),
+                s1_row.eq(ra),
                 s1_w.eq(self.upd_weight[j]),  # sign-extended to A_WIDTH
-                wb_row.eq(s1_row),
-                wb_data.eq(s1_sum),
+                s2_row.eq(s1_row),
+                s2_w.eq(s1_w),
+                s2_fwd.eq(s2_valid & (s2_row == s1_row)),
+                wb_row.eq(s2_row),
+                wb_data.eq(s2_sum),
                 s1_valid.eq(upd_fire),
-                wb_valid.eq(s1_valid),
+                s2_valid.eq(s1_valid),
+                wb_valid.eq(s2_valid),
             ]
             m.d.comb += self.upd_ready[j].eq(upd_open)
 
-        with m.If(b_pos):
-            m.d.sync += [max_reg.eq(Cat(*b_max)), have_reg.eq(b_have | b_in_reg)]
+        with m.If(c_pos):
+            m.d.sync += [max_reg.eq(Cat(*c_max)), have_reg.eq(c_have | c_in_reg)]
 
         # --- state machine, readout pipeline control and output stage -----------------------
         with m.Switch(state_reg):
@@ -555,24 +605,24 @@ class Accum(wiring.Component):
                     m.d.sync += [state_reg.eq(_S_CLEAR), clr_row_reg.eq(0)]
                 with m.Elif(sweep_fire):
                     m.d.sync += [state_reg.eq(_S_READ), a_run_reg.eq(1), a_eot_reg.eq(0),
-                                 b_valid_reg.eq(0)]
+                                 b_valid_reg.eq(0), c_valid_reg.eq(0)]
             with m.Case(_S_CLEAR):
                 m.d.sync += clr_row_reg.eq(clr_row_reg + 1)
                 with m.If(clr_row_reg == last_row):
                     m.d.sync += state_reg.eq(_S_IDLE)
             with m.Default():
                 with m.If(adv):
-                    # stage A -> stage B
-                    m.d.sync += b_valid_reg.eq(a_run_reg)
+                    # stage A -> stage B -> stage C
+                    m.d.sync += [b_valid_reg.eq(a_run_reg), c_valid_reg.eq(b_valid_reg)]
                     with m.If(a_run_reg):
                         with m.If(a_eot_reg):
                             m.d.sync += a_run_reg.eq(0)
                         with m.Elif(a_last_pos & a_last_x & a_last_y & a_last_c):
                             m.d.sync += a_eot_reg.eq(1)
-                    # stage B -> output stage: a beat at the last window position and the EOT
+                    # stage C -> output stage: a beat at the last window position and the EOT
                     m.d.sync += [
-                        m_valid_reg.eq(b_valid_reg & (b_eot_reg | b_last_reg)),
-                        m_eot_reg.eq(b_eot_reg),
+                        m_valid_reg.eq(c_valid_reg & (c_eot_reg | c_last_reg)),
+                        m_eot_reg.eq(c_eot_reg),
                     ]
                 with m.If(m_fire & m_eot_reg):
                     m.d.sync += state_reg.eq(_S_IDLE)
@@ -621,10 +671,14 @@ class Accum(wiring.Component):
                         ]
         with m.If(a_issue):
             m.d.sync += [b_eot_reg.eq(a_eot_reg), b_in_reg.eq(a_in), b_first_reg.eq(a_first),
-                         b_last_reg.eq(a_last_pos), b_m_reg.eq(a_m_reg)]
-        with m.If(b_go & (b_eot_reg | b_last_reg)):
-            m.d.sync += [m_row_reg.eq(Mux(b_eot_reg, 0, b_m_reg)),
-                         m_value_reg.eq(Mux(b_eot_reg, 0, Cat(*b_k)))]
+                         b_last_reg.eq(a_last_pos), b_c_reg.eq(a_c_reg), b_m_reg.eq(a_m_reg)]
+        with m.If(b_go):
+            m.d.sync += [c_eot_reg.eq(b_eot_reg), c_in_reg.eq(b_in_reg),
+                         c_first_reg.eq(b_first_reg), c_last_reg.eq(b_last_reg),
+                         c_m_reg.eq(b_m_reg)]
+        with m.If(c_go & (c_eot_reg | c_last_reg)):
+            m.d.sync += [m_row_reg.eq(Mux(c_eot_reg, 0, c_m_reg)),
+                         m_value_reg.eq(Mux(c_eot_reg, 0, Cat(*c_k)))]
 
         m.d.comb += [
             self.clear_ready.eq(idle),

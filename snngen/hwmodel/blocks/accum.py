@@ -33,8 +33,9 @@ Pool = tuple[int, int, int, int, int, int]
 NO_POOL: Pool = (1, 1, 1, 1, 0, 0)
 
 # D of the readout contract: NOUT * PKH * PKW + D cycles from the sweep's acceptance edge to the
-# EOT transfer edge without stalls (a 2-stage pipeline, P = 2, plus the output register)
-READOUT_LATENCY = 3
+# EOT transfer edge without stalls (a 3-stage pipeline, P = 3: read, read data registered,
+# maximum; plus the output register)
+READOUT_LATENCY = 4
 
 
 def _check_pool(pool: Pool) -> Pool:
@@ -90,7 +91,7 @@ def clear_cycles(shape: tuple[int, int, int], lanes: int) -> int:
 
 def readout_cycles(rows: int, pool: Pool = NO_POOL, stalls: int = 0) -> int:
     """Cycles from the sweep's acceptance edge ``e`` to the EOT transfer edge:
-    ``NOUT_ROWS * PKH * PKW + 3 + stalls`` (``rows``: the output bank rows,
+    ``NOUT_ROWS * PKH * PKW + READOUT_LATENCY + stalls`` (``READOUT_LATENCY`` = 4) (``rows``: the output bank rows,
     ``ceil(C/LANES)*OH*OW``; ``stalls``: the cycles with ``m_valid && !m_ready``). The block
     is busy in all of them and idle right after."""
     pkh, pkw = _check_pool(pool)[:2]
@@ -100,16 +101,16 @@ def readout_cycles(rows: int, pool: Pool = NO_POOL, stalls: int = 0) -> int:
 def beat_offer_cycle(m: int, pool: Pool = NO_POOL, stalls_before: int = 0) -> int:
     """The cycle ``k`` after the sweep's acceptance edge ``e`` (cycle ``k`` lies between edges
     ``e + k - 1`` and ``e + k``) in which the beat of output row ``m`` first shows on ``m``:
-    it is loaded at edge ``e + 1 + (m + 1) * PKH * PKW + stalls_before``, where
-    ``stalls_before`` counts the stall cycles before cycle ``k``."""
+    it is loaded at edge ``e + READOUT_LATENCY - 2 + (m + 1) * PKH * PKW + stalls_before``
+    (``e + 2 + ...``), where ``stalls_before`` counts the stall cycles before cycle ``k``."""
     pkh, pkw = _check_pool(pool)[:2]
-    return (m + 1) * pkh * pkw + 2 + stalls_before
+    return (m + 1) * pkh * pkw + READOUT_LATENCY - 1 + stalls_before
 
 
 def eot_offer_cycle(rows: int, pool: Pool = NO_POOL, stalls_before: int = 0) -> int:
     """The cycle after ``e`` in which the EOT beat first shows: it is loaded at edge
-    ``e + NOUT_ROWS * PKH * PKW + 2 + stalls_before`` (one slot after the last window
-    position)."""
+    ``e + NOUT_ROWS * PKH * PKW + READOUT_LATENCY - 1 + stalls_before`` (``... + 3 + ...``;
+    one slot after the last window position)."""
     pkh, pkw = _check_pool(pool)[:2]
-    return rows * pkh * pkw + 3 + stalls_before
+    return rows * pkh * pkw + READOUT_LATENCY + stalls_before
 

@@ -16,11 +16,13 @@
  *     accumulator (c, h, w) at address (c / LANES)*H*W + h*W + w. Each bank is a plain
  *     `reg mem [0:DEPTH-1]` (DEPTH = DEPTH_USED = ceil(C/LANES)*H*W, at least 2) with one
  *     synchronous write port and one synchronous read port with enable (read register rd_q):
- *     an inferable simple dual-port RAM.
+ *     an inferable simple dual-port RAM. The read data is registered once more (rd_data_reg)
+ *     before any arithmetic uses it: no path runs from a RAM read port into an adder or a
+ *     comparison.
  *   - BIAS: NG = ceil(C/LANES) words of LANES signed K_WIDTH-bit fields (field k of word g:
  *     the bias of channel g*LANES + k, 0 past C), loaded from BIAS_FILE by $readmemh (format:
  *     snngen.backends.verilog.memfile.write_mem, written by snngen.hwmodel.blocks.banks.k_rows
- *     with PLANE = 1), read through one register: an inferable ROM.
+ *     with PLANE = 1), read through one register (bias_q): an inferable ROM.
  *
  * Readout (what it computes): output neuron (c, y, x), c < C, y < OH, x < OW, gets
  *     K[c, y, x] = max { acc[c, y*PSH - PPH + i, x*PSW - PPW + j] : i < PKH, j < PKW,
@@ -45,34 +47,39 @@
  *     a = 0 .. DEPTH_USED - 1; the block is idle again right after edge e + DEPTH_USED: a
  *     clear takes exactly DEPTH_USED = ceil(C/LANES)*H*W busy cycles.
  *   - Update (lane j, while idle): add the signed U_WIDTH-bit upd_weight[j] to the accumulator
- *     at address upd_addr[j] of bank j (channel (upd_addr / (H*W))*LANES + j). Accepted at edge e, it reads the bank at e and writes
- *     acc + weight at edge e + 1 (update latency 1: the RAM holds the new value after e + 1).
- *     The read at e misses only the write made at the same edge e, which is forwarded, so
- *     updates of the same accumulator on consecutive cycles (or any spacing) are exact; lanes
- *     are independent; every lane takes one update per cycle. The addition is modulo
- *     2^A_WIDTH (exact whenever every partial sum fits A_WIDTH signed bits, which the width
- *     analysis guarantees).
+ *     at address upd_addr[j] of bank j (channel (upd_addr / (H*W))*LANES + j). Accepted at
+ *     edge e, it reads the bank at e, registers the read data at e + 1 and writes
+ *     acc + weight at edge e + 2 (update latency 2: the RAM holds the new value after e + 2).
+ *     The read at e misses the writes made at e and e + 1 (the updates accepted at e - 2 and
+ *     e - 1), which are forwarded (the one at e into the read data register at e + 1, the one
+ *     at e + 1 into the sum), so updates of the same accumulator on consecutive cycles (or any
+ *     spacing) are exact; lanes are independent; every lane takes one update per cycle. The
+ *     addition is modulo 2^A_WIDTH (exact whenever every partial sum fits A_WIDTH signed
+ *     bits, which the width analysis guarantees). A clear accepted at e drops the write of an
+ *     update accepted at e - 1 (due at e + 1, when the clear writes): the clear erases it.
  *   - Sweep (readout): accepted at edge e (while idle). Every update accepted before e (at
- *     e - 1 at the latest, written at e) is included. The readout walks the "slots"
+ *     e - 1 at the latest, written at e + 1 and forwarded into the first slot's read data)
+ *     is included. The readout walks the "slots"
  *     s = 0 .. NOUT_ROWS*PKH*PKW - 1 (NOUT_ROWS = NG*OH*OW), i.e. the output rows r =
  *     (g*OH + y)*OW + x in ascending order and, within each, the window positions (i, j) in
  *     row-major order (slot s = r*PKH*PKW + i*PKW + j), one slot per cycle, every lane at
  *     once; a position outside the map still takes its slot (its read is masked). Then one
- *     more slot, the EOT. It is a 2-stage pipeline (P = 2): stage A reads the slot's word of
- *     every bank and the group's bias word; stage B updates every lane's running window
- *     maximum and, at the window's last position, loads the row's beat into the output
- *     register: m_row = r, m_value = the LANES K fields, m_eot = 0, in ascending r; then one
- *     beat with m_eot = 1, m_row = 0, m_value = 0.
+ *     more slot, the EOT. It is a 3-stage pipeline (P = 3): stage A reads the slot's word of
+ *     every bank (into rd_q); stage B registers it (rd_data_reg) and reads the group's bias
+ *     word (bias_q); stage C updates every lane's running window maximum and, at the window's
+ *     last position, loads the row's beat into the output register: m_row = r, m_value = the
+ *     LANES K fields, m_eot = 0, in ascending r; then one beat with m_eot = 1, m_row = 0,
+ *     m_value = 0.
  *     The whole readout pipeline advances in exactly the cycles where !(m_valid && !m_ready);
  *     in a cycle with m_valid && !m_ready (a stall) nothing moves, nothing is lost.
  *   - Sweep timing (exact): with the sweep accepted at edge e, slot s is read at edge
  *     e + 1 + s + (stalls so far); the beat of output row r is offered (m_valid rises or
- *     the register reloads) at edge e + 1 + (r + 1)*PKH*PKW + (stalls so far); the EOT beat
- *     is offered at edge e + NOUT_ROWS*PKH*PKW + 2 + (stalls so far) and transfers at edge
- *         e + NOUT_ROWS*PKH*PKW + 3 + S,
+ *     the register reloads) at edge e + 2 + (r + 1)*PKH*PKW + (stalls so far); the EOT beat
+ *     is offered at edge e + NOUT_ROWS*PKH*PKW + 3 + (stalls so far) and transfers at edge
+ *         e + NOUT_ROWS*PKH*PKW + 4 + S,
  *     where S is the number of cycles after e, up to and including the EOT transfer cycle,
  *     in which m_valid is high and m_ready low. So a readout takes NOUT_ROWS*PKH*PKW + D
- *     cycles with D = 3 (= P + 1), plus one per stall cycle. busy is high from the edge after
+ *     cycles with D = 4 (= P + 1), plus one per stall cycle. busy is high from the edge after
  *     e up to and including the cycle of the EOT transfer; the block is idle right after that
  *     edge. The readout does not change the accumulators: it may be repeated, with or without
  *     further updates.
@@ -357,26 +364,40 @@ wire unused_a_high = |a_n_reg[NB-1:MEM_AW];
 wire a_issue = reading && a_run_reg && adv;
 wire a_issue_pos = a_issue && !a_eot_reg;
 
-// stage B: the slot whose bank word and bias were read at the last advance
+// stage B: the slot whose bank words were read at the last advance (in the banks' read
+// registers rd_q)
 reg b_valid_reg;
 reg b_eot_reg;
 reg b_in_reg;
 reg b_first_reg;
 reg b_last_reg;
+reg [CW-1:0] b_c_reg;
 reg [OUT_ROW_WIDTH-1:0] b_m_reg;
 
 wire b_go = reading && b_valid_reg && adv;
 wire b_pos = b_go && !b_eot_reg;
+
+// stage C: the slot whose bank words moved on into the lanes' rd_data_reg and whose group's
+// bias word was read (bias_q) at the last advance
+reg c_valid_reg;
+reg c_eot_reg;
+reg c_in_reg;
+reg c_first_reg;
+reg c_last_reg;
+reg [OUT_ROW_WIDTH-1:0] c_m_reg;
+
+wire c_go = reading && c_valid_reg && adv;
+wire c_pos = c_go && !c_eot_reg;
 
 // running window maximum of every lane (lane k in field k): valid when have_reg (some map
 // position seen; the same positions in every lane)
 reg [LANES*A_WIDTH-1:0] max_reg;
 reg have_reg;
 // a maximum from earlier positions of this window exists
-wire b_have = have_reg && !b_first_reg;
-// stage B's new maxima and K fields (from the per-lane arithmetic below)
-wire [LANES*A_WIDTH-1:0] b_max;
-wire [LANES*K_WIDTH-1:0] b_k;
+wire c_have = have_reg && !c_first_reg;
+// stage C's new maxima and K fields (from the per-lane arithmetic below)
+wire [LANES*A_WIDTH-1:0] c_max;
+wire [LANES*K_WIDTH-1:0] c_k;
 
 
 /*
@@ -389,27 +410,28 @@ initial begin
     $readmemh(BIAS_FILE, bias_mem);
 end
 
+// read as the slot moves from stage B to stage C
 generate
     if (NG > 1) begin : g_bias_many
         always @(posedge clk) begin
-            if (a_issue_pos) begin
-                bias_q <= bias_mem[a_c_reg];
+            if (b_pos) begin
+                bias_q <= bias_mem[b_c_reg];
             end
         end
     end else begin : g_bias_one
         always @(posedge clk) begin
-            if (a_issue_pos) begin
+            if (b_pos) begin
                 bias_q <= bias_mem[0];
             end
         end
-        wire unused_c = |a_c_reg;
+        wire unused_c = |b_c_reg;
     end
 endgenerate
 
 always @(posedge clk) begin
-    if (b_pos) begin
-        max_reg <= b_max;
-        have_reg <= b_have || b_in_reg;
+    if (c_pos) begin
+        max_reg <= c_max;
+        have_reg <= c_have || c_in_reg;
     end
 end
 
@@ -421,27 +443,41 @@ generate
     for (j = 0; j < LANES; j = j + 1) begin : g_lane
         reg [A_WIDTH-1:0] mem [0:DEPTH-1];
         reg [A_WIDTH-1:0] rd_q;
+        // the read data, registered once more before any arithmetic uses it (readout stage C,
+        // update stage 2)
+        reg [A_WIDTH-1:0] rd_data_reg;
 
-        // stage B arithmetic of this lane: running maximum, then max + bias in SW bits
-        wire [A_WIDTH-1:0] l_max = max_reg[j*A_WIDTH +: A_WIDTH];
-        wire [K_WIDTH-1:0] l_bias = bias_q[j*K_WIDTH +: K_WIDTH];
-        wire l_take = b_in_reg && (!b_have || $signed(rd_q) > $signed(l_max));
-        wire [A_WIDTH-1:0] l_new = l_take ? rd_q : l_max;
-        wire signed [SW-1:0] l_sum = $signed({{(SW-A_WIDTH){l_new[A_WIDTH-1]}}, l_new})
-                                   + $signed({{(SW-K_WIDTH){l_bias[K_WIDTH-1]}}, l_bias});
-        // the caller guarantees that max + bias fits K_WIDTH: the high bits are sign copies
-        wire unused_sum_high = ^l_sum[SW-1:K_WIDTH];
-        assign b_max[j*A_WIDTH +: A_WIDTH] = l_new;
-        assign b_k[j*K_WIDTH +: K_WIDTH] = l_sum[K_WIDTH-1:0];
-
-        // update stage 1: accepted at the last edge, read issued at that edge
+        // update stage 1: accepted at the last edge, read issued at that edge (the row
+        // register also holds the readout's read row)
         reg s1_valid_reg;
         reg [MEM_AW-1:0] s1_row_reg;
         reg [A_WIDTH-1:0] s1_w_reg;
+        // update stage 2: its read data in rd_data_reg; written at the next edge
+        reg s2_valid_reg;
+        reg [MEM_AW-1:0] s2_row_reg;
+        reg [A_WIDTH-1:0] s2_w_reg;
+        // the write made at the last edge is to this update's row
+        reg s2_fwd_reg;
         // the update write made at the last edge (forwarding source)
         reg wb_valid_reg;
         reg [MEM_AW-1:0] wb_row_reg;
         reg [A_WIDTH-1:0] wb_data_reg;
+
+        // stage C arithmetic of this lane: running maximum; max + bias in SW bits, both sums
+        // formed beside the comparison and selected by it
+        wire [A_WIDTH-1:0] l_max = max_reg[j*A_WIDTH +: A_WIDTH];
+        wire [K_WIDTH-1:0] l_bias = bias_q[j*K_WIDTH +: K_WIDTH];
+        wire signed [SW-1:0] l_bias_x = $signed({{(SW-K_WIDTH){l_bias[K_WIDTH-1]}}, l_bias});
+        wire l_take = c_in_reg && (!c_have || $signed(rd_data_reg) > $signed(l_max));
+        wire signed [SW-1:0] l_sum_rd =
+            $signed({{(SW-A_WIDTH){rd_data_reg[A_WIDTH-1]}}, rd_data_reg}) + l_bias_x;
+        wire signed [SW-1:0] l_sum_max =
+            $signed({{(SW-A_WIDTH){l_max[A_WIDTH-1]}}, l_max}) + l_bias_x;
+        wire signed [SW-1:0] l_sum = l_take ? l_sum_rd : l_sum_max;
+        // the caller guarantees that max + bias fits K_WIDTH: the high bits are sign copies
+        wire unused_sum_high = ^l_sum[SW-1:K_WIDTH];
+        assign c_max[j*A_WIDTH +: A_WIDTH] = l_take ? rd_data_reg : l_max;
+        assign c_k[j*K_WIDTH +: K_WIDTH] = l_sum[K_WIDTH-1:0];
 
         wire upd_fire = upd_valid[j] && upd_open;
         wire [ADDR_WIDTH-1:0] u_addr = upd_addr[j*ADDR_WIDTH +: ADDR_WIDTH];
@@ -459,14 +495,22 @@ generate
             wire unused_addr_high = |u_addr[ADDR_WIDTH-1:MEM_AW];
         end
 
-        // forward the write made at the edge that also issued this update's read
-        wire fwd = wb_valid_reg && wb_row_reg == s1_row_reg;
-        wire [A_WIDTH-1:0] s1_sum = (fwd ? wb_data_reg : rd_q) + s1_w_reg;
+        // read port: readout issue (positions inside the map only), else update
+        wire re = (a_issue_pos && a_in) || upd_fire;
+        wire [MEM_AW-1:0] ra = reading ? a_row : u_row;
 
-        // write port: clear, else update write-back (never both at once)
-        wire we = clearing || s1_valid_reg;
-        wire [MEM_AW-1:0] wa = clearing ? clr_row_reg : s1_row_reg;
-        wire [A_WIDTH-1:0] wd = clearing ? {A_WIDTH{1'b0}} : s1_sum;
+        // the read issued at the last edge missed the write made at that edge: take it from
+        // the forwarding register (for an update: the update two before; for the readout's
+        // first slot: the last update before the sweep)
+        wire fwd_rd = wb_valid_reg && wb_row_reg == s1_row_reg;
+        // update stage 2: the write made at the last edge is the update just before
+        wire [A_WIDTH-1:0] s2_sum = (s2_fwd_reg ? wb_data_reg : rd_data_reg) + s2_w_reg;
+
+        // write port: clear, else update write-back (an update still in flight when a clear
+        // starts belongs to the image before it: the clear wins, its write is dropped)
+        wire we = clearing || s2_valid_reg;
+        wire [MEM_AW-1:0] wa = clearing ? clr_row_reg : s2_row_reg;
+        wire [A_WIDTH-1:0] wd = clearing ? {A_WIDTH{1'b0}} : s2_sum;
 
         always @(posedge clk) begin
             if (we) begin
@@ -474,27 +518,36 @@ generate
             end
         end
 
-        // read port: readout issue (positions inside the map only), else update
-        wire re = (a_issue_pos && a_in) || upd_fire;
-        wire [MEM_AW-1:0] ra = reading ? a_row : u_row;
-
         always @(posedge clk) begin
             if (re) begin
                 rd_q <= mem[ra];
             end
         end
 
+        // the read data moves on with the readout pipeline (held in a stall), every cycle
+        // otherwise
         always @(posedge clk) begin
-            s1_row_reg <= u_row;
+            if (!reading || adv) begin
+                rd_data_reg <= fwd_rd ? wb_data_reg : rd_q;
+            end
+        end
+
+        always @(posedge clk) begin
+            s1_row_reg <= ra;
             s1_w_reg <= u_w_ext;
-            wb_row_reg <= s1_row_reg;
-            wb_data_reg <= s1_sum;
+            s2_row_reg <= s1_row_reg;
+            s2_w_reg <= s1_w_reg;
+            s2_fwd_reg <= s2_valid_reg && s2_row_reg == s1_row_reg;
+            wb_row_reg <= s2_row_reg;
+            wb_data_reg <= s2_sum;
             if (rst) begin
                 s1_valid_reg <= 1'b0;
+                s2_valid_reg <= 1'b0;
                 wb_valid_reg <= 1'b0;
             end else begin
                 s1_valid_reg <= upd_fire;
-                wb_valid_reg <= s1_valid_reg;
+                s2_valid_reg <= s1_valid_reg;
+                wb_valid_reg <= s2_valid_reg;
             end
         end
 
@@ -512,6 +565,7 @@ always @(posedge clk) begin
         a_run_reg <= 1'b0;
         a_eot_reg <= 1'b0;
         b_valid_reg <= 1'b0;
+        c_valid_reg <= 1'b0;
         m_valid_reg <= 1'b0;
         m_eot_reg <= 1'b0;
     end else begin
@@ -525,6 +579,7 @@ always @(posedge clk) begin
                     a_run_reg <= 1'b1;
                     a_eot_reg <= 1'b0;
                     b_valid_reg <= 1'b0;
+                    c_valid_reg <= 1'b0;
                 end
             end
             S_CLEAR: begin
@@ -535,8 +590,9 @@ always @(posedge clk) begin
             end
             default: begin
                 if (adv) begin
-                    // stage A -> stage B
+                    // stage A -> stage B -> stage C
                     b_valid_reg <= a_run_reg;
+                    c_valid_reg <= b_valid_reg;
                     if (a_run_reg) begin
                         if (a_eot_reg) begin
                             a_run_reg <= 1'b0;
@@ -544,9 +600,9 @@ always @(posedge clk) begin
                             a_eot_reg <= 1'b1;
                         end
                     end
-                    // stage B -> output stage: a beat at the last window position and the EOT
-                    m_valid_reg <= b_valid_reg && (b_eot_reg || b_last_reg);
-                    m_eot_reg <= b_eot_reg;
+                    // stage C -> output stage: a beat at the last window position and the EOT
+                    m_valid_reg <= c_valid_reg && (c_eot_reg || c_last_reg);
+                    m_eot_reg <= c_eot_reg;
                 end
                 if (m_fire && m_eot_reg) begin
                     state_reg <= S_IDLE;
@@ -623,11 +679,19 @@ always @(posedge clk) begin
         b_in_reg <= a_in;
         b_first_reg <= a_first;
         b_last_reg <= a_last_pos;
+        b_c_reg <= a_c_reg;
         b_m_reg <= a_m_reg;
     end
-    if (b_go && (b_eot_reg || b_last_reg)) begin
-        m_row_reg <= b_eot_reg ? {OUT_ROW_WIDTH{1'b0}} : b_m_reg;
-        m_value_reg <= b_eot_reg ? {(LANES*K_WIDTH){1'b0}} : b_k;
+    if (b_go) begin
+        c_eot_reg <= b_eot_reg;
+        c_in_reg <= b_in_reg;
+        c_first_reg <= b_first_reg;
+        c_last_reg <= b_last_reg;
+        c_m_reg <= b_m_reg;
+    end
+    if (c_go && (c_eot_reg || c_last_reg)) begin
+        m_row_reg <= c_eot_reg ? {OUT_ROW_WIDTH{1'b0}} : c_m_reg;
+        m_value_reg <= c_eot_reg ? {(LANES*K_WIDTH){1'b0}} : c_k;
     end
 end
 
