@@ -199,8 +199,16 @@ _TOP_REGS = ["state_reg", "clr_row_reg", "m_valid_reg", "m_eot_reg", "m_row_reg"
              "m_value_reg", "a_run_reg", "a_eot_reg", "a_c_reg", "a_y_reg", "a_x_reg",
              "a_i_reg", "a_j_reg", "a_h_reg", "a_w_reg", "a_n_reg", "win_h_reg", "win_w_reg",
              "win_n_reg", "a_m_reg", "b_valid_reg", "b_eot_reg", "b_in_reg", "b_first_reg",
-             "b_last_reg", "b_c_reg", "b_m_reg", "c_valid_reg", "c_eot_reg", "c_in_reg",
+             "b_last_reg", "b_m_reg", "c_valid_reg", "c_eot_reg", "c_in_reg",
              "c_first_reg", "c_last_reg", "c_m_reg", "max_reg", "have_reg", "bias_q"]
+
+
+def top_regs(dut: Accum) -> list[str]:
+    """The top registers of ``dut``: _TOP_REGS, plus b_c_reg (the bias ROM's address in stage
+    B) with more than one channel group; with one, nothing reads it and both designs drop it."""
+    return [*_TOP_REGS, *(["b_c_reg"] if dut.ng > 1 else [])]
+
+
 _LANE_REGS = ["s1_valid_reg", "s1_row_reg", "s1_w_reg", "s2_valid_reg", "s2_row_reg",
               "s2_w_reg", "s2_fwd_reg", "wb_valid_reg", "wb_row_reg", "wb_data_reg", "rd_q",
               "rd_data_reg"]
@@ -235,8 +243,7 @@ def _prove(dut: Accum, bias_words: list[int], tmp_path) -> None:
                   A_WIDTH=dut.a_width, K_WIDTH=dut.k_width, PKH=pkh, PKW=pkw, PSH=psh,
                   PSW=psw, PPH=pph, PPW=ppw, OH=dut.oh, OW=dut.ow, ADDR_WIDTH=dut.addr_width,
                   OUT_ROW_WIDTH=dut.out_row_width, BIAS_FILE="bias.mem")
-    # b_c_reg only addresses the bias ROM: with one channel group nothing reads it
-    renames = [(f"u.{r}", r) for r in _TOP_REGS if dut.ng > 1 or r != "b_c_reg"]
+    renames = [(f"u.{r}", r) for r in top_regs(dut)]
     for j in range(dut.lanes):
         renames += [(f"u.g_lane[{j}].{r}", f"{r}_{j}") for r in _LANE_REGS]
         renames += [(f"u.g_lane[{j}].mem[{i}]", f"bank{j}[{i}]") for i in range(dut.depth)]
