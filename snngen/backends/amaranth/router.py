@@ -384,12 +384,18 @@ class Router(wiring.Component):
         q_step = wire(1, "q_step", adv & q_valid_reg & ~q_last_reg)  # Q's next slot
 
         # the elastic queue I -> DC -> D1 -> D2 -> N: a stage takes new content when empty or
-        # handing on now
-        n_ready = wire(1, "n_ready", ~n_valid_reg | q_take)
-        d2_ready = wire(1, "d2_ready", ~d2_valid_reg | n_ready)
-        d1_ready = wire(1, "d1_ready", ~d1_valid_reg | d2_ready)
-        dc_ready = wire(1, "dc_ready", ~dc_valid_reg | d1_ready)
-        i_ready = wire(1, "i_ready", ~i_valid_reg | dc_ready)
+        # handing on now, i.e. when it or a stage after it is empty or Q takes N (written flat,
+        # so that q_take is one gate from every ready, not a chain through the stages)
+        n_full = wire(1, "n_full", n_valid_reg)
+        d2_full = wire(1, "d2_full", d2_valid_reg & n_full)
+        d1_full = wire(1, "d1_full", d1_valid_reg & d2_full)
+        dc_full = wire(1, "dc_full", dc_valid_reg & d1_full)
+        i_full = wire(1, "i_full", i_valid_reg & dc_full)
+        n_ready = wire(1, "n_ready", ~n_full | q_take)
+        d2_ready = wire(1, "d2_ready", ~d2_full | q_take)
+        d1_ready = wire(1, "d1_ready", ~d1_full | q_take)
+        dc_ready = wire(1, "dc_ready", ~dc_full | q_take)
+        i_ready = wire(1, "i_ready", ~i_full | q_take)
 
         s_fire = wire(1, "s_fire", self.s.valid & self.s.ready)
         m.d.comb += self.s.ready.eq(i_ready & ~eot_block_reg)

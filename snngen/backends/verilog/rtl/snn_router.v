@@ -309,12 +309,18 @@ wire q_take = adv && (!q_valid_reg || q_last_reg);  // Q takes N's item (if any)
 wire q_step = adv && q_valid_reg && !q_last_reg;    // Q moves to the next group of its event
 
 // the elastic queue I -> DC -> D1 -> D2 -> N: a stage takes new content when empty or handing
-// on now
-wire n_ready = !n_valid_reg || q_take;
-wire d2_ready = !d2_valid_reg || n_ready;
-wire d1_ready = !d1_valid_reg || d2_ready;
-wire dc_ready = !dc_valid_reg || d1_ready;
-wire i_ready = !i_valid_reg || dc_ready;
+// on now, i.e. when it or a stage after it is empty or Q takes N (written flat, so that q_take
+// is one gate from every ready, not a chain through the stages)
+wire n_full = n_valid_reg;
+wire d2_full = d2_valid_reg && n_full;
+wire d1_full = d1_valid_reg && d2_full;
+wire dc_full = dc_valid_reg && d1_full;
+wire i_full = i_valid_reg && dc_full;
+wire n_ready = !n_full || q_take;
+wire d2_ready = !d2_full || q_take;
+wire d1_ready = !d1_full || q_take;
+wire dc_ready = !dc_full || q_take;
+wire i_ready = !i_full || q_take;
 
 assign s_ready = i_ready && !eot_block_reg;
 wire s_fire = s_valid && s_ready;
