@@ -151,7 +151,8 @@ def test_router_verilog_lint(flat_ports, tmp_path):
 # value pipeline (*_val_reg) only where the value is used (VALUE_WIDTH > 0): with spike events
 # Yosys removes it from both designs
 _REGS = ["eot_block_reg", "i_valid_reg", "dc_valid_reg", "d1_valid_reg", "d2_valid_reg",
-         "n_valid_reg", "q_valid_reg",
+         "n_valid_reg", "q_valid_reg", "n_full_reg", "d2_full_reg", "d1_full_reg", "dc_full_reg",
+         "i_full_reg",
          "i_eot_reg", "i_idx_reg", "dc_eot_reg", "dc_c_reg", "dc_rem_reg",
          "d1_eot_reg", "d1_c_reg", "d1_h_reg", "d1_w_reg",
          "d2_eot_reg", "d2_empty_reg", "d2_c_reg", "d2_yhi_reg", "d2_cnty_m1_reg", "d2_xhi_reg",

@@ -384,13 +384,20 @@ class Router(wiring.Component):
         q_step = wire(1, "q_step", adv & q_valid_reg & ~q_last_reg)  # Q's next slot
 
         # the elastic queue I -> DC -> D1 -> D2 -> N: a stage takes new content when empty or
-        # handing on now, i.e. when it or a stage after it is empty or Q takes N (written flat,
-        # so that q_take is one gate from every ready, not a chain through the stages)
-        n_full = wire(1, "n_full", n_valid_reg)
-        d2_full = wire(1, "d2_full", d2_valid_reg & n_full)
-        d1_full = wire(1, "d1_full", d1_valid_reg & d2_full)
-        dc_full = wire(1, "dc_full", dc_valid_reg & d1_full)
-        i_full = wire(1, "i_full", i_valid_reg & dc_full)
+        # handing on now, i.e. when it or a stage after it is empty or Q takes N. "Stage k and
+        # every stage after it hold an item" is a register per stage (*_full_reg, always the
+        # AND of those valid registers), so q_take is one gate from every ready: as a function
+        # of the valid registers, synthesis rebuilds the chain through the stages.
+        n_full_reg = reg(1, "n_full_reg")
+        d2_full_reg = reg(1, "d2_full_reg")
+        d1_full_reg = reg(1, "d1_full_reg")
+        dc_full_reg = reg(1, "dc_full_reg")
+        i_full_reg = reg(1, "i_full_reg")
+        n_full = wire(1, "n_full", n_full_reg)
+        d2_full = wire(1, "d2_full", d2_full_reg)
+        d1_full = wire(1, "d1_full", d1_full_reg)
+        dc_full = wire(1, "dc_full", dc_full_reg)
+        i_full = wire(1, "i_full", i_full_reg)
         n_ready = wire(1, "n_ready", ~n_full | q_take)
         d2_ready = wire(1, "d2_ready", ~d2_full | q_take)
         d1_ready = wire(1, "d1_ready", ~d1_full | q_take)
@@ -399,6 +406,21 @@ class Router(wiring.Component):
 
         s_fire = wire(1, "s_fire", self.s.valid & self.s.ready)
         m.d.comb += self.s.ready.eq(i_ready & ~eot_block_reg)
+
+        # the valid registers after this edge
+        i_valid_next = wire(1, "i_valid_next", Mux(i_ready, s_fire, i_valid_reg))
+        dc_valid_next = wire(1, "dc_valid_next", Mux(dc_ready, i_valid_reg, dc_valid_reg))
+        d1_valid_next = wire(1, "d1_valid_next", Mux(d1_ready, dc_valid_reg, d1_valid_reg))
+        d2_valid_next = wire(1, "d2_valid_next", Mux(d2_ready, d1_valid_reg, d2_valid_reg))
+        n_valid_next = wire(1, "n_valid_next", Mux(n_ready, d2_valid_reg, n_valid_reg))
+        m.d.sync += [
+            n_full_reg.eq(n_valid_next),
+            d2_full_reg.eq(d2_valid_next & n_valid_next),
+            d1_full_reg.eq(d1_valid_next & d2_valid_next & n_valid_next),
+            dc_full_reg.eq(dc_valid_next & d1_valid_next & d2_valid_next & n_valid_next),
+            i_full_reg.eq(i_valid_next & dc_valid_next & d1_valid_next & d2_valid_next
+                          & n_valid_next),
+        ]
 
         with m.If(s_fire & self.s.payload.eot):
             m.d.sync += eot_block_reg.eq(1)

@@ -309,13 +309,20 @@ wire q_take = adv && (!q_valid_reg || q_last_reg);  // Q takes N's item (if any)
 wire q_step = adv && q_valid_reg && !q_last_reg;    // Q moves to the next group of its event
 
 // the elastic queue I -> DC -> D1 -> D2 -> N: a stage takes new content when empty or handing
-// on now, i.e. when it or a stage after it is empty or Q takes N (written flat, so that q_take
-// is one gate from every ready, not a chain through the stages)
-wire n_full = n_valid_reg;
-wire d2_full = d2_valid_reg && n_full;
-wire d1_full = d1_valid_reg && d2_full;
-wire dc_full = dc_valid_reg && d1_full;
-wire i_full = i_valid_reg && dc_full;
+// on now, i.e. when it or a stage after it is empty or Q takes N. "Stage k and every stage
+// after it hold an item" is kept in a register per stage (*_full_reg, always equal to the AND
+// of those valid registers), so that q_take is one gate from every ready: written as a
+// function of the valid registers, synthesis rebuilds the chain through the stages.
+reg n_full_reg;
+reg d2_full_reg;
+reg d1_full_reg;
+reg dc_full_reg;
+reg i_full_reg;
+wire n_full = n_full_reg;
+wire d2_full = d2_full_reg;
+wire d1_full = d1_full_reg;
+wire dc_full = dc_full_reg;
+wire i_full = i_full_reg;
 wire n_ready = !n_full || q_take;
 wire d2_ready = !d2_full || q_take;
 wire d1_ready = !d1_full || q_take;
@@ -324,6 +331,13 @@ wire i_ready = !i_full || q_take;
 
 assign s_ready = i_ready && !eot_block_reg;
 wire s_fire = s_valid && s_ready;
+
+// the valid registers after this edge
+wire i_valid_next = i_ready ? s_fire : i_valid_reg;
+wire dc_valid_next = dc_ready ? i_valid_reg : dc_valid_reg;
+wire d1_valid_next = d1_ready ? dc_valid_reg : d1_valid_reg;
+wire d2_valid_next = d2_ready ? d1_valid_reg : d2_valid_reg;
+wire n_valid_next = n_ready ? d2_valid_reg : n_valid_reg;
 
 always @(posedge clk) begin
     if (rst) begin
@@ -334,7 +348,18 @@ always @(posedge clk) begin
         d2_valid_reg <= 1'b0;
         n_valid_reg <= 1'b0;
         q_valid_reg <= 1'b0;
+        n_full_reg <= 1'b0;
+        d2_full_reg <= 1'b0;
+        d1_full_reg <= 1'b0;
+        dc_full_reg <= 1'b0;
+        i_full_reg <= 1'b0;
     end else begin
+        n_full_reg <= n_valid_next;
+        d2_full_reg <= d2_valid_next && n_valid_next;
+        d1_full_reg <= d1_valid_next && d2_valid_next && n_valid_next;
+        dc_full_reg <= dc_valid_next && d1_valid_next && d2_valid_next && n_valid_next;
+        i_full_reg <= i_valid_next && dc_valid_next && d1_valid_next && d2_valid_next
+                      && n_valid_next;
         if (s_fire && s_eot) begin
             eot_block_reg <= 1'b1;
         end else if (sweep_fire) begin
