@@ -155,7 +155,7 @@ _REGS = ["eot_block_reg", "i_valid_reg", "dc_valid_reg", "d1_valid_reg", "d2_val
          "i_full_reg",
          "i_eot_reg", "i_idx_reg", "dc_eot_reg", "dc_c_reg", "dc_rem_reg",
          "d1_eot_reg", "d1_c_reg", "d1_h_reg", "d1_w_reg",
-         "d2_eot_reg", "d2_empty_reg", "d2_c_reg", "d2_yhi_reg", "d2_cnty_m1_reg", "d2_xhi_reg",
+         "d2_eot_reg", "d2_empty_reg", "d2_cbase_reg", "d2_yhi_reg", "d2_cnty_m1_reg", "d2_xhi_reg",
          "d2_cntx_m1_reg", "d2_kh0_reg", "d2_kw0_reg",
          "n_eot_reg", "n_empty_reg", "n_addr_reg", "n_base_reg", "n_cntx_m1_reg",
          "n_cnty_m1_reg",

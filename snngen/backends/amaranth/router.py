@@ -521,11 +521,13 @@ class Router(wiring.Component):
         cntx_m1 = wire(32, "cntx_m1", x_hi - x_lo)
         kh0 = wire(32, "kh0", hp - wire(32, "y_hi_sh", y_hi * sh))
         kw0 = wire(32, "kw0", wp - wire(32, "x_hi_sw", x_hi * sw))
+        # the channel's first ROM word (group 0), so that N only adds the kernel position
+        cbase = wire(32, "cbase", d1_c_reg * (kh * kw))
 
         d2_eot_reg = reg(1, "d2_eot_reg", reset=False)
         d2_empty_reg = reg(1, "d2_empty_reg", reset=False)
         d2_val_reg = reg(vw1, "d2_val_reg", reset=False)
-        d2_c_reg = reg(ciw, "d2_c_reg", reset=False)
+        d2_cbase_reg = reg(raw, "d2_cbase_reg", reset=False)
         d2_yhi_reg = reg(yw, "d2_yhi_reg", reset=False)
         d2_cnty_m1_reg = reg(yw, "d2_cnty_m1_reg", reset=False)
         d2_xhi_reg = reg(xw, "d2_xhi_reg", reset=False)
@@ -537,7 +539,7 @@ class Router(wiring.Component):
                 d2_eot_reg.eq(d1_eot_reg),
                 d2_empty_reg.eq((y_lo > y_hi) | (x_lo > x_hi)),
                 d2_val_reg.eq(d1_val_reg),
-                d2_c_reg.eq(d1_c_reg),
+                d2_cbase_reg.eq(cbase[:raw]),
                 d2_yhi_reg.eq(y_hi[:yw]),
                 d2_cnty_m1_reg.eq(cnty_m1[:yw]),
                 d2_xhi_reg.eq(x_hi[:xw]),
@@ -548,8 +550,8 @@ class Router(wiring.Component):
 
         # --- N: the prefetched next event: first ROM word (g = 0, c, kh0, kw0), first bank
         # address (g = 0, y_hi, x_hi), row and column counts -----------------------------------
-        addr0 = wire(32, "addr0", wire(32, "c_kh", wire(32, "c_kh_mul", d2_c_reg * kh)
-                                                  + d2_kh0_reg) * kw + d2_kw0_reg)
+        addr0 = wire(32, "addr0", d2_cbase_reg + wire(32, "kh_kw", d2_kh0_reg * kw)
+                     + d2_kw0_reg)
         base0 = wire(32, "base0", wire(32, "y_ow", d2_yhi_reg * ow) + d2_xhi_reg)
 
         n_eot_reg = reg(1, "n_eot_reg", reset=False)

@@ -571,11 +571,13 @@ wire [31:0] cnty_m1 = y_hi - y_lo;
 wire [31:0] cntx_m1 = x_hi - x_lo;
 wire [31:0] kh0 = hp - y_hi * SH_S;
 wire [31:0] kw0 = wp - x_hi * SW_S;
+// the channel's first ROM word (group 0), so that N only adds the kernel position
+wire [31:0] cbase = {{(32-CIW){1'b0}}, d1_c_reg} * (KH * KW);
 
 reg d2_eot_reg;
 reg d2_empty_reg;
 reg [VW1-1:0] d2_val_reg;
-reg [CIW-1:0] d2_c_reg;
+reg [RAW-1:0] d2_cbase_reg;
 reg [YW-1:0] d2_yhi_reg;
 reg [YW-1:0] d2_cnty_m1_reg;
 reg [XW-1:0] d2_xhi_reg;
@@ -588,7 +590,7 @@ always @(posedge clk) begin
         d2_eot_reg <= d1_eot_reg;
         d2_empty_reg <= (y_lo > y_hi) || (x_lo > x_hi);
         d2_val_reg <= d1_val_reg;
-        d2_c_reg <= d1_c_reg;
+        d2_cbase_reg <= cbase[RAW-1:0];
         d2_yhi_reg <= y_hi[YW-1:0];
         d2_cnty_m1_reg <= cnty_m1[YW-1:0];
         d2_xhi_reg <= x_hi[XW-1:0];
@@ -602,7 +604,7 @@ end
  * N: the prefetched next event: its first ROM word (g = 0, c, kh0, kw0), first bank address
  * (g = 0, y_hi, x_hi), row and column counts
  */
-wire [31:0] addr0 = ({{(32-CIW){1'b0}}, d2_c_reg} * KH + {{(32-KHW){1'b0}}, d2_kh0_reg}) * KW
+wire [31:0] addr0 = {{(32-RAW){1'b0}}, d2_cbase_reg} + {{(32-KHW){1'b0}}, d2_kh0_reg} * KW
                     + {{(32-KWW){1'b0}}, d2_kw0_reg};
 wire [31:0] base0 = {{(32-YW){1'b0}}, d2_yhi_reg} * OW + {{(32-XW){1'b0}}, d2_xhi_reg};
 
@@ -628,7 +630,7 @@ end
 
 // the high bits of the 32-bit decode arithmetic are 0 for every event that reaches a neuron
 // (the counts of an event that reaches none are never used)
-wire unused_decode_high = |{y_hi[31:YW], x_hi[31:XW],
+wire unused_decode_high = |{cbase[31:RAW], y_hi[31:YW], x_hi[31:XW],
                             cnty_m1[31:YW], cntx_m1[31:XW], kh0[31:KHW], kw0[31:KWW],
                             addr0[31:RAW], base0[31:NW]};
 
