@@ -41,6 +41,11 @@ CONFIGS: dict[str, dict[str, int]] = {
     "L1-N3-V8-readout-vmin": dict(N=3, LANES=1, W_WIDTH=3, V_WIDTH=8, K_WIDTH=3,
                                   THRESHOLD=20, V0=-1, HAS_VMIN=1, VMIN=-10, SPIKING=0,
                                   INDEX_WIDTH=2, ADDR_WIDTH=2),
+    # a positive floor (the clamp then compares after the subtraction; floors <= 0 compare
+    # v + K beside it)
+    "L2-N8-V10-vmin-positive": dict(N=8, LANES=2, W_WIDTH=4, V_WIDTH=10, K_WIDTH=5,
+                                    THRESHOLD=30, V0=5, HAS_VMIN=1, VMIN=4, SPIKING=1,
+                                    INDEX_WIDTH=3, ADDR_WIDTH=2),
 }
 
 

@@ -216,6 +216,10 @@ EQUIV_CONFIGS = {
     # 2 channels of 3 on one lane: 6 rows
     "L1-N6-P3": dict(n=6, lanes=1, plane=3, w_width=3, v_width=6, k_width=4, threshold=7,
                      v0=0, v_min=None, spiking=1),
+    # a positive floor: the clamp compares after the subtraction (the other floors are <= 0
+    # and compare v + K beside it)
+    "L2-N6-vmin-positive": dict(n=6, lanes=2, w_width=3, v_width=6, k_width=4, threshold=9,
+                                v0=4, v_min=3, spiking=1),
 }
 
 

@@ -75,7 +75,7 @@ from __future__ import annotations
 import numbers
 from collections.abc import Sequence
 
-from amaranth.hdl import Array, Cat, Module, Mux, ResetSignal, Signal, signed, unsigned
+from amaranth.hdl import Array, Cat, Const, Module, Mux, ResetSignal, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -451,22 +451,48 @@ class IfArray(wiring.Component):
 
         # --- per lane: the sweep arithmetic of stage B and the update pipeline --------------
         b_spikes = []  # stage B's spikes, lane j in bit j
+        dw = sw + 1  # v + K - THRESHOLD and v + K - v_min never wrap in dw bits
+
+        def csa_sum(a, b, c: int):
+            """a + b + c modulo 2**dw (a, b: dw-bit values, c: an int) through one carry-save
+            layer and one adder, as the Verilog's csa_sum."""
+            c = Const(c % (1 << dw), dw)
+            a, b = a.as_unsigned(), b.as_unsigned()
+            carry = ((a & b) | (a & c) | (b & c))[:dw - 1]
+            return ((a ^ b ^ c) + Cat(Const(0, 1), carry))[:dw]
+
         for j in range(lanes):
             wr, rd = ports[j]
             # sweep arithmetic (stage B) of this lane: v + K, compare, subtract, clamp, in SW
             # bits
+            # (v + K - THRESHOLD is formed beside v + K, from a carry-save layer and one adder,
+            # and the comparison is its sign: compare, subtract and clamp are not in series)
             b_sum = Signal(signed(sw), name=f"b_sum_{j}")
+            b_x = Signal(signed(dw), name=f"b_x_{j}")
+            b_y = Signal(signed(dw), name=f"b_y_{j}")
+            b_diff = Signal(dw, name=f"b_diff_{j}")
             b_spike = Signal(name=f"b_spike_{j}")
             b_sub = Signal(signed(sw), name=f"b_sub_{j}")
             b_new = Signal(signed(sw), name=f"b_new_{j}")
             sweep_v = Signal(vw, name=f"sweep_v_{j}")
             m.d.comb += [
                 b_sum.eq(bank_q[j].as_signed() + k_q.word_select(j, kw).as_signed()),
-                b_spike.eq(b_sum >= self.threshold if self.spiking else 0),
-                b_sub.eq(Mux(b_spike, b_sum - self.threshold, b_sum)),
+                b_x.eq(bank_q[j].as_signed()),
+                b_y.eq(k_q.word_select(j, kw).as_signed()),
+                b_diff.eq(csa_sum(b_x, b_y, -self.threshold)),
+                b_spike.eq(~b_diff[dw - 1] if self.spiking else 0),
+                b_sub.eq(Mux(b_spike, b_diff[:sw].as_signed(), b_sum)),
                 sweep_v.eq(b_new[:vw]),  # the result fits V_WIDTH (semantics.md §7)
             ]
-            if self.v_min is not None:
+            if self.v_min is not None and self.v_min <= 0:
+                # a spike leaves v - THRESHOLD >= 0 >= v_min: only v + K can fall below
+                # v_min, and whether it does is the sign of v + K - v_min, formed beside
+                b_low = Signal(dw, name=f"b_low_{j}")
+                m.d.comb += [
+                    b_low.eq(csa_sum(b_x, b_y, -self.v_min)),
+                    b_new.eq(Mux(~b_spike & b_low[dw - 1], self.v_min, b_sub)),
+                ]
+            elif self.v_min is not None:
                 m.d.comb += b_new.eq(Mux(b_sub < self.v_min, self.v_min, b_sub))
             else:
                 m.d.comb += b_new.eq(b_sub)

@@ -200,8 +200,26 @@ localparam [INDEX_WIDTH-1:0] STEP_G_IDX = STEP_G_IDX_I[INDEX_WIDTH-1:0];
 localparam [V_WIDTH-1:0] V0_V = V0[V_WIDTH-1:0];
 localparam [V_WIDTH-1:0] VMIN_V = VMIN[V_WIDTH-1:0];
 localparam [V_WIDTH-1:0] THR_V = THRESHOLD[V_WIDTH-1:0];
-localparam signed [SW-1:0] THR_S = {{(SW-V_WIDTH){1'b0}}, THR_V};
 localparam signed [SW-1:0] VMIN_S = {{(SW-V_WIDTH){VMIN_V[V_WIDTH-1]}}, VMIN_V};
+// one more bit for v + K - THRESHOLD and v + K - VMIN (never wrap in DW bits), and the
+// negated constants in DW bits
+localparam DW = SW + 1;
+localparam [DW-1:0] THR_D = {{(DW-V_WIDTH){1'b0}}, THR_V};
+localparam [DW-1:0] VMIN_D = {{(DW-V_WIDTH){VMIN_V[V_WIDTH-1]}}, VMIN_V};
+localparam [DW-1:0] NEG_THR_D = ~THR_D + 1'b1;
+localparam [DW-1:0] NEG_VMIN_D = ~VMIN_D + 1'b1;
+
+// a + b + c modulo 2^DW through one carry-save layer (a LUT per bit) and one adder
+function [DW-1:0] csa_sum;
+    input [DW-1:0] a;
+    input [DW-1:0] b;
+    input [DW-1:0] c;
+    reg [DW-2:0] carry;  // the top bit's carry leaves the DW bits
+    begin
+        carry = (a[DW-2:0] & b[DW-2:0]) | (a[DW-2:0] & c[DW-2:0]) | (b[DW-2:0] & c[DW-2:0]);
+        csa_sum = (a ^ b ^ c) + {carry, 1'b0};
+    end
+endfunction
 
 // check configuration: an unknown module name makes elaboration fail with this message
 generate
@@ -408,11 +426,27 @@ generate
 
         // sweep arithmetic (stage B) of this lane: v + K, compare, subtract, clamp, in SW bits
         wire [K_WIDTH-1:0] b_k = k_q[j*K_WIDTH +: K_WIDTH];
+        // (v + K - THRESHOLD is formed beside v + K, from a carry-save layer and one adder,
+        // and the comparison is its sign: compare, subtract and clamp are not in series)
         wire signed [SW-1:0] b_sum = $signed({{(SW-V_WIDTH){rd_q[V_WIDTH-1]}}, rd_q})
                                    + $signed({{(SW-K_WIDTH){b_k[K_WIDTH-1]}}, b_k});
-        wire b_spike = (SPIKING != 0) && (b_sum >= THR_S);
-        wire signed [SW-1:0] b_sub = b_spike ? b_sum - THR_S : b_sum;
-        wire signed [SW-1:0] b_new = (HAS_VMIN != 0 && b_sub < VMIN_S) ? VMIN_S : b_sub;
+        wire [DW-1:0] b_x = {{(DW-V_WIDTH){rd_q[V_WIDTH-1]}}, rd_q};
+        wire [DW-1:0] b_y = {{(DW-K_WIDTH){b_k[K_WIDTH-1]}}, b_k};
+        wire [DW-1:0] b_diff = csa_sum(b_x, b_y, NEG_THR_D);
+        wire b_spike = (SPIKING != 0) && !b_diff[DW-1];
+        wire signed [SW-1:0] b_sub = b_spike ? b_diff[SW-1:0] : b_sum;
+        wire signed [SW-1:0] b_new;
+        if (HAS_VMIN != 0 && VMIN <= 0) begin : g_clamp_low
+            // a spike leaves v - THRESHOLD >= 0 >= VMIN: only v + K can fall below VMIN, and
+            // whether it does is the sign of v + K - VMIN, formed beside the others
+            wire [DW-1:0] b_low = csa_sum(b_x, b_y, NEG_VMIN_D);
+            assign b_new = (!b_spike && b_low[DW-1]) ? VMIN_S : b_sub;
+            wire unused_low = ^b_low[DW-2:0];
+        end else if (HAS_VMIN != 0) begin : g_clamp_high
+            assign b_new = (b_sub < VMIN_S) ? VMIN_S : b_sub;
+        end else begin : g_no_clamp
+            assign b_new = b_sub;
+        end
         wire [V_WIDTH-1:0] sweep_v = b_new[V_WIDTH-1:0];
         // the result fits V_WIDTH (semantics.md §7): the high bits are sign copies
         wire unused_sweep_high = ^b_new[SW-1:V_WIDTH];
