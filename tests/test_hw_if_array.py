@@ -185,7 +185,7 @@ def _top_regs(dut: IfArray) -> list[str]:
     return [r for r in _TOP_REGS if not (full and r in _LAST_G_REGS)]
 
 
-_LANE_REGS = ["s1_valid_reg", "s1_row_reg", "s1_w_reg", "wb_valid_reg", "wb_row_reg",
+_LANE_REGS = ["s1_valid_reg", "s1_row_reg", "s1_w_reg", "fwd_reg",
               "wb_data_reg", "rd_q"]
 EQUIV_CONFIGS = {
     "L2-N7-vmin": dict(n=7, lanes=2, w_width=3, v_width=8, k_width=4, threshold=20, v0=1,

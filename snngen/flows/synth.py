@@ -117,14 +117,14 @@ class Device:
     dsp_primitive: str
     io: int                          # user I/O pins of the package
     spram: int = 0                   # iCE40 UltraPlus 256 kbit single-port RAMs (never inferred)
-    freq_mhz: float = 50.0           # default nextpnr target
+    freq_mhz: float = 50.0           # default nextpnr target (the project's Fmax target)
 
 
 DEVICES: dict[str, Device] = {
     "ice40-up5k": Device("ice40-up5k", "ice40", "iCE40UP5K-SG48",
                          ("--up5k", "--package", "sg48"), luts=5280, ffs=5280, brams=30,
                          bram_primitive="SB_RAM40_4K", bram_kbits=4, dsps=8,
-                         dsp_primitive="SB_MAC16", io=39, spram=4, freq_mhz=24.0),
+                         dsp_primitive="SB_MAC16", io=39, spram=4, freq_mhz=40.0),
     "ice40-hx8k": Device("ice40-hx8k", "ice40", "iCE40HX8K-CT256",
                          ("--hx8k", "--package", "ct256"), luts=7680, ffs=7680, brams=32,
                          bram_primitive="SB_RAM40_4K", bram_kbits=4, dsps=0,
@@ -132,11 +132,11 @@ DEVICES: dict[str, Device] = {
     "ecp5-25k": Device("ecp5-25k", "ecp5", "LFE5U-25F-CABGA256",
                        ("--25k", "--package", "CABGA256"), luts=24288, ffs=24288, brams=56,
                        bram_primitive="DP16KD", bram_kbits=16, dsps=28,
-                       dsp_primitive="MULT18X18D", io=197, freq_mhz=50.0),
+                       dsp_primitive="MULT18X18D", io=197, freq_mhz=60.0),
     "ecp5-85k": Device("ecp5-85k", "ecp5", "LFE5U-85F-CABGA381",
                        ("--85k", "--package", "CABGA381"), luts=83640, ffs=83640, brams=208,
                        bram_primitive="DP16KD", bram_kbits=16, dsps=156,
-                       dsp_primitive="MULT18X18D", io=365, freq_mhz=50.0),
+                       dsp_primitive="MULT18X18D", io=365, freq_mhz=60.0),
 }
 
 # nextpnr's utilisation names -> (our resource key, a human name)

@@ -503,20 +503,18 @@ class IfArray(wiring.Component):
             s1_valid = Signal(name=f"s1_valid_reg_{j}")
             s1_row = Signal(mem_aw, reset_less=True, name=f"s1_row_reg_{j}")
             s1_w = Signal(vw, reset_less=True, name=f"s1_w_reg_{j}")
-            # the update write made at the last edge (forwarding source)
-            wb_valid = Signal(name=f"wb_valid_reg_{j}")
-            wb_row = Signal(mem_aw, reset_less=True, name=f"wb_row_reg_{j}")
+            # the update write made at the last edge (forwarding source), and whether the
+            # update in stage 1 reads the row it wrote: decided when both are accepted (a
+            # register, so the adder's input multiplexer does not wait for a row comparison)
+            fwd = Signal(name=f"fwd_reg_{j}")
             wb_data = Signal(vw, reset_less=True, name=f"wb_data_reg_{j}")
 
             upd_fire = Signal(name=f"upd_fire_{j}")
             u_row = Signal(mem_aw, name=f"u_row_{j}")
-            fwd = Signal(name=f"fwd_{j}")
             s1_sum = Signal(vw, name=f"s1_sum_{j}")
             m.d.comb += [
                 upd_fire.eq(self.upd_valid[j] & upd_open),
                 u_row.eq(self.upd_addr[j][:mem_aw]),
-                # forward the write made at the edge that also issued this update's read
-                fwd.eq(wb_valid & (wb_row == s1_row)),
                 s1_sum.eq(Mux(fwd, wb_data, bank_q[j]) + s1_w),
             ]
 
@@ -539,10 +537,10 @@ class IfArray(wiring.Component):
             m.d.sync += [
                 s1_row.eq(u_row),
                 s1_w.eq(self.upd_weight[j]),  # sign-extended to V_WIDTH
-                wb_row.eq(s1_row),
                 wb_data.eq(s1_sum),
                 s1_valid.eq(upd_fire),
-                wb_valid.eq(s1_valid),
+                # the write of this edge (stage 1's update) lands on the row read now
+                fwd.eq(s1_valid & (s1_row == u_row)),
             ]
             m.d.comb += self.upd_ready[j].eq(upd_open)
 

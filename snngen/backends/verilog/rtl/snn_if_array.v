@@ -459,9 +459,10 @@ generate
         reg s1_valid_reg;
         reg [MEM_AW-1:0] s1_row_reg;
         reg [V_WIDTH-1:0] s1_w_reg;
-        // the update write made at the last edge (forwarding source)
-        reg wb_valid_reg;
-        reg [MEM_AW-1:0] wb_row_reg;
+        // the update write made at the last edge (forwarding source), and whether the update
+        // in stage 1 reads the row it wrote: decided when both are accepted (a register, so
+        // the adder's input multiplexer does not wait for a row comparison)
+        reg fwd_reg;
         reg [V_WIDTH-1:0] wb_data_reg;
 
         wire upd_fire = upd_valid[j] && upd_open;
@@ -481,8 +482,7 @@ generate
         end
 
         // forward the write made at the edge that also issued this update's read
-        wire fwd = wb_valid_reg && wb_row_reg == s1_row_reg;
-        wire [V_WIDTH-1:0] s1_sum = (fwd ? wb_data_reg : rd_q) + s1_w_reg;
+        wire [V_WIDTH-1:0] s1_sum = (fwd_reg ? wb_data_reg : rd_q) + s1_w_reg;
 
         // write port: clear, else sweep write-back, else update write-back (never two at once)
         reg we;
@@ -524,14 +524,14 @@ generate
         always @(posedge clk) begin
             s1_row_reg <= u_row;
             s1_w_reg <= u_w_ext;
-            wb_row_reg <= s1_row_reg;
             wb_data_reg <= s1_sum;
             if (rst) begin
                 s1_valid_reg <= 1'b0;
-                wb_valid_reg <= 1'b0;
+                fwd_reg <= 1'b0;
             end else begin
                 s1_valid_reg <= upd_fire;
-                wb_valid_reg <= s1_valid_reg;
+                // the write of this edge (stage 1's update) lands on the row read now
+                fwd_reg <= s1_valid_reg && s1_row_reg == u_row;
             end
         end
 
