@@ -2,7 +2,8 @@
 
 `make bench-hw` (= `python benchmarks/hardware.py --data-dir ../shared/data/mnist`). For every
 configuration of CONFIGS (or those named with `--only`): the example converted as `snngen
-convert` does (its weights, the stated weight bits), the golden model on its evaluation images
+convert --max-timesteps T` does (its weights, the stated weight bits, widths proven for its
+T), the golden model on its evaluation images
 (MNIST: the first `--mnist-images` of t10k[8000:]; digits: all 360) for the fixed-point accuracy
 and the spike rasters, the exact timing model (`snngen.hwmodel.timing.predict`, which `snngen
 verify` checks cycle for cycle) for the mean cycles and the `ideal` bound (every synaptic update
@@ -44,6 +45,8 @@ from snngen.hwmodel import timing
 EXAMPLES = {
     "digits": ("examples/digits/model.py:make_model", "examples/digits/weights.pt", "digits",
                8, 16),
+    "digits_qcfs": ("examples/digits/model.py:make_model_qcfs",
+                    "examples/digits/weights_qcfs.pt", "digits", 8, 4),
     "mnist_lenet": ("examples/mnist_lenet/model.py:make_model",
                     "examples/mnist_lenet/weights.pt", "mnist", 8, 16),
     "mnist_mlp": ("examples/mnist_mlp/model.py:make_model", "examples/mnist_mlp/weights.pt",
@@ -56,6 +59,7 @@ CONFIGS = [
     ("digits", "ice40-up5k", "1"),
     ("digits", "ice40-up5k", "2"),
     ("digits", "ice40-up5k", "4"),
+    ("digits_qcfs", "ice40-up5k", "2"),
     ("mnist_mlp", "ecp5-25k", "2"),
     ("mnist_lenet", "ecp5-25k", "4"),
     ("mnist_lenet", "ecp5-25k", "8"),
@@ -74,7 +78,10 @@ def run(example: str, device: str, lanes: str, a: argparse.Namespace, work: Path
     model, weights, dataset, bits, t_steps = EXAMPLES[example]
     data_dir = a.data_dir if dataset == "mnist" else None
     exp = load_experiment(str(ROOT / model), str(ROOT / weights), dataset, data_dir,
-                          ConversionConfig(), 1000, FixedConfig(weight_bits=bits))
+                          ConversionConfig(), 1000,
+                          # widths proven for the run length T, as `snngen convert
+                          # --max-timesteps T` does for a deployment at a fixed T
+                          FixedConfig(weight_bits=bits, max_timesteps=t_steps))
     net, test = exp.fixed, exp.data.test
     n = len(test) if dataset == "digits" else min(a.mnist_images, len(test))
     x = quantize_input(test.x[:n], net.config.input_bits)
