@@ -9,15 +9,16 @@
  *     beat) from the cycle of go on, up to and including the EOT, and never beyond it (the
  *     next timestep's events may already wait behind it). The router fans every event out into
  *     the array; after the EOT it requests the array's sweep, which emits this timestep's
- *     output spikes in ascending index order and one EOT on m_*.
+ *     output spikes in bank-row order (ascending for a dense layer) and one EOT on m_*.
  *   - done is high in the cycle in which the output EOT transfers (m_valid && m_ready &&
  *     m_eot), i.e. the layer's timestep ends at that edge.
  *   - Cycles from the go edge (the edge after which go is high) to the done edge, when s_*
  *     already holds the whole timestep and m_ready is always 1: sum over the events of
- *     max(G, 1) + N + 10, with G the event's update groups (snn_router): the first event is
- *     taken at the go edge + 1, the router requests the sweep 5 + sum max(G, 1) edges later
- *     (its SWEEP_LATENCY), the array takes it at the next edge and transfers its EOT N + 3
- *     edges after that (snngen/hwmodel/timing.py, LAYER_OVERHEAD = 10).
+ *     max(G, 1) + sum over the bank rows of max(1, s_r) + 13, with G the event's update
+ *     groups (snn_router) and s_r the spikes of bank row r: the first event is taken at the
+ *     go edge + 1, the router requests the sweep 7 + sum max(G, 1) edges later (its
+ *     SWEEP_LATENCY), the array takes it at the next edge and transfers its EOT
+ *     sum_r max(1, s_r) + 4 edges after that (snngen/hwmodel/timing.py, LAYER_OVERHEAD = 13).
  *   - busy: the router or the array is working.
  *   - dbg_rd_*: the array's debug read port (readout of the output layer, tests).
  *
