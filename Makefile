@@ -68,7 +68,7 @@ demo: venv
 	@# few timesteps: the clip-floor version at T=4, in simulation and through the RTL
 	$(BIN)/snngen simulate $(DIGITS_T4) --timesteps 2,4,8 --json out/demo/digits_t4.json --force
 	$(BIN)/snngen convert $(DIGITS_T4) --max-timesteps 4 -o out/demo/digits_t4.snn --force
-	$(BIN)/snngen build out/demo/digits_t4.snn --target verilog -o out/demo/rtl_t4 --lanes 2
+	$(BIN)/snngen build out/demo/digits_t4.snn --target verilog -o out/demo/rtl_t4 --lanes 2,5=4
 	$(BIN)/snngen verify out/demo/rtl_t4 --sim verilator --images all --timesteps 4
 
 lint: venv

@@ -60,6 +60,7 @@ CONFIGS = [
     ("digits", "ice40-up5k", "2"),
     ("digits", "ice40-up5k", "4"),
     ("digits_qcfs", "ice40-up5k", "2"),
+    ("digits_qcfs", "ice40-up5k", "2,5=4"),
     ("mnist_mlp", "ecp5-25k", "2"),
     ("mnist_lenet", "ecp5-25k", "4"),
     ("mnist_lenet", "ecp5-25k", "8"),

@@ -162,10 +162,11 @@ _REGS = ["eot_block_reg", "i_valid_reg", "dc_valid_reg", "d1_valid_reg", "d2_val
          "q_eot_reg", "q_empty_reg", "q_last_reg", "q_xleft_reg", "q_yleft_reg", "q_gleft_reg",
          "q_addr_reg", "q_addr_row_reg", "q_addr_g_reg", "q_base_reg", "q_base_row_reg",
          "q_base_g_reg", "q_cntx_m1_reg", "q_cnty_m1_reg",
-         "rom_q", "r_cnt_reg", "r_eot_reg", "r_base_reg", "o_pend_reg", "o_eot_reg",
+         "rom_q", "r_cnt_reg", "r_eot_reg", "r_base_reg", "p_rom_q", "p_cnt_reg", "p_eot_reg",
+         "p_base_reg", "o_pend_reg", "o_eot_reg",
          "o_addr_reg", "o_w_reg"]
 _VAL_REGS = ["i_val_reg", "dc_val_reg", "d1_val_reg", "d2_val_reg", "n_val_reg", "q_val_reg",
-             "r_val_reg"]
+             "r_val_reg", "p_val_reg"]
 # channel groups: two with a partial last one (3 on 2 lanes, 5 on 4), one partial (2 on 4),
 # two full ones on one lane, two full ones on 2 lanes
 EQUIV_CONFIGS: dict[str, dict] = {

@@ -12,7 +12,7 @@ Contract (identical to snn_layer.v, cycle for cycle; docs/architecture.md §3.3)
     bank-row order (ascending for a dense layer) and then the marker on ``m``. ``s.ready`` is low outside a timestep.
   - ``done`` is high in the cycle in which the output marker transfers; ``busy`` while the
     router or the array holds work. The cycles from ``go`` to ``done`` are the timing model's
-    (:func:`snngen.hwmodel.timing.stage_cycles`): Σ max(groups, 1) + Σ_rows max(1, s_r) + 13
+    (:func:`snngen.hwmodel.timing.stage_cycles`): Σ max(groups, 1) + Σ_rows max(1, s_r) + 14
     with an always-ready consumer (s_r: the spikes of bank row r).
   - ``dbg_rd_*``: the array's debug read port (the readout reads the output membranes).
 

@@ -41,9 +41,10 @@ unsigned value and every update is the exact signed product weight * value,
 Pipeline (the Verilog's registers and names): I (accept: the event registered as it is) -> DC
 (c = index / (H*W) and the remainder index % (H*W)) -> D1 (h, w = remainder / W, remainder % W)
 -> D2 (valid row and column ranges) -> N (first ROM address and bank address, row and column
-counts: the prefetched next event) -> Q (the sequencer: one slot per cycle) -> R (ROM read) -> O
-(output registers: upd_valid/addr/weight, or sweep_valid for the EOT slot). I, DC, D1, D2, N
-form an elastic queue; Q, R and O shift together, one slot per cycle, except in a stall cycle.
+counts: the prefetched next event) -> Q (the sequencer: one slot per cycle) -> R (ROM read) -> P
+(the ROM word registered) -> O (output registers: upd_valid/addr/weight, or sweep_valid for the
+EOT slot). I, DC, D1, D2, N form an elastic queue; Q, R, P and O shift together, one slot per
+cycle, except in a stall cycle.
 DC and D1 divide by a constant over only the quotient bits that can be non-zero (c < CIN:
 clog2(CIN) bits, h < H: clog2(H) bits), one subtraction of the remainder's real width per bit,
 or take a bit slice when the divisor (H*W, W) is a power of two: exact for every index
@@ -67,22 +68,22 @@ depend on any ready)
   - Issue: Q issues one slot at every edge without a stall: the G slots of its event (or the
     one empty slot of a G = 0 event), then the next event's first slot at the very next edge;
     the EOT is one slot. A slot issued at edge q reads the ROM at q, is offered on upd_* from
-    edge q + 1 and transfers at edge q + 2 if ready. The EOT slot issued at edge q raises
-    sweep_valid at edge q + 1, i.e. at the edge of the last update transfer or later: a sweep
+    edge q + 2 and transfers at edge q + 3 if ready. The EOT slot issued at edge q raises
+    sweep_valid at edge q + 2, i.e. at the edge of the last update transfer or later: a sweep
     accepted by the IF array (update latency 1) sees every update. sweep_valid stays high until
     the sweep handshake.
   - Latencies: the first event accepted at edge e0 (router idle) issues its first slot at
-    e0 + 6; its first update transfers at edge e0 + 8. With the events and the EOT offered back
-    to back, sweep_valid is first high in the cycle after edge e0 + 7 + sum_i max(G_i, 1) + S,
+    e0 + 6; its first update transfers at edge e0 + 9. With the events and the EOT offered back
+    to back, sweep_valid is first high in the cycle after edge e0 + 8 + sum_i max(G_i, 1) + S,
     S = the stall cycles. :func:`snngen.hwmodel.blocks.router.schedule` gives the exact edges for
     any input timing (no stall).
   - Backpressure: a stall cycle is a cycle in which some lane has upd_valid & ~upd_ready. The
     lanes of the slot that are ready in it transfer (and drop upd_valid), the others keep
-    their update; nothing else in Q, R, O moves, nothing is lost or reordered; the slot is done
+    their update; nothing else in Q, R, P, O moves, nothing is lost or reordered; the slot is done
     in the first cycle in which all its remaining lanes are ready. Every stall cycle delays
     everything after it by exactly one cycle. The queue I, DC, D1, D2, N keeps accepting
     during stalls.
-  - busy: something is in flight (an item in I, DC, D1, D2, N, Q or a slot in R, O, including
+  - busy: something is in flight (an item in I, DC, D1, D2, N, Q or a slot in R, P, O, including
     the EOT until its sweep handshake).
 
 Equivalence with the Verilog. The registers carry the Verilog's names (``d1_valid_reg``,
@@ -687,18 +688,35 @@ class Router(wiring.Component):
                 r_val_reg.eq(q_val_reg),
             ]
 
+        # --- P: the ROM word registered once more, so that the block-RAM output (with the
+        # multiplexer over the RAMs of a large ROM) and the product with the value are in
+        # different cycles ------------------------------------------------------------------
+        p_rom_q = reg(self.word, "p_rom_q", reset=False)
+        p_cnt_reg = reg(mw, "p_cnt_reg")
+        p_eot_reg = reg(1, "p_eot_reg")
+        p_base_reg = reg(nw, "p_base_reg", reset=False)
+        p_val_reg = reg(vw1, "p_val_reg", reset=False)
+        with m.If(adv):
+            m.d.sync += [
+                p_rom_q.eq(rom_q),
+                p_cnt_reg.eq(r_cnt_reg),
+                p_eot_reg.eq(r_eot_reg),
+                p_base_reg.eq(r_base_reg),
+                p_val_reg.eq(r_val_reg),
+            ]
+
         # --- O: per lane j, member j of the slot (valid if j < count): the slot's bank address
         # and field j of the ROM word (times the value) ----------------------------------------
         # ADDR_WIDTH >= clog2(ROWS) (checked), so ADDR_WIDTH >= NW: zero-extended, never cut
-        r_addr = wire(aw, "r_addr", r_base_reg)
+        r_addr = wire(aw, "r_addr", p_base_reg)
         o_addr_reg = reg(lanes * aw, "o_addr_reg", reset=False)
         o_w_reg = reg(lanes * uw, "o_w_reg", reset=False)
         for j in range(lanes):
-            wf = wire(ww, f"wf_{j}", rom_q[j * ww:(j + 1) * ww])  # this lane's weight
+            wf = wire(ww, f"wf_{j}", p_rom_q[j * ww:(j + 1) * ww])  # this lane's weight
             if self.value_width > 0:
                 # exact signed product in UW + 1 bits; its top bit is a sign copy
                 wx = wire(uw + 1, f"wx_{j}", wf.as_signed(), signed)
-                vx = wire(uw + 1, f"vx_{j}", r_val_reg, signed)
+                vx = wire(uw + 1, f"vx_{j}", p_val_reg, signed)
                 prod = wire(uw + 1, f"prod_{j}", wx * vx, signed)
                 u = wire(uw, f"u_{j}", prod[:uw])
             else:
@@ -707,14 +725,14 @@ class Router(wiring.Component):
                 m.d.sync += [
                     o_addr_reg[j * aw:(j + 1) * aw].eq(r_addr),
                     o_w_reg[j * uw:(j + 1) * uw].eq(u),
-                    o_pend_reg[j].eq(r_cnt_reg > j),
+                    o_pend_reg[j].eq(p_cnt_reg > j),
                 ]
             with m.Elif(self.upd_ready[j]):
                 # this lane transferred in a stall cycle: done
                 m.d.sync += o_pend_reg[j].eq(0)
 
         with m.If(adv):
-            m.d.sync += o_eot_reg.eq(r_eot_reg)
+            m.d.sync += o_eot_reg.eq(p_eot_reg)
 
         m.d.comb += [
             self.upd_valid.eq(o_pend_reg),
@@ -723,7 +741,8 @@ class Router(wiring.Component):
             self.sweep_valid.eq(o_eot_reg),
             self.busy.eq(eot_block_reg | i_valid_reg | dc_valid_reg | d1_valid_reg
                          | d2_valid_reg | n_valid_reg | q_valid_reg | r_eot_reg
-                         | (r_cnt_reg != 0) | o_eot_reg | (o_pend_reg != 0)),
+                         | (r_cnt_reg != 0) | p_eot_reg | (p_cnt_reg != 0) | o_eot_reg
+                         | (o_pend_reg != 0)),
         ]
         return m
 

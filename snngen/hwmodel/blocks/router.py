@@ -49,12 +49,13 @@ __all__ = [
 # earliest
 QUEUE_STAGES = 5
 # a group issued by the sequencer in the cycle ending at edge q is offered on upd_* from edge
-# q + 1 (ROM read at q, output register at q + 1) and transfers at edge q + 2 when ready
-ISSUE_TO_TRANSFER = 2
+# q + 2 (ROM read at q, the word registered at q + 1, output register at q + 2) and transfers
+# at edge q + 3 when ready
+ISSUE_TO_TRANSFER = 3
 # first update transfer after the acceptance edge e0 of the first event (back to back, no stall)
-FIRST_UPDATE_LATENCY = QUEUE_STAGES + 1 + ISSUE_TO_TRANSFER  # 8
+FIRST_UPDATE_LATENCY = QUEUE_STAGES + 1 + ISSUE_TO_TRANSFER  # 9
 # sweep_valid first high in the cycle after edge e0 + SWEEP_LATENCY + sum_i max(G_i, 1)
-SWEEP_LATENCY = QUEUE_STAGES + ISSUE_TO_TRANSFER  # 7
+SWEEP_LATENCY = QUEUE_STAGES + ISSUE_TO_TRANSFER  # 8
 
 
 @dataclass(frozen=True)

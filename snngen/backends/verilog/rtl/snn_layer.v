@@ -14,11 +14,11 @@
  *     m_eot), i.e. the layer's timestep ends at that edge.
  *   - Cycles from the go edge (the edge after which go is high) to the done edge, when s_*
  *     already holds the whole timestep and m_ready is always 1: sum over the events of
- *     max(G, 1) + sum over the bank rows of max(1, s_r) + 13, with G the event's update
+ *     max(G, 1) + sum over the bank rows of max(1, s_r) + 14, with G the event's update
  *     groups (snn_router) and s_r the spikes of bank row r: the first event is taken at the
- *     go edge + 1, the router requests the sweep 7 + sum max(G, 1) edges later (its
+ *     go edge + 1, the router requests the sweep 8 + sum max(G, 1) edges later (its
  *     SWEEP_LATENCY), the array takes it at the next edge and transfers its EOT
- *     sum_r max(1, s_r) + 4 edges after that (snngen/hwmodel/timing.py, LAYER_OVERHEAD = 13).
+ *     sum_r max(1, s_r) + 4 edges after that (snngen/hwmodel/timing.py, LAYER_OVERHEAD = 14).
  *   - busy: the router or the array is working.
  *   - dbg_rd_*: the array's debug read port (readout of the output layer, tests).
  *

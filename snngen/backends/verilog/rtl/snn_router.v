@@ -37,9 +37,10 @@
  * Pipeline: I (accept: the event registered as it is) -> DC (c = index / (H*W) and the
  *   remainder index % (H*W)) -> D1 (h, w = remainder / W, remainder % W) -> D2 (valid row and
  *   column ranges) -> N (first ROM address and target, group counts: the prefetched next event)
- *   -> Q (the sequencer: one slot per cycle) -> R (ROM read) -> O (output registers:
- *   upd_valid/addr/weight, or sweep_valid for the EOT slot). I, DC, D1, D2, N form an elastic
- *   queue; Q, R and O shift together, one slot per cycle, except in a stall cycle.
+ *   -> Q (the sequencer: one slot per cycle) -> R (ROM read) -> P (the ROM word registered)
+ *   -> O (output registers: upd_valid/addr/weight, or sweep_valid for the EOT slot). I, DC,
+ *   D1, D2, N form an elastic queue; Q, R, P and O shift together, one slot per cycle, except
+ *   in a stall cycle.
  *
  * Contract (a transfer is a rising edge with valid && ready; "edge a" accepts, "cycle after
  * edge a" is the clock period following it; upd_valid and sweep_valid are registers and never
@@ -58,25 +59,25 @@
  *   - Issue: Q issues one slot at every edge without a stall: the G groups of its event (or
  *     the one empty slot of a G = 0 event), then the next event's first slot at the very next
  *     edge; the EOT is one slot. A group issued at edge q reads the ROM at q, is offered on
- *     upd_* (upd_valid = its lanes) from edge q + 1 and transfers at edge q + 2 if ready. The
- *     EOT slot issued at edge q raises sweep_valid at edge q + 1, i.e. at the edge of the last
+ *     upd_* (upd_valid = its lanes) from edge q + 2 and transfers at edge q + 3 if ready. The
+ *     EOT slot issued at edge q raises sweep_valid at edge q + 2, i.e. at the edge of the last
  *     update transfer or later: a sweep accepted by snn_if_array (update latency 1) sees every
  *     update. sweep_valid stays high until the sweep handshake.
  *   - Latencies: the first event accepted at edge e0 (router idle) issues its first slot at
- *     e0 + 6; its first update transfers at edge e0 + A, A = 8.
+ *     e0 + 6; its first update transfers at edge e0 + A, A = 9.
  *     Timestep formula: if the first event (or, without events, the EOT) is accepted at edge
  *     e0 and the events and the EOT are offered back to back (each item is offered from the
  *     cycle after the previous one is accepted), then sweep_valid is first high in the cycle
- *     after edge e0 + A' + sum_i max(G_i, 1) + S with A' = 7, S = the stall cycles.
+ *     after edge e0 + A' + sum_i max(G_i, 1) + S with A' = 8, S = the stall cycles.
  *     hwmodel.blocks.router.schedule gives the exact edges for any input timing (no stall).
  *   - Backpressure: a stall cycle is a cycle in which some lane has upd_valid && !upd_ready.
  *     The lanes of the group that are ready in it transfer (and drop upd_valid), the others
- *     keep their update; nothing else in Q, R, O moves, nothing is lost or reordered; the
+ *     keep their update; nothing else in Q, R, P, O moves, nothing is lost or reordered; the
  *     group is done in the first cycle in which all its remaining lanes are ready. So every
  *     stall cycle delays everything after it by exactly one cycle. (snn_if_array raises or
  *     drops all its upd_ready bits together, and only outside a router's timestep.) The
  *     queue I, DC, D1, D2, N keeps accepting during stalls.
- *   - busy: something is in flight (an item in I, DC, D1, D2, N, Q or a slot in R, O,
+ *   - busy: something is in flight (an item in I, DC, D1, D2, N, Q or a slot in R, P, O,
  *     including the EOT until its sweep handshake).
  *
  * Written for block RAM inference (the weight ROM: a plain `reg` array loaded by $readmemh,
@@ -766,6 +767,34 @@ always @(posedge clk) begin
 end
 
 /*
+ * P: the ROM word registered once more, so that the block-RAM output (with the multiplexer
+ * over the RAMs of a large ROM) and the product with the value are in different cycles
+ */
+reg [WORD-1:0] p_rom_q;
+reg [MW-1:0] p_cnt_reg;
+reg p_eot_reg;
+reg [NW-1:0] p_base_reg;
+reg [VW1-1:0] p_val_reg;
+
+always @(posedge clk) begin
+    if (rst) begin
+        p_cnt_reg <= {MW{1'b0}};
+        p_eot_reg <= 1'b0;
+    end else if (adv) begin
+        p_cnt_reg <= r_cnt_reg;
+        p_eot_reg <= r_eot_reg;
+    end
+end
+
+always @(posedge clk) begin
+    if (adv) begin
+        p_rom_q <= rom_q;
+        p_base_reg <= r_base_reg;
+        p_val_reg <= r_val_reg;
+    end
+end
+
+/*
  * O: per lane j, member j of the slot (valid if j < count): the slot's bank address and field j
  * of the ROM word (times the value)
  */
@@ -773,10 +802,10 @@ wire [ADDR_WIDTH-1:0] r_addr;
 
 generate
     if (ADDR_WIDTH > NW) begin : g_addr_wide
-        assign r_addr = {{(ADDR_WIDTH-NW){1'b0}}, r_base_reg};
+        assign r_addr = {{(ADDR_WIDTH-NW){1'b0}}, p_base_reg};
     end else begin : g_addr_same
         // ADDR_WIDTH >= clog2(ROWS) (checked), so ADDR_WIDTH == NW here
-        assign r_addr = r_base_reg;
+        assign r_addr = p_base_reg;
     end
 endgenerate
 
@@ -788,13 +817,13 @@ generate
     for (j = 0; j < LANES; j = j + 1) begin : g_lane
         localparam integer J_I = j;
         localparam [MW-1:0] J = J_I[MW-1:0];
-        wire [W_WIDTH-1:0] wf = rom_q[j*W_WIDTH +: W_WIDTH];  // this lane's weight
+        wire [W_WIDTH-1:0] wf = p_rom_q[j*W_WIDTH +: W_WIDTH];  // this lane's weight
         wire [UW-1:0] u;                                      // its update
 
         if (VALUE_WIDTH > 0) begin : g_value
             // exact signed product in UW + 1 bits; its top bit is a sign copy
             wire signed [UW:0] wx = {{(VALUE_WIDTH+1){wf[W_WIDTH-1]}}, wf};
-            wire signed [UW:0] vx = {{(W_WIDTH+1){1'b0}}, r_val_reg};
+            wire signed [UW:0] vx = {{(W_WIDTH+1){1'b0}}, p_val_reg};
             wire signed [UW:0] prod = wx * vx;
             assign u = prod[UW-1:0];
             wire unused_prod_top = prod[UW];
@@ -813,7 +842,7 @@ generate
             if (rst) begin
                 o_pend_reg[j] <= 1'b0;
             end else if (adv) begin
-                o_pend_reg[j] <= J < r_cnt_reg;
+                o_pend_reg[j] <= J < p_cnt_reg;
             end else if (upd_ready[j]) begin
                 // this lane transferred in a stall cycle: done
                 o_pend_reg[j] <= 1'b0;
@@ -823,7 +852,7 @@ generate
 
     if (VALUE_WIDTH == 0) begin : g_no_value
         // spike events: the 1-bit value port and its pipeline copies are ignored
-        wire unused_value = r_val_reg[0];
+        wire unused_value = p_val_reg[0];
     end
 endgenerate
 
@@ -831,7 +860,7 @@ always @(posedge clk) begin
     if (rst) begin
         o_eot_reg <= 1'b0;
     end else if (adv) begin
-        o_eot_reg <= r_eot_reg;
+        o_eot_reg <= p_eot_reg;
     end
 end
 
@@ -840,8 +869,8 @@ assign upd_addr = o_addr_reg;
 assign upd_weight = o_w_reg;
 assign sweep_valid = o_eot_reg;
 assign busy = eot_block_reg || i_valid_reg || dc_valid_reg || d1_valid_reg || d2_valid_reg
-              || n_valid_reg || q_valid_reg || r_eot_reg || (r_cnt_reg != {MW{1'b0}}) || o_eot_reg
-              || (o_pend_reg != {LANES{1'b0}});
+              || n_valid_reg || q_valid_reg || r_eot_reg || (r_cnt_reg != {MW{1'b0}}) || p_eot_reg
+              || (p_cnt_reg != {MW{1'b0}}) || o_eot_reg || (o_pend_reg != {LANES{1'b0}});
 
 endmodule
 
