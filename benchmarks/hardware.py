@@ -14,7 +14,8 @@ Each record goes to `benchmarks/results/hardware.json` (a list, one record per c
 replaced by configuration key when a subset is rerun): `example`, `target`, `device`, `lanes`
 (as passed), `timesteps`, `weight_bits`, `accuracy`, `images`, `luts`, `ffs`, `brams`,
 `sprams`, `dsps`, `fmax_mhz`, `timing_met`, `cycles_mean`, `ideal_cycles_mean`,
-`cycles_over_ideal`, `latency_us`, `fits`, `overflow` (what did not fit), `seconds`.
+`cycles_over_ideal`, `latency_us`, `fits`, `overflow` (what did not fit), `critical_path` (the
+post-route register-to-register path that sets Fmax), `seconds`.
 """
 
 from __future__ import annotations
@@ -121,7 +122,13 @@ def run(example: str, device: str, lanes: str, a: argparse.Namespace, work: Path
                    fmax_mhz=rep.fmax_mhz, timing_met=rep.timing_met,
                    latency_us=(round(rec["cycles_mean"] / rep.fmax_mhz, 1)
                                if rep.fmax_mhz else None),
-                   resources=rep.resources)
+                   resources=rep.resources,
+                   # what limits the clock: the register-to-register path nextpnr reports
+                   critical_path=(None if rep.critical_path is None else {
+                       "from": rep.critical_path.from_cell, "to": rep.critical_path.to_cell,
+                       "ns": rep.critical_path.delay_ns,
+                       "routing_ns": rep.critical_path.routing_ns,
+                       "rtl": rep.critical_path.rtl[:4]}))
     rec.update(fits=fits, overflow=overflow, seconds=round(time.perf_counter() - t0, 1))
     return rec
 

@@ -73,9 +73,10 @@ depends on any ready)
     is offered at edge e + 2 + (r + 1)*pkh*pkw + (stalls so far); the EOT beat at edge
     e + NOUT_ROWS*pkh*pkw + 3 + (stalls so far) and it transfers at edge
     e + NOUT_ROWS*pkh*pkw + 4 + S (S: the cycles after e, up to and including the EOT transfer,
-    with ``m.valid & ~m.ready``; 4 = READOUT_LATENCY of :mod:`snngen.hwmodel.blocks.accum`). busy is high from the edge after e up to and including the
-    cycle of the EOT transfer. The readout does not change the accumulators (it may be
-    repeated, with or without more updates in between).
+    with ``m.valid & ~m.ready``; 4 = READOUT_LATENCY of :mod:`snngen.hwmodel.blocks.accum`).
+    busy is high from the edge after e up to and including the cycle of the EOT transfer. The
+    readout does not change the accumulators (it may be repeated, with or without more updates in
+    between).
     The walk finds each slot's bank row with counters, never by dividing n: the row steps with
     the window within the channel group's plane and, at the step to the next channel group, to
     the next group's plane.

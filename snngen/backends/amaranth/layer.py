@@ -9,7 +9,8 @@ Contract (identical to snn_layer.v, cycle for cycle; docs/architecture.md §3.3)
     (:class:`~snngen.backends.amaranth.router.Router`), whose weight updates land in the IF array
     (:class:`~snngen.backends.amaranth.if_array.IfArray`) lane by lane; the marker starts the
     array's sweep (bias, fire, reset by subtraction, clamp), which emits the spiking neurons in
-    bank-row order (ascending for a dense layer) and then the marker on ``m``. ``s.ready`` is low outside a timestep.
+    bank-row order (ascending for a dense layer) and then the marker on ``m``. ``s.ready`` is
+    low outside a timestep.
   - ``done`` is high in the cycle in which the output marker transfers; ``busy`` while the
     router or the array holds work. The cycles from ``go`` to ``done`` are the timing model's
     (:func:`snngen.hwmodel.timing.stage_cycles`): Σ max(groups, 1) + Σ_rows max(1, s_r) + 14

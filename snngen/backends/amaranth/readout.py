@@ -36,11 +36,11 @@ Implementation (the Verilog's registers and names): the counts are f registers `
 (the Verilog's array ``cnt[i]``, not reset); the scan issues reads with ``run_reg`` /
 ``rd_idx_reg``, takes the previous read's data with ``cmp_reg`` / ``cmp_idx_reg`` /
 ``cmp_last_reg`` into the capture registers ``cap_reg`` / ``cap_idx_reg`` / ``cap_last_reg`` /
-``cap_cnt_reg`` / ``cap_v_reg``, and compares those against the best so far (``have_reg``, ``best_idx_reg``, ``best_cnt_reg``,
-``best_v_reg``). tests/test_hw_readout.py proves (equiv_induct) that the converted module and
-snn_readout.v hold the same value in every register and output in every cycle, given the same
-state at the start (Amaranth powers up at 0, the Verilog at x; the contract needs a reset and
-a clear first).
+``cap_cnt_reg`` / ``cap_v_reg``, and compares those against the best so far (``have_reg``,
+``best_idx_reg``, ``best_cnt_reg``, ``best_v_reg``). tests/test_hw_readout.py proves
+(equiv_induct) that the converted module and snn_readout.v hold the same value in every register
+and output in every cycle, given the same state at the start (Amaranth powers up at 0, the
+Verilog at x; the contract needs a reset and a clear first).
 """
 
 from __future__ import annotations

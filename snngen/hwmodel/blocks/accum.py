@@ -91,9 +91,9 @@ def clear_cycles(shape: tuple[int, int, int], lanes: int) -> int:
 
 def readout_cycles(rows: int, pool: Pool = NO_POOL, stalls: int = 0) -> int:
     """Cycles from the sweep's acceptance edge ``e`` to the EOT transfer edge:
-    ``NOUT_ROWS * PKH * PKW + READOUT_LATENCY + stalls`` (``READOUT_LATENCY`` = 4) (``rows``: the output bank rows,
-    ``ceil(C/LANES)*OH*OW``; ``stalls``: the cycles with ``m_valid && !m_ready``). The block
-    is busy in all of them and idle right after."""
+    ``NOUT_ROWS * PKH * PKW + READOUT_LATENCY + stalls`` (``READOUT_LATENCY`` = 4; ``rows``:
+    the output bank rows, ``ceil(C/LANES)*OH*OW``; ``stalls``: the cycles with ``m_valid &&
+    !m_ready``). The block is busy in all of them and idle right after."""
     pkh, pkw = _check_pool(pool)[:2]
     return rows * pkh * pkw + READOUT_LATENCY + stalls
 
