@@ -8,6 +8,7 @@ import os
 import re
 import signal
 import stat
+import time
 from pathlib import Path
 
 import numpy as np
@@ -228,7 +229,11 @@ def test_labels_outside_the_classes_are_refused(tmp_path, capsys):
 
 def test_ctrl_c_prints_one_line(monkeypatch, capsys):
     def interrupted(a, console):
-        os.kill(os.getpid(), signal.SIGINT)     # Python's own handler: KeyboardInterrupt
+        signal.raise_signal(signal.SIGINT)     # Python's own handler: KeyboardInterrupt
+        # the handler runs in the main thread at its next check, which in a worker with other
+        # threads may come a little after raise_signal returns: wait for it (bounded)
+        for _ in range(500):
+            time.sleep(0.01)
         raise AssertionError("not interrupted")
 
     monkeypatch.setattr(cli, "cmd_graph", interrupted)
@@ -250,7 +255,9 @@ def test_sigterm_during_build_leaves_no_temporary_directory(tmp_path, monkeypatc
     def terminated_mid_build(tmp, *args):
         real(tmp, *args)
         seen.append(sorted(p.name for p in tmp_path.iterdir()))
-        os.kill(os.getpid(), signal.SIGTERM)    # delivered to main()'s handler right here
+        signal.raise_signal(signal.SIGTERM)    # delivered to main()'s handler right here
+        for _ in range(500):                   # (at the main thread's next check: bounded wait)
+            time.sleep(0.01)
         raise AssertionError("SIGTERM did not stop the build")
 
     def unhandled(signum, frame):
