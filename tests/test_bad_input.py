@@ -237,10 +237,15 @@ def test_ctrl_c_prints_one_line(monkeypatch, capsys):
         raise AssertionError("not interrupted")
 
     monkeypatch.setattr(cli, "cmd_graph", interrupted)
+    # Python's own SIGINT handler, as in an interactive process: a process started in the
+    # background by a shell without job control inherits SIGINT ignored, and Python keeps that
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         assert main(["graph", *DIGITS]) == 130
     except KeyboardInterrupt:     # (not let through: it would end the whole test session)
         pytest.fail("the KeyboardInterrupt reached main's caller")
+    finally:
+        signal.signal(signal.SIGINT, before)
     assert capsys.readouterr().out == "interrupted\n"
 
 
