@@ -45,7 +45,7 @@ from cocotb.triggers import ReadOnly, RisingEdge, Timer
 
 PERIOD_NS = 10
 _PULSES = ("clear", "load", "go", "rd_start", "done")
-_OUTPUTS = ("busy", "done", "clear", "load", "go", "rd_start", "dbg_step")
+_OUTPUTS = ("busy", "done", "clear", "load", "go", "rd_start", "dbg_step", "deadlock")
 
 
 def active(s: int, t: int, stages: int) -> int:
@@ -80,6 +80,7 @@ class ControlBench:
         assert len(dut.timesteps) == self.tw and len(dut.dbg_step) == self.step_width
         self.cycle = 0
         self.p_junk = 0.3
+        self.dead = 0  # the deadlock flags expected (sticky until reset)
         self.stats: collections.Counter = collections.Counter()
 
     def msg(self, text: str) -> str:
@@ -90,11 +91,12 @@ class ControlBench:
         start); returns right after the last."""
         d = self.dut
         Clock(d.clk, PERIOD_NS, unit="ns").start()
-        self._drive(0, 0, 0, 0, 0, 0)
+        self._drive(0, 0, 0, 0, 0, 0, 0)
         d.rst.value = 1
         for _ in range(2):
             await RisingEdge(d.clk)
         d.rst.value = 0
+        self.dead = 0
 
     def outputs(self) -> dict[str, int]:
         return {name: _value(getattr(self.dut, name)) for name in _OUTPUTS}
@@ -102,8 +104,10 @@ class ControlBench:
     def junk(self, p: float | None = None) -> int:
         return int(self.rng.random() < (self.p_junk if p is None else p))
 
-    def _drive(self, start, timesteps, blocks_busy, load_done, stage_done, rd_done) -> None:
+    def _drive(self, start, timesteps, blocks_busy, load_done, stage_done, rd_done,
+               out_blocked) -> None:
         d = self.dut
+        d.out_blocked.value = out_blocked
         d.start.value = start
         d.timesteps.value = timesteps
         d.blocks_busy.value = blocks_busy
@@ -113,8 +117,13 @@ class ControlBench:
 
     async def step(self, expect: dict, *, start: int | None = None, timesteps: int | None = None,
                    blocks_busy: int | None = None, load_done: int | None = None,
-                   stage_done: int = 0, rd_done: int | None = None) -> dict:
-        """One cycle. Inputs left None get junk (the contract says they are ignored then)."""
+                   stage_done: int = 0, rd_done: int | None = None,
+                   out_blocked: int | None = None, pending: int | None = None) -> dict:
+        """One cycle. Inputs left None get junk (the contract says they are ignored then).
+        ``pending``: the stages pending in this cycle of a step (None outside the steps); a
+        blocked stage whose reader (the next stage) is not pending then sets its deadlock
+        flag at the edge. Junk ``out_blocked`` never does: outside the steps it is ignored, in
+        a step it only blocks stages whose reader is pending."""
         rng = self.rng
         if timesteps is None:
             timesteps = rng.getrandbits(self.tw)
@@ -124,22 +133,32 @@ class ControlBench:
         blocks_busy = self.junk(0.5) if blocks_busy is None else blocks_busy
         load_done = self.junk() if load_done is None else load_done
         rd_done = self.junk() if rd_done is None else rd_done
+        if out_blocked is None:
+            out_blocked = rng.getrandbits(self.stages) if self.junk() else 0
+            if pending is not None:
+                out_blocked &= pending >> 1
+            self.stats["junk_blocked"] += bool(out_blocked)
         before = None
         if rng.random() < 0.2:
             # other inputs first: the outputs depend on registers only
             self._drive(rng.randrange(2), rng.getrandbits(self.tw), rng.randrange(2),
-                        rng.randrange(2), rng.getrandbits(self.stages), rng.randrange(2))
+                        rng.randrange(2), rng.getrandbits(self.stages), rng.randrange(2),
+                        rng.getrandbits(self.stages))
             await Timer(1, "ns")
             before = self.outputs()
-        self._drive(start, timesteps, blocks_busy, load_done, stage_done, rd_done)
+        self._drive(start, timesteps, blocks_busy, load_done, stage_done, rd_done, out_blocked)
         await ReadOnly()
         out = self.outputs()
         if before is not None:
             assert out == before, self.msg(f"outputs moved with the inputs: {before} -> {out}")
             self.stats["probes"] += 1
-        want = {name: 0 for name in _PULSES} | {"dbg_step": 0} | expect
+        want = {name: 0 for name in _PULSES} | {"dbg_step": 0, "deadlock": self.dead} | expect
         got = {name: out[name] for name in want}
         assert got == want, self.msg(f"outputs {got}, expected {want}")
+        if pending is not None:
+            stuck = out_blocked & ~(pending >> 1)
+            self.stats["deadlocks"] += bool(stuck & ~self.dead)
+            self.dead |= stuck
         self.cycle += 1
         await RisingEdge(self.dut.clk)
         return out
@@ -156,9 +175,12 @@ class ControlBench:
         self.stats["junk_stage_done"] += bool(junk)
         return junk
 
-    async def image(self, timesteps: int, *, done_before: int = 0, max_delay: int = 4) -> int:
+    async def image(self, timesteps: int, *, done_before: int = 0, max_delay: int = 4,
+                    p_block: float = 0.0) -> int:
         """One image from its start cycle to the cycle after rd_done (not included: it is the
-        caller's next cycle, with done high). Returns the number of steps run."""
+        caller's next cycle, with done high). Returns the number of steps run. ``p_block``:
+        the probability that a step cycle blocks a random stage whatever its reader does (a
+        deadlock when that reader is not pending)."""
         rng, stages = self.rng, self.stages
         t = min(max(timesteps, 1), self.t_max)
         last = t + stages - 1
@@ -188,8 +210,12 @@ class ControlBench:
             for j in range(length):
                 done = sum(1 << k for k, dk in delays.items() if dk - 1 == j)
                 junk = self.stage_junk(self.all_stages & ~pending)
+                blocked = None
+                if rng.random() < p_block:
+                    blocked = 1 << rng.randrange(stages)
+                    self.stats["reader_pending" if pending >> 1 & blocked else "reader_gone"] += 1
                 await self.step(busy | {"dbg_step": s} | ({"go": act} if j == 0 else {}),
-                                stage_done=done | junk)
+                                stage_done=done | junk, out_blocked=blocked, pending=pending)
                 pending &= ~done
             assert pending == 0
             self.stats["steps"] += 1
@@ -334,7 +360,8 @@ async def test_reset(dut) -> None:
         for i in range(2):  # right after the reset edge and one cycle later
             if i:
                 await b.tick()
-            got = {k: _value(getattr(d, k)) for k in (*_PULSES, "busy", "dbg_step")}
+            got = {k: _value(getattr(d, k))
+                   for k in (*_PULSES, "busy", "dbg_step", "deadlock")}
             assert not any(got.values()), f"reset {cut + 1} cycles after start: {got}"
         b.stats["resets"] += 1
     d.load_done.value = 0
@@ -345,3 +372,35 @@ async def test_reset(dut) -> None:
     await b.image(t)
     await b.idle(1, done=1)
     assert b.stats["resets"] == 3 + last + 2
+
+
+@cocotb.test()
+async def test_deadlock_flag(dut) -> None:
+    """Stages blocked at random in the steps, their readers pending or not: deadlock[k] rises at
+    the edge after the first cycle in which stage k is blocked while stage k + 1 is not pending
+    (always for the last stage), stays high for the rest of the image (the schedule goes on
+    unchanged) and falls only with reset; blocking while the reader is pending, and outside the
+    steps, never sets it."""
+    b = ControlBench(dut, "test_deadlock_flag")
+    await b.start()
+    await b.idle(2)
+    rng, d = b.rng, dut
+    for i in range(12):
+        t = rng.randint(1, min(b.t_max, 6))
+        await b.image(t, p_block=[0.02, 0.1, 0.3][i % 3])
+        await b.idle(1, done=1)
+        if b.dead:
+            # only reset clears the flags: idle cycles keep them
+            await b.idle(2)
+            d.rst.value = 1
+            await RisingEdge(d.clk)
+            d.rst.value = 0
+            b.dead = 0
+            b.stats["cleared"] += 1
+            await b.idle(1)
+    s = b.stats
+    dut._log.info("%d images; %s", s["images"], dict(s))
+    wanted = ("deadlocks", "cleared", "reader_gone") + (("reader_pending",) if b.stages > 1
+                                                         else ())
+    for key in wanted:
+        assert s[key] > 0, f"stimulus never reached {key!r}: {dict(s)}"

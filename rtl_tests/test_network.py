@@ -13,6 +13,7 @@ with its image, stage, timestep and neuron.
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -113,9 +114,9 @@ def test_the_harness_and_the_per_edge_bench_record_the_same(sim, digits_net):
 
 
 @pytest.mark.parametrize("sim", ["icarus", "verilator"])
-def test_a_failed_harness_run_is_an_error(sim, digits_net, tmp_path):
+def test_a_spent_cycle_budget_ends_the_run_and_fails_the_image(sim, digits_net, tmp_path):
     # the harness ends a run itself (no cocotb): a spent cycle budget must not pass as a short
-    # record, and its reason must reach the message
+    # record; the record says so, and the comparison fails that image and the ones after it
     from snngen.flows import bench, simrun
 
     net, data = digits_net
@@ -124,10 +125,62 @@ def test_a_failed_harness_run_is_an_error(sim, digits_net, tmp_path):
     model = bench.build(man, [out / f for f in man["files"]],
                         verify._parameters(man, out), sim, tmp_path / "model")
     pixels = _pixels(net, data.test.x[:2])
-    with pytest.raises(simrun.SimError, match=r"recorded 0 of 2 images(.|\n)*no result after"):
-        bench.run_model(model, man, pixels, 4, tmp_path / "run", seed=1, max_cycles=100)
+    recs = bench.run_model(model, man, pixels, 4, tmp_path / "run", seed=1, max_cycles=100)
+    assert len(recs) == 1 and recs[0]["timeout"] == 101 and "class" not in recs[0]
+    _, _, p = verify.plan_of_build(out)
+    res, timings = verify.expected(net, p, pixels, 4)
+    first, second = verify.compare(p, res, timings, [*recs, None], 4)
+    assert first.mismatches == [
+        f"image 0: no result within the run's cycle budget (the timing model predicts "
+        f"{timings[0].latency} cycles for this image): the hardware hung without raising its "
+        "deadlock flag"]
+    assert second.mismatches == [
+        "image 1: not simulated: the run stopped at an earlier image (see it)"]
+    # a harness that cannot run is an error, its reason in the message
+    with pytest.raises(simrun.SimError, match=r"recorded 0 of 1 images(.|\n)*cannot open"):
+        simrun.run_direct(model, ["+images=/nonexistent/images.hex",
+                                  f"+record={tmp_path / 'run' / 'none.txt'}", "+finish"],
+                          tmp_path / "run" / "sim.log", 1)
+        bench._records(tmp_path / "run" / "none.txt", man, 1, tmp_path / "run" / "sim.log")
     # the same executable then runs a whole image: the budget is a run-time argument
     assert len(bench.run_model(model, man, pixels[:1], 4, tmp_path / "run", seed=1)) == 1
+
+
+@pytest.mark.parametrize("sim", ["icarus", "verilator"])
+def test_a_fifo_too_small_deadlocks_loudly(sim, monkeypatch):
+    # snngen build refuses a FIFO shallower than two timesteps of its producer (architecture
+    # §3.5): with one, a step can never end. Built anyway (the plan's rule patched to allow
+    # depth 2), the top must raise deadlock naming the stage, and verify must stop that run at
+    # once and say which stage and FIFO, not run to its cycle budget
+    from snngen.hwmodel import plan as hwplan
+
+    monkeypatch.setattr(hwplan, "min_fifo_depth", lambda n: 2)
+    net, x = _dense_first_net()
+    out = _build(net, f"deadlock-{sim}", DENSE_FIRST_LANES)
+    assert [s["fifo_depth"] for s in load_manifest(out)["stages"][1:]] == [2]
+    pixels = _pixels(net, x[:3])
+    rep = verify.verify(out, sim, pixels, 6, work_dir=NET_BUILDS / f"deadlock-{sim}-work",
+                        chunk=3)
+    first = rep.images[0]
+    assert not first.ok and first.rtl_class is None
+    (why,) = first.mismatches
+    # (on this image: in step 2 stage 1 stops at timestep 1's end while stage 0 has more of
+    # timestep 2 than the FIFO holds)
+    assert re.fullmatch(r"image 0: the hardware deadlocked in step 2 \(cycle \d+ of the "
+                        r"image\): .*", why), why
+    assert why.endswith("stage 0 (input fc0_relu) cannot hand on its events: the FIFO in front of "
+                        "stage 1 (depth 2) is full and stage 1 has finished the step (the FIFO "
+                        "must hold two timesteps of stage 0, 2 x (12 + 1) = 26 words)"), why
+    # it stopped there: well within the first image's predicted latency
+    assert rep.stats.cycles < first.predicted_cycles
+    for r in rep.images[1:]:
+        assert r.mismatches == [f"image {r.image}: not simulated: the run stopped at an "
+                                "earlier image (see it)"]
+    # the per-edge cocotb bench stops at the same edge with the same record
+    fast = verify.simulate(out, sim, pixels, 6, work_dir=NET_BUILDS / f"deadlock-{sim}-work")
+    slow = verify.simulate(out, sim, pixels, 6, work_dir=NET_BUILDS / f"deadlock-{sim}-edges",
+                           bench_kind="edges")
+    assert len(fast) == 1 and fast == slow
 
 
 def test_the_harness_is_lint_clean(digits_net, tmp_path):

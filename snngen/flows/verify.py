@@ -131,9 +131,12 @@ BENCHES = ("harness", "harness-cocotb", "edges")
 
 def simulate(build_dir: str | os.PathLike, sim: str, pixels: np.ndarray, timesteps: int,
              work_dir: str | os.PathLike | None = None, seed: int | None = None,
-             gap: float = 0.0, bench_kind: str = "harness") -> list[dict]:
+             gap: float = 0.0, bench_kind: str = "harness",
+             max_cycles: int = 2_000_000_000) -> list[dict]:
     """Run the build's RTL on ``pixels`` (n, ...) and return the bench's records. With ``gap``
-    > 0 the bench withholds pixels and refuses the result in random cycles.
+    > 0 the bench withholds pixels and refuses the result in random cycles. The run stops
+    early, its last record saying why, when the top raises ``deadlock`` or after
+    ``max_cycles`` (the whole run's budget).
 
     ``bench_kind``: ``"harness"`` (default) compiles the in-simulator harness
     (:mod:`snngen.flows.bench`) into a plain simulator executable and runs it, at the
@@ -152,10 +155,11 @@ def simulate(build_dir: str | os.PathLike, sim: str, pixels: np.ndarray, timeste
     try:
         if bench_kind == "harness":
             model = bench.build(man, files, params, sim, work)
-            return bench.run_model(model, man, pixels, timesteps, work, seed=seed, gap=gap)
+            return bench.run_model(model, man, pixels, timesteps, work, seed=seed, gap=gap,
+                                   max_cycles=max_cycles)
         if bench_kind == "harness-cocotb":
             return bench.run_cocotb(build_dir, man, files, params, sim, pixels, timesteps,
-                                    work, seed=seed, gap=gap)
+                                    work, seed=seed, gap=gap, max_cycles=max_cycles)
     except simrun.SimError as e:
         raise VerifyError(str(e)) from None
     out = work / "record.json"
@@ -166,6 +170,7 @@ def simulate(build_dir: str | os.PathLike, sim: str, pixels: np.ndarray, timeste
         "timesteps": int(timesteps), "stages": len(man["stages"]),
         "index_width": man["dbg_index_width"], "count_width": man["output"]["count_width"],
         "classes": man["output"]["classes"], "out": str(out), "gap": float(gap),
+        "max_cycles": int(max_cycles),
     }
     cfg_file = work / "bench.json"
     cfg_file.write_text(json.dumps(cfg))
@@ -189,12 +194,50 @@ def _first_diff(a: list[int], b: list[int]) -> str:
     return f"RTL is missing the events from golden neuron {b[len(a)]} on"
 
 
-def compare(p: HwPlan, res, timings: list[timing.Timing], records: list[dict],
+def cycle_budget(latencies: list[int], gap: float = 0.0) -> int:
+    """The cycles a harness run of images with these predicted ``latencies`` may take before
+    it is stopped as hung: twice the prediction (the timing model is exact, so any excess is a
+    failure) plus a few cycles per image between them, stretched by the stall probability
+    ``gap`` (a stalled image loads and hands over its result more slowly)."""
+    base = 2 * sum(latencies) + 16 * len(latencies) + 1000
+    return int(base / (1.0 - min(gap, 0.99)))
+
+
+def _stopped(p: HwPlan, i: int, rec: dict | None, tm: timing.Timing) -> str | None:
+    """Why image ``i`` has no result: the hardware deadlocked or hung in it, or an earlier image
+    of its run did; None when it has one."""
+    if rec is None:
+        return f"image {i}: not simulated: the run stopped at an earlier image (see it)"
+    dead = rec.get("deadlock")
+    if dead is not None:
+        at = dead["edge"] - rec.get("start_edge", 0)
+        why = []
+        for k in dead["stages"]:
+            st = p.stages[k]
+            if k + 1 < len(p.stages):
+                why.append(f"stage {k} ({st.kind} {st.name}) cannot hand on its events: the "
+                           f"FIFO in front of stage {k + 1} (depth {p.fifo_depths[k]}) is full "
+                           f"and stage {k + 1} has finished the step (the FIFO must hold two "
+                           f"timesteps of stage {k}, 2 x ({st.n} + 1) = {2 * (st.n + 1)} words)")
+            else:
+                why.append(f"stage {k} ({st.kind} {st.name}): the readout did not take its "
+                           "events")
+        return (f"image {i}: the hardware deadlocked in step {dead['step']} (cycle {at} of the "
+                f"image): " + "; ".join(why))
+    if "timeout" in rec:
+        return (f"image {i}: no result within the run's cycle budget (the timing model predicts "
+                f"{tm.latency} cycles for this image): the hardware hung without raising its "
+                "deadlock flag")
+    return None
+
+
+def compare(p: HwPlan, res, timings: list[timing.Timing], records: list[dict | None],
             timesteps: int, stalls: bool = False) -> list[ImageResult]:
     """Every spike, count, class and cycle count of the records against the models. With
     ``stalls`` (pixels withheld, results refused) the load phase and the result handshake take
     longer than predicted, so the step starts and the latency are not compared; every stage's
-    cycles per timestep still are."""
+    cycles per timestep still are. An image whose record says the hardware deadlocked or hung
+    in it, or that has none (its run stopped at an earlier image), fails with that reason."""
     out = []
     out_name = p.output.name
     # the order in which each stage emits a timestep's spikes: an IF array sweeps its bank rows
@@ -204,6 +247,11 @@ def compare(p: HwPlan, res, timings: list[timing.Timing], records: list[dict],
     for i, (rec, tm) in enumerate(zip(records, timings, strict=True)):
         mism: list[str] = []
         spikes = []
+        want_class = int(res.predictions[timesteps][i])
+        stop = _stopped(p, i, rec, tm)
+        if stop is not None:
+            out.append(ImageResult(i, want_class, None, [], tm.latency, None, [stop]))
+            continue
         start = rec["start_edge"]
         for k, st in enumerate(p.stages):
             r = res.raster[st.name][:timesteps, i].reshape(timesteps, -1)
@@ -234,7 +282,6 @@ def compare(p: HwPlan, res, timings: list[timing.Timing], records: list[dict],
                             f"{None if got is None else got - start}, timing model {edge}")
                 break
         want_counts = [int(c) for c in res.final[out_name]["count"][i].reshape(-1)]
-        want_class = int(res.predictions[timesteps][i])
         if p.readout == "count" and rec.get("counts") != want_counts:
             mism.append(f"image {i}: output counts {rec.get('counts')}, golden {want_counts}")
         if rec.get("class") != want_class:
@@ -266,24 +313,25 @@ def _init_worker(dirs) -> None:
 
 
 def _run_chunk(args: tuple) -> tuple[list[dict], float, bool, str]:
-    (build_dir, sim, pixels, timesteps, seed, gap, bench_kind) = args
+    (build_dir, sim, pixels, timesteps, seed, gap, bench_kind, max_cycles) = args
     import time
 
     work = _WORKER_DIR[0]
     first = not (work / ".used").exists()
     t0 = time.perf_counter()
-    recs = simulate(build_dir, sim, pixels, timesteps, work, seed, gap, bench_kind)
+    recs = simulate(build_dir, sim, pixels, timesteps, work, seed, gap, bench_kind, max_cycles)
     (work / ".used").touch()
     return recs, time.perf_counter() - t0, first, str(work)
 
 
 def _run_model(model, man: dict, pixels: np.ndarray, timesteps: int, run_dir: Path, seed: int,
-               gap: float) -> tuple[list[dict], float, bool, str]:
+               gap: float, max_cycles: int) -> tuple[list[dict], float, bool, str]:
     import time
 
     t0 = time.perf_counter()
     try:
-        recs = bench.run_model(model, man, pixels, timesteps, run_dir, seed=seed, gap=gap)
+        recs = bench.run_model(model, man, pixels, timesteps, run_dir, seed=seed, gap=gap,
+                               max_cycles=max_cycles)
     except simrun.SimError as e:
         raise VerifyError(str(e)) from None
     return recs, time.perf_counter() - t0, False, str(run_dir)
@@ -326,6 +374,7 @@ def verify(build_dir: str | os.PathLike, sim: str, pixels: np.ndarray, timesteps
     res, timings = expected(net, p, pixels, timesteps)
     stats = RunStats(bench=bench_kind, jobs=jobs)
     chunks = _chunks(len(pixels), jobs, chunk)
+    budgets = [cycle_budget([timings[i].latency for i in c], gap) for c in chunks]
     records: list[list[dict] | None] = [None] * len(chunks)
     with tempfile.TemporaryDirectory(prefix="snngen-verify-") as tmp:
         root = (Path(work_dir) if work_dir is not None else Path(tmp) / sim).resolve()
@@ -343,7 +392,7 @@ def verify(build_dir: str | os.PathLike, sim: str, pixels: np.ndarray, timesteps
             # the simulators are separate processes: threads are enough to keep jobs of them
             pool = cf.ThreadPoolExecutor(min(jobs, len(chunks)))
             futures = {pool.submit(_run_model, model, man, pixels[c.start:c.stop], timesteps,
-                                   root / f"chunk{k}", seed + k, gap): k
+                                   root / f"chunk{k}", seed + k, gap, budgets[k]): k
                        for k, c in enumerate(chunks)}
             outcomes = ((futures[f], f.result()) for f in cf.as_completed(futures))
         else:
@@ -351,7 +400,7 @@ def verify(build_dir: str | os.PathLike, sim: str, pixels: np.ndarray, timesteps
             if len(dirs) == 1:
                 _WORKER_DIR[:] = [dirs[0]]
                 outcomes = ((k, _run_chunk((build_dir, sim, pixels[c.start:c.stop], timesteps,
-                                            seed + k, gap, bench_kind)))
+                                            seed + k, gap, bench_kind, budgets[k])))
                             for k, c in enumerate(chunks))
             else:
                 ctx = mp.get_context("spawn")
@@ -361,7 +410,8 @@ def verify(build_dir: str | os.PathLike, sim: str, pixels: np.ndarray, timesteps
                 pool = cf.ProcessPoolExecutor(len(dirs), mp_context=ctx,
                                               initializer=_init_worker, initargs=(queue,))
                 futures = {pool.submit(_run_chunk, (build_dir, sim, pixels[c.start:c.stop],
-                                                    timesteps, seed + k, gap, bench_kind)): k
+                                                    timesteps, seed + k, gap, bench_kind,
+                                                    budgets[k])): k
                            for k, c in enumerate(chunks)}
                 outcomes = ((futures[f], f.result()) for f in cf.as_completed(futures))
         done = 0
@@ -382,7 +432,9 @@ def verify(build_dir: str | os.PathLike, sim: str, pixels: np.ndarray, timesteps
             if pool is not None:
                 # after a failure: the chunks not started are dropped, the running ones end
                 pool.shutdown(wait=True, cancel_futures=True)
-    flat = [r for recs in records for r in (recs or [])]
+    # a run that deadlocked or hung stopped early: the images after it have no record
+    flat = [recs[j] if recs is not None and j < len(recs) else None
+            for c, recs in zip(chunks, records, strict=True) for j in range(len(c))]
     images = compare(p, res, timings, flat, timesteps, stalls=gap > 0)
     stats.wall_seconds = time.perf_counter() - t_start
     return VerifyReport(str(build_dir), sim, timesteps, images, stats)

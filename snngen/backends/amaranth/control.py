@@ -32,14 +32,21 @@ cycle; every output is a register or a function of registers only)
   - ``rd_done`` (a one-cycle pulse, the result transfer) ends the image: ``done`` is high in the
     cycle after it, ``busy`` falls at the same edge.
   - ``dbg_step`` is the current step s (0 outside the steps).
+  - ``out_blocked[k]``: stage k offers an output event that is not taken (m_valid & ~m_ready);
+    ``deadlock[k]`` (sticky: only reset clears it) is high from the cycle after a cycle of a
+    step in which ``out_blocked[k]`` is high while stage k + 1 is not pending (retired from the
+    step or not active in it; for the last stage: always). Stage k + 1 then reads nothing until
+    the next step, which cannot begin before stage k retires, which needs its blocked event
+    taken: the image can never finish (only a FIFO shallower than two timesteps of stage k's
+    events does this, docs/architecture.md §3.5). The flag changes nothing else.
 
 Implementation (the Verilog's registers and names): ``state_reg`` (idle, clear, wait, load,
 step, read), ``t_reg`` (the limited timesteps, not reset), ``step_reg``, ``pending_reg`` (the
 active stages not yet done) and the pulse registers ``go_reg``, ``clear_reg``, ``load_reg``,
-``rd_start_reg``, ``done_reg`` (0 unless set at that edge). tests/test_hw_control.py proves
-(equiv_induct) that the converted module and snn_control.v hold the same value in every
-register and output in every cycle, given the same state at the start (Amaranth powers up at
-0, the Verilog at x; the contract needs a reset first).
+``rd_start_reg``, ``done_reg`` (0 unless set at that edge) and the sticky ``deadlock_reg``.
+tests/test_hw_control.py proves (equiv_induct) that the converted module and snn_control.v hold
+the same value in every register and output in every cycle, given the same state at the start
+(Amaranth powers up at 0, the Verilog at x; the contract needs a reset first).
 """
 
 from __future__ import annotations
@@ -78,6 +85,7 @@ class Control(wiring.Component):
     go : Out(stages), stage_done : In(stages) (stage k in bit k)
     rd_start : Out(1), rd_done : In(1)
     dbg_step : Out(step_width)
+    out_blocked : In(stages), deadlock : Out(stages) (stage k in bit k)
 
     Raises ValueError naming the parameter and the rule of the Verilog's elaboration error
     (``snn_control_ERROR_<rule>``) for a bad parameter.
@@ -123,6 +131,8 @@ class Control(wiring.Component):
             "rd_start": Out(1),
             "rd_done": In(1),
             "dbg_step": Out(step_width),
+            "out_blocked": In(stages),
+            "deadlock": Out(stages),
         })
 
     def verilog_ports(self) -> dict[str, tuple]:
@@ -149,6 +159,7 @@ class Control(wiring.Component):
         load_reg = Signal()
         rd_start_reg = Signal()
         done_reg = Signal()
+        deadlock_reg = Signal(stages)
 
         # timesteps limited to 1 .. t_max
         t_low = Signal(tw)
@@ -178,6 +189,13 @@ class Control(wiring.Component):
             # no stage is active in step s + 1 exactly when s is the last, T + STAGES - 1
             last_step.eq(next_active == 0),
         ]
+        # stage k's reader is still in the step: stage k + 1 pending (none after the last);
+        # a blocked stage whose reader has left the step can never deliver its event
+        reader_pending = Signal(stages)
+        stuck = Signal(stages)
+        if stages > 1:
+            m.d.comb += reader_pending.eq(pending_reg[1:])
+        m.d.comb += stuck.eq(self.out_blocked & ~reader_pending)
 
         m.d.sync += [go_reg.eq(0), clear_reg.eq(0), load_reg.eq(0), rd_start_reg.eq(0),
                      done_reg.eq(0)]
@@ -197,7 +215,8 @@ class Control(wiring.Component):
                              pending_reg.eq(first_active), act_reg.eq(first_active),
                              state_reg.eq(_S_STEP)]
             with m.Case(_S_STEP):
-                m.d.sync += pending_reg.eq(pending_left)
+                m.d.sync += [deadlock_reg.eq(deadlock_reg | stuck),
+                             pending_reg.eq(pending_left)]
                 with m.If(pending_left == 0):
                     with m.If(last_step):
                         m.d.sync += [step_reg.eq(0), rd_start_reg.eq(1),
@@ -216,5 +235,6 @@ class Control(wiring.Component):
             self.go.eq(go_reg),
             self.rd_start.eq(rd_start_reg),
             self.dbg_step.eq(step_reg),
+            self.deadlock.eq(deadlock_reg),
         ]
         return m

@@ -15,6 +15,10 @@ Ports (``verilog_ports()`` names in brackets; the Verilog top's port list)
 start : In(1), timesteps : In(t_width), busy : Out(1), done : Out(1)
     ``start`` is honoured while ``busy`` is low and samples ``timesteps`` (1 .. T_max);
     ``done`` pulses when the result has been taken.
+deadlock : Out(stages)
+    stage k's output FIFO is full while the stage after it has finished its timestep: the
+    image can never finish (only a FIFO shallower than two timesteps does this; the plan
+    refuses those); sticky until reset.
 s_pix : ``In(stream.Signature(input_bits))`` [s_pix_valid, s_pix_ready, s_pix_data]
     the image, unsigned pixels in flat (c, h, w) order.
 m : ``Out(stream.Signature({class, counts}))`` [m_valid, m_ready, m_class, m_counts]
@@ -86,6 +90,7 @@ class NetworkTop(wiring.Component):
             "timesteps": In(p.t_width),
             "busy": Out(1),
             "done": Out(1),
+            "deadlock": Out(n),
             "s_pix": In(stream.Signature(p.input_bits)),
             "m": Out(stream.Signature(data.StructLayout({
                 "class": self.class_width,
@@ -103,6 +108,7 @@ class NetworkTop(wiring.Component):
             "timesteps": (self.timesteps, "i"),
             "busy": (self.busy, "o"),
             "done": (self.done, "o"),
+            "deadlock": (self.deadlock, "o"),
             "s_pix_valid": (self.s_pix.valid, "i"),
             "s_pix_ready": (self.s_pix.ready, "o"),
             "s_pix_data": (self.s_pix.payload, "i"),
@@ -142,7 +148,11 @@ class NetworkTop(wiring.Component):
             c["stage_done"].eq(stage_done),
             c["rd_done"].eq(self.m.valid & self.m.ready),
             self.dbg_step.eq(c["dbg_step"]),
+            self.deadlock.eq(c["deadlock"]),
         ]
+        # stage k offers an event that its reader does not take
+        out_blocked = Signal(n, name="out_blocked")
+        m.d.comb += c["out_blocked"].eq(out_blocked)
         for k, s in enumerate(st):
             iw = self.plan.stages[k].index_width
             m.d.comb += [
@@ -151,6 +161,7 @@ class NetworkTop(wiring.Component):
                 stage_done[k].eq(s["done"]),
                 stage_busy[k].eq(s["busy"]),
                 self.dbg_valid[k].eq(s["m_valid"] & s["m_ready"]),
+                out_blocked[k].eq(s["m_valid"] & ~s["m_ready"]),
                 self.dbg_eot[k].eq(s["m_eot"]),
                 self.dbg_index[k * self.dbg_iw:(k + 1) * self.dbg_iw].eq(s["m_index"]),
             ]

@@ -25,6 +25,14 @@
  *   - rd_done (a one-cycle pulse, the result transfer) ends the image: done is high in the
  *     cycle after it, busy falls at the same edge.
  *   - dbg_step is the current step s (0 outside the steps).
+ *   - out_blocked[k]: stage k offers an output event that is not taken (m_valid && !m_ready);
+ *     deadlock[k] (sticky: only rst clears it) rises at the edge after a cycle of a step in
+ *     which out_blocked[k] is high while stage k + 1 is not pending (it has retired from the
+ *     step, or is not active in it; for the last stage: always). Then stage k + 1 reads nothing
+ *     until the next step, which cannot begin before stage k retires, which needs its blocked
+ *     event taken: the image can never finish. It happens only with a FIFO shallower than two
+ *     timesteps of stage k's events (docs/architecture.md §3.5), so a deadlock is never silent.
+ *     The flag changes nothing else in the schedule.
  *
  * Verilog-2005, `default_nettype none.
  */
@@ -65,7 +73,10 @@ module snn_control #
     output wire                       rd_start,
     input  wire                       rd_done,
 
-    output wire [STEP_WIDTH-1:0]      dbg_step
+    output wire [STEP_WIDTH-1:0]      dbg_step,
+
+    input  wire [STAGES-1:0]          out_blocked,
+    output wire [STAGES-1:0]          deadlock
 );
 
 generate
@@ -115,6 +126,7 @@ reg clear_reg;
 reg load_reg;
 reg rd_start_reg;
 reg done_reg;
+reg [STAGES-1:0] deadlock_reg;
 
 // the stages active in the current step (active(step_reg) below), kept incrementally so that
 // the end of a step needs no adder or comparator of the step number: stage k is active in step
@@ -140,6 +152,18 @@ endgenerate
 // no stage is active in step s + 1 exactly when s is the last step, T + STAGES - 1
 wire last_step = next_act == {STAGES{1'b0}};
 
+// stage k's reader is still in the step: stage k + 1 pending (none after the last stage)
+wire [STAGES-1:0] reader_pending;
+generate
+    if (STAGES > 1) begin : g_reader
+        assign reader_pending = {1'b0, pending_reg[STAGES-1:1]};
+    end else begin : g_no_reader
+        assign reader_pending = 1'b0;
+    end
+endgenerate
+// a blocked stage whose reader has left the step can never deliver its event
+wire [STAGES-1:0] stuck = out_blocked & ~reader_pending;
+
 // stages active in step s: 1 <= s - k <= T
 function [STAGES-1:0] active;
     input [STEP_WIDTH-1:0] s;
@@ -163,6 +187,7 @@ always @(posedge clk) begin
         step_reg <= {STEP_WIDTH{1'b0}};
         pending_reg <= {STAGES{1'b0}};
         act_reg <= {STAGES{1'b0}};
+        deadlock_reg <= {STAGES{1'b0}};
     end else begin
         case (state_reg)
             S_IDLE: begin
@@ -192,6 +217,7 @@ always @(posedge clk) begin
                 end
             end
             S_STEP: begin
+                deadlock_reg <= deadlock_reg | stuck;
                 pending_reg <= pending_left;
                 if (pending_left == {STAGES{1'b0}}) begin
                     if (last_step) begin
@@ -223,6 +249,7 @@ assign load = load_reg;
 assign go = go_reg;
 assign rd_start = rd_start_reg;
 assign dbg_step = step_reg;
+assign deadlock = deadlock_reg;
 
 endmodule
 
