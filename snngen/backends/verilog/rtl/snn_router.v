@@ -388,6 +388,40 @@ always @(posedge clk) begin
 end
 
 /*
+ * The index decoding's division by a constant (DC: by H*W, D1: by W), where the divisor is not a
+ * power of two: {n % d, n / d} (remainder in bits NIW and up, quotient in the low bits) by a
+ * restoring division over the qbits quotient bits that can be non-zero (exact for n < d * 2^qbits),
+ * one NIW+1-bit subtraction per bit: step i finds bit k = qbits-1-i with r (the remainder so
+ * far, < d*2^(k+1)): bit k = (r >= d*2^k), then r - d*2^k if set. No runtime divider.
+ */
+function [2*NIW-1:0] divmod;
+    input [NIW-1:0] n;
+    input [NIW:0] d;
+    input integer qbits;
+    reg [NIW-1:0] r;
+    reg [NIW-1:0] q;
+    reg [NIW:0] t;
+    reg [NIW:0] diff;
+    integer k;
+    begin
+        r = n;
+        q = {NIW{1'b0}};
+        for (k = NIW - 1; k >= 0; k = k - 1) begin
+            if (k < qbits) begin
+                // d*2^k <= d*2^(qbits-1) < the dividend bound (CIN*H*W or H*W) <= 2^NIW
+                t = d << k;
+                diff = {1'b0, r} - t;
+                q[k] = !diff[NIW];
+                if (!diff[NIW]) begin
+                    r = diff[NIW-1:0];
+                end
+            end
+        end
+        divmod = {r, q};
+    end
+endfunction
+
+/*
  * I: the accepted event, registered before any decoding (the index bits in use)
  */
 reg i_eot_reg;
@@ -435,36 +469,13 @@ generate
             assign dc_rem = {PLW{1'b0}};
         end
     end else begin : g_c_div
-        // step i finds quotient bit k = QC-1-i: with r (the remainder so far, < H*W*2^(k+1)),
-        // bit k = (r >= H*W*2^k), then r - H*W*2^k if set
-        genvar i;
-        for (i = 0; i < QC; i = i + 1) begin : g_step
-            // H*W*2^k < CIN*H*W <= 2^NIW
-            localparam integer T_I = PLANE_I * (1 << (QC - 1 - i));
-            localparam [NIW:0] T = T_I[NIW:0];
-            wire [NIW-1:0] r_in;
-            wire [NIW-1:0] r_out;
-            if (i == 0) begin : g_first
-                assign r_in = i_idx_reg;
-            end else begin : g_next
-                assign r_in = g_step[i-1].r_out;
-            end
-            wire [NIW:0] diff = {1'b0, r_in} - T;
-            assign dc_c[QC-1-i] = !diff[NIW];
-            assign r_out = diff[NIW] ? r_in : diff[NIW-1:0];
-        end
-        if (QC == 0) begin : g_c0
-            assign dc_c = {CIW{1'b0}};
-        end
-        // the remainder is < H*W <= 2^PLW (PLW <= NIW)
-        wire [NIW:0] rem_x;
-        if (QC > 0) begin : g_rem
-            assign rem_x = {1'b0, g_step[QC-1].r_out};
-        end else begin : g_rem_idx
-            assign rem_x = {1'b0, i_idx_reg};
-        end
-        assign dc_rem = rem_x[PLW-1:0];
-        wire unused_rem_high = |rem_x[NIW:PLW];
+        // QC quotient bits in the low bits, the remainder (< H*W <= 2^PLW) above them
+        localparam [NIW:0] D = PLANE_I[NIW:0];  // H*W < 2^NIW (not a power of two)
+        wire [2*NIW-1:0] qr = divmod(i_idx_reg, D, QC);
+        assign dc_c = qr[CIW-1:0];  // CIW = QC (or 1, with a 0, when QC = 0)
+        assign dc_rem = qr[NIW +: PLW];
+        // the bits above the quotient and the remainder are 0
+        wire unused_qr = ^qr;
     end
 endgenerate
 
@@ -507,35 +518,20 @@ generate
             assign d1_w = {WW_{1'b0}};
         end
     end else begin : g_h_div
-        // step i finds quotient bit k = QH-1-i (as in DC)
-        genvar i;
-        for (i = 0; i < QH; i = i + 1) begin : g_step
-            // W*2^k < H*W <= 2^PLW
-            localparam integer T_I = W_S * (1 << (QH - 1 - i));
-            localparam [PLW:0] T = T_I[PLW:0];
-            wire [PLW-1:0] r_in;
-            wire [PLW-1:0] r_out;
-            if (i == 0) begin : g_first
-                assign r_in = dc_rem_reg;
-            end else begin : g_next
-                assign r_in = g_step[i-1].r_out;
-            end
-            wire [PLW:0] diff = {1'b0, r_in} - T;
-            assign d1_h[QH-1-i] = !diff[PLW];
-            assign r_out = diff[PLW] ? r_in : diff[PLW-1:0];
+        // the remainder widened to the divider's NIW bits (PLW <= NIW)
+        wire [NIW-1:0] rem_n;
+        if (NIW > PLW) begin : g_widen
+            assign rem_n = {{(NIW-PLW){1'b0}}, dc_rem_reg};
+        end else begin : g_same
+            assign rem_n = dc_rem_reg;
         end
-        if (QH == 0) begin : g_h0
-            assign d1_h = {HW_{1'b0}};
-        end
-        // the remainder is < W <= 2^WW_ (WW_ <= PLW)
-        wire [PLW:0] w_x;
-        if (QH > 0) begin : g_w
-            assign w_x = {1'b0, g_step[QH-1].r_out};
-        end else begin : g_w_rem
-            assign w_x = {1'b0, dc_rem_reg};
-        end
-        assign d1_w = w_x[WW_-1:0];
-        wire unused_w_high = |w_x[PLW:WW_];
+        // QH quotient bits in the low bits, the remainder (< W <= 2^WW_) above them
+        localparam [NIW:0] D = W_S[NIW:0];  // W < 2^NIW (not a power of two)
+        wire [2*NIW-1:0] qr = divmod(rem_n, D, QH);
+        assign d1_h = qr[HW_-1:0];  // HW_ = QH (or 1, with a 0, when QH = 0)
+        assign d1_w = qr[NIW +: WW_];
+        // the bits above the quotient and the remainder are 0
+        wire unused_qr = ^qr;
     end
 endgenerate
 
