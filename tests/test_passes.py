@@ -118,11 +118,12 @@ def test_fold_avgpool_preserves_function(seed):
     x = random_input(seed, g, 6)
     np.testing.assert_allclose(ann.forward(folded, x)[g.output], ann.forward(g, x)[g.output],
                                rtol=1e-9, atol=1e-9)
-    # what is left is an AvgPool that feeds something it cannot be folded into
+    # what is left is an AvgPool that feeds something it cannot be folded into exactly
     for n in folded:
         if isinstance(n.op, ir.AvgPool2d):
             (c,) = folded.consumers(n.name) or [None]
-            assert c is None or not (isinstance(c.op, ir.Conv2d) and c.op.padding == (0, 0))
+            assert c is None or not isinstance(c.op, ir.Conv2d) or passes._fold_into_conv(
+                n.op, c.op, folded[n.inputs[0]].shape) is None
 
 
 def test_fold_avgpool_into_dense_and_conv():
@@ -142,6 +143,44 @@ def test_fold_avgpool_into_dense_and_conv():
     np.testing.assert_allclose(ann.forward(folded, x)["o"], ann.forward(g, x)["o"], atol=1e-12)
     snn = passes.convert(g, x, passes.ConversionConfig(spiking_avgpool=True))
     assert sum(isinstance(n.op, ir.AvgPool2d) for n in snn) == 2
+
+
+def _pool_then_padded_conv(pool: tuple[int, int], pad: int) -> ir.Graph:
+    rng = np.random.default_rng(3)
+    side = (12 - pool[0]) // pool[1] + 1 + 2 * pad - 2  # the pooled map, then the 3x3 conv
+    return ir.build([("input", ir.Input((2, 12, 12)), ()),
+                     ("c", ir.conv(rng.normal(size=(4, 2, 3, 3)), padding=1), ("input",)),
+                     ("r", ir.ReLU(), ("c",)), ("p", ir.avgpool(4, *pool), ("r",)),
+                     ("c2", ir.conv(rng.normal(size=(5, 4, 3, 3)), rng.normal(size=5),
+                                    padding=pad), ("p",)),
+                     ("r2", ir.ReLU(), ("c2",)), ("f", ir.Flatten(), ("r2",)),
+                     ("o", ir.linear(rng.normal(size=(3, 5 * side * side))), ("f",))], "o")
+
+
+def test_fold_avgpool_into_a_padded_conv():
+    # AvgPool(2) -> Conv(3x3, padding 1): one Conv(6x6, stride 2, padding 2) on the unpooled
+    # map, exactly (the pooled map's zero padding is the folded one's), so no spiking layer
+    g = _pool_then_padded_conv((2, 2), 1)
+    folded = passes.fold_avgpool(g)
+    assert not any(isinstance(n.op, ir.AvgPool2d) for n in folded)
+    c2 = folded["c2"].op
+    assert c2.weight.shape == (5, 4, 6, 6) and c2.stride == (2, 2) and c2.padding == (2, 2)
+    x = np.random.default_rng(4).random((3, 2, 12, 12))
+    np.testing.assert_allclose(ann.forward(folded, x)["o"], ann.forward(g, x)["o"],
+                               rtol=1e-12, atol=1e-12)
+    snn = passes.convert(g, x, passes.ConversionConfig())
+    kept = passes.convert(g, x, passes.ConversionConfig(spiking_avgpool=True))
+    assert sum(isinstance(n.op, ir.IF) for n in snn) + 1 == sum(
+        isinstance(n.op, ir.IF) for n in kept)
+
+
+def test_an_overlapping_pool_before_a_padded_conv_is_not_folded():
+    # AvgPool(3, stride 2) -> Conv(padding 1): the pooled map's first padded row would take
+    # real pixels in one folded convolution (the windows overlap), so the pool stays a layer
+    g = _pool_then_padded_conv((3, 2), 1)
+    assert g["c2"].shape == (5, 5, 5)
+    folded = passes.fold_avgpool(g)
+    assert isinstance(folded["p"].op, ir.AvgPool2d)
 
 
 def _residual(after: str = "avgpool") -> ir.Graph:

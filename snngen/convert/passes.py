@@ -299,11 +299,42 @@ def _avgpool_matrix(node, in_shape: tuple[int, ...]) -> np.ndarray:
     return kernels.avgpool2d(basis, node.op).reshape(size, -1).T
 
 
+def _fold_into_conv(pool: AvgPool2d, conv: Conv2d, in_shape: tuple[int, ...]) -> Conv2d | None:
+    """The one Conv2d equal to ``conv(pool(x))`` for every ``x`` of ``in_shape``, or None when
+    there is none of this form. Each kernel tap is spread over its pooling window (a kernel of
+    ``(k - 1) * s_pool + k_pool``), the strides multiply, and the padding is the convolution's
+    in pooled pixels times the pool stride, plus the pool's own. That is exact when the pooled
+    map's padding and any rows or columns the pool drops map onto the folded convolution's zero
+    padding; rather than derive every case, the fold is kept only if it equals the original on a
+    random input (both are linear maps, so one that differs does so on a random input)."""
+    w = conv.weight
+    (kh, kw), (sh, sw), (ph, pw) = pool.kernel, pool.stride, pool.padding
+    o_, c_, ch, cw = w.shape
+    big = np.zeros((o_, c_, (ch - 1) * sh + kh, (cw - 1) * sw + kw))
+    for i in range(ch):
+        for j in range(cw):
+            big[:, :, i * sh:i * sh + kh, j * sw:j * sw + kw] += \
+                w[:, :, i:i + 1, j:j + 1] * pool.gain[None, :, None, None]
+    folded = Conv2d(big, conv.bias, (sh * conv.stride[0], sw * conv.stride[1]),
+                    (conv.padding[0] * sh + ph, conv.padding[1] * sw + pw))
+    x = np.random.default_rng(0).random((2, *in_shape))
+    want = kernels.conv2d(kernels.avgpool2d(x, pool), conv)
+    try:
+        got = kernels.conv2d(x, folded)
+    except ValueError:  # no output at all with these sizes
+        return None
+    if got.shape != want.shape:
+        return None
+    tol = 1e-9 * max(1.0, float(np.abs(want).max(initial=0.0)))
+    return folded if np.allclose(got, want, rtol=0.0, atol=tol) else None
+
+
 def fold_avgpool(graph: Graph) -> Graph:
     """Fold an average pooling of spikes into the linear layer that reads it (both are linear,
     so the ANN is unchanged): ``AvgPool -> Flatten -> Linear`` becomes ``Flatten -> Linear``
-    with ``W' = W P``, and ``AvgPool -> Conv2d`` (conv without padding) becomes one Conv2d with
-    the kernels spread over the pooling windows (stride ``s_pool * s_conv``).
+    with ``W' = W P``, and ``AvgPool -> Conv2d`` (padded or not) becomes one Conv2d with the
+    kernels spread over the pooling windows (stride ``s_pool * s_conv``, padding
+    ``p_conv * s_pool + p_pool``) wherever that is exact (:func:`_fold_into_conv`).
 
     The papers make average pooling a layer of IF neurons; every spiking layer adds a rate
     quantisation error, and this one adds nothing the next layer cannot compute itself, so snngen
@@ -329,17 +360,10 @@ def fold_avgpool(graph: Graph) -> Graph:
                       (src,) if name == c else ins)
                      for name, o, ins in graph.specs() if name != n.name]
             return fold_avgpool(build(specs, graph.output))
-        if isinstance(cons.op, Conv2d) and cons.op.padding == (0, 0):
-            w = cons.op.weight
-            (kh, kw), (sh, sw) = op.kernel, op.stride
-            o_, c_, ch, cw = w.shape
-            big = np.zeros((o_, c_, (ch - 1) * sh + kh, (cw - 1) * sw + kw))
-            for i in range(ch):
-                for j in range(cw):
-                    big[:, :, i * sh:i * sh + kh, j * sw:j * sw + kw] += \
-                        w[:, :, i:i + 1, j:j + 1] * op.gain[None, :, None, None]
-            stride = (sh * cons.op.stride[0], sw * cons.op.stride[1])
-            folded = Conv2d(big, cons.op.bias, stride, op.padding)
+        if isinstance(cons.op, Conv2d):
+            folded = _fold_into_conv(op, cons.op, graph[src].shape)
+            if folded is None:
+                continue
             specs = [(name, folded if name == c else o, (src,) if name == c else ins)
                      for name, o, ins in graph.specs() if name != n.name]
             return fold_avgpool(build(specs, graph.output))
