@@ -104,7 +104,11 @@ def _model_args(p: argparse.ArgumentParser) -> None:
                         "by the seeded LFSR")
     p.add_argument("--spiking-avgpool", action="store_true",
                    help="keep average pooling as a layer of IF neurons (the papers); by default "
-                        "it is folded into the next Linear or unpadded Conv2d")
+                        "it is folded into the next Linear or Conv2d where that is exact")
+    p.add_argument("--equalize-concat", action="store_true",
+                   help="one common scale (the largest) for the branches of a concatenation: "
+                        "the reader's weights keep their resolution, the weaker branches fire "
+                        "less (docs/conversion.md)")
     p.add_argument("--calib", type=_positive, default=1000,
                    help="calibration images for normalisation (first N training images)")
 
@@ -317,7 +321,8 @@ def _lanes(s: str) -> dict[str, int]:
 def _config(a: argparse.Namespace) -> ConversionConfig:
     return ConversionConfig(percentile=a.percentile, channelwise=a.channelwise, v_init=a.v_init,
                             v_min=a.v_min, readout=a.readout, input=a.input_mode,
-                            spiking_avgpool=a.spiking_avgpool)
+                            spiking_avgpool=a.spiking_avgpool,
+                            equalize_concat=a.equalize_concat)
 
 
 def _fixed_config(a: argparse.Namespace, bits: int | None = None) -> FixedConfig:

@@ -252,3 +252,75 @@ def test_a_sum_that_cannot_be_distributed_says_which_form_converts(after, why):
     msg = str(e.value)
     assert msg.startswith("sum: the sum of spike trains (h, b) ") and why in msg
     assert "add a ReLU after the sum" in msg
+
+
+def _two_branches(scale_b: float, clip: float | None = None) -> ir.Graph:
+    """Two 1x1-conv branches of the input, the second ``scale_b`` times larger, concatenated
+    and read by one convolution."""
+    rng = np.random.default_rng(5)
+    wa = np.abs(rng.normal(size=(2, 1, 1, 1)))
+    return ir.build([("input", ir.Input((1, 4, 4)), ()),
+                     ("a", ir.conv(wa), ("input",)), ("ra", ir.ReLU(), ("a",)),
+                     ("b", ir.conv(wa * scale_b), ("input",)),
+                     ("rb", ir.ReLU(clip=clip, levels=4 if clip else None), ("b",)),
+                     ("cat", ir.Concat(), ("ra", "rb")),
+                     ("c", ir.conv(rng.normal(size=(3, 4, 3, 3)), padding=1), ("cat",)),
+                     ("rc", ir.ReLU(), ("c",)), ("f", ir.Flatten(), ("rc",)),
+                     ("o", ir.linear(rng.normal(size=(2, 48))), ("f",))], "o")
+
+
+def test_equalize_concat_scales_gives_the_branches_the_largest_scale():
+    g = _two_branches(4.0)
+    x = np.random.default_rng(6).random((50, 1, 4, 4))
+    lam = passes.layer_scales(g, x)
+    assert 3.9 < lam["rb"].max() / lam["ra"].max() < 4.1
+    eq = passes.equalize_concat_scales(g, lam)
+    np.testing.assert_array_equal(eq["ra"], np.full(lam["ra"].shape, lam["rb"].max()))
+    np.testing.assert_array_equal(eq["rb"], lam["rb"])
+    assert eq["rc"] is lam["rc"] and lam["ra"].max() < lam["rb"].max()  # the input is kept
+    # the reader's normalised weights keep their original proportions between the branches
+    conv = {}
+    for flag in (False, True):
+        snn = passes.normalize(x, equalize_concat=flag)(passes.canonicalize(g))
+        conv[flag] = snn["c"].op.weight
+    orig = g["c"].op.weight
+    ratio = np.abs(conv[True]).reshape(3, 4, -1).mean(axis=(0, 2))
+    want = np.abs(orig).reshape(3, 4, -1).mean(axis=(0, 2))
+    np.testing.assert_allclose(ratio / ratio[0], want / want[0], rtol=1e-12)
+    # without it the weaker branch's weights are four times smaller
+    plain = np.abs(conv[False]).reshape(3, 4, -1).mean(axis=(0, 2)) / want
+    assert 3.9 < plain[2] / plain[0] < 4.1
+
+
+def _same(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def test_equalize_concat_scales_keeps_learned_clips_and_channel_wise_scales():
+    x = np.random.default_rng(6).random((50, 1, 4, 4))
+    g = _two_branches(4.0, clip=1.5)
+    lam = passes.layer_scales(g, x)
+    assert _same(passes.equalize_concat_scales(g, lam), lam)
+    g = _two_branches(4.0)
+    lam = passes.layer_scales(g, x, channelwise=True)
+    assert _same(passes.equalize_concat_scales(g, lam), lam)
+
+
+def test_equalize_concat_reaches_the_network_file(tmp_path):
+    from snngen.cli import main
+    from snngen.fixedpoint import netfile
+
+    model = "examples/digits_inception/model.py:make_model"
+    weights = "examples/digits_inception/weights.pt"
+    out = {}
+    for flag in ([], ["--equalize-concat"]):
+        f = tmp_path / f"n{len(flag)}.snn"
+        assert main(["convert", model, "--weights", weights, "--dataset", "digits",
+                     "--max-timesteps", "16", "-o", str(f), *flag]) == 0
+        out[bool(flag)] = netfile.load(f)
+    assert out[True].conversion["equalize_concat"] is True
+    assert out[False].conversion["equalize_concat"] is False
+    # the first branch (the weakest) gets the strongest one's scale: a larger threshold in its
+    # own units, so it fires less
+    th = {k: {q.layer: q.threshold for q in n.quant} for k, n in out.items()}
+    assert th[True]["r1"] > 2 * th[False]["r1"] and th[True]["r5"] == th[False]["r5"]
