@@ -1,6 +1,8 @@
-"""Accuracy and operations per T for both bundled examples (the README's tables).
+"""Accuracy and operations per T for the bundled examples (the README's tables), and for the two
+conversion-only digits networks (an Inception-style concat, a strided convolution with
+max-pooling: issue 15's "any network" targets).
 
-    python benchmarks/accuracy.py [--data-dir ../shared/data/mnist] [--only digits|mnist]
+    python benchmarks/accuracy.py [--data-dir ../shared/data/mnist] [--only EXAMPLE]
 
 For each example and each configuration below, runs `snngen.flows.workflow.evaluate` (the code
 behind `snngen simulate`) on the example's test split and writes
@@ -24,6 +26,14 @@ from snngen.convert.passes import ConversionConfig
 from snngen.fixedpoint.fixednet import FixedConfig
 from snngen.flows.workflow import evaluate, load_experiment
 
+# the networks of this benchmark: the bundled examples and two architectures they do not have
+ACCURACY_EXAMPLES = {
+    **EXAMPLES,
+    "digits_inception": ("examples/digits_inception/model.py:make_model",
+                         "examples/digits_inception/weights.pt", "digits"),
+    "digits_strided": ("examples/digits_strided/model.py:make_model",
+                       "examples/digits_strided/weights.pt", "digits"),
+}
 DEFAULT = "default: layer-wise p99.9, v_init 0.5"
 CONFIGS = {
     DEFAULT: ConversionConfig(),
@@ -38,7 +48,7 @@ TIMESTEPS = (4, 8, 16, 32, 64, 128)
 
 
 def run(example: str, data_dir: str | None) -> dict:
-    model, weights, dataset = EXAMPLES[example]
+    model, weights, dataset = ACCURACY_EXAMPLES[example]
     out: dict = {"example": example, "timesteps": list(TIMESTEPS), "configs": {}}
     for name, cfg in CONFIGS.items():
         # the fixed-point (8-bit golden) column for the default configuration
@@ -83,11 +93,11 @@ def markdown(res: dict) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data-dir", default=MNIST_DIR)
-    ap.add_argument("--only", choices=sorted(EXAMPLES))
+    ap.add_argument("--only", choices=sorted(ACCURACY_EXAMPLES))
     a = ap.parse_args()
     results = RESULTS
     results.mkdir(parents=True, exist_ok=True)
-    for ex in [a.only] if a.only else list(EXAMPLES):
+    for ex in [a.only] if a.only else list(ACCURACY_EXAMPLES):
         if ex == "mnist" and not Path(a.data_dir).is_dir():
             print(f"skipping mnist: {a.data_dir} not found", file=sys.stderr)
             continue
