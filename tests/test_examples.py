@@ -12,7 +12,7 @@ from snngen.ir import graph as ir
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted(p.parent.name for p in (ROOT / "examples").glob("*/model.py"))
-SHAPES = {"digits": (1, 8, 8), "digits_inception": (1, 8, 8)}
+SHAPES = {"digits": (1, 8, 8), "digits_inception": (1, 8, 8), "digits_strided": (1, 8, 8)}
 
 
 @pytest.mark.parametrize("example", EXAMPLES)
