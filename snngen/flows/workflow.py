@@ -94,6 +94,28 @@ def load_fixed_experiment(path: str, dataset: str = "digits", data_dir: str | No
                       int(net.source.get("calib_images", 0)))
 
 
+def load_nir_experiment(path: str, dataset: str = "digits", data_dir: str | None = None,
+                        input_mode: str = "analog", fixed: FixedConfig | None = None,
+                        keep_fixed: bool = True) -> Experiment:
+    """A NIR graph (:mod:`snngen.interop.nirgraph`) and a dataset: the float spiking graph it
+    describes and its fixed-point network (``fixed``: the widths; a graph snngen wrote carries
+    its own, and no float graph). No ANN, no calibration: the graph is spiking already."""
+    from snngen.interop import nirgraph
+
+    source = {"model": Path(path).name, "model_digest": _digest(path), "weights_digest": None,
+              "dataset": dataset, "calib_images": 0}
+    imp = nirgraph.from_nir(nirgraph.read(path), input_mode=input_mode,
+                            fixed=fixed or FixedConfig(), source=source)
+    net = imp.fixed
+    data = split(load_dataset(dataset, data_dir))
+    if tuple(data.test.x.shape[1:]) != net.graph.input.shape:
+        raise ValueError(f"{path} expects inputs of shape {net.graph.input.shape}, dataset "
+                         f"{dataset} has {tuple(data.test.x.shape[1:])}")
+    conv = {k: v for k, v in net.conversion.items() if k in ConversionConfig.__dataclass_fields__}
+    return Experiment(path, dataset, None, imp.snn, net if keep_fixed else None, data,
+                      ConversionConfig(**conv), int(net.source.get("calib_images", 0)))
+
+
 @dataclass(frozen=True)
 class Row:
     timesteps: int

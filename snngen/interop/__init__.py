@@ -1,0 +1,2 @@
+"""Exchange with other spiking-network tools: NIR graphs in and out
+(:mod:`snngen.interop.nirgraph`, the ``nir`` extra; docs/interop.md)."""
