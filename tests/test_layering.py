@@ -39,13 +39,14 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "hwmodel": ("ir", "convert", "fixedpoint", "golden"),
     "backends.verilog": ("ir", "convert", "fixedpoint", "golden", "hwmodel"),
     "backends.amaranth": ("ir", "convert", "fixedpoint", "golden", "hwmodel"),
+    "interop": ("ir", "convert", "fixedpoint"),
     "flows": ("ir", "frontend", "convert", "fixedpoint", "golden", "hwmodel",
-              "backends.verilog", "backends.amaranth"),
+              "backends.verilog", "backends.amaranth", "interop"),
     "cli": ("ir", "frontend", "convert", "fixedpoint", "golden", "hwmodel",
-            "backends.verilog", "backends.amaranth", "flows"),
+            "backends.verilog", "backends.amaranth", "interop", "flows"),
 }
 NO_TORCH = ("ir", "convert", "fixedpoint", "golden", "hwmodel", "backends.verilog",
-            "backends.amaranth")
+            "backends.amaranth", "interop")
 NO_TOOLS = ("ir", "convert", "fixedpoint", "golden", "hwmodel")
 STAGES = sorted(ALLOWED, key=len, reverse=True)  # longest first: backends.x before backends
 

@@ -214,3 +214,15 @@ def test_bad_nir_arguments_are_one_line_errors(digits_snn, tmp_path, capsys):
     assert main(["sweep", str(good), "--weight-bits", "4"]) == 2
     assert "sweep does not read NIR graphs: `snngen convert" in capsys.readouterr().out
     assert not (tmp_path / "x.snn").exists()
+
+
+def test_a_concat_cannot_be_written_as_nir(tmp_path, capsys):
+    net = tmp_path / "inc.snn"
+    model = str(ROOT / "examples/digits_inception/model.py") + ":make_model"
+    assert main(["convert", model, "--weights", str(ROOT / "examples/digits_inception/weights.pt"),
+                 "--dataset", "digits", "--max-timesteps", "16", "-o", str(net)]) == 0
+    capsys.readouterr()
+    assert main(["export-nir", str(net), "-o", str(tmp_path / "inc.nir")]) == 2
+    out = capsys.readouterr().out
+    assert "NIR 1.0 has no concatenation (edges into a node add)" in out and "node " in out
+    assert not (tmp_path / "inc.nir").exists()
