@@ -8,7 +8,7 @@
     snngen graph    MODEL [--weights W] ...
     snngen build    net.snn --target verilog -o DIR [--lanes 2|4,layer=1] [--fifo-depth ...]
     snngen verify   DIR --sim icarus|verilator [--images 4] [--timesteps 16]
-    snngen synth    DIR --device ice40-up5k|ice40-hx8k|ecp5-25k|ecp5-85k [--freq MHz]
+    snngen synth    DIR --device ice40-up5k|ice40-hx8k|ecp5-25k|ecp5-85k|gowin-gw1nr9 [--freq MHz]
     snngen report   DIR [--dataset ...] [--model M --weights W]   (DIR/report.html)
     snngen explore  MODEL|net.snn --weight-bits 4,6,8 --timesteps 8,16,32 --lanes 1,2,4 [--device D]
 
@@ -43,6 +43,7 @@ from rich.table import Table
 from snngen import atomic, outputs
 from snngen.convert.passes import ConversionConfig
 from snngen.fixedpoint.fixednet import FixedConfig
+from snngen.flows.synth import DEVICES as DEVICE_NAMES
 
 
 def _int_list(s: str) -> list[int]:
@@ -232,7 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      "(LUTs, block RAMs, DSPs, Fmax, latency, images/s)")
     p.add_argument("build", help="build directory (`snngen build -o`)")
     p.add_argument("--device", required=True,
-                   choices=("ice40-up5k", "ice40-hx8k", "ecp5-25k", "ecp5-85k"))
+                   choices=tuple(DEVICE_NAMES))
     p.add_argument("--freq", type=float, default=None,
                    help="target clock in MHz for place and route (default: the device's)")
     p.add_argument("--seed", type=int, default=1, help="nextpnr placement seed (default 1)")
@@ -271,7 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--images", type=_positive, default=None,
                    help="evaluate on the first N test images (default: all)")
     p.add_argument("--device", default=None,
-                   choices=("ice40-up5k", "ice40-hx8k", "ecp5-25k", "ecp5-85k"),
+                   choices=tuple(DEVICE_NAMES),
                    help="also synthesise every (width, lanes) design for this FPGA (slow)")
     p.add_argument("--freq", type=float, default=None,
                    help="target clock in MHz for place and route (default: the device's)")
@@ -933,7 +934,7 @@ def cmd_explore(a: argparse.Namespace, console: Console) -> int:
                         f"{', ' + a.device if a.device else ''} (* Pareto-optimal)")
     cols = ["weights", "T", "lanes", "acc %", "cycles/img", "min..max", "memory bits"]
     if a.device:
-        cols += ["LUTs" if a.device.startswith("ecp5") else "logic cells", "BRAMs", "DSPs",
+        cols += ["logic cells" if a.device.startswith("ice40") else "LUTs", "BRAMs", "DSPs",
                  "Fmax MHz", "latency us", "images/s"]
     for col in [*cols, "pareto"]:
         table.add_column(col, justify="right")

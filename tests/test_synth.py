@@ -30,6 +30,7 @@ def _json(name: str) -> dict:
     ("ice40-hx8k", "ice40_hx8k_digits_nextpnr.log"),
     ("ecp5-25k", "ecp5_25k_digits_nextpnr.log"),
     ("ecp5-85k", "ecp5_85k_digits_nextpnr.log"),
+    ("gowin-gw1nr9", "gowin_gw1nr9_digits_t4_nextpnr.log"),
 ])
 def test_device_capacities_are_nextpnrs(name, log):
     dev = synth.DEVICES[name]
@@ -41,6 +42,18 @@ def test_device_capacities_are_nextpnrs(name, log):
         assert avail.get("ICESTORM_DSP", 0) == dev.dsps
         assert avail.get("ICESTORM_SPRAM", 0) == dev.spram
         assert avail["SB_IO"] == dev.io
+    elif dev.family == "gowin":
+        assert avail["LUT4"] == dev.luts
+        assert avail["DFF"] == dev.ffs
+        assert avail["BSRAM"] == dev.brams
+        assert avail["MULT18X18"] == dev.dsps
+        # nextpnr counts the die's I/O cells (276); the package bonds fewer, and snngen uses
+        # those without a special function (gowin_pins)
+        assert avail["IOB"] == 276
+        clocks, free = synth.gowin_pins(dev)
+        assert dev.io == len(clocks) + len(free)
+        assert dev.nextpnr_args == ("--device", dev.part, "--vopt", "family=GW1N-9C")
+        return
     else:
         assert avail["TRELLIS_COMB"] == dev.luts
         assert avail["TRELLIS_FF"] == dev.ffs
@@ -65,7 +78,12 @@ def test_device_table_matches_the_datasheets():
     assert [d[n].nextpnr_args for n in d] == [("--up5k", "--package", "sg48"),
                                               ("--hx8k", "--package", "ct256"),
                                               ("--25k", "--package", "CABGA256"),
-                                              ("--85k", "--package", "CABGA381")]
+                                              ("--85k", "--package", "CABGA381"),
+                                              ("--device", "GW1NR-LV9QN88PC6/I5", "--vopt",
+                                               "family=GW1N-9C")]
+    # the Tang Nano 9K's GW1NR-9: 8,640 LUT4, 6,480 FF, 26 BSRAM of 18 kbit, 20 MULT18
+    g = d["gowin-gw1nr9"]
+    assert (g.luts, g.ffs, g.brams, g.dsps) == (8640, 6480, 26, 20)
 
 
 def test_unknown_device():
@@ -359,6 +377,51 @@ def test_wrapper_verilog():
         synth.wrapper_verilog({**MANIFEST, "parameters": {"MEM_DIR": 'a"b'}})
 
 
+def test_gowin_pins_and_constraints(tmp_path):
+    dev = synth.DEVICES["gowin-gw1nr9"]
+    clocks, free = synth.gowin_pins(dev)
+    # apycula's QFN88P pinout: the three GCLKT inputs, and 48 pins with no special function
+    # (none of the JTAG, configuration, PLL or clock pins)
+    assert clocks == ["10", "35", "52"]
+    assert len(free) == 48 and {"5", "6", "7", "8", "9", "4"}.isdisjoint(free)
+    ports = synth.wrapper_ports(MANIFEST)
+    cst = synth.gowin_cst(dev, ports)
+    lines = cst.splitlines()
+    assert lines[1] == 'IO_LOC "clk" 10;'
+    bits = sum(w for p, _, w in ports if p != "clk")
+    assert len(lines) == 2 + bits
+    assert len({ln.split()[-1] for ln in lines[1:]}) == bits + 1  # every pin once
+    # the real run's constraints (tests/data/synth) were made the same way
+    assert _text("gowin_gw1nr9_digits_t4_pins.cst").splitlines()[1] == 'IO_LOC "clk" 10;'
+    too_many = [("clk", "in", 1), ("wide", "out", 60)]
+    with pytest.raises(synth.DoesNotFit, match="needs 61 I/O pins, the package has 49"):
+        synth.gowin_cst(dev, too_many)
+
+
+def test_gowin_reports():
+    cells = synth.parse_stat(_text("gowin_gw1nr9_digits_t4_stat.txt"))
+    assert cells["LUT4"] == 791 and cells["ALU"] == 923 and cells["RAM16SDP4"] == 112
+    mems = synth.parse_memory_mapping(_text("gowin_gw1nr9_digits_t4_yosys_libmap.log"))
+    assert mems["s1_5_fifo.mem"] == ("bram", "$__GOWIN_DP_")
+    assert mems["s1_5.router.wmem"] == ("bram", "$__GOWIN_SP_")
+    assert mems["s0_2.array.kmem"] == ("bram", "$__GOWIN_SDP_")
+    assert mems["s1_5.array.g_lane[0].mem"] == ("lutram", "$__GOWIN_LUTRAM_")
+    assert mems["readout.cnt"] == ("logic", "FF")
+    log = _text("gowin_gw1nr9_digits_t4_nextpnr.log")
+    util = synth.parse_utilisation(log)
+    assert util["LUT4"] == (4250, 8640) and util["BSRAM"] == (8, 26)
+    res = synth._resources(synth.DEVICES["gowin-gw1nr9"], util)
+    assert res["luts"]["used"] == 4250 and res["brams"]["used"] == 8
+    assert res["dsps9"]["used"] == 2 and res["lutram"]["used"] == 112
+    fmax = synth.parse_fmax(log)
+    assert fmax[synth.pick_clock(list(fmax))] == (91.77, 50.0, True)
+    cells_by = synth.parse_cell_list(_text("gowin_gw1nr9_digits_t4_cells.txt"))
+    bram = [c for t in ("SP", "SPX9", "SDPB", "SDPX9B", "DPB", "DPX9B")
+            for c in cells_by.get(t, [])]
+    per_mem = synth.memory_cells(bram)
+    assert sum(per_mem.values()) == 8
+
+
 def test_yosys_script():
     srcs = ["rtl/snn_rom.v", "rtl/snn_net.v"]
     up5k = synth.yosys_script(synth.DEVICES["ice40-up5k"], srcs, "synth/ice40-up5k")
@@ -372,6 +435,9 @@ def test_yosys_script():
     assert "synth_ice40 -top snngen_synth_top" in hx and "-dsp" not in hx     # no DSPs
     ecp = synth.yosys_script(synth.DEVICES["ecp5-25k"], srcs, "synth/ecp5-25k")
     assert "synth_ecp5 -top snngen_synth_top -json synth/ecp5-25k/netlist.json" in ecp
+    gw = synth.yosys_script(synth.DEVICES["gowin-gw1nr9"], srcs, "synth/gowin-gw1nr9")
+    assert "synth_gowin -top snngen_synth_top -json synth/gowin-gw1nr9/netlist.json" in gw
+    assert "tee -q -a synth/gowin-gw1nr9/cells.txt select -list t:SDPX9B" in gw.splitlines()
 
 
 def _fake_build(tmp_path: Path) -> Path:

