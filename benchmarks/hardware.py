@@ -68,6 +68,9 @@ CONFIGS = [
     ("mnist_lenet", "ecp5-25k", "16"),
     ("mnist_cnn_qcfs", "ecp5-25k", "1=16,4=32,8_if=2"),
     ("mnist_cnn_qcfs", "ecp5-85k", "1=16,4=32,8_if=2"),
+    # the Tang Nano 9K's GW1NR-9 (issue 17: more FPGA families)
+    ("digits_qcfs", "gowin-gw1nr9", "2,5=4"),
+    ("mnist_lenet", "gowin-gw1nr9", "2"),
 ]
 
 
@@ -119,6 +122,8 @@ def run(example: str, device: str, lanes: str, a: argparse.Namespace, work: Path
         rec.update(luts=used.get("luts"), yosys_lut4=rep.lut4, ffs=rep.ffs,
                    brams=used.get("brams"), sprams=used.get("spram", 0),
                    dsps=used.get("dsps", 0),
+                   # Gowin: its 9x9 multipliers are counted apart from the 18x18 ones
+                   **({"dsps9": used["dsps9"]} if "dsps9" in used else {}),
                    fmax_mhz=rep.fmax_mhz, timing_met=rep.timing_met,
                    latency_us=(round(rec["cycles_mean"] / rep.fmax_mhz, 1)
                                if rep.fmax_mhz else None),
