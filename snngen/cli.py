@@ -138,7 +138,9 @@ def _fixed_args(p: argparse.ArgumentParser, sweep: bool = False, timesteps: bool
 def _sim_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timesteps", type=_int_list, default=[8, 16, 32, 64, 128],
                    help="comma-separated T values (default 8,16,32,64,128)")
-    p.add_argument("--seed", type=int, default=1, help="LFSR seed for spike input (1..2^32-1)")
+    p.add_argument("--seed", type=int, default=None,
+                   help="LFSR seed for spike input (1..2^32-1; default: the network file's, "
+                        "else 1)")
     p.add_argument("--limit", type=_positive, help="evaluate on the first N test images only")
     p.add_argument("--batch-size", type=_positive, default=256)
     p.add_argument("--engine", choices=("fast", "int64"), default="fast",
@@ -154,6 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("convert", help="convert and quantise; write the network file")
     _model_args(p)
     _fixed_args(p, timesteps=False)
+    p.add_argument("--seed", type=int, default=None,
+                   help="LFSR seed of spike input (1..2^32-1, default 1), kept in the network "
+                        "file")
     p.add_argument("-o", "--output", required=True, help="network file to write (.snn)")
     p.add_argument("--force", action="store_true",
                    help="replace an existing output file (an input file is never replaced)")
@@ -332,7 +337,8 @@ def _config(a: argparse.Namespace) -> ConversionConfig:
     return ConversionConfig(percentile=a.percentile, channelwise=a.channelwise, v_init=a.v_init,
                             v_min=a.v_min, readout=a.readout, input=a.input_mode,
                             spiking_avgpool=a.spiking_avgpool,
-                            equalize_concat=a.equalize_concat)
+                            equalize_concat=a.equalize_concat,
+                            seed=1 if getattr(a, "seed", None) is None else a.seed)
 
 
 def _fixed_config(a: argparse.Namespace, bits: int | None = None) -> FixedConfig:
@@ -649,7 +655,8 @@ def cmd_plot(a: argparse.Namespace, console: Console) -> int:
     if not 0 <= a.image < len(test):
         raise ValueError(f"--image {a.image} is outside the test split (0..{len(test) - 1})")
     trace = sim.simulate(exp.snn, test.x[a.image:a.image + 1], [max(a.timesteps)],
-                         input_mode=exp.config.input, seed=a.seed, trace=True)
+                         input_mode=exp.config.input,
+                         seed=exp.config.seed if a.seed is None else a.seed, trace=True)
     for f in plots.write_all(rep, exp.snn, trace, int(test.y[a.image]), a.out):
         console.print(f"wrote {f}")
     return 0

@@ -248,6 +248,14 @@ def test_refuses_truncated(fraction):
     refuse(raw[:max(1, int(len(raw) * fraction))], "truncated")
 
 
+def test_every_cut_says_truncated():
+    # wherever the file is cut (inside a number's sign, fraction or exponent, a literal, a key),
+    # the message is "truncated", never a JSON syntax error
+    raw = data(RES_SEEDS[0])
+    for cut in range(1, len(raw)):
+        refuse(raw[:cut], "truncated")
+
+
 def test_refuses_missing_trailing_newline_and_trailing_data():
     raw = data(RES_SEEDS[0])
     refuse(raw[:-1], "truncated")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -227,3 +228,33 @@ def test_a_spike_into_an_add_is_one_operation_a_current_none():
     assert np.array_equal(res.layer_ops["add"], spikes)  # c2's current adds nothing
     total = sum(v.sum(axis=0) for v in res.layer_ops.values())
     assert np.array_equal(res.ops[8], total)
+
+
+def test_the_spike_input_seed_is_kept_in_the_network_file(tmp_path, capsys):
+    # a spike-input network file fixes what it computes: the LFSR seed is in its conversion
+    # settings (default 1), simulations of the file use it, and --seed still overrides it
+    from snngen.cli import main
+
+    root = Path(__file__).resolve().parent.parent
+    digits = [f"{root}/examples/digits/model.py:make_model", "--weights",
+              f"{root}/examples/digits/weights.pt", "--dataset", "digits", "--input", "spikes",
+              "--max-timesteps", "8"]
+    f7, f1 = tmp_path / "s7.snn", tmp_path / "s1.snn"
+    assert main(["convert", *digits, "--seed", "7", "-o", str(f7)]) == 0
+    assert main(["convert", *digits, "-o", str(f1)]) == 0
+    assert netfile.load(f7).conversion["seed"] == 7
+    assert netfile.load(f1).conversion["seed"] == 1
+    capsys.readouterr()
+
+    def ops(*args: str) -> str:
+        out = tmp_path / "r.json"
+        assert main(["simulate", *args, "--timesteps", "8", "--limit", "40", "--json", str(out),
+                     "--force"]) == 0
+        rep = json.loads(out.read_text())
+        return json.dumps([rep["seed"], rep["rows"]], sort_keys=True)
+
+    by_file = ops(str(f7))
+    assert by_file == ops(str(f1), "--seed", "7")
+    assert by_file != ops(str(f1))
+    assert main(["convert", *digits, "--seed", "0", "-o", str(tmp_path / "bad.snn")]) == 2
+    assert "seed must be an integer in 1..2^32-1" in capsys.readouterr().out

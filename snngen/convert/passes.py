@@ -84,6 +84,9 @@ class ConversionConfig:
     input: "analog" (pixels as a constant current) or "spikes" (rate-coded input). With analog
         input, max-pooling of a time-invariant current is done on the current, before the IF
         neurons (:func:`pool_static_currents`), so the network depends on this choice.
+    seed: the LFSR seed of spike input (docs/semantics.md §2, 1 .. 2^32 - 1), kept in the
+        network file with the rest, so that a spike-input network file fixes what it computes;
+        a simulation may still override it.
     """
 
     percentile: float = 99.9
@@ -94,6 +97,7 @@ class ConversionConfig:
     v_min: float | None = None
     spiking_avgpool: bool = False
     equalize_concat: bool = False
+    seed: int = 1
 
     def __post_init__(self) -> None:
         if not 0 < self.percentile <= 100:
@@ -104,6 +108,10 @@ class ConversionConfig:
             raise ValueError(f"input must be 'analog' or 'spikes', got {self.input!r}")
         if not 0 <= self.v_init < 1:
             raise ValueError(f"v_init must be in [0, 1), got {self.v_init}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) \
+                or not 1 <= self.seed <= 0xFFFFFFFF:
+            raise ValueError(f"seed must be an integer in 1..2^32-1 (an LFSR stuck at 0 never "
+                             f"spikes), got {self.seed!r}")
         if self.v_min is not None and self.v_min > 0:
             raise ValueError(f"v_min must be <= 0 (a multiple of the threshold), got {self.v_min}")
 

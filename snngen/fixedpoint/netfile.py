@@ -21,6 +21,7 @@ import hashlib
 import json
 import math
 import os
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -66,6 +67,12 @@ _CONFIG_KEYS = ("input_bits", "layer_bits", "max_timesteps", "membrane_bits", "w
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 _CHECKSUM_PREFIX = "sha256:"
 _MAX_ELEMENTS = 1 << 31  # per node and image: keeps every shape computation far from int64
+
+
+# what a cut can leave of a JSON token at the end of a file
+# (a lone minus sign, the "." or exponent of a number the decoder stopped before, a prefix of
+# true/false/null)
+_PARTIAL_TOKEN = re.compile(r"-|\.|[eE][+-]?|t(r(u)?)?|f(a(l(s)?)?)?|n(u(l)?)?")
 
 
 class NetFileError(ValueError):
@@ -798,7 +805,9 @@ def _parse(data: bytes) -> Any:
         return json.loads(text, object_pairs_hook=_no_duplicates, parse_float=_parse_float,
                           parse_constant=_reject_constant)
     except json.JSONDecodeError as e:
-        if e.pos >= len(text.rstrip()) or e.msg.startswith("Unterminated string"):
+        # the document ends early: at the error, or inside a token the cut left unfinished
+        if e.pos >= len(text.rstrip()) or e.msg.startswith("Unterminated string") \
+                or _PARTIAL_TOKEN.fullmatch(text[e.pos:].rstrip()):
             raise _Bad(None, f"truncated: the JSON ends early ({e.msg} at line {e.lineno} "
                              f"column {e.colno}, {len(data)} bytes)") from None
         raise _Bad(None, f"not valid JSON: {e.msg} at line {e.lineno} column {e.colno} "

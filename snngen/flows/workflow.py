@@ -150,10 +150,13 @@ class Report:
 
 
 def evaluate(exp: Experiment, timesteps: Sequence[int] = (8, 16, 32, 64, 128),
-             seed: int = 1, limit: int | None = None, batch_size: int = 256,
+             seed: int | None = None, limit: int | None = None, batch_size: int = 256,
              progress: Callable[[int], None] | None = None, engine: str = "fast") -> Report:
     """ANN, float SNN and fixed-point SNN accuracy and operations on the test split (first
-    ``limit`` images). ``progress(k)`` is told of every batch of every simulation."""
+    ``limit`` images). ``progress(k)`` is told of every batch of every simulation. ``seed``
+    (spike input's LFSR) defaults to the conversion's (the network file's)."""
+    if seed is None:
+        seed = exp.config.seed
     test = exp.data.test if limit is None else exp.data.test.subset(0, limit)
     mode = exp.config.input
     ann_acc = None if exp.ann is None else float(np.mean(ann.predict(exp.ann, test.x) == test.y))
