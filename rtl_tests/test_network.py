@@ -176,11 +176,13 @@ def test_a_fifo_too_small_deadlocks_loudly(sim, monkeypatch):
     for r in rep.images[1:]:
         assert r.mismatches == [f"image {r.image}: not simulated: the run stopped at an "
                                 "earlier image (see it)"]
-    # the per-edge cocotb bench stops at the same edge with the same record
-    fast = verify.simulate(out, sim, pixels, 6, work_dir=NET_BUILDS / f"deadlock-{sim}-work")
-    slow = verify.simulate(out, sim, pixels, 6, work_dir=NET_BUILDS / f"deadlock-{sim}-edges",
-                           bench_kind="edges")
-    assert len(fast) == 1 and fast == slow
+    # the per-edge cocotb bench stops at the same edge with the same record (on Icarus: a
+    # cocotb Verilator build would only add its compile time)
+    if sim == "icarus":
+        fast = verify.simulate(out, sim, pixels, 6, work_dir=NET_BUILDS / f"deadlock-{sim}-work")
+        slow = verify.simulate(out, sim, pixels, 6,
+                               work_dir=NET_BUILDS / f"deadlock-{sim}-edges", bench_kind="edges")
+        assert len(fast) == 1 and fast == slow
 
 
 def test_the_harness_is_lint_clean(digits_net, tmp_path):

