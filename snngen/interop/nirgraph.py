@@ -304,19 +304,12 @@ def from_nir(graph, *, input_mode: str = "analog", fixed: FixedConfig | None = N
         raise NirError(f"the graph has {len(inputs)} Input and {len(outputs)} Output nodes; "
                        "snngen needs exactly one of each")
     specs: list[tuple[str, object, tuple[str, ...]]] = []
-    # a node's name in the snngen graph: NIR nodes that snngen folds away (Scale after a
-    # linear op, the Output) map to the node they fold into
-    alias: dict[str, str] = {}
     quant: dict[str, LayerQuant] = {}
     out_name = None
-
-    def src(k: str) -> tuple[str, ...]:
-        return tuple(alias.get(i, i) for i in ins[k])
-
     for k in order:
         node, meta = nodes[k], _meta(nodes[k])
         kind = type(node).__name__
-        srcs = src(k)
+        srcs = tuple(ins[k])
         if isinstance(node, nir.Input):
             shape = tuple(int(x) for x in np.asarray(node.input_type["input"]).reshape(-1))
             specs.append((k, Input(shape), ()))
@@ -394,7 +387,8 @@ def from_nir(graph, *, input_mode: str = "analog", fixed: FixedConfig | None = N
                            "Scale)")
     if out_name is None:
         raise NirError("the Output is not connected")
-    specs = _mark_output(_fold(specs), alias.get(out_name, out_name))
+    # (a Scale folded into the op before it keeps its own name, so the names still hold)
+    specs = _mark_output(_fold(specs), out_name)
     try:
         g = build(specs, out_name)
     except ValueError as e:
