@@ -72,23 +72,24 @@ def parse_record(text: str, stages: int, count_width: int, classes: int) -> list
     records: list[dict] = []
     rec: dict | None = None
     mask = (1 << count_width) - 1
+
+    def begin(**fields) -> dict:
+        new = {"events": [{} for _ in range(stages)], "eot_edges": [{} for _ in range(stages)],
+               "step_edges": {}, **fields}
+        records.append(new)
+        return new
     for n, line in enumerate(text.splitlines(), start=1):
         f = line.split()
         if not f:
             continue
         kind = f[0]
         if kind == "B":
-            rec = {"events": [{} for _ in range(stages)],
-                   "eot_edges": [{} for _ in range(stages)], "step_edges": {},
-                   "start_edge": int(f[1])}
-            records.append(rec)
+            rec = begin(start_edge=int(f[1]))
             continue
         if kind == "X":
             # the budget ran out: in the current image, or before the next one started
             if rec is None or "class" in rec:
-                rec = {"events": [{} for _ in range(stages)],
-                       "eot_edges": [{} for _ in range(stages)], "step_edges": {}}
-                records.append(rec)
+                rec = begin()
             rec["timeout"] = int(f[1])
             continue
         if rec is None:
