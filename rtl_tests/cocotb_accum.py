@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import cocotb
 import numpy as np
-from lanebench import LaneBench, config, hazard_rows, uint
+from lanebench import LaneBench, config, uint
 
 from snngen.backends.verilog.memfile import read_mem
 from snngen.hwmodel.blocks import accum, banks
@@ -111,7 +111,7 @@ class AccumBench(LaneBench):
             self.acc[n] += w
             seq.append((row, w))
 
-        for row in hazard_rows(rng, nrows) if nrows else []:
+        for row in self.shared_rows(nrows) if nrows else []:
             add(row)
         if free and nrows:
             # a couple of long same-sign runs of near-extreme weights: the sums leave the
@@ -129,6 +129,7 @@ class AccumBench(LaneBench):
         return seq
 
     async def updates(self, p_gap: float, free: bool = False, last_row0: bool = False) -> None:
+        self.new_shared_rows()
         await self.drive_updates([self.lane_updates(j, free, last_row0)
                                   for j in range(self.lanes)], p_gap)
 
@@ -230,7 +231,8 @@ async def test_images(dut) -> None:
             await bench.readout(p_ready, force_stall=part == 1, free=free)
             await bench.idle(rng.randrange(3))
     bench.check_coverage(["stall_cycles", "back_to_back_same_accumulator", "updates",
-                          "wrapped_accumulators", "negative_values"])
+                          "wrapped_accumulators", "negative_values",
+                          *(["multi_lane_row_updates"] if bench.lanes > 1 else [])])
 
 
 @cocotb.test()

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import cocotb
 import numpy as np
-from lanebench import LaneBench, config, hazard_rows
+from lanebench import LaneBench, config
 
 from snngen.backends.verilog.memfile import read_mem
 from snngen.golden.model import if_update
@@ -163,7 +163,7 @@ class IfArrayBench(LaneBench):
                 w = -self.wmax - 1  # the most negative code
             return w
 
-        for row in hazard_rows(rng, nrows) if nrows else []:
+        for row in self.shared_rows(nrows) if nrows else []:
             add(row, weight())
         # some neurons end exactly on the threshold (v + I == THRESHOLD: fires, >= not >);
         # every neuron can, until the first one did
@@ -205,6 +205,7 @@ class IfArrayBench(LaneBench):
             k_wr = (row, values)
             self.stats["k_write_at_sweep"] += 1
         current = np.zeros(self.n, dtype=np.int64)
+        self.new_shared_rows()
         await self.drive_updates([self.lane_updates(j, current) for j in range(self.lanes)],
                                  p_gap)
         # expected result of this timestep
@@ -280,7 +281,7 @@ async def test_images(dut) -> None:
             await bench.timestep(p_gap, p_ready, force_stall=t == steps - 1, k_at_sweep=t == 1)
             await bench.idle(rng.randrange(3))  # idle gaps between timesteps
     keys = ["stall_cycles", "back_to_back_same_neuron", "k_writes", "exactly_threshold",
-            "k_write_at_sweep"]
+            "k_write_at_sweep", *(["multi_lane_row_updates"] if bench.lanes > 1 else [])]
     bench.check_coverage([*keys, "spikes"] if bench.spiking else keys)
     s = bench.stats
     if bench.spiking:

@@ -2,9 +2,10 @@
 cocotb_accum.py), and how test_if_array.py and test_accum.py run them on both backends.
 
 Both blocks are LANES RAM banks of signed words (word n in bank n % LANES at row n / LANES)
-behind the same control contract (the headers of snn_if_array.v and snn_accum.v): update
-lanes (upd_valid/upd_addr/upd_weight, one read-add-write per lane and cycle, exact for the same
-word at any spacing), a clear that takes exactly ceil(N/LANES) busy cycles, a sweep onto one m
+behind the same control contract (the headers of snn_if_array.v and snn_accum.v): row updates
+(upd_valid/upd_addr/upd_weight: one read-add-write of a whole bank row per cycle, field j of
+upd_weight added to lane j's word, exact for the same row at any spacing), a clear that takes
+exactly ceil(N/LANES) busy cycles, a sweep onto one m
 stream, readies by the priority clear > sweep > updates and only while idle, every output a
 register or a function of registers and clear_valid/sweep_valid, and a synchronous reset that
 makes the block idle. :class:`LaneBench` drives one cycle at a time and checks, in every cycle:
@@ -15,9 +16,11 @@ makes the block idle. :class:`LaneBench` drives one cycle at a time and checks, 
   from an update, m_ready, or the block's other inputs to any output);
 
 and provides what both blocks do the same way: reset (optionally inside a clear or a sweep),
-the clear with its exact cycle count, random update sequences with same-word hazards (runs on
-consecutive cycles and a, b, a at spacing 2) driven on all lanes with random gaps, and idle
-gaps that must stay idle.
+the clear with its exact cycle count, random update sequences with same-row hazards (runs on
+consecutive cycles and a, b, a at spacing 2), one per lane, merged into row updates (the lanes
+whose next update is to the same row go together, the others add 0; a lane without a word in
+a row always adds 0, as the router's ROM gives it) with random gaps, and idle gaps that must
+stay idle.
 """
 
 from __future__ import annotations
@@ -38,7 +41,8 @@ from snngen.hwmodel.blocks import banks
 PERIOD_NS = 10
 P_PROBE = 0.15  # share of checked cycles that first probe for combinational paths
 
-Update = tuple[int, int]  # (bank row, signed weight)
+Update = tuple[int, int]  # (bank row, signed weight) of one lane
+RowUpdate = tuple[int, Sequence[int]]  # (bank row, the LANES signed weights)
 
 
 def uint(value) -> int:
@@ -97,9 +101,11 @@ class LaneBench:
                       seed, cocotb.RANDOM_SEED)
         self.cycle = 0
         self.stats: collections.Counter = collections.Counter()
-        assert len(dut.upd_valid) == self.lanes and len(dut.upd_ready) == self.lanes
-        assert len(dut.upd_addr) == self.lanes * addr_width
+        assert len(dut.upd_valid) == 1 and len(dut.upd_ready) == 1
+        assert len(dut.upd_addr) == addr_width
         assert len(dut.upd_weight) == self.lanes * upd_width
+        # the rows of this timestep's hazard sequence, shared by the lanes (shared_rows)
+        self._shared: list[int] = []
 
     def msg(self, text: str) -> str:
         return f"cycle {self.cycle}: {text}"
@@ -118,27 +124,26 @@ class LaneBench:
         names = ("busy", "clear_ready", "sweep_ready", "upd_ready", "m_valid", *self.OUTPUTS)
         return {name: str(getattr(d, name).value) for name in names}
 
-    async def step(self, clear=0, sweep=0, upd: Sequence[Update | None] | None = None,
+    async def step(self, clear=0, sweep=0, upd: RowUpdate | None = None,
                    m_ready=1, check=True, **extra) -> dict:
-        """Drive one cycle: ``upd`` is a list per lane of None or (row, weight), ``extra`` the
-        block's other inputs. Returns the outputs (ints; the m payload only while m_valid) and
-        ``upd_fire``, the lanes whose update transferred. ``check=False`` (the reset at time 0,
+        """Drive one cycle: ``upd`` is None or (row, the LANES weights), ``extra`` the block's
+        other inputs. Returns the outputs (ints; the m payload only while m_valid) and
+        ``upd_fire``, whether the row update transferred. ``check=False`` (the reset at time 0,
         where outputs may be X): nothing is checked or returned."""
         d, rng = self.dut, self.rng
-        valid = addr = weight = 0
-        for j, u in enumerate(upd or []):
-            if u is not None:
-                valid |= 1 << j
-                addr |= u[0] << (j * self.addr_w)
-                weight |= (u[1] & ((1 << self.upd_w) - 1)) << (j * self.upd_w)
+        valid = int(upd is not None)
+        addr = upd[0] if upd is not None else 0
+        weight = 0
+        for j, w in enumerate(upd[1] if upd is not None else []):
+            weight |= (w & ((1 << self.upd_w) - 1)) << (j * self.upd_w)
         d.clear_valid.value = clear
         d.sweep_valid.value = sweep
         probe = check and rng.random() < P_PROBE
         if probe:
             # every other input at another value first: no output may follow them (the
             # readies depend on clear_valid and sweep_valid only, the rest on registers)
-            d.upd_valid.value = ~valid & ((1 << self.lanes) - 1)
-            d.upd_addr.value = rng.getrandbits(self.lanes * self.addr_w)
+            d.upd_valid.value = 1 - valid
+            d.upd_addr.value = rng.getrandbits(self.addr_w)
             d.upd_weight.value = rng.getrandbits(self.lanes * self.upd_w)
             d.m_ready.value = 1 - m_ready
             self.drive_other()
@@ -162,9 +167,7 @@ class LaneBench:
         out = self.sample()
         # the readies follow the documented priority: clear > sweep > updates, all only idle
         idle = not out["busy"]
-        all_lanes = (1 << self.lanes) - 1
-        expect = (int(idle), int(idle and not clear),
-                  all_lanes if idle and not clear and not sweep else 0)
+        expect = (int(idle), int(idle and not clear), int(idle and not clear and not sweep))
         got = (out["clear_ready"], out["sweep_ready"], out["upd_ready"])
         assert got == expect, self.msg(f"readies {got}, expected {expect}")
         out["upd_fire"] = valid & out["upd_ready"]
@@ -182,12 +185,14 @@ class LaneBench:
             out["m_eot"] = int(d.m_eot.value)
         return out
 
-    def junk_updates(self) -> list[Update | None]:
-        """Random updates on random lanes, any address the port can carry: offered where
-        they must be refused."""
+    def junk_updates(self) -> RowUpdate | None:
+        """A random row update (or none), any address the port can carry and any weights:
+        offered where it must be refused."""
         rng = self.rng
-        return [(rng.randrange(1 << self.addr_w), rng.randint(self.umin, self.umax))
-                if rng.random() < 0.5 else None for _ in range(self.lanes)]
+        if rng.random() < 0.3:
+            return None
+        return (rng.randrange(1 << self.addr_w),
+                [rng.randint(self.umin, self.umax) for _ in range(self.lanes)])
 
     def junk(self) -> dict:
         """Random inputs for a busy cycle: they must all be refused or ignored."""
@@ -271,27 +276,49 @@ class LaneBench:
         """The neuron (or accumulator) at ``row`` of lane ``j``."""
         return banks.neuron_at(j, row, self.lanes, self.plane)
 
+    def new_shared_rows(self) -> None:
+        """Draw the bank-row sequence (hazard_rows over every row) that the lanes' update
+        sequences of the next drive_updates follow (shared_rows), so that their updates often
+        meet in one row update."""
+        self._shared = hazard_rows(self.rng, self.rows)
+
+    def shared_rows(self, nrows: int) -> list[int]:
+        """The shared row sequence as one lane's: its rows < ``nrows`` (the lane's rows), each
+        kept with probability 0.8, and now and then one of its own."""
+        rng = self.rng
+        out = []
+        for row in self._shared:
+            if row < nrows and rng.random() < 0.8:
+                out.append(row)
+            if rng.random() < 0.05:
+                out.append(rng.randrange(nrows))
+        return out
+
     async def drive_updates(self, seqs: Sequence[Sequence[Update]], p_gap: float) -> None:
-        """Drive one update sequence per lane, all lanes at once, each lane skipping a cycle
-        with probability ``p_gap``; every update offered while idle must transfer at once."""
+        """Drive one update sequence per lane as row updates: a cycle (unless it is a gap,
+        with probability ``p_gap``) takes the row at the head of a random lane's queue, and
+        every lane whose next update is to that row adds its weight, the others 0; every row
+        update offered while idle must transfer at once."""
         rng = self.rng
         queues = [collections.deque(s) for s in seqs]
         self.stats["updates"] += sum(len(q) for q in queues)
-        prev: list[Update | None] = [None] * self.lanes
+        prev_row: int | None = None
         while any(queues):
-            upd: list[Update | None] = []
-            for j, q in enumerate(queues):
-                u = q[0] if q and rng.random() >= p_gap else None
-                upd.append(u)
-                if u is not None and prev[j] is not None and prev[j][0] == u[0]:
-                    self.stats[f"back_to_back_same_{self.WORD}"] += 1
-                prev[j] = u
-            out = await self.step(upd=upd)
-            expect = sum(1 << j for j, u in enumerate(upd) if u is not None)
-            assert out["upd_fire"] == expect, self.msg("update refused while idle")
-            for j, u in enumerate(upd):
-                if u is not None:
-                    queues[j].popleft()
+            if rng.random() < p_gap:
+                await self.step()
+                prev_row = None
+                continue
+            row = rng.choice([q[0][0] for q in queues if q])
+            weights = []
+            for q in queues:
+                take = bool(q) and q[0][0] == row
+                weights.append(q.popleft()[1] if take else 0)
+            members = sum(w != 0 for w in weights)
+            self.stats["multi_lane_row_updates"] += members > 1
+            self.stats[f"back_to_back_same_{self.WORD}"] += prev_row == row
+            prev_row = row
+            out = await self.step(upd=(row, weights))
+            assert out["upd_fire"] == 1, self.msg("update refused while idle")
 
     def check_coverage(self, keys: Sequence[str]) -> None:
         s = self.stats

@@ -158,8 +158,8 @@ def test_accum_ports_match_the_verilog():
                 bias_init=_bias_words(dict(lanes=2, k_width=14), [-3, 0, 5]))
     ports = {name: (len(value), d) for name, (value, d) in dut.verilog_ports().items()}
     assert ports == {
-        "clear_valid": (1, "i"), "clear_ready": (1, "o"), "upd_valid": (2, "i"),
-        "upd_ready": (2, "o"), "upd_addr": (12, "i"), "upd_weight": (20, "i"),
+        "clear_valid": (1, "i"), "clear_ready": (1, "o"), "upd_valid": (1, "i"),
+        "upd_ready": (1, "o"), "upd_addr": (6, "i"), "upd_weight": (20, "i"),
         "sweep_valid": (1, "i"), "sweep_ready": (1, "o"), "m_valid": (1, "o"),
         "m_ready": (1, "i"), "m_row": (6, "o"), "m_value": (28, "o"), "m_eot": (1, "o"),
         "busy": (1, "o")}
@@ -194,13 +194,16 @@ def test_accum_verilog_lint(flat_ports, tmp_path):
     check_lint(texts, "snn_accum", ACCUM_WAIVERS, tmp_path)
 
 
-# the Verilog's registers (instance u, lane j in generate block g_lane[j]) -> Accum's names
+# the Verilog's registers (instance u) -> Accum's names (the same)
 _TOP_REGS = ["state_reg", "clr_row_reg", "m_valid_reg", "m_eot_reg", "m_row_reg",
              "m_value_reg", "a_run_reg", "a_eot_reg", "a_c_reg", "a_y_reg", "a_x_reg",
              "a_i_reg", "a_j_reg", "a_h_reg", "a_w_reg", "a_n_reg", "win_h_reg", "win_w_reg",
              "win_n_reg", "a_m_reg", "b_valid_reg", "b_eot_reg", "b_in_reg", "b_first_reg",
              "b_last_reg", "b_m_reg", "c_valid_reg", "c_eot_reg", "c_in_reg",
-             "c_first_reg", "c_last_reg", "c_m_reg", "max_reg", "have_reg", "bias_q"]
+             "c_first_reg", "c_last_reg", "c_m_reg", "max_reg", "have_reg", "bias_q",
+             "s1_valid_reg", "s1_row_reg", "s1_w_reg", "s2_valid_reg", "s2_row_reg",
+             "s2_w_reg", "s2_fwd_reg", "wb_valid_reg", "wb_row_reg", "wb_data_reg", "rd_q",
+             "rd_data_reg"]
 
 
 def top_regs(dut: Accum) -> list[str]:
@@ -209,9 +212,6 @@ def top_regs(dut: Accum) -> list[str]:
     return [*_TOP_REGS, *(["b_c_reg"] if dut.ng > 1 else [])]
 
 
-_LANE_REGS = ["s1_valid_reg", "s1_row_reg", "s1_w_reg", "s2_valid_reg", "s2_row_reg",
-              "s2_w_reg", "s2_fwd_reg", "wb_valid_reg", "wb_row_reg", "wb_data_reg", "rd_q",
-              "rd_data_reg"]
 EQUIV_CONFIGS = {
     "L4-pool3s2p1": dict(c=2, h=3, w=3, lanes=4, u_width=4, a_width=6, k_width=7,
                          pkh=3, pkw=3, psh=2, psw=2, pph=1, ppw=1),
@@ -244,9 +244,7 @@ def _prove(dut: Accum, bias_words: list[int], tmp_path) -> None:
                   PSW=psw, PPH=pph, PPW=ppw, OH=dut.oh, OW=dut.ow, ADDR_WIDTH=dut.addr_width,
                   OUT_ROW_WIDTH=dut.out_row_width, BIAS_FILE="bias.mem")
     renames = [(f"u.{r}", r) for r in top_regs(dut)]
-    for j in range(dut.lanes):
-        renames += [(f"u.g_lane[{j}].{r}", f"{r}_{j}") for r in _LANE_REGS]
-        renames += [(f"u.g_lane[{j}].mem[{i}]", f"bank{j}[{i}]") for i in range(dut.depth)]
+    renames += [(f"u.mem[{i}]", f"bank[{i}]") for i in range(dut.depth)]
     check_equivalence(dut, params, renames, tmp_path)
 
 

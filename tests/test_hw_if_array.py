@@ -132,8 +132,8 @@ def test_if_array_ports_match_the_verilog():
                   v_min=-60, spiking=1, index_width=6, addr_width=3, k_init=[1] * 4)
     ports = {name: (len(value), d) for name, (value, d) in dut.verilog_ports().items()}
     assert ports == {
-        "clear_valid": (1, "i"), "clear_ready": (1, "o"), "upd_valid": (4, "i"),
-        "upd_ready": (4, "o"), "upd_addr": (12, "i"), "upd_weight": (24, "i"),
+        "clear_valid": (1, "i"), "clear_ready": (1, "o"), "upd_valid": (1, "i"),
+        "upd_ready": (1, "o"), "upd_addr": (3, "i"), "upd_weight": (24, "i"),
         "k_wr_en": (1, "i"), "k_wr_row": (3, "i"), "k_wr_data": (32, "i"),
         "sweep_valid": (1, "i"), "sweep_ready": (1, "o"), "m_valid": (1, "o"),
         "m_ready": (1, "i"), "m_index": (6, "o"), "m_eot": (1, "o"), "busy": (1, "o"),
@@ -169,24 +169,24 @@ def test_if_array_verilog_lint(flat_ports, tmp_path):
     check_lint(texts, "snn_if_array", IF_ARRAY_WAIVERS, tmp_path)
 
 
-# the Verilog's registers (instance u, lane j in generate block g_lane[j]) -> IfArray's names
+# the Verilog's registers (instance u) -> IfArray's names (the same)
 _TOP_REGS = ["state_reg", "clr_row_reg", "m_valid_reg", "m_eot_reg", "m_index_reg",
              "o_mask_reg", "o_eot_reg", "o_idx_reg", "a_run_reg", "a_eot_reg", "a_row_reg",
              "a_p_reg", "a_idx_reg", "a_last_g_reg", "b_valid_reg", "b_eot_reg", "b_idx_reg",
-             "b_last_g_reg", "b_row_reg", "k_q", "dbg_lane_reg"]
-# a_last_g_reg and b_last_g_reg only choose the lanes of the last channel group: when it is
-# full (CH a multiple of LANES) they drive nothing and Yosys removes them from both designs
+             "b_last_g_reg", "b_row_reg", "k_q", "dbg_lane_reg", "s1_valid_reg", "s1_row_reg",
+             "s1_w_reg", "fwd_reg", "wb_data_reg", "rd_q"]
+# a_last_g_reg and b_last_g_reg only choose the lanes of the last channel group that may spike:
+# when it is full (CH a multiple of LANES) or the population never fires they drive nothing and
+# Yosys removes them from both designs
 _LAST_G_REGS = ("a_last_g_reg", "b_last_g_reg")
 
 
 def _top_regs(dut: IfArray) -> list[str]:
     """The registers of ``_TOP_REGS`` that ``dut``'s configuration keeps."""
-    full = dut.last_lanes == (1 << dut.lanes) - 1
-    return [r for r in _TOP_REGS if not (full and r in _LAST_G_REGS)]
+    unused = dut.last_lanes == (1 << dut.lanes) - 1 or not dut.spiking
+    return [r for r in _TOP_REGS if not (unused and r in _LAST_G_REGS)]
 
 
-_LANE_REGS = ["s1_valid_reg", "s1_row_reg", "s1_w_reg", "fwd_reg",
-              "wb_data_reg", "rd_q"]
 EQUIV_CONFIGS = {
     "L2-N7-vmin": dict(n=7, lanes=2, w_width=3, v_width=8, k_width=4, threshold=20, v0=1,
                        v_min=-9, spiking=1),
@@ -237,7 +237,5 @@ def test_if_array_formally_equivalent_to_the_verilog(name, tmp_path):
                   ADDR_WIDTH=dut.addr_width, K_INIT_FILE="k.mem")
     renames = [(f"u.{r}", r) for r in _top_regs(dut)]
     renames += [(f"u.kmem[{i}]", f"kmem[{i}]") for i in range(dut.depth)]
-    for j in range(dut.lanes):
-        renames += [(f"u.g_lane[{j}].{r}", f"{r}_{j}") for r in _LANE_REGS]
-        renames += [(f"u.g_lane[{j}].mem[{i}]", f"bank{j}[{i}]") for i in range(dut.depth)]
+    renames += [(f"u.mem[{i}]", f"bank[{i}]") for i in range(dut.depth)]
     check_equivalence(dut, params, renames, tmp_path)

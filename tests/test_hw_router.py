@@ -89,7 +89,7 @@ def test_router_defaults_and_edge_parameters():
                     "weight_init": np.zeros(36, dtype=np.int64)})
     # ADDR_WIDTH: clog2(ceil(3/2)*3*3) = clog2(18) = 5 (not clog2(ceil(27/2)) = 4)
     assert (dut.oh, dut.ow, dut.u_width, dut.in_index_width, dut.addr_width) == (3, 3, 6, 6, 5)
-    assert (dut.ng, dut.rows, dut.m_last, dut.rom_depth) == (2, 18, 1, 36)
+    assert (dut.ng, dut.rows, dut.rom_depth) == (2, 18, 36)
     assert dut.cin == 2 and type(dut.cin) is int
     Fragment.get(dut, None)  # elaborates
     # a negative word is its two's complement (as hwfiles.write_mem writes it)
@@ -107,8 +107,8 @@ def test_router_ports_match_the_verilog():
     ports = {name: (len(value), d) for name, (value, d) in dut.verilog_ports().items()}
     assert ports == {
         "s_valid": (1, "i"), "s_ready": (1, "o"), "s_index": (7, "i"), "s_value": (6, "i"),
-        "s_eot": (1, "i"), "upd_valid": (4, "o"), "upd_ready": (4, "i"),
-        "upd_addr": (24, "o"), "upd_weight": (48, "o"), "sweep_valid": (1, "o"),
+        "s_eot": (1, "i"), "upd_valid": (1, "o"), "upd_ready": (1, "i"),
+        "upd_addr": (6, "o"), "upd_weight": (48, "o"), "sweep_valid": (1, "o"),
         "sweep_ready": (1, "i"), "busy": (1, "o")}
     # names and directions as in the hand-written module's port list
     text = (rtl_dir() / "snn_router.v").read_text()
@@ -162,7 +162,7 @@ _REGS = ["eot_block_reg", "i_valid_reg", "dc_valid_reg", "d1_valid_reg", "d2_val
          "q_eot_reg", "q_empty_reg", "q_last_reg", "q_xleft_reg", "q_yleft_reg", "q_gleft_reg",
          "q_addr_reg", "q_addr_row_reg", "q_addr_g_reg", "q_base_reg", "q_base_row_reg",
          "q_base_g_reg", "q_cntx_m1_reg", "q_cnty_m1_reg",
-         "rom_q", "r_cnt_reg", "r_eot_reg", "r_base_reg", "p_rom_q", "p_cnt_reg", "p_eot_reg",
+         "rom_q", "r_upd_reg", "r_eot_reg", "r_base_reg", "p_rom_q", "p_upd_reg", "p_eot_reg",
          "p_base_reg", "o_pend_reg", "o_eot_reg",
          "o_addr_reg", "o_w_reg"]
 _VAL_REGS = ["i_val_reg", "dc_val_reg", "d1_val_reg", "d2_val_reg", "n_val_reg", "q_val_reg",

@@ -18,9 +18,7 @@ import numpy as np
 import pytest
 from amaranth.hdl import Fragment
 from hwcheck import check_equivalence
-from test_hw_accum import _LANE_REGS as ACC_LANE_REGS
 from test_hw_accum import _TOP_REGS as ACC_TOP_REGS
-from test_hw_if_array import _LANE_REGS as IF_LANE_REGS
 from test_hw_if_array import _top_regs as if_top_regs
 from test_hw_maxpool_gate import _REGS as GATE_REGS
 from test_hw_router import _REGS as ROUTER_REGS
@@ -61,14 +59,12 @@ def _router(prefix: str, value: bool) -> list[tuple[str, str]]:
     return [(f"u.{prefix}.{r}", f"{prefix}.{r}") for r in regs]
 
 
-def _lanes(prefix: str, top: list[str], lane: list[str], lanes: int, depth: int,
-           kmem: int = 0) -> list[tuple[str, str]]:
+def _banks(prefix: str, top: list[str], depth: int, kmem: int = 0) -> list[tuple[str, str]]:
+    """The registers ``top``, the bank memory's ``depth`` rows (the Verilog's ``mem``, the
+    twin's ``bank``) and ``kmem`` rows of a K memory of the block instance ``prefix``."""
     out = [(f"u.{prefix}.{r}", f"{prefix}.{r}") for r in top]
     out += [(f"u.{prefix}.kmem[{i}]", f"{prefix}.kmem[{i}]") for i in range(kmem)]
-    for j in range(lanes):
-        out += [(f"u.{prefix}.g_lane[{j}].{r}", f"{prefix}.{r}_{j}") for r in lane]
-        out += [(f"u.{prefix}.g_lane[{j}].mem[{i}]", f"{prefix}.bank{j}[{i}]")
-                for i in range(depth)]
+    out += [(f"u.{prefix}.mem[{i}]", f"{prefix}.bank[{i}]") for i in range(depth)]
     return out
 
 
@@ -89,16 +85,14 @@ def test_stage_equivalent_to_the_verilog_wrapper(hw_plan, k, tmp_path):
         array = dut._array
         # K is never written in a hidden layer: kmem is a ROM (constants) in both designs
         renames = [("u.en_reg", "en_reg"), *_router("router", False),
-                   *_lanes("array", if_top_regs(array), IF_LANE_REGS, array.lanes,
-                           array.depth)]
+                   *_banks("array", if_top_regs(array), array.depth)]
         sources = ("snn_router", "snn_if_array")
     elif sp.module == "snn_input_layer":
         array, acc = dut._array, dut._accum
         renames = [(f"u.{r}", r) for r in ("ld_reg", "eot_reg", "pix_idx_reg", "sweep_reg")]
         renames += [*_router("router", True),
-                    *_lanes("accum", ACC_TOP_REGS, ACC_LANE_REGS, acc.lanes, acc.depth),
-                    *_lanes("array", if_top_regs(array), IF_LANE_REGS, array.lanes,
-                            array.depth, kmem=array.depth)]
+                    *_banks("accum", ACC_TOP_REGS, acc.depth),
+                    *_banks("array", if_top_regs(array), array.depth, kmem=array.depth)]
         sources = ("snn_router", "snn_accum", "snn_if_array")
     else:
         gate = dut._gate

@@ -8,15 +8,16 @@ once per image (the router delivers the weight * pixel products on the update la
 plus the bias, as the K rows of the first IF array.
 
 Storage (as in the Verilog)
-  - N = C*H*W signed ``a_width``-bit accumulators, n = (c*H + h)*W + w, in ``lanes``
-    :class:`~amaranth.lib.memory.Memory` banks that split the channels (as in
-    :class:`~snngen.backends.amaranth.if_array.IfArray` with ``plane`` = H*W;
-    :mod:`snngen.hwmodel.blocks.banks`): channel c is in bank ``c % lanes``, accumulator
-    (c, h, w) at row ``(c // lanes)*H*W + h*W + w``. A bank has ``max(depth_used, 2)`` rows
-    (``depth_used = ceil(C / lanes)*H*W``, :func:`~snngen.hwmodel.blocks.banks.bank_rows`), one
-    write port and one synchronous read port with enable (the read register ``rd_q``; not
-    transparent). The read data is registered once more (``rd_data_reg``) before any arithmetic
-    uses it: no path runs from a read port into an adder or a comparison.
+  - N = C*H*W signed ``a_width``-bit accumulators, n = (c*H + h)*W + w, in ``lanes`` banks
+    that split the channels (as in :class:`~snngen.backends.amaranth.if_array.IfArray` with
+    ``plane`` = H*W; :mod:`snngen.hwmodel.blocks.banks`): channel c is in bank ``c % lanes``,
+    accumulator (c, h, w) at row ``(c // lanes)*H*W + h*W + w``. The banks are the ``lanes``
+    fields of one :class:`~amaranth.lib.memory.Memory` of ``max(depth_used, 2)`` rows
+    (``depth_used = ceil(C / lanes)*H*W``, :func:`~snngen.hwmodel.blocks.banks.bank_rows`) of
+    ``lanes * a_width`` bits, written a whole row at a time, with one synchronous read port
+    with enable (the read register ``rd_q``; not transparent). The read data is registered
+    once more (``rd_data_reg``) before any arithmetic uses it: no path runs from a read port
+    into an adder or a comparison.
   - ``bias_mem``: NG = ceil(C / lanes) words of ``lanes`` signed ``k_width``-bit fields (field k
     of word g: the bias of channel g*lanes + k, 0 past C; ``bias_init``, the words of
     :func:`snngen.hwmodel.blocks.banks.k_rows` with PLANE = 1; the Verilog loads BIAS_FILE),
@@ -42,19 +43,20 @@ depends on any ready)
   - Reset (the ``sync`` domain's, synchronous, active high): idle (busy 0, ``m.valid`` 0, no
     update in flight); the accumulators are NOT touched: clear before the first image.
   - Idle (busy = 0): ``clear_ready = 1``; ``sweep_ready = ~clear_valid``;
-    ``upd_ready[j] = ~clear_valid & ~sweep_valid`` (a clear wins over a sweep, both over
+    ``upd_ready = ~clear_valid & ~sweep_valid`` (a clear wins over a sweep, both over
     updates; these readies depend on the other streams' valids only). Not idle: all readies 0.
   - Clear: accepted at edge e, writes 0 to row a of every bank at edge e + 1 + a,
     a = 0 .. depth_used - 1; idle again right after edge e + depth_used: a clear takes exactly
     ``depth_used = ceil(C/lanes)*H*W`` busy cycles.
-  - Update (lane j, while idle): adds the signed ``u_width``-bit ``upd_weight[j]`` to the
-    accumulator at row ``upd_addr[j]`` of bank j (channel ``(upd_addr[j] // (H*W))*lanes + j``,
-    position ``upd_addr[j] % (H*W)``; :func:`snngen.hwmodel.blocks.banks.neuron_at`).
-    Accepted at edge e, it reads the bank at e, registers the read data at e + 1 and writes
-    acc + weight at e + 2 (latency 2); the writes made at e and e + 1 (the updates accepted at
-    e - 2 and e - 1) are forwarded (into the read data register, resp. into the sum), so updates
-    of the same accumulator on consecutive cycles are exact; lanes are independent, one update
-    per lane per cycle; the addition is modulo 2**a_width. A clear accepted at e drops the write
+  - Update (a whole row, while idle): adds the signed ``u_width``-bit ``upd_weight[j]`` to
+    the accumulator at row ``upd_addr`` of bank j (channel ``(upd_addr // (H*W))*lanes + j``,
+    position ``upd_addr % (H*W)``; :func:`snngen.hwmodel.blocks.banks.neuron_at`), every lane
+    at once. Accepted at edge e, it reads the row at e, registers the read data at e + 1 and
+    writes the row back at e + 2 (latency 2); the writes made at e and e + 1 (the updates
+    accepted at e - 2 and e - 1) are forwarded (into the read data register, resp. into the
+    sum), so updates of the same row on consecutive cycles are exact; one row update per cycle;
+    the addition is modulo 2**a_width. A lane whose channel is >= C must get 0 (its
+    accumulator stays 0, its readout field the bias 0). A clear accepted at e drops the write
     of an update accepted at e - 1 (due at e + 1, when the clear writes): the clear erases it.
   - Sweep (readout): accepted at edge e (while idle); every update accepted up to e - 1 is
     included (the one at e - 1 is written at e + 1 and forwarded into the first slot's read
@@ -81,16 +83,17 @@ depends on any ready)
     the window within the channel group's plane and, at the step to the next channel group, to
     the next group's plane.
 
-Equivalence with the Verilog. The registers and memories carry the Verilog's names (lane j's
-``g_lane[j].s1_valid_reg`` is ``s1_valid_reg_j``, its ``g_lane[j].mem`` is ``bank{j}``), so Yosys
+Equivalence with the Verilog. The registers and memories carry the Verilog's names (its ``mem``
+is ``bank``), so Yosys
 can match them one to one: tests/test_hw_accum.py proves (equiv_induct) that the converted module
 and snn_accum.v hold the same value in every register, memory word and output in every cycle,
 given the same state at the start. Only the power-up state differs, which the contract never
 reads (Amaranth starts at 0, the Verilog at x).
 
-The update lanes started as those of :class:`~snngen.backends.amaranth.if_array.IfArray` (without
-its sweep write-back and debug read); here the read data is registered once more before the add
-(update stage 2, latency 2, with a second forwarding), so they are written out here on their own.
+The row update pipeline started as that of :class:`~snngen.backends.amaranth.if_array.IfArray`
+(without its sweep write-back and debug read); here the read data is registered once more before
+the add (update stage 2, latency 2, with a second forwarding), so it is written out here on its
+own.
 """
 
 from __future__ import annotations
@@ -211,7 +214,7 @@ class Accum(wiring.Component):
     oh, ow : int [OH, OW]
         Pooled map size, must be (h + 2*pph - pkh)//psh + 1 (resp. w ...): the default.
     addr_width : int [ADDR_WIDTH]
-        Width of a bank row address (``upd_addr[j]``),
+        Width of a bank row address (``upd_addr``),
         >= max(clog2(ceil(c / lanes) * h * w), 1) (the default).
     out_row_width : int [OUT_ROW_WIDTH]
         Width of ``m.payload.row``, max(clog2(ceil(c / lanes) * oh * ow), 1) (the default)
@@ -227,8 +230,7 @@ class Accum(wiring.Component):
     in field j)
     -----
     clear_valid : In(1), clear_ready : Out(1)
-    upd_valid : In(lanes), upd_ready : Out(lanes)
-    upd_addr : In(ArrayLayout(unsigned(addr_width), lanes))
+    upd_valid : In(1), upd_ready : Out(1), upd_addr : In(addr_width)
     upd_weight : In(ArrayLayout(signed(u_width), lanes))
     sweep_valid : In(1), sweep_ready : Out(1)
     m : Out(stream.Signature(StructLayout({"row": out_row_width,
@@ -294,9 +296,9 @@ class Accum(wiring.Component):
         super().__init__({
             "clear_valid": In(1),
             "clear_ready": Out(1),
-            "upd_valid": In(lanes),
-            "upd_ready": Out(lanes),
-            "upd_addr": In(data.ArrayLayout(unsigned(addr_width), lanes)),
+            "upd_valid": In(1),
+            "upd_ready": Out(1),
+            "upd_addr": In(addr_width),
             "upd_weight": In(data.ArrayLayout(signed(u_width), lanes)),
             "sweep_valid": In(1),
             "sweep_ready": Out(1),
@@ -314,7 +316,7 @@ class Accum(wiring.Component):
             "clear_ready": (self.clear_ready, "o"),
             "upd_valid": (self.upd_valid, "i"),
             "upd_ready": (self.upd_ready, "o"),
-            "upd_addr": (self.upd_addr.as_value(), "i"),
+            "upd_addr": (self.upd_addr, "i"),
             "upd_weight": (self.upd_weight.as_value(), "i"),
             "sweep_valid": (self.sweep_valid, "i"),
             "sweep_ready": (self.sweep_ready, "o"),
@@ -498,35 +500,57 @@ class Accum(wiring.Component):
             with m.If(b_pos):
                 m.d.sync += bias_q.eq(self.bias_init[0])
 
-        # --- banks, one per lane, with their update pipelines and stage C arithmetic -------
+        # --- the banks: one memory of LANES-field rows, its row update pipeline, and the
+        # stage C arithmetic of every lane
+        m.submodules.bank = bank = Memory(shape=unsigned(lanes * aw), depth=self.depth,
+                                          init=[])
+        wr, rd = bank.write_port(), bank.read_port()
+        rd_q = Signal(lanes * aw)  # the Verilog's read register rd_q
+        m.d.comb += rd_q.eq(rd.data)
+        # the read data, registered once more before any arithmetic uses it (readout stage C,
+        # update stage 2)
+        rd_data = Signal(lanes * aw, reset_less=True, name="rd_data_reg")
+
+        # update stage 1: accepted at the last edge, read issued at that edge (the row register
+        # also holds the readout's read row)
+        s1_valid = Signal(name="s1_valid_reg")
+        s1_row = Signal(mem_aw, reset_less=True, name="s1_row_reg")
+        s1_w = Signal(lanes * aw, reset_less=True, name="s1_w_reg")
+        # update stage 2: its read data in rd_data; written at the next edge
+        s2_valid = Signal(name="s2_valid_reg")
+        s2_row = Signal(mem_aw, reset_less=True, name="s2_row_reg")
+        s2_w = Signal(lanes * aw, reset_less=True, name="s2_w_reg")
+        # the write made at the last edge is to this update's row
+        s2_fwd = Signal(reset_less=True, name="s2_fwd_reg")
+        # the update write made at the last edge (forwarding source)
+        wb_valid = Signal(name="wb_valid_reg")
+        wb_row = Signal(mem_aw, reset_less=True, name="wb_row_reg")
+        wb_data = Signal(lanes * aw, reset_less=True, name="wb_data_reg")
+
+        upd_fire = Signal()
+        u_row = Signal(mem_aw)
+        ra = Signal(mem_aw)
+        fwd_rd = Signal()
+        s2_old = Signal(lanes * aw)
+        m.d.comb += [
+            upd_fire.eq(self.upd_valid & upd_open),
+            # rows beyond depth_used do not exist: the high address bits are ignored
+            u_row.eq(self.upd_addr[:mem_aw]),
+            # read row: the readout's slot, else the update's
+            ra.eq(Mux(reading, a_row, u_row)),
+            # the read issued at the last edge missed the write made at that edge: take it from
+            # the forwarding register
+            fwd_rd.eq(wb_valid & (wb_row == s1_row)),
+            # update stage 2: the write made at the last edge is the update just before
+            s2_old.eq(Mux(s2_fwd, wb_data, rd_data)),
+        ]
+
         c_max = []  # stage C's new maximum of every lane
         c_k = []  # stage C's K field of every lane
+        s2_sum = []  # the update sums, lane j in field j
+        u_w_ext = []  # the updates, sign-extended to A_WIDTH
         for j in range(lanes):
-            bank = Memory(shape=unsigned(aw), depth=self.depth, init=[])
-            m.submodules[f"bank{j}"] = bank
-            wr, rd = bank.write_port(), bank.read_port()
-            rd_q = Signal(aw, name=f"rd_q_{j}")  # the Verilog's read register g_lane[j].rd_q
-            m.d.comb += rd_q.eq(rd.data)
-            # the read data, registered once more before any arithmetic uses it (readout stage
-            # C, update stage 2)
-            rd_data = Signal(aw, reset_less=True, name=f"rd_data_reg_{j}")
-
-            # update stage 1: accepted at the last edge, read issued at that edge (the row
-            # register also holds the readout's read row)
-            s1_valid = Signal(name=f"s1_valid_reg_{j}")
-            s1_row = Signal(mem_aw, reset_less=True, name=f"s1_row_reg_{j}")
-            s1_w = Signal(aw, reset_less=True, name=f"s1_w_reg_{j}")
-            # update stage 2: its read data in rd_data; written at the next edge
-            s2_valid = Signal(name=f"s2_valid_reg_{j}")
-            s2_row = Signal(mem_aw, reset_less=True, name=f"s2_row_reg_{j}")
-            s2_w = Signal(aw, reset_less=True, name=f"s2_w_reg_{j}")
-            # the write made at the last edge is to this update's row
-            s2_fwd = Signal(reset_less=True, name=f"s2_fwd_reg_{j}")
-            # the update write made at the last edge (forwarding source)
-            wb_valid = Signal(name=f"wb_valid_reg_{j}")
-            wb_row = Signal(mem_aw, reset_less=True, name=f"wb_row_reg_{j}")
-            wb_data = Signal(aw, reset_less=True, name=f"wb_data_reg_{j}")
-
+            l_rd = rd_data.word_select(j, aw)
             # stage C arithmetic of this lane: running maximum; max + bias in SW bits, both
             # sums formed beside the comparison and selected by it
             l_max = Signal(aw, name=f"l_max_{j}")
@@ -538,63 +562,49 @@ class Accum(wiring.Component):
             m.d.comb += [
                 l_max.eq(max_reg[j * aw:(j + 1) * aw]),
                 l_bias.eq(bias_q[j * kw:(j + 1) * kw]),
-                l_take.eq(c_in_reg & (~c_have | (rd_data.as_signed() > l_max.as_signed()))),
-                l_sum_rd.eq(rd_data.as_signed() + l_bias.as_signed()),
+                l_take.eq(c_in_reg & (~c_have | (l_rd.as_signed() > l_max.as_signed()))),
+                l_sum_rd.eq(l_rd.as_signed() + l_bias.as_signed()),
                 l_sum_max.eq(l_max.as_signed() + l_bias.as_signed()),
                 # the caller guarantees that max + bias fits K_WIDTH
                 l_sum.eq(Mux(l_take, l_sum_rd, l_sum_max)),
             ]
-            c_max.append(Mux(l_take, rd_data, l_max))
+            c_max.append(Mux(l_take, l_rd, l_max))
             c_k.append(l_sum[:kw])
+            w_ext = Signal(aw, name=f"u_w_ext_{j}")
+            m.d.comb += w_ext.eq(self.upd_weight[j])  # sign-extended to A_WIDTH
+            u_w_ext.append(w_ext)
+            s2_sum.append((s2_old.word_select(j, aw) + s2_w.word_select(j, aw))[:aw])
 
-            upd_fire = Signal(name=f"upd_fire_{j}")
-            u_row = Signal(mem_aw, name=f"u_row_{j}")
-            ra = Signal(mem_aw, name=f"ra_{j}")
-            fwd_rd = Signal(name=f"fwd_rd_{j}")
-            s2_sum = Signal(aw, name=f"s2_sum_{j}")
-            m.d.comb += [
-                upd_fire.eq(self.upd_valid[j] & upd_open),
-                # rows beyond depth_used do not exist: the high address bits are ignored
-                u_row.eq(self.upd_addr[j][:mem_aw]),
-                # read row: the readout's slot, else the update's
-                ra.eq(Mux(reading, a_row, u_row)),
-                # the read issued at the last edge missed the write made at that edge: take it
-                # from the forwarding register
-                fwd_rd.eq(wb_valid & (wb_row == s1_row)),
-                # update stage 2: the write made at the last edge is the update just before
-                s2_sum.eq(Mux(s2_fwd, wb_data, rd_data) + s2_w),
-            ]
+        # write port: clear, else update write-back (a clear wins; an update still in flight
+        # when it starts belongs to the image before)
+        m.d.comb += [
+            wr.en.eq(clearing | s2_valid),
+            wr.addr.eq(Mux(clearing, clr_row_reg, s2_row)),
+            wr.data.eq(Mux(clearing, 0, Cat(*s2_sum))),
+        ]
+        # read port: readout issue (positions inside the map only), else update
+        m.d.comb += [
+            rd.en.eq((a_issue_pos & a_in) | upd_fire),
+            rd.addr.eq(ra),
+        ]
+        # the read data moves on with the readout pipeline (held in a stall), every cycle
+        # otherwise
+        with m.If(~reading | adv):
+            m.d.sync += rd_data.eq(Mux(fwd_rd, wb_data, rd_q))
 
-            # write port: clear, else update write-back (a clear wins; an update still in
-            # flight when it starts belongs to the image before)
-            m.d.comb += [
-                wr.en.eq(clearing | s2_valid),
-                wr.addr.eq(Mux(clearing, clr_row_reg, s2_row)),
-                wr.data.eq(Mux(clearing, 0, s2_sum)),
-            ]
-            # read port: readout issue (positions inside the map only), else update
-            m.d.comb += [
-                rd.en.eq((a_issue_pos & a_in) | upd_fire),
-                rd.addr.eq(ra),
-            ]
-            # the read data moves on with the readout pipeline (held in a stall), every cycle
-            # otherwise
-            with m.If(~reading | adv):
-                m.d.sync += rd_data.eq(Mux(fwd_rd, wb_data, rd_q))
-
-            m.d.sync += [
-                s1_row.eq(ra),
-                s1_w.eq(self.upd_weight[j]),  # sign-extended to A_WIDTH
-                s2_row.eq(s1_row),
-                s2_w.eq(s1_w),
-                s2_fwd.eq(s2_valid & (s2_row == s1_row)),
-                wb_row.eq(s2_row),
-                wb_data.eq(s2_sum),
-                s1_valid.eq(upd_fire),
-                s2_valid.eq(s1_valid),
-                wb_valid.eq(s2_valid),
-            ]
-            m.d.comb += self.upd_ready[j].eq(upd_open)
+        m.d.sync += [
+            s1_row.eq(ra),
+            s1_w.eq(Cat(*u_w_ext)),
+            s2_row.eq(s1_row),
+            s2_w.eq(s1_w),
+            s2_fwd.eq(s2_valid & (s2_row == s1_row)),
+            wb_row.eq(s2_row),
+            wb_data.eq(Cat(*s2_sum)),
+            s1_valid.eq(upd_fire),
+            s2_valid.eq(s1_valid),
+            wb_valid.eq(s2_valid),
+        ]
+        m.d.comb += self.upd_ready.eq(upd_open)
 
         with m.If(c_pos):
             m.d.sync += [max_reg.eq(Cat(*c_max)), have_reg.eq(c_have | c_in_reg)]

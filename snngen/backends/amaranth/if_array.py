@@ -2,14 +2,17 @@
 IF neurons).
 
 Storage (as in the Verilog)
-  - The membranes live in ``lanes`` :class:`~amaranth.lib.memory.Memory` banks that split the
-    channels: the population is ``CH = n // plane`` channels of ``plane`` neurons (neuron
-    ``n = ch*plane + p``; ``plane`` = OH*OW of a convolution's output, 1 for a dense layer),
-    channel ch is in bank ``ch % lanes``, neuron n at row ``(ch // lanes)*plane + p``
-    (:func:`snngen.hwmodel.blocks.banks.lane_address`). A bank has ``max(depth_used, 2)`` rows
+  - The membranes live in ``lanes`` banks that split the channels: the population is
+    ``CH = n // plane`` channels of ``plane`` neurons (neuron ``n = ch*plane + p``; ``plane`` =
+    OH*OW of a convolution's output, 1 for a dense layer), channel ch is in bank
+    ``ch % lanes``, neuron n at row ``(ch // lanes)*plane + p``
+    (:func:`snngen.hwmodel.blocks.banks.lane_address`). The banks are the ``lanes`` fields of
+    one :class:`~amaranth.lib.memory.Memory` of ``max(depth_used, 2)`` rows
     (``depth_used = ceil(CH / lanes)*plane``, :func:`~snngen.hwmodel.blocks.banks.bank_rows`)
-    of ``v_width`` bits, one write port and one synchronous read port with enable (not
-    transparent: a read in the cycle of a write to the same row returns the old word).
+    of ``lanes * v_width`` bits (field j: bank j), written a whole row at a time, with one
+    synchronous read port with enable (not transparent: a read in the cycle of a write to the
+    same row returns the old row), so that synthesis packs it into as few block RAMs as its
+    bits allow.
   - The constant currents K live in one more Memory of ``max(depth_used, 2)`` rows of ``lanes``
     ``k_width``-bit fields, laid out as the banks (field j of row r: the K of the neuron at row
     r of bank j, 0 where there is none), initialised from ``k_init`` (the row words of
@@ -23,18 +26,19 @@ never depends on any ready)
     ``m.valid`` 0, no update in flight) but does NOT touch the membranes nor K. K keeps its
     k_wr writes across a reset; a k_wr in a reset cycle is ignored.
   - Idle (busy = 0): ``clear_ready = 1``; ``sweep_ready = ~clear_valid``;
-    ``upd_ready[j] = ~clear_valid & ~sweep_valid`` (a clear wins over a sweep, both over
+    ``upd_ready = ~clear_valid & ~sweep_valid`` (a clear wins over a sweep, both over
     updates; these readies depend on the other streams' valids only). Not idle: all readies 0.
   - Clear: accepted at edge e, writes ``v0`` to row a of every bank at edge e + 1 + a,
     a = 0 .. depth_used - 1; idle again right after edge e + depth_used: a clear takes exactly
     ``depth_used = ceil(CH/lanes)*plane`` cycles. K is unchanged.
-  - Update (lane j, while idle): accepted at edge e, reads the bank at e and writes
-    v + weight at e + 1 (latency 1). The write made at the same edge e is forwarded, so updates
-    of the same neuron on consecutive cycles are exact; lanes are independent, one update per
-    lane per cycle; ``upd_weight[j]`` is signed ``w_width`` bits, added modulo 2**v_width.
-    Lane j's ``upd_addr[j]`` is a row of bank j: the neuron is
-    ``((upd_addr[j] // plane)*lanes + j)*plane + upd_addr[j] % plane``
-    (:func:`snngen.hwmodel.blocks.banks.neuron_at`).
+  - Update (a whole row, while idle): accepted at edge e, reads row ``upd_addr`` at e and
+    writes it back at e + 1 with ``upd_weight[j]`` (signed ``w_width`` bits) added to lane j's
+    membrane modulo 2**v_width, every lane at once (latency 1). The write made at the same
+    edge e is forwarded, so updates of the same row on consecutive cycles are exact; one row
+    update per cycle. Lane j's neuron in row ``upd_addr`` is
+    ``((upd_addr // plane)*lanes + j)*plane + upd_addr % plane``
+    (:func:`snngen.hwmodel.blocks.banks.neuron_at`); a lane that holds no neuron in that row
+    (the last channel group) must get 0.
   - k_wr_en: K row ``k_wr_row`` <= ``k_wr_data`` (field j: the K of the neuron at that row of
     bank j) at the edge, only while idle (ignored while busy and in reset). A K write at the
     edge a sweep is accepted is seen by that sweep.
@@ -53,16 +57,16 @@ never depends on any ready)
     (s_r: the spikes of row r; S: the cycles after e with ``m.valid & ~m.ready``); busy is high
     from the edge after e up to and including the cycle of the EOT transfer. The sweep counts
     the position in the channel, the index of the row's lane-0 neuron and the last channel
-    group (whose lanes past the last channel hold no neuron: never written, never spiking),
-    never dividing an index.
+    group (whose lanes past the last channel hold no neuron: never spiking; their words are
+    written with values nobody reads), never dividing an index.
   - Debug read (tests, while idle): ``dbg_rd_en`` with ``dbg_rd_index`` at edge e puts that
-    neuron's membrane on ``dbg_rd_data`` after e (held until that bank's read port is used
-    again; its bank and row come from a division by the constant ``plane``, only on this
-    path). Not in a cycle where the same lane accepts an update, nor in the cycle right after
-    an update of the same neuron was accepted. Undefined while busy.
+    neuron's membrane on ``dbg_rd_data`` after e (held until the read port is used again; its
+    bank and row come from a division by the constant ``plane``, only on this path). Not in a
+    cycle where an update is accepted, nor in the cycle right after an update of the same row
+    was accepted. Undefined while busy.
 
-Equivalence with the Verilog. The registers and memories carry the Verilog's names (lane j's
-``g_lane[j].s1_valid_reg`` is ``s1_valid_reg_j``, its ``g_lane[j].mem`` is ``bank{j}``), so Yosys
+Equivalence with the Verilog. The registers and memories carry the Verilog's names (its
+``mem`` is ``bank``), so Yosys
 can match them one to one: tests/test_hw_if_array.py proves (equiv_induct) that the converted
 module and snn_if_array.v hold the same value in every register, memory word and output in every
 cycle, given the same state at the start. The only difference is the power-up state, which the
@@ -190,15 +194,14 @@ class IfArray(wiring.Component):
         Width of neuron indices (``m.payload.index``, ``dbg_rd_index``), clog2(n) .. 32;
         default clog2(n).
     addr_width : int [ADDR_WIDTH]
-        Width of a bank row address (``upd_addr[j]``, ``k_wr_row``),
+        Width of a bank row address (``upd_addr``, ``k_wr_row``),
         >= max(clog2(ceil(n / plane / lanes) * plane), 1) (the default).
 
     Ports (every one keeps its Verilog name; the vectors are packed as in the Verilog, lane j
     in field j)
     -----
     clear_valid : In(1), clear_ready : Out(1)
-    upd_valid : In(lanes), upd_ready : Out(lanes)
-    upd_addr : In(ArrayLayout(unsigned(addr_width), lanes))
+    upd_valid : In(1), upd_ready : Out(1), upd_addr : In(addr_width)
     upd_weight : In(ArrayLayout(signed(w_width), lanes))
     k_wr_en : In(1), k_wr_row : In(addr_width),
     k_wr_data : In(ArrayLayout(signed(k_width), lanes)) (a K row)
@@ -268,9 +271,9 @@ class IfArray(wiring.Component):
         super().__init__({
             "clear_valid": In(1),
             "clear_ready": Out(1),
-            "upd_valid": In(lanes),
-            "upd_ready": Out(lanes),
-            "upd_addr": In(data.ArrayLayout(unsigned(addr_width), lanes)),
+            "upd_valid": In(1),
+            "upd_ready": Out(1),
+            "upd_addr": In(addr_width),
             "upd_weight": In(data.ArrayLayout(signed(w_width), lanes)),
             "k_wr_en": In(1),
             "k_wr_row": In(addr_width),
@@ -289,7 +292,7 @@ class IfArray(wiring.Component):
             "clear_ready": (self.clear_ready, "o"),
             "upd_valid": (self.upd_valid, "i"),
             "upd_ready": (self.upd_ready, "o"),
-            "upd_addr": (self.upd_addr.as_value(), "i"),
+            "upd_addr": (self.upd_addr, "i"),
             "upd_weight": (self.upd_weight.as_value(), "i"),
             "k_wr_en": (self.k_wr_en, "i"),
             "k_wr_row": (self.k_wr_row, "i"),
@@ -404,16 +407,12 @@ class IfArray(wiring.Component):
             k_rd.addr.eq(a_row_reg),
         ]
 
-        # --- banks ----------------------------------------------------------------------
-        bank_q = []  # read registers of the banks
-        ports = []  # (write port, read port) per bank
-        for j in range(lanes):
-            bank = Memory(shape=unsigned(vw), depth=self.depth, init=[])
-            m.submodules[f"bank{j}"] = bank
-            ports.append((bank.write_port(), bank.read_port()))
-            rd_q = Signal(vw, name=f"rd_q_{j}")  # the Verilog's read register g_lane[j].rd_q
-            m.d.comb += rd_q.eq(ports[-1][1].data)
-            bank_q.append(rd_q)
+        # --- the banks: one memory of LANES-field rows ------------------------------------
+        m.submodules.bank = bank = Memory(shape=unsigned(lanes * vw), depth=self.depth, init=[])
+        wr, rd = bank.write_port(), bank.read_port()
+        rd_q = Signal(lanes * vw)  # the Verilog's read register rd_q
+        m.d.comb += rd_q.eq(rd.data)
+        bank_q = [rd_q.word_select(j, vw) for j in range(lanes)]
 
         # --- the spike buffer's next spike: the lowest lane k of the mask ------------------
         # neuron o_idx + k*PLANE (lane k's channel is k on from lane 0's); o_next_bit is that
@@ -461,8 +460,28 @@ class IfArray(wiring.Component):
             carry = ((a & b) | (a & c) | (b & c))[:dw - 1]
             return ((a ^ b ^ c) + Cat(Const(0, 1), carry))[:dw]
 
+        # update stage 1: accepted at the last edge, read issued at that edge
+        s1_valid = Signal(name="s1_valid_reg")
+        s1_row = Signal(mem_aw, reset_less=True, name="s1_row_reg")
+        s1_w = Signal(lanes * vw, reset_less=True, name="s1_w_reg")
+        # the update write made at the last edge (forwarding source), and whether the update in
+        # stage 1 reads the row it wrote: decided when both are accepted (a register, so the
+        # adders' input multiplexer does not wait for a row comparison)
+        fwd = Signal(name="fwd_reg")
+        wb_data = Signal(lanes * vw, reset_less=True, name="wb_data_reg")
+        upd_fire = Signal()
+        u_row = Signal(mem_aw)
+        s1_old = Signal(lanes * vw)
+        m.d.comb += [
+            upd_fire.eq(self.upd_valid & upd_open),
+            u_row.eq(self.upd_addr[:mem_aw]),
+            # forward the write made at the edge that also issued this update's read
+            s1_old.eq(Mux(fwd, wb_data, rd_q)),
+        ]
+        sweep_row = []  # the sweep's new membranes, lane j in field j
+        s1_sum = []  # the update sums, lane j in field j
+        u_w_ext = []  # the weights, sign-extended to V_WIDTH
         for j in range(lanes):
-            wr, rd = ports[j]
             # sweep arithmetic (stage B) of this lane: v + K, compare, subtract, clamp, in SW
             # bits
             # (v + K - THRESHOLD is formed beside v + K, from a carry-save layer and one adder,
@@ -474,7 +493,6 @@ class IfArray(wiring.Component):
             b_spike = Signal(name=f"b_spike_{j}")
             b_sub = Signal(signed(sw), name=f"b_sub_{j}")
             b_new = Signal(signed(sw), name=f"b_new_{j}")
-            sweep_v = Signal(vw, name=f"sweep_v_{j}")
             m.d.comb += [
                 b_sum.eq(bank_q[j].as_signed() + k_q.word_select(j, kw).as_signed()),
                 b_x.eq(bank_q[j].as_signed()),
@@ -482,7 +500,6 @@ class IfArray(wiring.Component):
                 b_diff.eq(csa_sum(b_x, b_y, -self.threshold)),
                 b_spike.eq(~b_diff[dw - 1] if self.spiking else 0),
                 b_sub.eq(Mux(b_spike, b_diff[:sw].as_signed(), b_sum)),
-                sweep_v.eq(b_new[:vw]),  # the result fits V_WIDTH (semantics.md §7)
             ]
             if self.v_min is not None and self.v_min <= 0:
                 # a spike leaves v - THRESHOLD >= 0 >= v_min: only v + K can fall below
@@ -496,53 +513,41 @@ class IfArray(wiring.Component):
                 m.d.comb += b_new.eq(Mux(b_sub < self.v_min, self.v_min, b_sub))
             else:
                 m.d.comb += b_new.eq(b_sub)
+            sweep_row.append(b_new[:vw])  # the result fits V_WIDTH (semantics.md §7)
             # a lane without a neuron in this row (the last channel group) never spikes
             b_spikes.append(b_spike & b_lanes[j])
+            # the update: this lane's weight, sign-extended, added to its field of the row
+            w_ext = Signal(vw, name=f"u_w_ext_{j}")
+            m.d.comb += w_ext.eq(self.upd_weight[j])
+            u_w_ext.append(w_ext)
+            s1_sum.append((s1_old.word_select(j, vw) + s1_w.word_select(j, vw))[:vw])
 
-            # update stage 1: accepted at the last edge, read issued at that edge
-            s1_valid = Signal(name=f"s1_valid_reg_{j}")
-            s1_row = Signal(mem_aw, reset_less=True, name=f"s1_row_reg_{j}")
-            s1_w = Signal(vw, reset_less=True, name=f"s1_w_reg_{j}")
-            # the update write made at the last edge (forwarding source), and whether the
-            # update in stage 1 reads the row it wrote: decided when both are accepted (a
-            # register, so the adder's input multiplexer does not wait for a row comparison)
-            fwd = Signal(name=f"fwd_reg_{j}")
-            wb_data = Signal(vw, reset_less=True, name=f"wb_data_reg_{j}")
+        # write port: clear, else sweep write-back, else update write-back (never two at once);
+        # a whole row each (a lane without a neuron in the swept row takes a value nobody reads)
+        m.d.comb += [wr.en.eq(0), wr.addr.eq(s1_row), wr.data.eq(Cat(*s1_sum))]
+        with m.If(clearing):
+            m.d.comb += [wr.en.eq(1), wr.addr.eq(clr_row_reg),
+                         wr.data.eq(Cat(*[Const(self.v0 % (1 << vw), vw)] * lanes))]
+        with m.Elif(b_row_go):
+            m.d.comb += [wr.en.eq(1), wr.addr.eq(b_row_reg), wr.data.eq(Cat(*sweep_row))]
+        with m.Elif(s1_valid):
+            m.d.comb += wr.en.eq(1)
 
-            upd_fire = Signal(name=f"upd_fire_{j}")
-            u_row = Signal(mem_aw, name=f"u_row_{j}")
-            s1_sum = Signal(vw, name=f"s1_sum_{j}")
-            m.d.comb += [
-                upd_fire.eq(self.upd_valid[j] & upd_open),
-                u_row.eq(self.upd_addr[j][:mem_aw]),
-                s1_sum.eq(Mux(fwd, wb_data, bank_q[j]) + s1_w),
-            ]
+        # read port: sweep issue, else update, else debug
+        m.d.comb += [
+            rd.en.eq(a_issue_row | upd_fire | dbg_go),
+            rd.addr.eq(Mux(sweeping, a_row_reg, Mux(upd_fire, u_row, dbg_row))),
+        ]
 
-            # write port: clear, else sweep write-back (the lanes that hold a neuron), else
-            # update write-back (never two at once)
-            m.d.comb += [wr.en.eq(0), wr.addr.eq(s1_row), wr.data.eq(s1_sum)]
-            with m.If(clearing):
-                m.d.comb += [wr.en.eq(1), wr.addr.eq(clr_row_reg), wr.data.eq(self.v0)]
-            with m.Elif(b_row_go & b_lanes[j]):
-                m.d.comb += [wr.en.eq(1), wr.addr.eq(b_row_reg), wr.data.eq(sweep_v)]
-            with m.Elif(s1_valid):
-                m.d.comb += wr.en.eq(1)
-
-            # read port: sweep issue (every bank reads the row), else update, else debug
-            m.d.comb += [
-                rd.en.eq(a_issue_row | upd_fire | (dbg_go & (dbg_lane == j))),
-                rd.addr.eq(Mux(sweeping, a_row_reg, Mux(upd_fire, u_row, dbg_row))),
-            ]
-
-            m.d.sync += [
-                s1_row.eq(u_row),
-                s1_w.eq(self.upd_weight[j]),  # sign-extended to V_WIDTH
-                wb_data.eq(s1_sum),
-                s1_valid.eq(upd_fire),
-                # the write of this edge (stage 1's update) lands on the row read now
-                fwd.eq(s1_valid & (s1_row == u_row)),
-            ]
-            m.d.comb += self.upd_ready[j].eq(upd_open)
+        m.d.sync += [
+            s1_row.eq(u_row),
+            s1_w.eq(Cat(*u_w_ext)),
+            wb_data.eq(Cat(*s1_sum)),
+            s1_valid.eq(upd_fire),
+            # the write of this edge (stage 1's update) lands on the row read now
+            fwd.eq(s1_valid & (s1_row == u_row)),
+        ]
+        m.d.comb += self.upd_ready.eq(upd_open)
 
         # --- state machine, sweep pipeline, spike buffer and output stage ------------------
         with m.Switch(state_reg):

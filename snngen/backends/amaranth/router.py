@@ -6,9 +6,10 @@ the first layer a pixel index with its value), ended by an end-of-timestep (EOT)
 synaptic updates of an :class:`~snngen.backends.amaranth.if_array.IfArray` (or an
 :class:`~snngen.backends.amaranth.accum.Accum`) whose banks split the output channels
 (:mod:`snngen.hwmodel.blocks.banks`): channel ``o`` is on lane ``o % lanes``, neuron ``(o, y, x)``
-at bank address ``(o // lanes)*OH*OW + y*OW + x`` (lane j adds ``upd_weight[j]`` to the neuron of
-channel ``upd_addr[j] // (OH*OW) * lanes + j`` at that address), and after the EOT, once every
-update has been delivered, requests the sweep. ``upd_*`` and ``sweep_*`` connect directly to the
+at bank address ``(o // lanes)*OH*OW + y*OW + x`` (an update is one bank row: lane j adds
+``upd_weight[j]`` to the neuron of channel ``upd_addr // (OH*OW) * lanes + j`` at that address;
+the field of a lane whose channel is >= COUT is 0), and after the EOT, once every update has been
+delivered, requests the sweep. ``upd_*`` and ``sweep_*`` connect directly to the
 array's ports of the same names. The Python model is :mod:`snngen.hwmodel.blocks.router`.
 
 Geometry (every layer is one convolution; a Linear ``F_in -> F_out`` is the 1x1 convolution
@@ -22,8 +23,8 @@ for the channel groups ``g = 0 .. NG-1`` (``NG = ceil(COUT / lanes)``), for the 
 from ``y_hi`` down to ``y_lo``, for the valid columns ``x`` from ``x_hi`` down to ``x_lo``: one
 slot whose members are the channels ``o = g*lanes + k < COUT``, member k on lane k, all at bank
 address ``(g*OH + y)*OW + x``, ``kh = h + PH - y*SH``, ``kw = w + PW - x*SW``. One slot per
-cycle, all its members at once (every lane, except in the last group when ``lanes`` does not
-divide COUT: ``M_LAST = COUT - (NG-1)*lanes`` members). An event costs exactly ``max(G, 1)``
+cycle, all its members at once: one row update whose field k is member k's weight (0 for a lane
+past COUT in the last group, from the ROM). An event costs exactly ``max(G, 1)``
 issue slots, ``G = NG * cnt_y * cnt_x`` (an event that reaches no neuron still takes one slot
 and issues nothing).
 
@@ -77,11 +78,9 @@ depend on any ready)
     to back, sweep_valid is first high in the cycle after edge e0 + 8 + sum_i max(G_i, 1) + S,
     S = the stall cycles. :func:`snngen.hwmodel.blocks.router.schedule` gives the exact edges for
     any input timing (no stall).
-  - Backpressure: a stall cycle is a cycle in which some lane has upd_valid & ~upd_ready. The
-    lanes of the slot that are ready in it transfer (and drop upd_valid), the others keep
-    their update; nothing else in Q, R, P, O moves, nothing is lost or reordered; the slot is done
-    in the first cycle in which all its remaining lanes are ready. Every stall cycle delays
-    everything after it by exactly one cycle. The queue I, DC, D1, D2, N keeps accepting
+  - Backpressure: a stall cycle is a cycle with upd_valid & ~upd_ready, or with sweep_valid &
+    ~sweep_ready. Nothing in Q, R, P, O moves, nothing is lost or reordered: every stall cycle
+    delays everything after it by exactly one cycle. The queue I, DC, D1, D2, N keeps accepting
     during stalls.
   - busy: something is in flight (an item in I, DC, D1, D2, N, Q or a slot in R, P, O, including
     the EOT until its sweep handshake).
@@ -197,7 +196,7 @@ class Router(wiring.Component):
     in_index_width : [IN_INDEX_WIDTH]
         Width of ``s.payload.index``: max(clog2(cin*h*w), 1) (the default) .. 30.
     addr_width : [ADDR_WIDTH]
-        Width of a bank address (``upd_addr[j]``): max(clog2(ceil(cout / lanes)*oh*ow), 1) (the
+        Width of a bank address (``upd_addr``): max(clog2(ceil(cout / lanes)*oh*ow), 1) (the
         default) .. 30.
     weight_init : sequence of ``ceil(cout / lanes)*cin*kh*kw`` ints [WEIGHT_FILE]
         The ROM words, exactly the words of the .mem file the Verilog reads (what
@@ -212,8 +211,7 @@ class Router(wiring.Component):
     -----
     s : ``In(stream.Signature(StructLayout({"index": in_index_width, "value":
         max(value_width, 1), "eot": 1})))`` [s_valid, s_ready, s_index, s_value, s_eot]
-    upd_valid : Out(lanes), upd_ready : In(lanes)
-    upd_addr : Out(ArrayLayout(unsigned(addr_width), lanes))
+    upd_valid : Out(1), upd_ready : In(1), upd_addr : Out(addr_width)
     upd_weight : Out(ArrayLayout(signed(u_width), lanes))
     sweep_valid : Out(1), sweep_ready : In(1)
     busy : Out(1)
@@ -248,13 +246,10 @@ class Router(wiring.Component):
             setattr(self, k, v)
         self.weight_init = words
         # derived, named as in the Verilog (lower case)
-        self.log_lanes = _clog2(lanes)  # LOG_LANES
-        self.mw = self.log_lanes + 1  # MW: member count of a slot, 0 .. LANES
         self.nout = self.cout * self.oh * self.ow  # NOUT
         # channel groups, bank rows in use, members of the last group
         self.ng = -(-self.cout // lanes)  # NG
         self.rows = self.ng * self.oh * self.ow  # ROWS
-        self.m_last = self.cout - (self.ng - 1) * lanes  # MLAST_I
         self.rom_depth = self.ng * self.cin * self.kh * self.kw  # ROM_DEPTH
         self.nw = _w1(self.rows)  # NW: bank address width
         self.raw = _w1(self.rom_depth)  # RAW: ROM address width
@@ -265,9 +260,9 @@ class Router(wiring.Component):
             "s": In(stream.Signature(data.StructLayout({
                 "index": unsigned(self.in_index_width), "value": unsigned(self.vw1),
                 "eot": unsigned(1)}))),
-            "upd_valid": Out(lanes),
-            "upd_ready": In(lanes),
-            "upd_addr": Out(data.ArrayLayout(unsigned(self.addr_width), lanes)),
+            "upd_valid": Out(1),
+            "upd_ready": In(1),
+            "upd_addr": Out(self.addr_width),
             "upd_weight": Out(data.ArrayLayout(signed(self.u_width), lanes)),
             "sweep_valid": Out(1),
             "sweep_ready": In(1),
@@ -321,7 +316,7 @@ class Router(wiring.Component):
             "s_eot": (self.s.payload.eot, "i"),
             "upd_valid": (self.upd_valid, "o"),
             "upd_ready": (self.upd_ready, "i"),
-            "upd_addr": (self.upd_addr.as_value(), "o"),
+            "upd_addr": (self.upd_addr, "o"),
             "upd_weight": (self.upd_weight.as_value(), "o"),
             "sweep_valid": (self.sweep_valid, "o"),
             "sweep_ready": (self.sweep_ready, "i"),
@@ -330,7 +325,7 @@ class Router(wiring.Component):
 
     def elaborate(self, platform) -> Module:
         m = Module()
-        lanes, mw, nw, raw, ng = self.lanes, self.mw, self.nw, self.raw, self.ng
+        lanes, nw, raw, ng = self.lanes, self.nw, self.raw, self.ng
         cin, h, w, oh, ow = self.cin, self.h, self.w, self.oh, self.ow
         kh, kw, sh, sw, ph, pw = self.kh, self.kw, self.sh, self.sw, self.ph, self.pw
         vw1, ww, uw, aw = self.vw1, self.w_width, self.u_width, self.addr_width
@@ -350,8 +345,6 @@ class Router(wiring.Component):
         step_yb = ow % (1 << nw)  # bank address: one row up
         step_gb = (oh * ow) % (1 << nw)  # next channel group
         ng_m1 = (ng - 1) % (1 << gw)
-        m_full = lanes % (1 << mw)
-        m_last = self.m_last % (1 << mw)
 
         def wire(width, name, value, shape=unsigned):
             """A combinational wire of the Verilog (its width, its truncation)."""
@@ -371,11 +364,11 @@ class Router(wiring.Component):
         d2_valid_reg = reg(1, "d2_valid_reg")
         n_valid_reg = reg(1, "n_valid_reg")
         q_valid_reg = reg(1, "q_valid_reg")
-        # O stage: lanes still to transfer, EOT slot (sweep request)
-        o_pend_reg = reg(lanes, "o_pend_reg")
+        # O stage: an update to transfer, EOT slot (sweep request)
+        o_pend_reg = reg(1, "o_pend_reg")
         o_eot_reg = reg(1, "o_eot_reg")
 
-        upd_stall = wire(1, "upd_stall", (o_pend_reg & ~self.upd_ready).any())
+        upd_stall = wire(1, "upd_stall", o_pend_reg & ~self.upd_ready)
         adv = wire(1, "adv", ~upd_stall & ~(o_eot_reg & ~self.sweep_ready))
         sweep_fire = wire(1, "sweep_fire", o_eot_reg & self.sweep_ready)
 
@@ -594,8 +587,9 @@ class Router(wiring.Component):
 
         # members of the current slot (0 for an empty or EOT slot): every lane, or the last
         # group's M_LAST (constants: the channel groups do not depend on the event)
-        q_m = wire(mw, "q_m", Mux(q_eot_reg | q_empty_reg, 0,
-                                  Mux(q_gleft_reg == 0, m_last, m_full)))
+        # the current slot is an update (not the empty slot of an event without targets, nor
+        # the EOT)
+        q_upd = wire(1, "q_upd", ~q_eot_reg & ~q_empty_reg)
         next_addr_g = wire(raw, "next_addr_g", q_addr_g_reg + step_ga)
         next_addr_row = wire(raw, "next_addr_row", q_addr_row_reg + step_ya)
         next_base_g = wire(nw, "next_base_g", q_base_g_reg + step_gb)
@@ -676,13 +670,13 @@ class Router(wiring.Component):
             rom_q.eq(rd.data),
         ]
 
-        r_cnt_reg = reg(mw, "r_cnt_reg")
+        r_upd_reg = reg(1, "r_upd_reg")
         r_eot_reg = reg(1, "r_eot_reg")
         r_base_reg = reg(nw, "r_base_reg", reset=False)
         r_val_reg = reg(vw1, "r_val_reg", reset=False)
         with m.If(adv):
             m.d.sync += [
-                r_cnt_reg.eq(Mux(q_valid_reg, q_m, 0)),
+                r_upd_reg.eq(q_valid_reg & q_upd),
                 r_eot_reg.eq(q_valid_reg & q_eot_reg),
                 r_base_reg.eq(q_base_reg),
                 r_val_reg.eq(q_val_reg),
@@ -692,24 +686,24 @@ class Router(wiring.Component):
         # multiplexer over the RAMs of a large ROM) and the product with the value are in
         # different cycles ------------------------------------------------------------------
         p_rom_q = reg(self.word, "p_rom_q", reset=False)
-        p_cnt_reg = reg(mw, "p_cnt_reg")
+        p_upd_reg = reg(1, "p_upd_reg")
         p_eot_reg = reg(1, "p_eot_reg")
         p_base_reg = reg(nw, "p_base_reg", reset=False)
         p_val_reg = reg(vw1, "p_val_reg", reset=False)
         with m.If(adv):
             m.d.sync += [
                 p_rom_q.eq(rom_q),
-                p_cnt_reg.eq(r_cnt_reg),
+                p_upd_reg.eq(r_upd_reg),
                 p_eot_reg.eq(r_eot_reg),
                 p_base_reg.eq(r_base_reg),
                 p_val_reg.eq(r_val_reg),
             ]
 
-        # --- O: per lane j, member j of the slot (valid if j < count): the slot's bank address
-        # and field j of the ROM word (times the value) ----------------------------------------
+        # --- O: the slot's row update: its bank address and, per lane j, field j of the ROM word
+        # (times the value; 0 for a lane past COUT, whose ROM field is 0) ----------------------
         # ADDR_WIDTH >= clog2(ROWS) (checked), so ADDR_WIDTH >= NW: zero-extended, never cut
         r_addr = wire(aw, "r_addr", p_base_reg)
-        o_addr_reg = reg(lanes * aw, "o_addr_reg", reset=False)
+        o_addr_reg = reg(aw, "o_addr_reg", reset=False)
         o_w_reg = reg(lanes * uw, "o_w_reg", reset=False)
         for j in range(lanes):
             wf = wire(ww, f"wf_{j}", p_rom_q[j * ww:(j + 1) * ww])  # this lane's weight
@@ -722,27 +716,20 @@ class Router(wiring.Component):
             else:
                 u = wf
             with m.If(adv):
-                m.d.sync += [
-                    o_addr_reg[j * aw:(j + 1) * aw].eq(r_addr),
-                    o_w_reg[j * uw:(j + 1) * uw].eq(u),
-                    o_pend_reg[j].eq(p_cnt_reg > j),
-                ]
-            with m.Elif(self.upd_ready[j]):
-                # this lane transferred in a stall cycle: done
-                m.d.sync += o_pend_reg[j].eq(0)
+                m.d.sync += o_w_reg[j * uw:(j + 1) * uw].eq(u)
 
         with m.If(adv):
-            m.d.sync += o_eot_reg.eq(p_eot_reg)
+            m.d.sync += [o_addr_reg.eq(r_addr), o_pend_reg.eq(p_upd_reg),
+                         o_eot_reg.eq(p_eot_reg)]
 
         m.d.comb += [
             self.upd_valid.eq(o_pend_reg),
-            self.upd_addr.as_value().eq(o_addr_reg),
+            self.upd_addr.eq(o_addr_reg),
             self.upd_weight.as_value().eq(o_w_reg),
             self.sweep_valid.eq(o_eot_reg),
             self.busy.eq(eot_block_reg | i_valid_reg | dc_valid_reg | d1_valid_reg
                          | d2_valid_reg | n_valid_reg | q_valid_reg | r_eot_reg
-                         | (r_cnt_reg != 0) | p_eot_reg | (p_cnt_reg != 0) | o_eot_reg
-                         | (o_pend_reg != 0)),
+                         | r_upd_reg | p_eot_reg | p_upd_reg | o_eot_reg | o_pend_reg),
         ]
         return m
 

@@ -13,12 +13,13 @@
  *   - N = C*H*W signed A_WIDTH-bit accumulators, accumulator n = (c*H + h)*W + w (row-major
  *     over the C x H x W map), in LANES RAM banks that split the channels (as in snn_if_array
  *     with PLANE = H*W; snngen.hwmodel.blocks.banks): channel c is in bank c % LANES,
- *     accumulator (c, h, w) at address (c / LANES)*H*W + h*W + w. Each bank is a plain
- *     `reg mem [0:DEPTH-1]` (DEPTH = DEPTH_USED = ceil(C/LANES)*H*W, at least 2) with one
- *     synchronous write port and one synchronous read port with enable (read register rd_q):
- *     an inferable simple dual-port RAM. The read data is registered once more (rd_data_reg)
- *     before any arithmetic uses it: no path runs from a RAM read port into an adder or a
- *     comparison.
+ *     accumulator (c, h, w) at address (c / LANES)*H*W + h*W + w. The banks are the LANES
+ *     A_WIDTH-bit fields of one memory of DEPTH = DEPTH_USED = ceil(C/LANES)*H*W rows (at
+ *     least 2): a plain `reg mem` of LANES*A_WIDTH-bit words with one synchronous write port
+ *     (whole rows) and one synchronous read port with enable (read register rd_q), an
+ *     inferable simple dual-port RAM that Yosys packs into as few block RAMs as its bits allow.
+ *     The read data is registered once more (rd_data_reg) before any arithmetic uses it: no
+ *     path runs from a RAM read port into an adder or a comparison.
  *   - BIAS: NG = ceil(C/LANES) words of LANES signed K_WIDTH-bit fields (field k of word g:
  *     the bias of channel g*LANES + k, 0 past C), loaded from BIAS_FILE by $readmemh (format:
  *     snngen.backends.verilog.memfile.write_mem, written by snngen.hwmodel.blocks.banks.k_rows
@@ -40,20 +41,22 @@
  * register or a function of registers and never depends on any ready)
  *   - Reset: rst is synchronous, active high. It makes the block idle (busy = 0, m_valid = 0,
  *     no update in flight) but does NOT touch the accumulators: clear before the first image.
- *   - Idle (busy = 0): clear_ready = 1; sweep_ready = !clear_valid; upd_ready[j] =
+ *   - Idle (busy = 0): clear_ready = 1; sweep_ready = !clear_valid; upd_ready =
  *     !clear_valid && !sweep_valid (a clear wins over a sweep, both over updates; these readies
  *     depend on the other streams' valids only, never on a ready). Not idle: all readies 0.
  *   - Clear: accepted at edge e, writes 0 to bank address a of every bank at edge e + 1 + a,
  *     a = 0 .. DEPTH_USED - 1; the block is idle again right after edge e + DEPTH_USED: a
  *     clear takes exactly DEPTH_USED = ceil(C/LANES)*H*W busy cycles.
- *   - Update (lane j, while idle): add the signed U_WIDTH-bit upd_weight[j] to the accumulator
- *     at address upd_addr[j] of bank j (channel (upd_addr / (H*W))*LANES + j). Accepted at
- *     edge e, it reads the bank at e, registers the read data at e + 1 and writes
- *     acc + weight at edge e + 2 (update latency 2: the RAM holds the new value after e + 2).
- *     The read at e misses the writes made at e and e + 1 (the updates accepted at e - 2 and
- *     e - 1), which are forwarded (the one at e into the read data register at e + 1, the one
- *     at e + 1 into the sum), so updates of the same accumulator on consecutive cycles (or any
- *     spacing) are exact; lanes are independent; every lane takes one update per cycle. The
+ *   - Update (a whole row, while idle): add field j of upd_weight (signed U_WIDTH bits) to
+ *     the accumulator at address upd_addr of bank j (channel (upd_addr / (H*W))*LANES + j),
+ *     for every lane j at once. Accepted at edge e, it reads the row at e, registers the read
+ *     data at e + 1 and writes the row back at edge e + 2 (update latency 2: the RAM holds the
+ *     new row after e + 2). The read at e misses the writes made at e and e + 1 (the updates
+ *     accepted at e - 2 and e - 1), which are forwarded (the one at e into the read data
+ *     register at e + 1, the one at e + 1 into the sum), so updates of the same row on
+ *     consecutive cycles (or any spacing) are exact; one row update per cycle. A lane with
+ *     nothing to add gets a 0 field; a lane whose channel is >= C must get 0 (the router's ROM
+ *     holds 0 there), so that its accumulator stays 0 and its readout field is the bias 0. The
  *     addition is modulo 2^A_WIDTH (exact whenever every partial sum fits A_WIDTH signed
  *     bits, which the width analysis guarantees). A clear accepted at e drops the write of an
  *     update accepted at e - 1 (due at e + 1, when the clear writes): the clear erases it.
@@ -148,12 +151,12 @@ module snn_accum #
     output wire                           clear_ready,
 
     /*
-     * Updates, one stream per lane j (field j of each vector): add upd_weight to the
-     * accumulator at address upd_addr of bank j
+     * Row updates: add field j of upd_weight to the accumulator at address upd_addr of bank j,
+     * for every lane j
      */
-    input  wire [LANES-1:0]               upd_valid,
-    output wire [LANES-1:0]               upd_ready,
-    input  wire [LANES*ADDR_WIDTH-1:0]    upd_addr,
+    input  wire                           upd_valid,
+    output wire                           upd_ready,
+    input  wire [ADDR_WIDTH-1:0]          upd_addr,
     input  wire [LANES*U_WIDTH-1:0]       upd_weight,
 
     /*
@@ -436,124 +439,115 @@ always @(posedge clk) begin
 end
 
 /*
- * one bank and one update pipeline per lane
+ * the banks: one memory of LANES-field rows, and the row update pipeline
+ */
+reg [LANES*A_WIDTH-1:0] mem [0:DEPTH-1];
+reg [LANES*A_WIDTH-1:0] rd_q;
+reg [LANES*A_WIDTH-1:0] rd_data_reg;
+
+reg s1_valid_reg;
+reg [MEM_AW-1:0] s1_row_reg;
+reg [LANES*A_WIDTH-1:0] s1_w_reg;
+reg s2_valid_reg;
+reg [MEM_AW-1:0] s2_row_reg;
+reg [LANES*A_WIDTH-1:0] s2_w_reg;
+reg s2_fwd_reg;
+reg wb_valid_reg;
+reg [MEM_AW-1:0] wb_row_reg;
+reg [LANES*A_WIDTH-1:0] wb_data_reg;
+
+wire upd_fire = upd_valid && upd_open;
+wire [MEM_AW-1:0] u_row = upd_addr[MEM_AW-1:0];
+
+generate
+    if (ADDR_WIDTH > MEM_AW) begin : g_wide_addr
+        wire unused_addr_high = |upd_addr[ADDR_WIDTH-1:MEM_AW];
+    end
+endgenerate
+
+wire [LANES*A_WIDTH-1:0] u_w_ext;
+wire [LANES*A_WIDTH-1:0] s2_old = s2_fwd_reg ? wb_data_reg : rd_data_reg;
+wire [LANES*A_WIDTH-1:0] s2_sum;
+
+/*
+ * the arithmetic of each lane: the readout's running maximum plus bias, and the update sum
  */
 genvar j;
 generate
     for (j = 0; j < LANES; j = j + 1) begin : g_lane
-        reg [A_WIDTH-1:0] mem [0:DEPTH-1];
-        reg [A_WIDTH-1:0] rd_q;
-        // the read data, registered once more before any arithmetic uses it (readout stage C,
-        // update stage 2)
-        reg [A_WIDTH-1:0] rd_data_reg;
-
-        // update stage 1: accepted at the last edge, read issued at that edge (the row
-        // register also holds the readout's read row)
-        reg s1_valid_reg;
-        reg [MEM_AW-1:0] s1_row_reg;
-        reg [A_WIDTH-1:0] s1_w_reg;
-        // update stage 2: its read data in rd_data_reg; written at the next edge
-        reg s2_valid_reg;
-        reg [MEM_AW-1:0] s2_row_reg;
-        reg [A_WIDTH-1:0] s2_w_reg;
-        // the write made at the last edge is to this update's row
-        reg s2_fwd_reg;
-        // the update write made at the last edge (forwarding source)
-        reg wb_valid_reg;
-        reg [MEM_AW-1:0] wb_row_reg;
-        reg [A_WIDTH-1:0] wb_data_reg;
-
-        // stage C arithmetic of this lane: running maximum; max + bias in SW bits, both sums
-        // formed beside the comparison and selected by it
+        wire [A_WIDTH-1:0] l_rd = rd_data_reg[j*A_WIDTH +: A_WIDTH];
         wire [A_WIDTH-1:0] l_max = max_reg[j*A_WIDTH +: A_WIDTH];
         wire [K_WIDTH-1:0] l_bias = bias_q[j*K_WIDTH +: K_WIDTH];
         wire signed [SW-1:0] l_bias_x = $signed({{(SW-K_WIDTH){l_bias[K_WIDTH-1]}}, l_bias});
-        wire l_take = c_in_reg && (!c_have || $signed(rd_data_reg) > $signed(l_max));
+        wire l_take = c_in_reg && (!c_have || $signed(l_rd) > $signed(l_max));
         wire signed [SW-1:0] l_sum_rd =
-            $signed({{(SW-A_WIDTH){rd_data_reg[A_WIDTH-1]}}, rd_data_reg}) + l_bias_x;
+            $signed({{(SW-A_WIDTH){l_rd[A_WIDTH-1]}}, l_rd}) + l_bias_x;
         wire signed [SW-1:0] l_sum_max =
             $signed({{(SW-A_WIDTH){l_max[A_WIDTH-1]}}, l_max}) + l_bias_x;
         wire signed [SW-1:0] l_sum = l_take ? l_sum_rd : l_sum_max;
-        // the caller guarantees that max + bias fits K_WIDTH: the high bits are sign copies
         wire unused_sum_high = ^l_sum[SW-1:K_WIDTH];
-        assign c_max[j*A_WIDTH +: A_WIDTH] = l_take ? rd_data_reg : l_max;
+        assign c_max[j*A_WIDTH +: A_WIDTH] = l_take ? l_rd : l_max;
         assign c_k[j*K_WIDTH +: K_WIDTH] = l_sum[K_WIDTH-1:0];
 
-        wire upd_fire = upd_valid[j] && upd_open;
-        wire [ADDR_WIDTH-1:0] u_addr = upd_addr[j*ADDR_WIDTH +: ADDR_WIDTH];
-        wire [MEM_AW-1:0] u_row = u_addr[MEM_AW-1:0];
         wire [U_WIDTH-1:0] u_w = upd_weight[j*U_WIDTH +: U_WIDTH];
-        wire [A_WIDTH-1:0] u_w_ext;
-
         if (A_WIDTH > U_WIDTH) begin : g_sext
-            assign u_w_ext = {{(A_WIDTH-U_WIDTH){u_w[U_WIDTH-1]}}, u_w};
+            assign u_w_ext[j*A_WIDTH +: A_WIDTH] = {{(A_WIDTH-U_WIDTH){u_w[U_WIDTH-1]}}, u_w};
         end else begin : g_same
-            assign u_w_ext = u_w;
+            assign u_w_ext[j*A_WIDTH +: A_WIDTH] = u_w;
         end
-        if (ADDR_WIDTH > MEM_AW) begin : g_wide_addr
-            // rows beyond DEPTH_USED do not exist; these bits are 0 for valid updates
-            wire unused_addr_high = |u_addr[ADDR_WIDTH-1:MEM_AW];
-        end
-
-        // read port: readout issue (positions inside the map only), else update
-        wire re = (a_issue_pos && a_in) || upd_fire;
-        wire [MEM_AW-1:0] ra = reading ? a_row : u_row;
-
-        // the read issued at the last edge missed the write made at that edge: take it from
-        // the forwarding register (for an update: the update two before; for the readout's
-        // first slot: the last update before the sweep)
-        wire fwd_rd = wb_valid_reg && wb_row_reg == s1_row_reg;
-        // update stage 2: the write made at the last edge is the update just before
-        wire [A_WIDTH-1:0] s2_sum = (s2_fwd_reg ? wb_data_reg : rd_data_reg) + s2_w_reg;
-
-        // write port: clear, else update write-back (an update still in flight when a clear
-        // starts belongs to the image before it: the clear wins, its write is dropped)
-        wire we = clearing || s2_valid_reg;
-        wire [MEM_AW-1:0] wa = clearing ? clr_row_reg : s2_row_reg;
-        wire [A_WIDTH-1:0] wd = clearing ? {A_WIDTH{1'b0}} : s2_sum;
-
-        always @(posedge clk) begin
-            if (we) begin
-                mem[wa] <= wd;
-            end
-        end
-
-        always @(posedge clk) begin
-            if (re) begin
-                rd_q <= mem[ra];
-            end
-        end
-
-        // the read data moves on with the readout pipeline (held in a stall), every cycle
-        // otherwise
-        always @(posedge clk) begin
-            if (!reading || adv) begin
-                rd_data_reg <= fwd_rd ? wb_data_reg : rd_q;
-            end
-        end
-
-        always @(posedge clk) begin
-            s1_row_reg <= ra;
-            s1_w_reg <= u_w_ext;
-            s2_row_reg <= s1_row_reg;
-            s2_w_reg <= s1_w_reg;
-            s2_fwd_reg <= s2_valid_reg && s2_row_reg == s1_row_reg;
-            wb_row_reg <= s2_row_reg;
-            wb_data_reg <= s2_sum;
-            if (rst) begin
-                s1_valid_reg <= 1'b0;
-                s2_valid_reg <= 1'b0;
-                wb_valid_reg <= 1'b0;
-            end else begin
-                s1_valid_reg <= upd_fire;
-                s2_valid_reg <= s1_valid_reg;
-                wb_valid_reg <= s2_valid_reg;
-            end
-        end
-
-        assign upd_ready[j] = upd_open;
+        assign s2_sum[j*A_WIDTH +: A_WIDTH] = s2_old[j*A_WIDTH +: A_WIDTH]
+                                            + s2_w_reg[j*A_WIDTH +: A_WIDTH];
     end
 endgenerate
+
+wire re = (a_issue_pos && a_in) || upd_fire;
+wire [MEM_AW-1:0] ra = reading ? a_row : u_row;
+
+wire fwd_rd = wb_valid_reg && wb_row_reg == s1_row_reg;
+
+// write port: clear, else the update write-back (whole rows)
+wire we = clearing || s2_valid_reg;
+wire [MEM_AW-1:0] wa = clearing ? clr_row_reg : s2_row_reg;
+wire [LANES*A_WIDTH-1:0] wd = clearing ? {(LANES*A_WIDTH){1'b0}} : s2_sum;
+
+always @(posedge clk) begin
+    if (we) begin
+        mem[wa] <= wd;
+    end
+end
+
+always @(posedge clk) begin
+    if (re) begin
+        rd_q <= mem[ra];
+    end
+end
+
+always @(posedge clk) begin
+    if (!reading || adv) begin
+        rd_data_reg <= fwd_rd ? wb_data_reg : rd_q;
+    end
+end
+
+always @(posedge clk) begin
+    s1_row_reg <= ra;
+    s1_w_reg <= u_w_ext;
+    s2_row_reg <= s1_row_reg;
+    s2_w_reg <= s1_w_reg;
+    s2_fwd_reg <= s2_valid_reg && s2_row_reg == s1_row_reg;
+    wb_row_reg <= s2_row_reg;
+    wb_data_reg <= s2_sum;
+    if (rst) begin
+        s1_valid_reg <= 1'b0;
+        s2_valid_reg <= 1'b0;
+        wb_valid_reg <= 1'b0;
+    end else begin
+        s1_valid_reg <= upd_fire;
+        s2_valid_reg <= s1_valid_reg;
+        wb_valid_reg <= s2_valid_reg;
+    end
+end
+
+assign upd_ready = upd_open;
 
 /*
  * state machine, readout pipeline control and output stage

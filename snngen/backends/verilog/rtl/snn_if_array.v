@@ -6,10 +6,13 @@
  *     CH = N / PLANE channels of PLANE neurons (neuron n = ch*PLANE + p; PLANE = OH*OW of a
  *     convolution's output, 1 for a dense layer), channel ch is in bank ch % LANES, neuron n at
  *     address (ch / LANES)*PLANE + p (snngen.hwmodel.blocks.banks; the spike router issues the
- *     LANES channels of one position at one address). Each bank is a plain
- *     `reg mem [0:DEPTH-1]` (DEPTH = DEPTH_USED = ceil(CH/LANES)*PLANE, at least 2) with one
- *     synchronous write port and one synchronous read port with enable (read register rd_q),
- *     i.e. an inferable simple dual-port RAM.
+ *     LANES channels of one position at one address). The banks are the LANES V_WIDTH-bit
+ *     fields of one memory of DEPTH = DEPTH_USED = ceil(CH/LANES)*PLANE rows (at least 2):
+ *     field j of row r is the membrane at address r of bank j. It is a plain `reg mem` of
+ *     LANES*V_WIDTH-bit words with one synchronous write port (whole rows) and one synchronous
+ *     read port with enable (read register rd_q), i.e. an inferable simple dual-port RAM that
+ *     Yosys packs into as few block RAMs as its LANES*V_WIDTH x DEPTH bits allow (one memory per
+ *     lane would take at least one block RAM per lane).
  *   - The constant currents K (bias, or for the first layer bias + the once-per-image analog
  *     current) live in one more simple dual-port RAM of DEPTH_USED rows of LANES K_WIDTH-bit
  *     fields, laid out as the banks (field j of row r: the K of the neuron at address r of
@@ -23,18 +26,21 @@
  *   - Reset: rst is synchronous, active high. It makes the array idle (busy = 0, m_valid = 0,
  *     no update in flight) but does NOT touch the membranes nor K: clear before the first image.
  *     K keeps its k_wr_* writes across rst (it is only loaded from K_INIT_FILE at start).
- *   - Idle (busy = 0): clear_ready = 1; sweep_ready = !clear_valid; upd_ready[j] =
+ *   - Idle (busy = 0): clear_ready = 1; sweep_ready = !clear_valid; upd_ready =
  *     !clear_valid && !sweep_valid (a clear wins over a sweep, both over updates; these readies
  *     depend on the other streams' valids only, never on a ready). Not idle: all readies 0.
  *   - Clear: accepted at edge e, writes V0 to bank address a of every bank at edge e + 1 + a,
  *     a = 0 .. DEPTH_USED - 1 (DEPTH_USED = ceil(CH/LANES)*PLANE); the array is idle again
  *     right after edge e + DEPTH_USED: a clear takes exactly DEPTH_USED cycles. K is not changed.
- *   - Update (lane j, while idle): accepted at edge e, it reads the bank at e and writes
- *     v + weight at edge e + 1 (update latency 1: the RAM holds the new value after e + 1).
- *     The read at e misses only the write made at the same edge e, which is forwarded, so
- *     updates of the same neuron on consecutive cycles (or any spacing) are exact; lanes are
- *     independent; every lane takes one update per cycle. weight is signed W_WIDTH and is
- *     added modulo 2^V_WIDTH (exact whenever the true membrane fits V_WIDTH, §7).
+ *   - Update (a whole row, while idle): accepted at edge e, it reads row upd_addr at e and
+ *     writes it back at edge e + 1 with field j of upd_weight (signed W_WIDTH) added to lane
+ *     j's membrane, modulo 2^V_WIDTH (exact whenever the true membrane fits V_WIDTH, §7), for
+ *     every lane at once (update latency 1: the RAM holds the new row after e + 1). The read
+ *     at e misses only the write made at the same edge e, which is forwarded, so updates of
+ *     the same row on consecutive cycles (or any spacing) are exact; one row update per cycle.
+ *     A lane that has nothing to add gets a 0 field; a lane that holds no neuron in that row
+ *     (the last channel group) must get 0 (the router's ROM holds 0 there), so its word stays
+ *     what the clear wrote.
  *   - k_wr_en: K row k_wr_row <= k_wr_data (field j: the neuron at that row of bank j) at
  *     the edge, honoured only while idle (ignored while busy). A K write at the edge a sweep is
  *     accepted is seen by that sweep.
@@ -61,11 +67,10 @@
  *     cycle, or one per spike. busy is high from the edge after e up to and including the
  *     cycle of the EOT transfer; the array is idle right after that edge.
  *   - Debug read (tests, while idle): dbg_rd_en with dbg_rd_index at edge e puts the
- *     membrane of that neuron on dbg_rd_data after e (held until the bank's read port is
- *     used again: a debug read, an update or a sweep). It uses the bank's read port: do not
- *     issue it in a cycle where the same lane accepts an update, nor in the cycle right after an
- *     update to the same neuron was accepted (the write-back lands at that edge). Undefined while
- *     busy.
+ *     membrane of that neuron on dbg_rd_data after e (held until the read port is used
+ *     again: a debug read, an update or a sweep). It uses the memory's read port: do not
+ *     issue it in a cycle where an update is accepted, nor in the cycle right after an update
+ *     of the same row was accepted (the write-back lands at that edge). Undefined while busy.
  *
  * Written for block RAM inference (plain `reg mem` arrays, one write port and one registered
  * read port with enable each, no reset, muxed addresses); checked with `snngen synth` (Yosys +
@@ -125,13 +130,12 @@ module snn_if_array #
     output wire                           clear_ready,
 
     /*
-     * Updates, one stream per lane j (field j of each vector): add upd_weight to the neuron at
-     * address upd_addr of bank j, i.e. neuron ((upd_addr / PLANE)*LANES + j)*PLANE
-     * + upd_addr % PLANE
+     * Row updates: add field j of upd_weight to the neuron at address upd_addr of bank j,
+     * i.e. neuron ((upd_addr / PLANE)*LANES + j)*PLANE + upd_addr % PLANE, for every lane j
      */
-    input  wire [LANES-1:0]               upd_valid,
-    output wire [LANES-1:0]               upd_ready,
-    input  wire [LANES*ADDR_WIDTH-1:0]    upd_addr,
+    input  wire                           upd_valid,
+    output wire                           upd_ready,
+    input  wire [ADDR_WIDTH-1:0]          upd_addr,
     input  wire [LANES*W_WIDTH-1:0]       upd_weight,
 
     /*
@@ -413,24 +417,53 @@ end
 assign dbg_rd_data = bank_q[dbg_lane_reg*V_WIDTH +: V_WIDTH];
 
 /*
- * one bank and one update pipeline per lane
+ * the banks: one memory of LANES-field rows, and the row update pipeline
+ */
+reg [LANES*V_WIDTH-1:0] mem [0:DEPTH-1];
+reg [LANES*V_WIDTH-1:0] rd_q;
+
+// update stage 1: accepted at the last edge, read issued at that edge
+reg s1_valid_reg;
+reg [MEM_AW-1:0] s1_row_reg;
+reg [LANES*V_WIDTH-1:0] s1_w_reg;
+// the update write made at the last edge (forwarding source), and whether the update in stage
+// 1 reads the row it wrote: decided when both are accepted (a register, so the adders' input
+// multiplexer does not wait for a row comparison)
+reg fwd_reg;
+reg [LANES*V_WIDTH-1:0] wb_data_reg;
+
+wire upd_fire = upd_valid && upd_open;
+wire [MEM_AW-1:0] u_row = upd_addr[MEM_AW-1:0];
+
+generate
+    if (ADDR_WIDTH > MEM_AW) begin : g_wide_addr
+        // rows beyond DEPTH_USED do not exist; these bits are 0 for valid updates
+        wire unused_addr_high = |upd_addr[ADDR_WIDTH-1:MEM_AW];
+    end
+endgenerate
+
+// per lane: the sweep result and the update sum, field j of these rows
+wire [LANES*V_WIDTH-1:0] sweep_row;
+wire [LANES*V_WIDTH-1:0] s1_sum;
+wire [LANES*V_WIDTH-1:0] u_w_ext;
+// forward the write made at the edge that also issued this update's read
+wire [LANES*V_WIDTH-1:0] s1_old = fwd_reg ? wb_data_reg : rd_q;
+
+/*
+ * the arithmetic of each lane
  */
 genvar j;
 generate
     for (j = 0; j < LANES; j = j + 1) begin : g_lane
-        localparam integer LANE_I = j;
-        localparam [LANE_W-1:0] LANE = LANE_I[LANE_W-1:0];
-
-        reg [V_WIDTH-1:0] mem [0:DEPTH-1];
-        reg [V_WIDTH-1:0] rd_q;
+        wire [V_WIDTH-1:0] v = rd_q[j*V_WIDTH +: V_WIDTH];
 
         // sweep arithmetic (stage B) of this lane: v + K, compare, subtract, clamp, in SW bits
         wire [K_WIDTH-1:0] b_k = k_q[j*K_WIDTH +: K_WIDTH];
         // (v + K - THRESHOLD is formed beside v + K, from a carry-save layer and one adder,
         // and the comparison is its sign: compare, subtract and clamp are not in series)
-        wire signed [SW-1:0] b_sum = $signed({{(SW-V_WIDTH){rd_q[V_WIDTH-1]}}, rd_q})
+        wire signed [SW-1:0] b_sum = $signed({{(SW-V_WIDTH){v[V_WIDTH-1]}}, v})
                                    + $signed({{(SW-K_WIDTH){b_k[K_WIDTH-1]}}, b_k});
-        wire [DW-1:0] b_x = {{(DW-V_WIDTH){rd_q[V_WIDTH-1]}}, rd_q};
+        wire [DW-1:0] b_x = {{(DW-V_WIDTH){v[V_WIDTH-1]}}, v};
         wire [DW-1:0] b_y = {{(DW-K_WIDTH){b_k[K_WIDTH-1]}}, b_k};
         wire [DW-1:0] b_diff = csa_sum(b_x, b_y, NEG_THR_D);
         wire b_spike = (SPIKING != 0) && !b_diff[DW-1];
@@ -447,7 +480,7 @@ generate
         end else begin : g_no_clamp
             assign b_new = b_sub;
         end
-        wire [V_WIDTH-1:0] sweep_v = b_new[V_WIDTH-1:0];
+        assign sweep_row[j*V_WIDTH +: V_WIDTH] = b_new[V_WIDTH-1:0];
         // the result fits V_WIDTH (semantics.md §7): the high bits are sign copies
         wire unused_sweep_high = ^b_new[SW-1:V_WIDTH];
         // a lane without a neuron in this row (the last channel group) never spikes
@@ -455,90 +488,72 @@ generate
         localparam integer OFF_I = j * PLANE_SAFE;
         assign lane_off[j*INDEX_WIDTH +: INDEX_WIDTH] = OFF_I[INDEX_WIDTH-1:0];
 
-        // update stage 1: accepted at the last edge, read issued at that edge
-        reg s1_valid_reg;
-        reg [MEM_AW-1:0] s1_row_reg;
-        reg [V_WIDTH-1:0] s1_w_reg;
-        // the update write made at the last edge (forwarding source), and whether the update
-        // in stage 1 reads the row it wrote: decided when both are accepted (a register, so
-        // the adder's input multiplexer does not wait for a row comparison)
-        reg fwd_reg;
-        reg [V_WIDTH-1:0] wb_data_reg;
-
-        wire upd_fire = upd_valid[j] && upd_open;
-        wire [ADDR_WIDTH-1:0] u_addr = upd_addr[j*ADDR_WIDTH +: ADDR_WIDTH];
-        wire [MEM_AW-1:0] u_row = u_addr[MEM_AW-1:0];
+        // the update: this lane's weight, sign-extended, added to its field of the row
         wire [W_WIDTH-1:0] u_w = upd_weight[j*W_WIDTH +: W_WIDTH];
-        wire [V_WIDTH-1:0] u_w_ext;
-
         if (V_WIDTH > W_WIDTH) begin : g_sext
-            assign u_w_ext = {{(V_WIDTH-W_WIDTH){u_w[W_WIDTH-1]}}, u_w};
+            assign u_w_ext[j*V_WIDTH +: V_WIDTH] = {{(V_WIDTH-W_WIDTH){u_w[W_WIDTH-1]}}, u_w};
         end else begin : g_same
-            assign u_w_ext = u_w;
+            assign u_w_ext[j*V_WIDTH +: V_WIDTH] = u_w;
         end
-        if (ADDR_WIDTH > MEM_AW) begin : g_wide_addr
-            // rows beyond ceil(N/LANES) do not exist; these bits are 0 for valid updates
-            wire unused_addr_high = |u_addr[ADDR_WIDTH-1:MEM_AW];
-        end
-
-        // forward the write made at the edge that also issued this update's read
-        wire [V_WIDTH-1:0] s1_sum = (fwd_reg ? wb_data_reg : rd_q) + s1_w_reg;
-
-        // write port: clear, else sweep write-back, else update write-back (never two at once)
-        reg we;
-        reg [MEM_AW-1:0] wa;
-        reg [V_WIDTH-1:0] wd;
-        always @* begin
-            we = 1'b0;
-            wa = s1_row_reg;
-            wd = s1_sum;
-            if (clearing) begin
-                we = 1'b1;
-                wa = clr_row_reg;
-                wd = V0_V;
-            end else if (b_row_go && b_lanes[j]) begin
-                we = 1'b1;
-                wa = b_row_reg;
-                wd = sweep_v;
-            end else if (s1_valid_reg) begin
-                we = 1'b1;
-            end
-        end
-
-        always @(posedge clk) begin
-            if (we) begin
-                mem[wa] <= wd;
-            end
-        end
-
-        // read port: sweep issue, else update, else debug
-        wire re = a_issue_row || upd_fire || (dbg_go && dbg_lane == LANE);
-        wire [MEM_AW-1:0] ra = sweeping ? a_row_reg : (upd_fire ? u_row : dbg_row);
-
-        always @(posedge clk) begin
-            if (re) begin
-                rd_q <= mem[ra];
-            end
-        end
-
-        always @(posedge clk) begin
-            s1_row_reg <= u_row;
-            s1_w_reg <= u_w_ext;
-            wb_data_reg <= s1_sum;
-            if (rst) begin
-                s1_valid_reg <= 1'b0;
-                fwd_reg <= 1'b0;
-            end else begin
-                s1_valid_reg <= upd_fire;
-                // the write of this edge (stage 1's update) lands on the row read now
-                fwd_reg <= s1_valid_reg && s1_row_reg == u_row;
-            end
-        end
-
-        assign bank_q[j*V_WIDTH +: V_WIDTH] = rd_q;
-        assign upd_ready[j] = upd_open;
+        assign s1_sum[j*V_WIDTH +: V_WIDTH] = s1_old[j*V_WIDTH +: V_WIDTH]
+                                            + s1_w_reg[j*V_WIDTH +: V_WIDTH];
     end
 endgenerate
+
+// write port: clear, else sweep write-back, else update write-back (never two at once); a
+// whole row each (a lane without a neuron in the swept row takes a value nobody reads)
+reg we;
+reg [MEM_AW-1:0] wa;
+reg [LANES*V_WIDTH-1:0] wd;
+always @* begin
+    we = 1'b0;
+    wa = s1_row_reg;
+    wd = s1_sum;
+    if (clearing) begin
+        we = 1'b1;
+        wa = clr_row_reg;
+        wd = {LANES{V0_V}};
+    end else if (b_row_go) begin
+        we = 1'b1;
+        wa = b_row_reg;
+        wd = sweep_row;
+    end else if (s1_valid_reg) begin
+        we = 1'b1;
+    end
+end
+
+always @(posedge clk) begin
+    if (we) begin
+        mem[wa] <= wd;
+    end
+end
+
+// read port: sweep issue, else update, else debug
+wire re = a_issue_row || upd_fire || dbg_go;
+wire [MEM_AW-1:0] ra = sweeping ? a_row_reg : (upd_fire ? u_row : dbg_row);
+
+always @(posedge clk) begin
+    if (re) begin
+        rd_q <= mem[ra];
+    end
+end
+
+always @(posedge clk) begin
+    s1_row_reg <= u_row;
+    s1_w_reg <= u_w_ext;
+    wb_data_reg <= s1_sum;
+    if (rst) begin
+        s1_valid_reg <= 1'b0;
+        fwd_reg <= 1'b0;
+    end else begin
+        s1_valid_reg <= upd_fire;
+        // the write of this edge (stage 1's update) lands on the row read now
+        fwd_reg <= s1_valid_reg && s1_row_reg == u_row;
+    end
+end
+
+assign bank_q = rd_q;
+assign upd_ready = upd_open;
 
 /*
  * state machine, sweep pipeline, spike buffer and output stage

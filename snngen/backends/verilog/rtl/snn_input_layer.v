@@ -183,9 +183,9 @@ assign s_pix_ready = pix_take;
 /*
  * router -> accumulator
  */
-wire [LANES-1:0] upd_valid;
-wire [LANES-1:0] upd_ready;
-wire [LANES*A_ADDR_WIDTH-1:0] upd_addr;
+wire upd_valid;
+wire upd_ready;
+wire [A_ADDR_WIDTH-1:0] upd_addr;
 wire [LANES*U_WIDTH-1:0] upd_weight;
 wire acc_sweep_valid;
 wire acc_sweep_ready;
@@ -239,7 +239,7 @@ wire sweep_valid = go || sweep_reg;
 wire sweep_ready;
 wire arr_clear_ready;
 wire arr_busy;
-wire [LANES-1:0] unused_arr_upd_ready;
+wire unused_arr_upd_ready;
 
 always @(posedge clk) begin
     if (rst) begin
@@ -257,8 +257,8 @@ snn_if_array #(
     .clk(clk), .rst(rst),
     .clear_valid(clear_valid), .clear_ready(arr_clear_ready),
     // no synaptic events: the whole current is K
-    .upd_valid({LANES{1'b0}}), .upd_ready(unused_arr_upd_ready),
-    .upd_addr({(LANES*V_ADDR_WIDTH){1'b0}}), .upd_weight({LANES{1'b0}}),
+    .upd_valid(1'b0), .upd_ready(unused_arr_upd_ready),
+    .upd_addr({V_ADDR_WIDTH{1'b0}}), .upd_weight({LANES{1'b0}}),
     // the accumulator's beats are the array's K rows
     .k_wr_en(acc_m_valid && !acc_m_eot), .k_wr_row(acc_m_row), .k_wr_data(acc_m_value),
     .sweep_valid(sweep_valid), .sweep_ready(sweep_ready),

@@ -127,9 +127,9 @@ end
 
 assign s_ready = r_s_ready && en;
 
-wire [LANES-1:0] upd_valid;
-wire [LANES-1:0] upd_ready;
-wire [LANES*ADDR_WIDTH-1:0] upd_addr;
+wire upd_valid;
+wire upd_ready;
+wire [ADDR_WIDTH-1:0] upd_addr;
 wire [LANES*W_WIDTH-1:0] upd_weight;
 wire sweep_valid;
 wire sweep_ready;

@@ -5,9 +5,10 @@
  * first layer a pixel index with its value), ended by an end-of-timestep (EOT) event, into the
  * synaptic updates of an snn_if_array (or snn_accum) whose banks split the output channels:
  * channel o is on lane o % LANES, neuron (o, y, x) at bank address (o / LANES)*OH*OW + y*OW + x
- * (lane j adds upd_weight[j] to the neuron of channel upd_addr[j] / (OH*OW) * LANES + j at that
- * address), and after the EOT, once every update has been delivered, requests the sweep. Connect upd_* and sweep_* directly to
- * the array's ports of the same names. The Python model is snngen/hwmodel/blocks/router.py.
+ * (an update is one bank row: lane j adds field j of upd_weight to the neuron of channel
+ * upd_addr / (OH*OW) * LANES + j at that address; the field of a lane whose channel is >= COUT
+ * is 0), and after the EOT, once every update has been delivered, requests the sweep. Connect
+ * upd_* and sweep_* directly to the array's ports of the same names. The Python model is snngen/hwmodel/blocks/router.py.
  *
  * Geometry (every layer is one convolution; a Linear F_in -> F_out is the 1x1 convolution
  * CIN=F_in, H=W=1, COUT=F_out, OH=OW=1, KH=KW=1, W[o,c,0,0] = Wl[o, c])
@@ -19,8 +20,8 @@
  *   (NG = ceil(COUT/LANES)), for the valid rows y from y_hi down to y_lo, for the valid columns
  *   x from x_hi down to x_lo: one slot whose members are the channels o = g*LANES + k < COUT,
  *   member k on lane k, all at bank address (g*OH + y)*OW + x, kh = h + PH - y*SH,
- *   kw = w + PW - x*SW. One slot per cycle, all its members at once (every lane, except in
- *   the last group when LANES does not divide COUT). An event costs exactly max(G, 1) issue
+ *   kw = w + PW - x*SW. One slot per cycle, all its members at once: one row update whose
+ *   field k is member k's weight (0 for a lane past COUT in the last group, from the ROM). An event costs exactly max(G, 1) issue
  *   slots, G = NG * cnt_y * cnt_x (an event that reaches no neuron still takes one slot and
  *   issues nothing). hwmodel.blocks.router.groups is the reference.
  *
@@ -59,7 +60,7 @@
  *   - Issue: Q issues one slot at every edge without a stall: the G groups of its event (or
  *     the one empty slot of a G = 0 event), then the next event's first slot at the very next
  *     edge; the EOT is one slot. A group issued at edge q reads the ROM at q, is offered on
- *     upd_* (upd_valid = its lanes) from edge q + 2 and transfers at edge q + 3 if ready. The
+ *     upd_* (upd_valid = 1) from edge q + 2 and transfers at edge q + 3 if ready. The
  *     EOT slot issued at edge q raises sweep_valid at edge q + 2, i.e. at the edge of the last
  *     update transfer or later: a sweep accepted by snn_if_array (update latency 1) sees every
  *     update. sweep_valid stays high until the sweep handshake.
@@ -70,13 +71,11 @@
  *     cycle after the previous one is accepted), then sweep_valid is first high in the cycle
  *     after edge e0 + A' + sum_i max(G_i, 1) + S with A' = 8, S = the stall cycles.
  *     hwmodel.blocks.router.schedule gives the exact edges for any input timing (no stall).
- *   - Backpressure: a stall cycle is a cycle in which some lane has upd_valid && !upd_ready.
- *     The lanes of the group that are ready in it transfer (and drop upd_valid), the others
- *     keep their update; nothing else in Q, R, P, O moves, nothing is lost or reordered; the
- *     group is done in the first cycle in which all its remaining lanes are ready. So every
- *     stall cycle delays everything after it by exactly one cycle. (snn_if_array raises or
- *     drops all its upd_ready bits together, and only outside a router's timestep.) The
- *     queue I, DC, D1, D2, N keeps accepting during stalls.
+ *   - Backpressure: a stall cycle is a cycle with upd_valid && !upd_ready, or with
+ *     sweep_valid && !sweep_ready. Nothing in Q, R, P, O moves, nothing is lost or reordered,
+ *     so every stall cycle delays everything after it by exactly one cycle. (snn_if_array
+ *     drops upd_ready only outside a router's timestep.) The queue I, DC, D1, D2, N keeps
+ *     accepting during stalls.
  *   - busy: something is in flight (an item in I, DC, D1, D2, N, Q or a slot in R, P, O,
  *     including the EOT until its sweep handshake).
  *
@@ -149,12 +148,12 @@ module snn_router #
     input  wire                                    s_eot,
 
     /*
-     * Updates, one stream per lane j (field j of each vector): add upd_weight to neuron
-     * upd_addr * LANES + j
+     * Row updates: add field j of upd_weight to the neuron at bank address upd_addr of
+     * lane j, for every lane j
      */
-    output wire [LANES-1:0]                        upd_valid,
-    input  wire [LANES-1:0]                        upd_ready,
-    output wire [LANES*ADDR_WIDTH-1:0]             upd_addr,
+    output wire                                    upd_valid,
+    input  wire                                    upd_ready,
+    output wire [ADDR_WIDTH-1:0]                   upd_addr,
     output wire [LANES*U_WIDTH-1:0]                upd_weight,
 
     /*
@@ -178,15 +177,11 @@ localparam SW_S = (SW > 0) ? SW : 1;
 localparam OH_S = (OH > 0) ? OH : 1;
 localparam OW_S = (OW > 0) ? OW : 1;
 
-localparam LOG_LANES = $clog2(LANES_S);
-// member count of a group (0 .. LANES)
-localparam MW = LOG_LANES + 1;
 // target neurons, ROM words
 localparam NOUT = COUT * OH * OW;
 // channel groups, bank rows in use, members of the last group
 localparam NG = (COUT + LANES_S - 1) / LANES_S;
 localparam ROWS = NG * OH * OW;
-localparam MLAST_I = COUT - (NG - 1) * LANES_S;
 localparam ROM_DEPTH = NG * CIN * KH * KW;
 // bank address width (at least 1)
 localparam NW = ($clog2(ROWS) > 0) ? $clog2(ROWS) : 1;
@@ -224,15 +219,12 @@ localparam integer STEP_GA_I = CIN * KH * KW;     // next channel group
 localparam integer STEP_YB_I = OW;                // bank address: one row up
 localparam integer STEP_GB_I = OH * OW;           // next channel group
 localparam integer NG_M1_I = NG - 1;
-localparam integer LANES_I = LANES_S;
 localparam [RAW-1:0] STEP_XA = STEP_XA_I[RAW-1:0];
 localparam [RAW-1:0] STEP_YA = STEP_YA_I[RAW-1:0];
 localparam [RAW-1:0] STEP_GA = STEP_GA_I[RAW-1:0];
 localparam [NW-1:0] STEP_YB = STEP_YB_I[NW-1:0];
 localparam [NW-1:0] STEP_GB = STEP_GB_I[NW-1:0];
 localparam [GW-1:0] NG_M1 = NG_M1_I[GW-1:0];
-localparam [MW-1:0] M_FULL = LANES_I[MW-1:0];
-localparam [MW-1:0] M_LAST = MLAST_I[MW-1:0];
 
 // check configuration: an unknown module name makes elaboration fail with this message
 generate
@@ -295,12 +287,12 @@ reg d2_valid_reg;
 reg n_valid_reg;
 reg q_valid_reg;
 
-// O stage: lanes still to transfer, EOT slot (sweep request)
-reg [LANES-1:0] o_pend_reg;
+// O stage: an update to transfer, EOT slot (sweep request)
+reg o_pend_reg;
 reg o_eot_reg;
 
-// stall: a pending lane is not ready, or the sweep request waits
-wire upd_stall = |(o_pend_reg & ~upd_ready);
+// stall: the update is not taken, or the sweep request waits
+wire upd_stall = o_pend_reg && !upd_ready;
 wire adv = !upd_stall && !(o_eot_reg && !sweep_ready);
 wire sweep_fire = o_eot_reg && sweep_ready;
 
@@ -650,9 +642,8 @@ reg [NW-1:0] q_base_g_reg;
 reg [XW-1:0] q_cntx_m1_reg;
 reg [YW-1:0] q_cnty_m1_reg;
 
-// members of the current slot (0 for an empty or EOT slot): every lane, or the last group's
-wire [MW-1:0] q_m = (q_eot_reg || q_empty_reg) ? {MW{1'b0}}
-                  : (q_gleft_reg == {GW{1'b0}}) ? M_LAST : M_FULL;
+// the current slot is an update (not the empty slot of an event without targets, nor the EOT)
+wire q_upd = !q_eot_reg && !q_empty_reg;
 
 wire [RAW-1:0] next_addr_g = q_addr_g_reg + STEP_GA;
 wire [RAW-1:0] next_addr_row = q_addr_row_reg + STEP_YA;
@@ -740,17 +731,17 @@ always @(posedge clk) begin
     end
 end
 
-reg [MW-1:0] r_cnt_reg;
+reg r_upd_reg;
 reg r_eot_reg;
 reg [NW-1:0] r_base_reg;
 reg [VW1-1:0] r_val_reg;
 
 always @(posedge clk) begin
     if (rst) begin
-        r_cnt_reg <= {MW{1'b0}};
+        r_upd_reg <= 1'b0;
         r_eot_reg <= 1'b0;
     end else if (adv) begin
-        r_cnt_reg <= q_valid_reg ? q_m : {MW{1'b0}};
+        r_upd_reg <= q_valid_reg && q_upd;
         r_eot_reg <= q_valid_reg && q_eot_reg;
     end
 end
@@ -767,17 +758,17 @@ end
  * over the RAMs of a large ROM) and the product with the value are in different cycles
  */
 reg [WORD-1:0] p_rom_q;
-reg [MW-1:0] p_cnt_reg;
+reg p_upd_reg;
 reg p_eot_reg;
 reg [NW-1:0] p_base_reg;
 reg [VW1-1:0] p_val_reg;
 
 always @(posedge clk) begin
     if (rst) begin
-        p_cnt_reg <= {MW{1'b0}};
+        p_upd_reg <= 1'b0;
         p_eot_reg <= 1'b0;
     end else if (adv) begin
-        p_cnt_reg <= r_cnt_reg;
+        p_upd_reg <= r_upd_reg;
         p_eot_reg <= r_eot_reg;
     end
 end
@@ -791,8 +782,8 @@ always @(posedge clk) begin
 end
 
 /*
- * O: per lane j, member j of the slot (valid if j < count): the slot's bank address and field j
- * of the ROM word (times the value)
+ * O: the slot's row update: its bank address and, per lane j, field j of the ROM word (times the
+ * value; 0 for a lane past COUT, whose ROM field is 0)
  */
 wire [ADDR_WIDTH-1:0] r_addr;
 
@@ -805,14 +796,12 @@ generate
     end
 endgenerate
 
-reg [LANES*ADDR_WIDTH-1:0] o_addr_reg;
+reg [ADDR_WIDTH-1:0] o_addr_reg;
 reg [LANES*U_WIDTH-1:0] o_w_reg;
 
 genvar j;
 generate
     for (j = 0; j < LANES; j = j + 1) begin : g_lane
-        localparam integer J_I = j;
-        localparam [MW-1:0] J = J_I[MW-1:0];
         wire [W_WIDTH-1:0] wf = p_rom_q[j*W_WIDTH +: W_WIDTH];  // this lane's weight
         wire [UW-1:0] u;                                      // its update
 
@@ -829,19 +818,7 @@ generate
 
         always @(posedge clk) begin
             if (adv) begin
-                o_addr_reg[j*ADDR_WIDTH +: ADDR_WIDTH] <= r_addr;
                 o_w_reg[j*U_WIDTH +: U_WIDTH] <= u;
-            end
-        end
-
-        always @(posedge clk) begin
-            if (rst) begin
-                o_pend_reg[j] <= 1'b0;
-            end else if (adv) begin
-                o_pend_reg[j] <= J < p_cnt_reg;
-            end else if (upd_ready[j]) begin
-                // this lane transferred in a stall cycle: done
-                o_pend_reg[j] <= 1'b0;
             end
         end
     end
@@ -853,9 +830,17 @@ generate
 endgenerate
 
 always @(posedge clk) begin
+    if (adv) begin
+        o_addr_reg <= r_addr;
+    end
+end
+
+always @(posedge clk) begin
     if (rst) begin
+        o_pend_reg <= 1'b0;
         o_eot_reg <= 1'b0;
     end else if (adv) begin
+        o_pend_reg <= p_upd_reg;
         o_eot_reg <= p_eot_reg;
     end
 end
@@ -865,8 +850,8 @@ assign upd_addr = o_addr_reg;
 assign upd_weight = o_w_reg;
 assign sweep_valid = o_eot_reg;
 assign busy = eot_block_reg || i_valid_reg || dc_valid_reg || d1_valid_reg || d2_valid_reg
-              || n_valid_reg || q_valid_reg || r_eot_reg || (r_cnt_reg != {MW{1'b0}}) || p_eot_reg
-              || (p_cnt_reg != {MW{1'b0}}) || o_eot_reg || (o_pend_reg != {LANES{1'b0}});
+              || n_valid_reg || q_valid_reg || r_eot_reg || r_upd_reg || p_eot_reg
+              || p_upd_reg || o_eot_reg || o_pend_reg;
 
 endmodule
 
