@@ -10,7 +10,8 @@ import runner
 
 from snngen.flows import simrun
 
-CONFIGS = [(2, 1), (2, 8), (16, 16), (4, 24)]  # (DEPTH, DATA_WIDTH)
+# (DEPTH, DATA_WIDTH); any DEPTH >= 2 (the network's FIFOs hold 2 (N + 1) words)
+CONFIGS = [(2, 1), (2, 8), (16, 16), (4, 24), (3, 5), (26, 7)]
 
 
 def _fifo(depth: int, width: int):

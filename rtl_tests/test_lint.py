@@ -26,6 +26,8 @@ LINT_PARAMS: dict[str, list[dict[str, object]]] = {
         {"DEPTH": 2, "DATA_WIDTH": 1},
         {"DEPTH": 4, "DATA_WIDTH": 24},
         {"DEPTH": 1024, "DATA_WIDTH": 64},
+        {"DEPTH": 3, "DATA_WIDTH": 2},
+        {"DEPTH": 4610, "DATA_WIDTH": 13},
     ],
     "snn_rom": [
         {"INIT_FILE": "weights.mem"},
@@ -136,9 +138,8 @@ LINT_PARAMS: dict[str, list[dict[str, object]]] = {
 
 # parameter sets that must fail elaboration, and the words the failure must show
 BAD_PARAMS: list[tuple[str, dict[str, object], str]] = [
-    ("snn_fifo", {"DEPTH": 3}, "DEPTH_must_be_a_power_of_two_and_at_least_2"),
-    ("snn_fifo", {"DEPTH": 6}, "DEPTH_must_be_a_power_of_two_and_at_least_2"),
-    ("snn_fifo", {"DEPTH": 1}, "DEPTH_must_be_a_power_of_two_and_at_least_2"),
+    ("snn_fifo", {"DEPTH": 1}, "DEPTH_must_be_at_least_2"),
+    ("snn_fifo", {"DEPTH": 0}, "DEPTH_must_be_at_least_2"),
     ("snn_fifo", {"DATA_WIDTH": 0}, "DATA_WIDTH_must_be_at_least_1"),
     ("snn_rom", {}, "INIT_FILE_must_name_a_mem_file"),
     ("snn_rom", {"INIT_FILE": "w.mem", "DEPTH": 100, "ADDR_WIDTH": 6},

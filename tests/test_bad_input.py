@@ -378,23 +378,19 @@ def test_a_factory_that_raises_is_named(tmp_path, capsys):
     one_line_error(capsys, f"model factory {spec} raised RuntimeError: no GPU here")
 
 
-@pytest.mark.parametrize(("depth", "reason"), [
-    ("255", "depth 255 is not a power of two and too small"),  # both rules, in order
-    ("768", "depth 768 is not a power of two"),                 # big enough: only that one
-    ("256", "depth 256 is too small"),                          # a power of two: only that one
-    ("0", "depth 0 is not a power of two and too small"),
-    ("5=1536", "depth 1536 is not a power of two"),
+@pytest.mark.parametrize(("depth", "reason", "need"), [
+    ("255", "the FIFO in front of 5: depth 255 is too small", 258),
+    ("0", "the FIFO in front of 5: depth 0 is too small", 258),
+    # the FIFO after the 256-neuron layer: one word short of two timesteps
+    ("9_if=513", "the FIFO in front of 9_if: depth 513 is too small", 514),
 ])
-def test_fifo_depth_refusals_say_the_real_reason(depth, reason, tmp_path, capsys):
+def test_fifo_depth_refusals_say_the_real_reason(depth, reason, need, tmp_path, capsys):
     net = tmp_path / "n.snn"
     assert main(["convert", *DIGITS, "-o", str(net)]) == 0
     capsys.readouterr()
     assert main(["build", str(net), "-o", str(tmp_path / "b"), "--fifo-depth", depth]) == 2
     text = one_line_error(capsys, "--fifo-depth", reason)
-    if "too small" in reason:
-        assert "at least 512" in text
-    else:
-        assert "too small" not in text
+    assert f"at least {need}" in text
     assert not (tmp_path / "b").exists()
 
 

@@ -157,28 +157,18 @@ def index_width(n: int) -> int:
 
 def min_fifo_depth(n_producer: int) -> int:
     """The smallest FIFO that never fills: a whole timestep (n + 1 events with the EOT) waits in
-    it while the producer writes the next one, so 2 (n + 1), rounded up to a power of two."""
-    need = 2 * (n_producer + 1)
-    return 1 << (need - 1).bit_length()
+    it while the producer writes the next one, so 2 (n + 1) words (docs/architecture.md §3.5;
+    snn_fifo takes any depth, so nothing is rounded)."""
+    return 2 * (n_producer + 1)
 
 
 def fifo_depth_problem(want: int, need: int, producer) -> str | None:
     """What is wrong with a FIFO depth ``want`` in front of the stage after ``producer``, whose
-    smallest safe depth is ``need``: every rule it breaks, the power of two first, and the rule
-    (None: nothing)."""
-    why = []
-    if want < 1 or want & (want - 1):
-        why.append("not a power of two")
-    if want < need:
-        why.append("too small")
-    if not why:
+    smallest safe depth is ``need``, and the rule (None: nothing)."""
+    if want >= need:
         return None
-    if want < need:
-        rule = (f"; it must hold two timesteps of {producer.name} ({producer.n} neurons + EOT "
-                f"each): at least {need}")
-    else:
-        rule = f" (e.g. {1 << (want.bit_length() - 1)} or {1 << want.bit_length()})"
-    return f"depth {want} is {' and '.join(why)}{rule}"
+    return (f"depth {want} is too small; it must hold two timesteps of {producer.name} "
+            f"({producer.n} neurons + EOT each): at least {need}")
 
 
 def _lanes_for(name: str, lanes: int | Mapping[str, int]) -> int:

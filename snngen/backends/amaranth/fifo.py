@@ -23,8 +23,10 @@ Implementation (the same registers as the Verilog): an :class:`amaranth.lib.memo
 ``depth`` words with one write port and one synchronous read port with enable (the read
 register ``ram_q``; read and write never address the same word in the same cycle, so the
 port is not transparent), a bypass register ``byp_q`` loaded straight from ``s`` when the RAM
-holds nothing older, and ``m.payload`` selecting between the two. Pointers carry one wrap bit.
-The registers carry the Verilog's names (``wr_ptr_reg``, ``count_reg``, ``ram_q``, ...), so that
+holds nothing older, and ``m.payload`` selecting between the two. Each pointer is an address that
+wraps from ``depth - 1`` to 0 and a wrap bit toggled there (``depth`` need not be a power of
+two). The registers carry the Verilog's names (``wr_addr_reg``, ``count_reg``, ``ram_q``, ...), so
+that
 Yosys matches them one to one: tests/test_hw_fifo.py proves (equiv_induct) that the converted
 module and snn_fifo.v hold the same value in every register, memory word and output in every
 cycle, given the same state at the start (Amaranth powers up at 0, the Verilog at x; the
@@ -33,7 +35,7 @@ contract needs a reset first).
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal, unsigned
+from amaranth.hdl import Const, Module, Mux, Signal, unsigned
 from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -49,13 +51,13 @@ class EventFifo(wiring.Component):
     data_width : int
         Width of a word (``DATA_WIDTH``, >= 1).
     depth : int
-        Capacity in words (``DEPTH``, a power of two, >= 2).
+        Capacity in words (``DEPTH``, >= 2).
 
     Ports (``verilog_ports()`` names in brackets)
     -----
     s : ``In(stream.Signature(data_width))`` [s_data, s_valid, s_ready]
     m : ``Out(stream.Signature(data_width))`` [m_data, m_valid, m_ready]
-    count : ``Out(log2(depth) + 1)`` [count], the occupancy 0..depth.
+    count : ``Out(clog2(depth) + 1)`` [count], the occupancy 0..depth.
 
     Raises ValueError naming the parameter and the rule of the Verilog's elaboration error
     (``snn_fifo_ERROR_<rule>``) for a bad parameter.
@@ -65,8 +67,8 @@ class EventFifo(wiring.Component):
 
     def __init__(self, data_width: int, depth: int) -> None:
         rule = None
-        if not isinstance(depth, int) or depth < 2 or depth & (depth - 1):
-            rule = f"DEPTH_must_be_a_power_of_two_and_at_least_2: depth={depth!r}"
+        if not isinstance(depth, int) or depth < 2:
+            rule = f"DEPTH_must_be_at_least_2: depth={depth!r}"
         elif not isinstance(data_width, int) or data_width < 1:
             rule = f"DATA_WIDTH_must_be_at_least_1: data_width={data_width!r}"
         if rule is not None:
@@ -74,7 +76,7 @@ class EventFifo(wiring.Component):
             raise ValueError(f"snn_fifo_ERROR_{rule}")
         self.data_width = data_width
         self.depth = depth
-        self.addr_width = depth.bit_length() - 1  # $clog2(DEPTH)
+        self.addr_width = (depth - 1).bit_length()  # $clog2(DEPTH)
         super().__init__({
             "s": In(stream.Signature(data_width)),
             "m": Out(stream.Signature(data_width)),
@@ -102,9 +104,12 @@ class EventFifo(wiring.Component):
         rd = mem.read_port()  # synchronous, with enable
         ram_q = Signal(self.data_width)  # the read register (rd.data)
 
-        # RAM pointers with one wrap bit: the RAM holds wr_ptr_reg - rd_ptr_reg words
-        wr_ptr_reg = Signal(aw + 1)
-        rd_ptr_reg = Signal(aw + 1)
+        # RAM pointers: an address 0 .. depth - 1 and a wrap bit (toggled when the address
+        # wraps), so the RAM is empty exactly when they are equal
+        wr_addr_reg = Signal(aw)
+        wr_wrap_reg = Signal()
+        rd_addr_reg = Signal(aw)
+        rd_wrap_reg = Signal()
         # occupancy: RAM words + the word in the output stage
         count_reg = Signal(aw + 1)
         s_ready_reg = Signal()
@@ -123,7 +128,7 @@ class EventFifo(wiring.Component):
         count_next = Signal(aw + 1)
 
         m.d.comb += [
-            ram_empty.eq(wr_ptr_reg == rd_ptr_reg),
+            ram_empty.eq((wr_addr_reg == rd_addr_reg) & (wr_wrap_reg == rd_wrap_reg)),
             s_fire.eq(self.s.valid & s_ready_reg),
             m_fire.eq(m_valid_reg & self.m.ready),
             # the output stage is free at this edge: empty, or its word leaves now
@@ -142,11 +147,10 @@ class EventFifo(wiring.Component):
         # count_next == depth from comparisons of count_reg alone (as in the Verilog), so the
         # late m.ready drives one LUT into s_ready_reg, not the count adder and a comparator
         full_next = Signal()
-        # (bit tests rather than comparisons with constants: depth = 2**aw)
-        top, low = count_reg[aw], count_reg[:aw]
-        at_full = top & ~low.any()
-        below_full = ~top & low.all()
-        above_full = top & low[0] & ~low[1:].any()
+        # (constants at the count's width: the Verilog compares aw + 1 bits)
+        at_full = count_reg == Const(self.depth, aw + 1)
+        below_full = count_reg == Const(self.depth - 1, aw + 1)
+        above_full = count_reg == Const(self.depth + 1, aw + 1)
         m.d.comb += full_next.eq(
             (at_full & (s_fire == m_fire)) | (below_full & s_fire & ~m_fire)
             | (above_full & m_fire & ~s_fire))
@@ -154,20 +158,23 @@ class EventFifo(wiring.Component):
         # RAM ports (not gated by the reset, like the Verilog's)
         m.d.comb += [
             wr.en.eq(wr_en),
-            wr.addr.eq(wr_ptr_reg[:aw]),
+            wr.addr.eq(wr_addr_reg),
             wr.data.eq(self.s.payload),
             rd.en.eq(rd_en),
-            rd.addr.eq(rd_ptr_reg[:aw]),
+            rd.addr.eq(rd_addr_reg),
             ram_q.eq(rd.data),
         ]
         with m.If(byp_en):
             m.d.sync += byp_q.eq(self.s.payload)
 
         # control (reset to 0 by the domain's synchronous reset)
+        last = Const(self.depth - 1, aw)
         with m.If(wr_en):
-            m.d.sync += wr_ptr_reg.eq(wr_ptr_reg + 1)
+            m.d.sync += [wr_addr_reg.eq(Mux(wr_addr_reg == last, 0, wr_addr_reg + 1)),
+                         wr_wrap_reg.eq(wr_wrap_reg ^ (wr_addr_reg == last))]
         with m.If(rd_en):
-            m.d.sync += [rd_ptr_reg.eq(rd_ptr_reg + 1), out_sel_reg.eq(1)]
+            m.d.sync += [rd_addr_reg.eq(Mux(rd_addr_reg == last, 0, rd_addr_reg + 1)),
+                         rd_wrap_reg.eq(rd_wrap_reg ^ (rd_addr_reg == last)), out_sel_reg.eq(1)]
         with m.Elif(byp_en):
             m.d.sync += out_sel_reg.eq(0)
         m.d.sync += [

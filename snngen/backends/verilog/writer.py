@@ -75,7 +75,7 @@ def _stage_context(p: HwPlan, k: int, mems: dict[str, tuple[list[int], int]]) ->
     if k > 0:
         ctx.update(prev=f"s{k - 1}_{sanitize(p.stages[k - 1].name)}",
                    in_iw=p.stages[k - 1].index_width, fifo_depth=p.fifo_depths[k - 1],
-                   fifo_count_width=p.fifo_depths[k - 1].bit_length())
+                   fifo_count_width=(p.fifo_depths[k - 1] - 1).bit_length() + 1)
     return ctx
 
 

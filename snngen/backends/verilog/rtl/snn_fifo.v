@@ -29,7 +29,10 @@
  * map it to block RAM; read and write never address the same word in the same cycle. A
  * second output register (byp_q) takes a word straight from s when the RAM holds nothing
  * older, which gives the one-cycle latency; m_data selects between the two registers.
- * DEPTH is a power of two so the pointers wrap by overflow. Checked by hand with Yosys 0.70
+ * DEPTH is any number >= 2 (the network's FIFOs hold exactly two timesteps of their producer,
+ * docs/architecture.md §3.5, rounded to no power of two): each pointer is a RAM address that
+ * wraps from DEPTH - 1 to 0 and a wrap bit that toggles there, so the RAM is empty exactly when
+ * both pointers are equal. Checked by hand with Yosys 0.70
  * (DEPTH 512, DATA_WIDTH 16): synth_ice40 -> 2 SB_RAM40_4K, synth_ecp5 -> 1 DP16KD,
  * synth_xilinx -> 1 RAMB18E1.
  *
@@ -44,7 +47,7 @@ module snn_fifo #
 (
     // Width of s_data and m_data in bits (>= 1)
     parameter DATA_WIDTH = 16,
-    // FIFO capacity in words; must be a power of two and >= 2
+    // FIFO capacity in words (>= 2)
     parameter DEPTH = 16
 )
 (
@@ -76,8 +79,8 @@ localparam ADDR_WIDTH = $clog2(DEPTH);
 
 // check configuration: an unknown module name makes elaboration fail with this message
 generate
-    if (DEPTH < 2 || (DEPTH & (DEPTH - 1)) != 0) begin : g_bad_depth
-        snn_fifo_ERROR_DEPTH_must_be_a_power_of_two_and_at_least_2 bad_depth();
+    if (DEPTH < 2) begin : g_bad_depth
+        snn_fifo_ERROR_DEPTH_must_be_at_least_2 bad_depth();
     end
     if (DATA_WIDTH < 1) begin : g_bad_width
         snn_fifo_ERROR_DATA_WIDTH_must_be_at_least_1 bad_width();
@@ -87,9 +90,12 @@ endgenerate
 // storage
 reg [DATA_WIDTH-1:0] mem [0:DEPTH-1];
 
-// RAM pointers with one wrap bit: the RAM holds wr_ptr_reg - rd_ptr_reg words
-reg [ADDR_WIDTH:0] wr_ptr_reg;
-reg [ADDR_WIDTH:0] rd_ptr_reg;
+// RAM pointers: an address 0 .. DEPTH - 1 and a wrap bit (toggled when the address wraps), so
+// the RAM is empty exactly when they are equal
+reg [ADDR_WIDTH-1:0] wr_addr_reg;
+reg wr_wrap_reg;
+reg [ADDR_WIDTH-1:0] rd_addr_reg;
+reg rd_wrap_reg;
 // occupancy: RAM words + the word in the output stage
 reg [ADDR_WIDTH:0] count_reg;
 
@@ -101,7 +107,12 @@ reg out_sel_reg;
 reg [DATA_WIDTH-1:0] ram_q;
 reg [DATA_WIDTH-1:0] byp_q;
 
-wire ram_empty = wr_ptr_reg == rd_ptr_reg;
+wire ram_empty = wr_addr_reg == rd_addr_reg && wr_wrap_reg == rd_wrap_reg;
+
+localparam integer LAST_I = DEPTH - 1;
+localparam [ADDR_WIDTH-1:0] LAST_ADDR = LAST_I[ADDR_WIDTH-1:0];
+wire wr_last = wr_addr_reg == LAST_ADDR;
+wire rd_last = rd_addr_reg == LAST_ADDR;
 
 wire s_fire = s_valid && s_ready_reg;
 wire m_fire = m_valid_reg && m_ready;
@@ -138,14 +149,14 @@ end
 // RAM write port
 always @(posedge clk) begin
     if (wr_en) begin
-        mem[wr_ptr_reg[ADDR_WIDTH-1:0]] <= s_data;
+        mem[wr_addr_reg] <= s_data;
     end
 end
 
 // RAM read port (registered, with enable)
 always @(posedge clk) begin
     if (rd_en) begin
-        ram_q <= mem[rd_ptr_reg[ADDR_WIDTH-1:0]];
+        ram_q <= mem[rd_addr_reg];
     end
 end
 
@@ -159,18 +170,22 @@ end
 // control
 always @(posedge clk) begin
     if (rst) begin
-        wr_ptr_reg <= {ADDR_WIDTH+1{1'b0}};
-        rd_ptr_reg <= {ADDR_WIDTH+1{1'b0}};
+        wr_addr_reg <= {ADDR_WIDTH{1'b0}};
+        wr_wrap_reg <= 1'b0;
+        rd_addr_reg <= {ADDR_WIDTH{1'b0}};
+        rd_wrap_reg <= 1'b0;
         count_reg <= {ADDR_WIDTH+1{1'b0}};
         s_ready_reg <= 1'b0;
         m_valid_reg <= 1'b0;
         out_sel_reg <= 1'b0;
     end else begin
         if (wr_en) begin
-            wr_ptr_reg <= wr_ptr_reg + 1'b1;
+            wr_addr_reg <= wr_last ? {ADDR_WIDTH{1'b0}} : wr_addr_reg + 1'b1;
+            wr_wrap_reg <= wr_wrap_reg ^ wr_last;
         end
         if (rd_en) begin
-            rd_ptr_reg <= rd_ptr_reg + 1'b1;
+            rd_addr_reg <= rd_last ? {ADDR_WIDTH{1'b0}} : rd_addr_reg + 1'b1;
+            rd_wrap_reg <= rd_wrap_reg ^ rd_last;
             out_sel_reg <= 1'b1;
         end else if (byp_en) begin
             out_sel_reg <= 1'b0;
