@@ -792,6 +792,11 @@ def cmd_build(a: argparse.Namespace, console: Console) -> int:
                       f"int{st['membrane_width']}" if "membrane_width" in st else "-",
                       f"{bits:,}")
     console.print(table)
+    for st in man["stages"]:
+        if "lanes_asked" in st:
+            console.print(f"layer {escape(st['name'])}: {st['lanes_asked']} lanes asked, built "
+                          f"with {st['lanes']} (it has {st['geometry']['COUT']} output "
+                          "channels: more lanes would hold none and take no cycle off)")
     if predicted:
         cyc = [d["cycles"] for d in predicted]
         console.print(f"predicted cycles per image (T={predicted[0]['timesteps']}, test images "

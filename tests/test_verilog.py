@@ -196,6 +196,29 @@ def test_fifo_depth_holds_two_timesteps():
         assert hwplan.min_fifo_depth(n) == 2 * (n + 1)
 
 
+def test_lanes_past_the_channels_are_not_built(rand_net):
+    """A layer gets at most the smallest power of two of lanes that holds its output channels:
+    the lanes split the channels, so more would hold none. The cycles are those of the request
+    (every channel is in the one channel group either way), the plan and the manifest say what
+    was asked."""
+    net, x = rand_net
+    big = plan(net, lanes=64)
+    layers = [s for s in big.stages if isinstance(s, (hwplan.InputLayer, hwplan.HiddenLayer))]
+    fit = {s.name: 1 << (s.geom.cout - 1).bit_length() for s in layers}
+    assert [s.lanes for s in layers] == list(fit.values())
+    assert all(s.lanes_asked == 64 for s in layers)
+    exact = plan(net, lanes=fit)
+    assert all(s.lanes_asked is None for s in exact.stages if hasattr(s, "geom"))
+    pixels = quantize_input(x[:2], 8)
+    res = golden.run(net.graph, pixels, (4,), trace=True)
+    for i in range(2):
+        ins = timing.stage_inputs(big, res.raster, i, 4)
+        assert timing.predict(big, pixels[i], ins, 4) == timing.predict(exact, pixels[i], ins, 4)
+    # a request the layer can use is kept as it is
+    one = plan(net, lanes=1)
+    assert all(s.lanes == 1 and s.lanes_asked is None for s in one.stages if hasattr(s, "geom"))
+
+
 def test_timing_model_composition(rand_net):
     net, x = rand_net
     p = plan(net, lanes=4)

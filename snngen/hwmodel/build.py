@@ -200,6 +200,9 @@ def _stage_manifest(p: HwPlan) -> list[dict]:
                                 "instance": f"s{k}_{sanitize(s.name)}", "neurons": s.n,
                                 "index_width": s.index_width}
         if isinstance(s, (InputLayer, HiddenLayer)):
+            if s.lanes_asked is not None:
+                # more lanes than channels: built with fewer (plan._lanes_for says why)
+                d["lanes_asked"] = s.lanes_asked
             d.update(shape=list(s.shape), lanes=s.lanes, synapse=s.synapse,
                      geometry=s.geom.params(), weight_width=s.w_width, membrane_width=s.v_width,
                      k_width=s.k_width, threshold=s.threshold, v0=s.v0, v_min=s.v_min,

@@ -60,6 +60,9 @@ class InputLayer:
     in_index_width: int
     acc_addr_width: int
     index_width: int
+    # the lanes asked for (--lanes), when more than the layer can use (lanes is then the
+    # smallest power of two >= its output channels: the same cycles, less memory and logic)
+    lanes_asked: int | None = None
 
     kind = "input"
 
@@ -91,6 +94,8 @@ class HiddenLayer:
     in_index_width: int
     addr_width: int
     index_width: int
+    # the lanes asked for, when more than the layer can use (as InputLayer's)
+    lanes_asked: int | None = None
 
     kind = "layer"
 
@@ -171,11 +176,18 @@ def fifo_depth_problem(want: int, need: int, producer) -> str | None:
             f"({producer.n} neurons + EOT each): at least {need}")
 
 
-def _lanes_for(name: str, lanes: int | Mapping[str, int]) -> int:
+def _lanes_for(name: str, lanes: int | Mapping[str, int], channels: int
+               ) -> tuple[int, int | None]:
+    """The lanes of layer ``name`` (with ``channels`` output channels) and, when the request
+    was more, the request. The lanes split the channels, so a layer never gets more than the
+    smallest power of two that holds them: every channel is in the one channel group either
+    way, so the cycles are the same, and the lanes past it would hold no channel (memory and
+    logic for nothing)."""
     n = lanes.get(name, lanes.get("*", 1)) if isinstance(lanes, Mapping) else lanes
     if n < 1 or n & (n - 1):
         raise HardwareError(f"layer {name}: lanes must be a power of two >= 1, got {n}")
-    return int(n)
+    cap = 1 << (channels - 1).bit_length()
+    return (int(n), None) if n <= cap else (cap, int(n))
 
 
 def _check_width(name: str, what: str, width: int) -> int:
@@ -263,7 +275,7 @@ def plan(net: FixedNet, lanes: int | Mapping[str, int] = 1,
     w4 = weight4d(syn)
     fmt = net.formats[if_node.name]
     common = _if_common(net, if_node)
-    l0 = _lanes_for(if_node.name, lanes)
+    l0, l0_asked = _lanes_for(if_node.name, lanes, geom.cout)
     if pool_node is not None:
         p = pool_node.op
         pool = (*p.kernel, *p.stride, *p.padding)
@@ -286,7 +298,8 @@ def plan(net: FixedNet, lanes: int | Mapping[str, int] = 1,
         synapse=syn.name, geom=geom, weights=w4, w_width=fmt.weight.width,
         value_width=bits, pool=pool, pooled=pooled, bias=bias, acc_width=acc_width,
         k_width=k_width, lanes=l0, in_index_width=index_width(int(np.prod(shape))),
-        acc_addr_width=index_width(bank_rows(n_acc, l0, geom.plane)), **common))
+        acc_addr_width=index_width(bank_rows(n_acc, l0, geom.plane)), lanes_asked=l0_asked,
+        **common))
     if isinstance(syn.op, Linear) and len(if_node.shape) != 1:
         raise HardwareError(f"layer {if_node.name}: unexpected shape {if_node.shape}")
     prev_if = if_node
@@ -323,7 +336,7 @@ def plan(net: FixedNet, lanes: int | Mapping[str, int] = 1,
         geom = geometry(syn, shape)
         fmt = net.formats[if_node.name]
         common = _if_common(net, if_node)
-        ln = _lanes_for(if_node.name, lanes)
+        ln, ln_asked = _lanes_for(if_node.name, lanes, geom.cout)
         if syn.op.bias is None:
             k = np.zeros(common["n"], dtype=np.int64)
         elif isinstance(syn.op, Conv2d):
@@ -335,7 +348,8 @@ def plan(net: FixedNet, lanes: int | Mapping[str, int] = 1,
             synapse=syn.name, geom=geom, weights=weight4d(syn), w_width=fmt.weight.width,
             k=k, k_width=_check_width(if_node.name, "bias", k_width), lanes=ln,
             in_index_width=index_width(int(np.prod(shape))),
-            addr_width=index_width(bank_rows(common["n"], ln, geom.plane)), **common))
+            addr_width=index_width(bank_rows(common["n"], ln, geom.plane)),
+            lanes_asked=ln_asked, **common))
         prev_if = if_node
         shape = tuple(if_node.shape)
         src_name = if_node.name
