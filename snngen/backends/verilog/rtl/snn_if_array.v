@@ -39,8 +39,8 @@
  *     at e misses only the write made at the same edge e, which is forwarded, so updates of
  *     the same row on consecutive cycles (or any spacing) are exact; one row update per cycle.
  *     A lane that has nothing to add gets a 0 field; a lane that holds no neuron in that row
- *     (the last channel group) must get 0 (the router's ROM holds 0 there), so its word stays
- *     what the clear wrote.
+ *     (the last channel group) must get 0 (the router's ROM holds 0 there; its word is never
+ *     read out).
  *   - k_wr_en: K row k_wr_row <= k_wr_data (field j: the neuron at that row of bank j) at
  *     the edge, honoured only while idle (ignored while busy). A K write at the edge a sweep is
  *     accepted is seen by that sweep.
