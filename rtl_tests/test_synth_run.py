@@ -75,7 +75,7 @@ def _check(rep: synth.SynthReport, build_dir: Path, dev: synth.Device) -> None:
     # of the 5-neuron output layer and of the small weight ROMs may become logic
     mapped = {m.name: m.mapped for m in rep.memories}
     rams = {k: v for k, v in mapped.items()
-            if k.endswith("_fifo.mem") or k.endswith(("].mem", ".kmem", "gate.mem"))}
+            if k.endswith(("_fifo.mem", ".array.mem", ".accum.mem", ".kmem", "gate.mem"))}
     rams = {k: v for k, v in rams.items() if not k.startswith("s3_")}
     assert len(rams) >= 6, mapped
     want = ("bram",) if dev.family == "ice40" else ("bram", "lutram")
