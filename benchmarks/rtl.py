@@ -166,7 +166,7 @@ def image_cycles(p: hwplan.HwPlan, pixels: np.ndarray, ins: list, t_steps: int) 
         cyc = [tm.stage[k].get(s_idx - k, -1) for k in range(n_st)]
         longest[int(np.argmax(cyc))] += length
     return {"cycles": tm.latency, "ideal": bd.ideal, "pipelined": bd.pipelined,
-            "clear": tm.clear, "load": tm.load,
+            "clear": tm.clear, "load": tm.load, "settle": tm.settle,
             "steps": sum(tm.steps), "readout": tm.readout, "once_bound": bd.load,
             "load_updates": load_updates, "load_issue": load_issue,
             "stage_cycles": stage_cycles, "stage_bound": stage_bound, "updates": updates,

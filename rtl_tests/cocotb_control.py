@@ -5,11 +5,13 @@ The contract of the header of snngen/backends/verilog/rtl/snn_control.v (docs/ar
 §3.2), cycle by cycle, images back to back, against an independent model of the schedule:
 
 * ``start`` at edge e0 (while idle): ``clear`` high in exactly the cycle after e0, busy from it;
-  then the blocks stay busy for a random number of cycles (``blocks_busy``, from edge e0 + 2 on;
-  junk before), and ``load`` is high in exactly the cycle after the edge ending the first cycle
-  with ``blocks_busy`` = 0;
-* the front end answers ``load`` with ``load_done`` after a random delay; ``go`` for step 1 in
-  the cycle after that edge;
+  then the first stage's blocks stay busy for a random number of cycles (``first_busy``, from
+  edge e0 + 2 on; junk before), and ``load`` is high in exactly the cycle after the edge ending
+  the first cycle with ``first_busy`` = 0;
+* the front end answers ``load`` with ``load_done`` after a random delay; the other stages'
+  blocks are still busy (``rest_busy``) for a random number of cycles from that cycle on (0:
+  done before it); ``go`` for step 1 in the cycle after the edge ending the first cycle, from
+  the ``load_done`` cycle on, with ``rest_busy`` = 0;
 * every step s = 1 .. T + STAGES - 1: ``go`` is high for one cycle with exactly the stages k
   with 1 <= s - k <= T, ``dbg_step`` = s; a stage model answers each go with a one-cycle
   ``stage_done`` after its own random delay (1 = in the go cycle itself); the next step's go
@@ -20,11 +22,12 @@ The contract of the header of snngen/backends/verilog/rtl/snn_control.v (docs/ar
 
 ``timesteps`` is sampled with start and limited to 1 .. T_MAX (0, T_MAX + 1 and the largest
 input value are tried); starts with other timesteps while busy, ``load_done``/``rd_done``
-outside their waits, ``stage_done`` of stages that are not pending and ``blocks_busy`` outside
-the wait are junk that must change nothing (the run length and every pulse are checked). On
-some cycles the inputs are first driven to other values mid-cycle and the outputs must not move
-(no combinational path). Plus exact step lengths with fixed delays (an image's whole length),
-and reset in every cycle of an image (idle at once, then a full image).
+outside their waits, ``stage_done`` of stages that are not pending, ``first_busy`` outside the
+wait and ``rest_busy`` before ``load_done`` and in the steps are junk that must change nothing
+(the run length and every pulse are checked). On some cycles the inputs are first driven to
+other values mid-cycle and the outputs must not move (no combinational path). Plus exact step
+lengths with fixed delays (an image's whole length), and reset in every cycle of an image (idle
+at once, then a full image).
 
 The configuration comes from SNN_CONTROL_CONFIG (JSON); the rng seed is cocotb.RANDOM_SEED mixed
 with the test's name (the runner reports the SNN_SEED to rerun with).
@@ -91,7 +94,7 @@ class ControlBench:
         start); returns right after the last."""
         d = self.dut
         Clock(d.clk, PERIOD_NS, unit="ns").start()
-        self._drive(0, 0, 0, 0, 0, 0, 0)
+        self._drive(0, 0, 0, 0, 0, 0, 0, 0)
         d.rst.value = 1
         for _ in range(2):
             await RisingEdge(d.clk)
@@ -104,19 +107,21 @@ class ControlBench:
     def junk(self, p: float | None = None) -> int:
         return int(self.rng.random() < (self.p_junk if p is None else p))
 
-    def _drive(self, start, timesteps, blocks_busy, load_done, stage_done, rd_done,
+    def _drive(self, start, timesteps, first_busy, rest_busy, load_done, stage_done, rd_done,
                out_blocked) -> None:
         d = self.dut
         d.out_blocked.value = out_blocked
         d.start.value = start
         d.timesteps.value = timesteps
-        d.blocks_busy.value = blocks_busy
+        d.first_busy.value = first_busy
+        d.rest_busy.value = rest_busy
         d.load_done.value = load_done
         d.stage_done.value = stage_done
         d.rd_done.value = rd_done
 
     async def step(self, expect: dict, *, start: int | None = None, timesteps: int | None = None,
-                   blocks_busy: int | None = None, load_done: int | None = None,
+                   first_busy: int | None = None, rest_busy: int | None = None,
+                   load_done: int | None = None,
                    stage_done: int = 0, rd_done: int | None = None,
                    out_blocked: int | None = None, pending: int | None = None) -> dict:
         """One cycle. Inputs left None get junk (the contract says they are ignored then).
@@ -130,7 +135,8 @@ class ControlBench:
         if start is None:
             start = self.junk()
             self.stats["junk_start"] += start
-        blocks_busy = self.junk(0.5) if blocks_busy is None else blocks_busy
+        first_busy = self.junk(0.5) if first_busy is None else first_busy
+        rest_busy = self.junk(0.5) if rest_busy is None else rest_busy
         load_done = self.junk() if load_done is None else load_done
         rd_done = self.junk() if rd_done is None else rd_done
         if out_blocked is None:
@@ -142,11 +148,13 @@ class ControlBench:
         if rng.random() < 0.2:
             # other inputs first: the outputs depend on registers only
             self._drive(rng.randrange(2), rng.getrandbits(self.tw), rng.randrange(2),
-                        rng.randrange(2), rng.getrandbits(self.stages), rng.randrange(2),
+                        rng.randrange(2), rng.randrange(2), rng.getrandbits(self.stages),
+                        rng.randrange(2),
                         rng.getrandbits(self.stages))
             await Timer(1, "ns")
             before = self.outputs()
-        self._drive(start, timesteps, blocks_busy, load_done, stage_done, rd_done, out_blocked)
+        self._drive(start, timesteps, first_busy, rest_busy, load_done, stage_done, rd_done,
+                    out_blocked)
         await ReadOnly()
         out = self.outputs()
         if before is not None:
@@ -187,18 +195,27 @@ class ControlBench:
         busy = {"busy": 1}
         # start at edge e0 (idle: busy low; done high if the last image ended at the last edge)
         await self.step({"busy": 0, "done": done_before}, start=1, timesteps=timesteps)
-        # the cycle after e0: clear; blocks_busy is not looked at yet
+        # the cycle after e0: clear; first_busy is not looked at yet
         await self.step(busy | {"clear": 1}, stage_done=self.stage_junk(self.all_stages))
-        # the blocks' clear: busy for b cycles (from edge e0 + 2), then load after a free one
+        # the first stage's clear: busy for b cycles (from edge e0 + 2), then load after a free
+        # one
         b = rng.choice([0, 0, 1, 2, 5])
         for _ in range(b):
-            await self.step(busy, blocks_busy=1)
-        await self.step(busy, blocks_busy=0)
-        # load for one cycle; load_done d cycles later (0: in the load cycle itself)
+            await self.step(busy, first_busy=1)
+        await self.step(busy, first_busy=0)
+        # load for one cycle; load_done d cycles later (0: in the load cycle itself); the other
+        # stages' clears last r more cycles from the load_done cycle on (0: over before it)
         d = rng.choice([0, 1, 3])
+        r = rng.choice([0, 0, 1, 3])
         for j in range(d + 1):
             await self.step(busy | ({"load": 1} if j == 0 else {}), load_done=int(j == d),
+                            rest_busy=int(r > 0) if j == d else None,
                             stage_done=self.stage_junk(self.all_stages))
+        for j in range(r):
+            # load_done is ignored now; step 1 waits for the cycle with rest_busy = 0
+            await self.step(busy, rest_busy=int(j < r - 1),
+                            stage_done=self.stage_junk(self.all_stages))
+        self.stats["settle_cycles"] += r
         # the steps
         for s in range(1, last + 1):
             act = active(s, t, stages)
@@ -268,7 +285,7 @@ async def test_images(dut) -> None:
                   dict(s))
     # the stimulus must have reached the cases it is meant to check
     limited = "timesteps_as_given" if b.t_max == (1 << b.tw) - 1 else "timesteps_limited"
-    for key in ("junk_start", "junk_stage_done", "probes", limited):
+    for key in ("junk_start", "junk_stage_done", "probes", "settle_cycles", limited):
         assert s[key] > 0, f"stimulus never reached {key!r}: {dict(s)}"
 
 
@@ -295,7 +312,7 @@ async def test_step_lengths_exact(dut) -> None:
     assert (_value(d.clear), _value(d.busy)) == (1, 1), "clear/busy after the start edge"
     await b.tick()  # e0 + 1: the clear is taken
     assert (_value(d.clear), _value(d.load)) == (0, 0), "clear/load at e0 + 1"
-    await b.tick()  # e0 + 2: blocks_busy is 0 in the cycle ending here
+    await b.tick()  # e0 + 2: first_busy is 0 in the cycle ending here
     assert _value(d.load) == 1, "no load at e0 + 2"
     d.load_done.value = 1
     await b.tick()  # load_done in the load cycle itself

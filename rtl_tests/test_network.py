@@ -59,6 +59,23 @@ def _dense_first_net():
     return fixed_net(g, rng.random((16, 1, 6, 6)))
 
 
+def _late_clear_net():
+    """A network whose second stage clears for longer than the first stage's clear and load
+    together (4 pixels, 2 neurons, then 300 at one lane): step 1 waits for it (``settle``)."""
+    rng = np.random.default_rng(11)
+    specs = [("input", ir.Input((1, 2, 2)), ()), ("flat", ir.Flatten(), ("input",)),
+             ("fc0", ir.linear(rng.normal(0.4, 0.3, (2, 4)), rng.normal(0, 0.1, 2)),
+              ("flat",)),
+             ("fc0_relu", ir.ReLU(), ("fc0",)),
+             ("fc1", ir.linear(rng.normal(0.2, 0.5, (300, 2)), rng.normal(0, 0.1, 300)),
+              ("fc0_relu",)),
+             ("fc1_relu", ir.ReLU(), ("fc1",)),
+             ("out", ir.linear(rng.normal(0, 0.1, (3, 300)), rng.normal(0, 0.1, 3)),
+              ("fc1_relu",))]
+    g = ir.build(specs, "out")
+    return fixed_net(g, rng.random((16, 1, 2, 2)))
+
+
 def _pixels(net, x: np.ndarray) -> np.ndarray:
     from snngen.fixedpoint.quantize import quantize_input
 
@@ -261,6 +278,24 @@ def test_dense_first_layer(sim):
     pixels[0][np.random.default_rng(3).random(pixels[0].shape) < 0.5] = 0
     rep = verify.verify(out, sim, pixels, 6, work_dir=NET_BUILDS / f"dense-first-{sim}-work")
     _check(rep)
+
+
+def test_other_stages_clear_during_the_load(sim):
+    # the load waits for the first stage's clear only; step 1 waits for the others' (settle)
+    from snngen.golden import model as golden
+    from snngen.hwmodel import timing
+
+    net, x = _late_clear_net()
+    out = _build(net, f"late-clear-{sim}", 1)
+    pixels = _pixels(net, x[:3])
+    pixels[1][:] = 0  # a load as short as it gets
+    p = plan(net, lanes=1)
+    res = golden.run(net.graph, pixels, (4,), trace=True)
+    for i in range(len(pixels)):
+        tm = timing.predict(p, pixels[i], timing.stage_inputs(p, res.raster, i, 4), 4)
+        # the 300-neuron layer's clear outlasts the first stage's clear and the load
+        assert tm.clear == 1 + 2 + 1 and tm.settle == 1 + 300 + 1 - tm.clear - tm.load > 0
+    _check(verify.verify(out, sim, pixels, 4, work_dir=NET_BUILDS / f"late-clear-{sim}-work"))
 
 
 @pytest.mark.parametrize("seed", [24, 57])

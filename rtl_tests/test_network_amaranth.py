@@ -20,7 +20,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import runner
-from test_network import DENSE_FIRST_LANES, RANDOM_SEEDS, _dense_first_net, _pixels, _random_net
+from test_network import (
+    DENSE_FIRST_LANES,
+    RANDOM_SEEDS,
+    _dense_first_net,
+    _late_clear_net,
+    _pixels,
+    _random_net,
+)
 
 from snngen.backends.amaranth import build as amaranth_build
 from snngen.backends.verilog.writer import build as verilog_build
@@ -96,6 +103,13 @@ def test_dense_first_layer():
     net, x = _dense_first_net()
     a, v = _builds(net, "dense-first-icarus", DENSE_FIRST_LANES)
     _differential(a, v, "icarus", _pixels(net, x[:2]), 6)
+
+
+def test_other_stages_clear_during_the_load():
+    # step 1 waits for the other stages' clear (settle > 0), on both builds, on Icarus
+    net, x = _late_clear_net()
+    a, v = _builds(net, "late-clear-icarus", 1)
+    _differential(a, v, "icarus", _pixels(net, x[:2]), 4)
 
 
 @pytest.mark.parametrize("seed", [24, 57])

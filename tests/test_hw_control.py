@@ -62,7 +62,8 @@ def test_control_ports_match_the_verilog():
     ports = {name: (len(value), d) for name, (value, d) in dut.verilog_ports().items()}
     assert ports == {
         "start": (1, "i"), "timesteps": (6, "i"), "busy": (1, "o"), "done": (1, "o"),
-        "clear": (1, "o"), "blocks_busy": (1, "i"), "load": (1, "o"), "load_done": (1, "i"),
+        "clear": (1, "o"), "first_busy": (1, "i"), "rest_busy": (1, "i"), "load": (1, "o"),
+        "load_done": (1, "i"),
         "go": (4, "o"), "stage_done": (4, "i"), "rd_start": (1, "o"), "rd_done": (1, "i"),
         "dbg_step": (7, "o"), "out_blocked": (4, "i"), "deadlock": (4, "o")}
     text = to_verilog(dut)

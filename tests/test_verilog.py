@@ -228,7 +228,7 @@ def test_timing_model_composition(rand_net):
         ins = timing.stage_inputs(p, res.raster, i, 5)
         tm = timing.predict(p, pixels[i], ins, 5)
         assert len(tm.steps) == 5 + len(p.stages) - 1
-        assert tm.latency == tm.clear + tm.load + sum(tm.steps) + tm.readout
+        assert tm.latency == tm.clear + tm.load + tm.settle + sum(tm.steps) + tm.readout
         for s, (edge, cycles) in enumerate(zip(tm.step_edges, tm.steps, strict=True), start=1):
             active = [tm.stage[k][s - k] for k in range(len(p.stages)) if 1 <= s - k <= 5]
             assert cycles == max(active)

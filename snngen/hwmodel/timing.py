@@ -12,11 +12,15 @@ Edges are rising clock edges; "the cycle ending at edge t" is the period just be
 back to back from the start on and ``m_ready`` high:
 
 * clear: the blocks take the clear at ``start_edge + 1`` and are idle right after
-  ``start_edge + 1 + C`` (C: the longest clear of any block); ``load`` is raised at edge
-  ``start_edge + 2 + C`` and the pixel front end runs from edge ``L = start_edge + 3 + C``;
+  ``start_edge + 1 + C`` (C: a block's clear cycles); ``load`` is raised at edge
+  ``start_edge + 2 + C0`` (C0: the longest clear of the first stage's blocks) and the pixel
+  front end runs from edge ``L = start_edge + 3 + C0``; the other stages clear during the load;
 * load: pixels are taken one per cycle (a zero pixel in the cycle it is offered; a nonzero one
   when the router's input queue takes it); after the last one the router gets an EOT, drains,
-  and requests the accumulator's readout, whose EOT transfer edge is step 1's go edge;
+  and requests the accumulator's readout, whose EOT transfer edge ends the load;
+* settle: step 1's go edge is the later of the load's end and ``start_edge + 2 + C1`` (C1: the
+  longest clear of the other stages' blocks), so ``settle`` cycles (almost always 0) pass
+  between them;
 * step s: go edge ``G_s``; each active stage k (timestep t = s - k) is done after
   ``stage_cycles(k, t)``; ``G_{s+1} = G_s + max_k stage_cycles``;
 * readout: ``rd_start`` after the last step's end edge ``E``; ``m_valid`` rises after edge
@@ -60,7 +64,8 @@ class Timing:
 
     timesteps: int
     clear: int                            # start edge -> load edge
-    load: int                             # load edge -> step 1 go edge
+    load: int                             # load edge -> end of the load (load_done's edge)
+    settle: int                           # end of the load -> step 1 go edge (other clears)
     step_edges: tuple[int, ...]           # go edge of step s (s = 1 .. T + stages - 1)
     steps: tuple[int, ...]                # cycles of step s
     stage: tuple[dict[int, int], ...]     # per stage: timestep t -> go edge to done edge
@@ -69,23 +74,28 @@ class Timing:
 
     def to_dict(self) -> dict:
         return {"timesteps": self.timesteps, "clear": self.clear, "load": self.load,
+                "settle": self.settle,
                 "steps": list(self.steps),
                 "stage": [{str(t): c for t, c in s.items()} for s in self.stage],
                 "readout": self.readout, "latency": self.latency}
 
 
-def clear_cycles(p: HwPlan) -> int:
-    """The longest clear of any block (C of the module doc)."""
-    c = []
-    for s in p.stages:
-        if isinstance(s, (InputLayer, HiddenLayer)):
-            c.append(banks.bank_rows(s.n, s.lanes, s.plane))
-            if isinstance(s, InputLayer):
-                g = s.geom
-                c.append(accum_model.clear_cycles((g.cout, g.oh, g.ow), s.lanes))
-        else:
-            c.append(gate_model.clear_cycles(_gate_geometry(s)))
-    return max(c)
+def stage_clear_cycles(s: InputLayer | HiddenLayer | PoolStage) -> int:
+    """The longest clear of a stage's blocks."""
+    if isinstance(s, (InputLayer, HiddenLayer)):
+        c = banks.bank_rows(s.n, s.lanes, s.plane)
+        if isinstance(s, InputLayer):
+            g = s.geom
+            c = max(c, accum_model.clear_cycles((g.cout, g.oh, g.ow), s.lanes))
+        return c
+    return gate_model.clear_cycles(_gate_geometry(s))
+
+
+def clear_cycles(p: HwPlan) -> tuple[int, int]:
+    """(C0, C1) of the module doc: the longest clear of the first stage's blocks, which the load
+    waits for, and of the other stages' blocks (0 without any), which step 1 waits for."""
+    rest = [stage_clear_cycles(s) for s in p.stages[1:]]
+    return stage_clear_cycles(p.stages[0]), max(rest, default=0)
 
 
 def _gate_geometry(s: PoolStage) -> gate_model.GateGeometry:
@@ -215,12 +225,15 @@ def predict(p: HwPlan, pixels: np.ndarray, inputs: Sequence[Sequence[np.ndarray]
             timesteps: int) -> Timing:
     """The cycle counts of one image with ``timesteps`` T; ``inputs`` from :func:`stage_inputs`."""
     n_stages = len(p.stages)
-    clear = 1 + clear_cycles(p) + CLEAR_TO_LOAD
+    c0, c1 = clear_cycles(p)
+    clear = 1 + c0 + CLEAR_TO_LOAD
     load = load_cycles(p, pixels)
+    # the other stages' clears end during the load (their busy falls after start + 1 + C1)
+    settle = max(0, 1 + c1 + CLEAR_TO_LOAD - clear - load)
     per_stage: list[dict[int, int]] = [dict() for _ in range(n_stages)]
     steps: list[int] = []
     edges: list[int] = []
-    g = clear + load
+    g = clear + load + settle
     for s in range(1, timesteps + n_stages):
         longest = 0
         for k in range(n_stages):
@@ -233,7 +246,8 @@ def predict(p: HwPlan, pixels: np.ndarray, inputs: Sequence[Sequence[np.ndarray]
         steps.append(longest)
         g += longest
     readout = p.classes + READOUT_OVERHEAD
-    return Timing(timesteps=timesteps, clear=clear, load=load, step_edges=tuple(edges),
+    return Timing(timesteps=timesteps, clear=clear, load=load, settle=settle,
+                  step_edges=tuple(edges),
                   steps=tuple(steps), stage=tuple(per_stage), readout=readout,
                   latency=g + readout)
 

@@ -20,15 +20,19 @@ cycle; every output is a register or a function of registers only)
     1 timestep, more than ``t_max`` runs ``t_max``.
   - ``start`` at edge e0: ``clear`` is high in the cycle after e0 (every block is idle then and
     accepts it at edge e0 + 1); ``busy`` is high from the cycle after e0. From edge e0 + 2 on,
-    the controller waits for a cycle with ``blocks_busy`` = 0; at the edge ending that cycle,
-    ``load`` goes high for one cycle.
-  - ``load_done`` (a one-cycle pulse) at edge e: ``go[k]`` is high in the cycle after e for the
-    stages active in step 1 (only stage 0). ``stage_done[k]`` (a one-cycle pulse, sampled at an
-    edge) retires stage k from the step; at the edge where the last active stage of step s
-    retires, ``go`` is raised (for one cycle) for the stages active in step s + 1, or, after the
-    last step (s = T + stages - 1), ``rd_start``. So step s lasts exactly the maximum over its
+    the controller waits for a cycle with ``first_busy`` = 0 (the first stage's blocks, which
+    the load uses); at the edge ending that cycle, ``load`` goes high for one cycle. The other
+    stages' blocks (``rest_busy``) go on clearing during the load: nothing reaches them before
+    step 2.
+  - ``load_done`` (a one-cycle pulse) at edge e: step 1 begins at the first edge e' >= e that
+    ends a cycle with ``rest_busy`` = 0 (e' = e when the other clears are over by then):
+    ``go[k]`` is high in the cycle after e' for the stages active in step 1 (only stage 0).
+    ``stage_done[k]`` (a one-cycle pulse, sampled at an edge) retires stage k from the step;
+    at the edge where the last active stage of step s retires, ``go`` is raised (for one
+    cycle) for the stages active in step s + 1, or, after the last step (s = T + stages - 1),
+    ``rd_start``. So step s lasts exactly the maximum over its
     active stages of (done edge - go edge), with no cycle between steps. A ``stage_done`` of a
-    stage that is not pending is ignored; ``load_done`` outside the load wait is ignored.
+    stage that is not pending is ignored; ``load_done`` outside the load is ignored.
   - ``rd_done`` (a one-cycle pulse, the result transfer) ends the image: ``done`` is high in the
     cycle after it, ``busy`` falls at the same edge.
   - ``dbg_step`` is the current step s (0 outside the steps).
@@ -41,9 +45,10 @@ cycle; every output is a register or a function of registers only)
     events does this, docs/architecture.md §3.5). The flag changes nothing else.
 
 Implementation (the Verilog's registers and names): ``state_reg`` (idle, clear, wait, load,
-step, read), ``t_reg`` (the limited timesteps, not reset), ``step_reg``, ``pending_reg`` (the
-active stages not yet done) and the pulse registers ``go_reg``, ``clear_reg``, ``load_reg``,
-``rd_start_reg``, ``done_reg`` (0 unless set at that edge) and the sticky ``deadlock_reg``.
+step, read, settle: the load is over, the other clears are not), ``t_reg`` (the limited
+timesteps, not reset), ``step_reg``, ``pending_reg`` (the active stages not yet done) and the
+pulse registers ``go_reg``, ``clear_reg``, ``load_reg``, ``rd_start_reg``, ``done_reg`` (0
+unless set at that edge) and the sticky ``deadlock_reg``.
 tests/test_hw_control.py proves (equiv_induct) that the converted module and snn_control.v hold
 the same value in every register and output in every cycle, given the same state at the start
 (Amaranth powers up at 0, the Verilog at x; the contract needs a reset first).
@@ -59,7 +64,7 @@ from amaranth.lib.wiring import In, Out
 
 __all__ = ["Control"]
 
-_S_IDLE, _S_CLEAR, _S_WAIT, _S_LOAD, _S_STEP, _S_READ = range(6)
+_S_IDLE, _S_CLEAR, _S_WAIT, _S_LOAD, _S_STEP, _S_READ, _S_SETTLE = range(7)
 
 
 class Control(wiring.Component):
@@ -80,7 +85,7 @@ class Control(wiring.Component):
     Ports (every one keeps its Verilog name)
     -----
     start : In(1), timesteps : In(t_width), busy : Out(1), done : Out(1)
-    clear : Out(1), blocks_busy : In(1)
+    clear : Out(1), first_busy : In(1), rest_busy : In(1)
     load : Out(1), load_done : In(1)
     go : Out(stages), stage_done : In(stages) (stage k in bit k)
     rd_start : Out(1), rd_done : In(1)
@@ -123,7 +128,8 @@ class Control(wiring.Component):
             "busy": Out(1),
             "done": Out(1),
             "clear": Out(1),
-            "blocks_busy": In(1),
+            "first_busy": In(1),
+            "rest_busy": In(1),
             "load": Out(1),
             "load_done": In(1),
             "go": Out(stages),
@@ -208,12 +214,17 @@ class Control(wiring.Component):
             with m.Case(_S_CLEAR):
                 # the blocks accept the clear at this edge; their busy shows from the next
                 m.d.sync += state_reg.eq(_S_WAIT)
-            with m.Case(_S_WAIT), m.If(~self.blocks_busy):
+            with m.Case(_S_WAIT), m.If(~self.first_busy):
                 m.d.sync += [load_reg.eq(1), state_reg.eq(_S_LOAD)]
-            with m.Case(_S_LOAD), m.If(self.load_done):
-                m.d.sync += [step_reg.eq(1), go_reg.eq(first_active),
-                             pending_reg.eq(first_active), act_reg.eq(first_active),
-                             state_reg.eq(_S_STEP)]
+            with m.Case(_S_LOAD, _S_SETTLE):
+                # the load is over (load_done now, or before: settle) and the other stages'
+                # clears are too
+                with m.If((self.load_done | (state_reg == _S_SETTLE)) & ~self.rest_busy):
+                    m.d.sync += [step_reg.eq(1), go_reg.eq(first_active),
+                                 pending_reg.eq(first_active), act_reg.eq(first_active),
+                                 state_reg.eq(_S_STEP)]
+                with m.Elif(self.load_done):
+                    m.d.sync += state_reg.eq(_S_SETTLE)
             with m.Case(_S_STEP):
                 m.d.sync += [deadlock_reg.eq(deadlock_reg | stuck),
                              pending_reg.eq(pending_left)]

@@ -143,7 +143,9 @@ class NetworkTop(wiring.Component):
             c["timesteps"].eq(self.timesteps),
             self.busy.eq(c["busy"]),
             self.done.eq(c["done"]),
-            c["blocks_busy"].eq(stage_busy.any()),
+            # the load waits for the first stage's clear; the others clear during the load
+            c["first_busy"].eq(stage_busy[0]),
+            c["rest_busy"].eq(stage_busy[1:].any() if n > 1 else 0),
             c["load_done"].eq(st[0]["load_done"]),
             c["stage_done"].eq(stage_done),
             c["rd_done"].eq(self.m.valid & self.m.ready),

@@ -15,9 +15,14 @@
  *     overflow for runs up to that length): 0 runs 1 timestep, more than T_MAX runs T_MAX.
  *   - start at edge e0: clear is high in the cycle after e0 (every block is idle then and
  *     accepts it at edge e0 + 1). From edge e0 + 2 on, the controller waits for a cycle with
- *     blocks_busy = 0; at the edge ending that cycle, load goes high for one cycle.
- *   - load_done (a one-cycle pulse) at edge e: go[k] is high in the cycle after e for the
- *     stages active in step 1. stage_done[k] (a one-cycle pulse, sampled at an edge) retires
+ *     first_busy = 0 (the first stage's blocks, which the load uses); at the edge ending that
+ *     cycle, load goes high for one cycle. The other stages' blocks (rest_busy) go on clearing
+ *     during the load: nothing reaches them before step 2.
+ *   - load_done (a one-cycle pulse) at edge e: step 1 begins at the first edge e' >= e that
+ *     ends a cycle with rest_busy = 0 (e' = e when the other clears are over by then): go[k]
+ *     is high in the cycle after e' for the stages active in step 1. So the first step's go
+ *     edge is max(e, the edge ending the first cycle after the other clears).
+ *     stage_done[k] (a one-cycle pulse, sampled at an edge) retires
  *     stage k from the step; at the edge where the last active stage of step s retires, go is
  *     raised (for one cycle) for the stages active in step s + 1, or, after the last step,
  *     rd_start. So step s lasts exactly max over its active stages of (done edge - go edge),
@@ -62,7 +67,10 @@ module snn_control #
     output wire                       done,
 
     output wire                       clear,
-    input  wire                       blocks_busy,
+    // the first stage's blocks are busy (clearing): the load waits for them
+    input  wire                       first_busy,
+    // the other stages' blocks are busy (clearing): step 1 waits for them
+    input  wire                       rest_busy,
 
     output wire                       load,
     input  wire                       load_done,
@@ -101,6 +109,7 @@ localparam [2:0] S_WAIT = 3'd2;
 localparam [2:0] S_LOAD = 3'd3;
 localparam [2:0] S_STEP = 3'd4;
 localparam [2:0] S_READ = 3'd5;
+localparam [2:0] S_SETTLE = 3'd6;
 
 localparam [T_WIDTH-1:0] T_MAX_V = T_MAX[T_WIDTH-1:0];
 
@@ -202,18 +211,22 @@ always @(posedge clk) begin
                 state_reg <= S_WAIT;
             end
             S_WAIT: begin
-                if (!blocks_busy) begin
+                if (!first_busy) begin
                     load_reg <= 1'b1;
                     state_reg <= S_LOAD;
                 end
             end
-            S_LOAD: begin
-                if (load_done) begin
+            S_LOAD, S_SETTLE: begin
+                // the load is over (load_done now, or before: S_SETTLE) and the other
+                // stages' clears are too
+                if ((load_done || state_reg == S_SETTLE) && !rest_busy) begin
                     step_reg <= {{(STEP_WIDTH-1){1'b0}}, 1'b1};
                     go_reg <= active({{(STEP_WIDTH-1){1'b0}}, 1'b1}, t_ext);
                     pending_reg <= active({{(STEP_WIDTH-1){1'b0}}, 1'b1}, t_ext);
                     act_reg <= active({{(STEP_WIDTH-1){1'b0}}, 1'b1}, t_ext);
                     state_reg <= S_STEP;
+                end else if (load_done) begin
+                    state_reg <= S_SETTLE;
                 end
             end
             S_STEP: begin
